@@ -1,0 +1,133 @@
+"""The vllm-wizard command line: every option, JSON output, profiles, bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wizard.cli import build_parser, main
+from wizard.schema import iter_fields
+
+ORIGINAL_OPTIONS = [
+    "--model", "-m", "--revision", "--trust-remote-code", "--dtype", "--quantization", "-q", "--kv-cache-dtype",
+    "--max-model-len", "--params-b", "--gpu", "--gpus", "--vram-gb", "--interconnect", "--tensor-parallel-size",
+    "--tp", "--prompt-tokens", "--gen-tokens", "--concurrency", "-c", "--batching-mode", "--gpu-memory-utilization",
+    "--overhead-gb", "--fragmentation-factor", "--headroom-gb", "--profile", "-p", "--json", "--explain",
+]
+
+
+def _plan_parser():
+    parser = build_parser()
+    return parser._subparsers._group_actions[0].choices["plan"]
+
+
+def test_plan_has_every_option_of_the_original_cli():
+    strings = {s for action in _plan_parser()._actions for s in action.option_strings}
+    assert set(ORIGINAL_OPTIONS) <= strings
+
+
+def test_help_texts_come_from_the_schema():
+    helps = {a.dest: a.help for a in _plan_parser()._actions}
+    for _, name, info in iter_fields():
+        assert helps[name].startswith(info.description)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_output_is_the_whole_response(capsys):
+    code, out, _ = run(capsys, "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "L40S", "--json")
+    data = json.loads(out)
+    assert code == 0
+    for key in ("weights_gib", "activation_gib", "non_torch_gib", "cuda_graph_gib", "kv_cache_gib", "kv_cache_tokens",
+                "kv_bytes_per_token", "budget_gib", "gpu_total_gib"):
+        assert key in data["memory"]
+    for key in ("fits", "oom_risk", "headroom_gib", "max_concurrency", "max_context_tokens", "warnings"):
+        assert key in data["feasibility"]
+    assert set(data) >= {"model", "hardware", "memory", "feasibility", "recommendation", "performance", "artifacts", "warnings"}
+
+
+def test_text_output_and_explain(capsys):
+    code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--explain")
+    assert code == 0
+    assert "verdict: FITS" in out and "KV cache" in out
+    assert "[recommended]" in out and "kv_cache_gib" in out
+
+
+def test_profile_supplies_values_and_flags_override(tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\nmodel:\n  model: Qwen/Qwen3-8B\nhardware:\n  gpu: L40S\n  gpus: 2\nworkload:\n  concurrency: 4\n")
+    code, out, _ = run(capsys, "plan", "-p", str(profile), "--gpu", "A100 80GB", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["hardware"]["gpu"] == "A100 SXM 80GB" and data["hardware"]["gpus_per_node"] == 2
+    assert data["request"]["workload"]["concurrency"] == 4
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H9000"], "unknown GPU 'H9000'"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "0"], "--gpus Input should be greater than or equal to 1"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "-2"], "--gpus"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--concurrency", "0"], "--concurrency"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpu-memory-utilization", "0"], "--gpu-memory-utilization"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpu-memory-utilization", "1.2"], "--gpu-memory-utilization"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "8", "--tp", "3"], "does not divide the 32 attention heads"),
+        (["-m", "/no/such/model/dir", "--gpu", "H100"], "no such directory"),
+        (["-m", "nobody/no-such-model", "--gpu", "H100"], "cannot be reached"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--max-model-len", "0"], "--max-model-len"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-q", "awq"], "unquantized"),
+        (["--gpu", "H100"], "--model is required"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-p", "/no/such/profile.yaml"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, "plan", *argv)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_broken_profile_is_a_clear_error(tmp_path, capsys):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [unclosed\n")
+    code, _, err = run(capsys, "plan", "-p", str(broken))
+    assert code == 2 and "not valid YAML" in err
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("version: 1\nmodel:\n  model: Qwen/Qwen3-8B\n  colour: blue\n")
+    code, _, err = run(capsys, "plan", "-p", str(wrong), "--gpu", "H100")
+    assert code == 2 and "--colour is not a known field" in err
+
+
+def test_argparse_rejects_bad_choices_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--dtype", "bf17"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_catalog_commands(capsys):
+    code, out, _ = run(capsys, "gpus")
+    assert code == 0 and "H100 SXM 80GB" in out and "79.19" in out
+    code, out, _ = run(capsys, "models", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) >= 36
+    assert {"model", "params_b", "kv_bytes_per_token"} <= set(rows[0])
+
+
+def test_detect_without_gpus(capsys, monkeypatch):
+    monkeypatch.setattr("wizard.detect.detect_gpus", lambda: [])
+    code, out, _ = run(capsys, "detect")
+    assert code == 0 and "no NVIDIA GPU detected" in out
+
+
+def test_console_script_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "wizard.cli", "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--json"],
+                            capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["feasibility"]["fits"] is True

@@ -1,0 +1,94 @@
+"""KV-cache bytes, groups and capacity, hand-checked per architecture family."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wizard.arch import parse_config
+from wizard.gpus import get_gpu
+from wizard.kv import block_size_for, layout
+
+CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
+
+
+def _arch(model_id: str):
+    return parse_config(json.loads((CATALOG / (model_id.replace("/", "--") + ".json")).read_text())["config"])
+
+
+@pytest.mark.parametrize(
+    "model_id, expected",
+    [
+        # layers x 2 (K and V) x kv heads x head_dim x 2 bytes (bf16)
+        ("meta-llama/Llama-3.1-8B-Instruct", 32 * 2 * 8 * 128 * 2),  # 128 KiB, confirmed by vLLM logs
+        ("meta-llama/Llama-2-7b-hf", 32 * 2 * 32 * 128 * 2),  # MHA: 512 KiB
+        ("Qwen/Qwen2.5-7B-Instruct", 28 * 2 * 4 * 128 * 2),  # 56 KiB, confirmed by logs
+        ("Qwen/Qwen3-8B", 36 * 2 * 8 * 128 * 2),  # explicit head_dim: 144 KiB
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", 32 * 2 * 8 * 128 * 2),  # MoE leaves attention alone
+        ("google/gemma-2-9b-it", 42 * 2 * 8 * 256 * 2),  # head_dim 256 != hidden/heads
+        ("google/gemma-3-27b-it", 62 * 2 * 16 * 128 * 2),  # nested text_config
+        ("openai/gpt-oss-120b", 36 * 2 * 8 * 64 * 2),  # 73,728 B: matches 5.38 GiB / 78,384 tokens
+        ("deepseek-ai/DeepSeek-V3", 61 * (512 + 64) * 2),  # MLA latent: 70,272 B
+    ],
+)
+def test_kv_bytes_per_token_full_equivalent(model_id, expected):
+    arch = _arch(model_id)
+    kv = layout(arch, range(arch.num_layers), tp=1, kv_bytes=2, block_size=16, in_flight_tokens=16384)
+    assert kv.bytes_per_token == expected
+
+
+def test_tp_splits_kv_heads_and_replicates_beyond_them():
+    arch = _arch("meta-llama/Llama-3.1-8B-Instruct")  # 8 KV heads
+    per_tp = {tp: layout(arch, range(32), tp, 2, 16, 0).bytes_per_token for tp in (1, 2, 8, 16)}
+    assert per_tp == {1: 131072, 2: 65536, 8: 16384, 16: 16384}
+
+
+def test_mla_latent_is_replicated_across_tp():
+    arch = _arch("deepseek-ai/DeepSeek-V3")
+    assert layout(arch, range(61), 8, 2, 64, 0).bytes_per_token == 70272
+
+
+def test_fp8_kv_halves_the_page():
+    arch = _arch("Qwen/Qwen3-8B")
+    assert layout(arch, range(36), 1, 1, 16, 0).bytes_per_token == 36 * 2 * 8 * 128
+
+
+def test_gpt_oss_hybrid_groups_and_blocks_per_request():
+    arch = _arch("openai/gpt-oss-120b")
+    kv = layout(arch, range(36), tp=1, kv_bytes=2, block_size=16, in_flight_tokens=2 * 8192)
+    # 18 sliding + 18 full layers -> two groups of 18; a block id costs one page in 18 layers.
+    assert kv.group_size == 18 and sorted(g.kind for g in kv.groups) == ["full", "sliding"]
+    assert kv.bytes_per_block == 18 * 16 * 2 * 8 * 64 * 2
+    # full group: 131072 / 16 blocks; sliding: cdiv(min(128 - 1 + 16384, 131072), 16) + 1
+    assert kv.blocks_per_request(131072) == 8192 + 1032 + 1
+
+
+def test_gemma3_groups_follow_vllm_padding_rule():
+    arch = _arch("google/gemma-3-27b-it")  # 52 sliding (window 1024) + 10 full layers
+    kv = layout(arch, range(62), 1, 2, 16, 4096)
+    # group size = min(10, 52) because 52 >= 1.5 x 10: 6 sliding groups (8 padding layers) + 1 full
+    assert kv.group_size == 10
+    assert sorted(g.kind for g in kv.groups) == ["full"] + ["sliding"] * 6
+
+
+def test_all_sliding_model_caps_each_request():
+    arch = _arch("microsoft/Phi-3-mini-4k-instruct")  # sliding_window 2047 on every layer, no layer_types
+    kv = layout(arch, range(32), 1, 2, 16, 4096)
+    assert kv.blocks_per_request(100) == 7 + 1
+    assert kv.blocks_per_request(4096) == 256 + 1  # cdiv(min(2046 + 4096, 4096), 16) + 1, as vLLM counts it
+
+
+def test_max_tokens_per_request_inverts_blocks():
+    arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
+    kv = layout(arch, range(32), 1, 2, 16, 0)
+    assert kv.max_tokens_per_request(100, 2, 10**6) == 50 * 16
+    assert kv.max_tokens_per_request(1, 2, 10**6) == 0
+
+
+@pytest.mark.parametrize("gpu, size", [("H100", 64), ("B200", 128), ("A100", 16)])
+def test_mla_block_size_by_backend(gpu, size):
+    assert block_size_for(_arch("deepseek-ai/DeepSeek-V3"), get_gpu(gpu)) == size
+
+
+def test_dense_block_size_is_16():
+    assert block_size_for(_arch("Qwen/Qwen3-8B"), get_gpu("H100")) == 16

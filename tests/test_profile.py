@@ -1,0 +1,62 @@
+"""YAML profiles round-trip the request and are read safely."""
+
+import pytest
+
+from wizard.errors import WizardError
+from wizard.profile import dump_profile, parse_profile, request_from
+from wizard.schema import PlanRequest, field_info
+
+
+def test_profile_round_trip_gives_the_same_request():
+    request = PlanRequest.from_flat({
+        "model": "Qwen/Qwen3-8B", "gpu": "RTX 4090", "gpus": 2, "max_model_len": "auto", "kv_cache_dtype": "fp8",
+        "request_rate": 2.5, "batching_mode": "latency", "enforce_eager": True, "overhead_gb": 0.5,
+    })
+    assert request_from({}, parse_profile(dump_profile(request))) == request
+
+
+def test_profile_carries_the_schema_descriptions():
+    text = dump_profile(PlanRequest.from_flat({"model": "Qwen/Qwen3-8B"}))
+    assert text.startswith("# vLLM Wizard profile") and "version: 1" in text
+    assert f"# {field_info('gpu_memory_utilization').description}" in text
+
+
+def test_awkward_strings_survive_yaml_escaping():
+    nasty = "/models/my model: 'quoted' \"double\" #hash $(rm -rf /); `x`"
+    request = PlanRequest.from_flat({"model": nasty})
+    assert request_from({}, parse_profile(dump_profile(request))).model.model == nasty
+
+
+def test_yaml_tags_are_not_executed():
+    with pytest.raises(WizardError, match="not valid YAML"):
+        parse_profile("model: !!python/object/apply:os.system ['echo pwned']\n")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("- a list\n", "must be a YAML mapping"),
+        ("version: 7\nmodel: {model: x}\n", "profile version 7"),
+        ("modle:\n  model: x\n", "unknown section"),
+        ("model: 5\n", "must be a mapping"),
+    ],
+)
+def test_malformed_profiles(text, message):
+    with pytest.raises(WizardError, match=message):
+        parse_profile(text)
+
+
+def test_flat_values_override_profile_values():
+    base = parse_profile("model:\n  model: Qwen/Qwen3-8B\nworkload:\n  concurrency: 3\n")
+    request = request_from({"concurrency": 9}, base)
+    assert request.workload.concurrency == 9 and request.model.model == "Qwen/Qwen3-8B"
+
+
+def test_invalid_values_name_the_flag():
+    with pytest.raises(WizardError, match="--gen-tokens"):
+        request_from({"model": "x", "gen_tokens": -1})
+
+
+def test_dtype_aliases_are_normalised_to_vllm_values():
+    assert request_from({"model": "x", "dtype": "bf16"}).model.dtype == "bfloat16"
+    assert request_from({"model": "x", "dtype": "fp16"}).model.dtype == "float16"

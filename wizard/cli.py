@@ -1,0 +1,232 @@
+"""``vllm-wizard``: the command line, built from the request schema.
+
+Every request field becomes a flag whose help text is the field's
+description; a profile (``--profile``) supplies values that flags override.
+Bad input prints one line and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import types
+import typing
+from typing import Any, Literal, Sequence
+
+from wizard.errors import WizardError
+from wizard.schema import VLLM_VERSION, PlanResponse, iter_fields
+
+EXIT_BAD_INPUT = 2
+
+
+def _max_model_len(text: str) -> int | str:
+    if text.strip().lower() in ("auto", "-1"):
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of tokens or 'auto', got {text!r}") from None
+
+
+def _flag_options(annotation: Any) -> dict[str, Any]:
+    """argparse keyword arguments for a schema field's type."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if annotation is bool or (origin in (typing.Union, types.UnionType) and args == [bool]):
+        return {"action": argparse.BooleanOptionalAction}
+    literals = [a for a in args if typing.get_origin(a) is Literal]
+    if typing.get_origin(annotation) is Literal:
+        return {"choices": list(typing.get_args(annotation))}
+    if literals and int in args:  # max_model_len: int | "auto"
+        return {"type": _max_model_len, "metavar": "TOKENS|auto"}
+    if literals:
+        return {"choices": [v for lit in literals for v in typing.get_args(lit)]}
+    for kind in (int, float, str):
+        if annotation is kind or kind in args:
+            return {"type": kind}
+    return {"type": str}
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per request field, grouped by section, help from the schema."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for section, name, info in iter_fields():
+        group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
+        extra = (info.json_schema_extra or {}) if isinstance(info.json_schema_extra, dict) else {}
+        flags = ["--" + name.replace("_", "-"), *extra.get("cli", [])]
+        default = info.get_default()
+        help_text = info.description or ""
+        if default not in (None, "", False) and not info.is_required():
+            help_text += f" (default: {default})"
+        group.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=help_text, **_flag_options(info.annotation))
+
+
+def _given(namespace: argparse.Namespace) -> dict[str, Any]:
+    names = {name for _, name, _ in iter_fields()}
+    return {k: v for k, v in vars(namespace).items() if k in names}
+
+
+def _request(args: argparse.Namespace):
+    from wizard.profile import load_profile, request_from
+
+    base = load_profile(args.profile) if args.profile else None
+    values = _given(args)
+    if base is None and "model" not in values:
+        raise WizardError("--model is required (or a --profile that names one)")
+    return request_from(values, base)
+
+
+# ------------------------------------------------------------------ output
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<22}{value}"
+
+
+def render_plan(resp: PlanResponse, explain: bool) -> str:
+    """A plain-text summary of a plan for the terminal."""
+    m, h, mem, f, rec = resp.model, resp.hardware, resp.memory, resp.feasibility, resp.recommendation
+    params = f"{m.params_loaded / 1e9:.2f}B params"
+    lines = [
+        f"vLLM Wizard plan (memory model of vLLM {mem.vllm_version})",
+        _row("model", f"{m.model} [{m.source}] {m.architecture}, {params}, {m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads"
+             + (f", {m.quantization}" if m.quantization else "")),
+        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), TP {h.tensor_parallel_size}, PP {h.pipeline_parallel_size}, {h.interconnect}"),
+        "memory per GPU (GiB)",
+        _row("budget", f"{mem.budget_gib:.2f}  = {mem.gpu_total_gib} x {mem.gpu_memory_utilization:g}"),
+        _row("weights", f"{mem.weights_gib:.2f}"),
+    ]
+    for key, label in (("activation_gib", "activation peak"), ("non_torch_gib", "non-torch"), ("cuda_graph_gib", "CUDA graphs")):
+        r = mem.ranges[key]
+        lines.append(_row(label, f"{getattr(mem, key):.2f}  (heuristic, range {r.low:.2f}-{r.high:.2f})"))
+    if mem.overhead_gib:
+        lines.append(_row("overhead (--overhead-gb)", f"{mem.overhead_gib:.2f}"))
+    kv = mem.ranges["kv_cache_gib"]
+    lines.append(_row("KV cache", f"{mem.kv_cache_gib:.2f}  (range {kv.low:.2f}-{kv.high:.2f}) -> {mem.kv_cache_tokens:,} tokens, "
+                      f"{mem.kv_blocks:,} blocks of {mem.block_size}, {mem.kv_bytes_per_token:,} B/token, kv {mem.kv_cache_dtype}"))
+    verdict = "FITS" if f.fits else "DOES NOT FIT"
+    lines += [
+        f"verdict: {verdict}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
+        _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
+        _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.concurrency}"),
+        _row("KV headroom", f"{f.headroom_gib:.2f} GiB per GPU (needs {f.kv_needed_gib:.2f})"),
+    ]
+    lines += [f"  failed: {reason}" for reason in f.failed]
+    lines.append("settings" + ("" if explain else " (--explain for the reasons)"))
+    for name in ("tensor_parallel_size", "pipeline_parallel_size", "dtype", "quantization", "kv_cache_dtype", "max_model_len",
+                 "max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "enable_expert_parallel"):
+        setting = getattr(rec, name)
+        text = f"{setting.value}" + (f"  [{setting.source}] {setting.reason}" if explain else "")
+        lines.append(_row(name, text))
+    if explain and mem.formulas:
+        lines.append("how the numbers are calculated")
+        lines += [_row(k, v) for k, v in mem.formulas.items()]
+    if rec.suggestions:
+        lines.append("to make it fit")
+        lines += [f"  - {s}" for s in rec.suggestions]
+    if resp.warnings:
+        lines.append("warnings")
+        lines += [f"  - {w}" for w in resp.warnings]
+    return "\n".join(lines)
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    out = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from wizard.planner import plan
+
+    resp = plan(_request(args))
+    print(resp.model_dump_json(indent=2) if args.json else render_plan(resp, args.explain))
+    return 0
+
+
+def cmd_gpus(args: argparse.Namespace) -> int:
+    from wizard.gpus import catalog
+
+    rows = [
+        {"name": g.name, "aliases": ", ".join(g.aliases[:3]), "cuda_gib": g.cuda_total_gib, "marketed_gb": g.memory_gb_marketed,
+         "bw_gbs": g.bandwidth_gbs, "bf16_tflops": g.bf16_tflops, "fp8": "yes" if g.fp8_native else "no", "link": g.interconnect}
+        for g in catalog()
+    ]
+    if args.json:
+        print(json.dumps([g.__dict__ for g in catalog()], indent=2))
+    else:
+        print(_table(rows, list(rows[0])))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from wizard.catalog import model_rows
+
+    rows = model_rows()
+    print(json.dumps(rows, indent=2) if args.json else _table(rows, ["model", "params_b", "architecture", "attention", "context", "kv_bytes_per_token", "quantization"]))
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from wizard.detect import detect_gpus
+
+    found = detect_gpus()
+    if args.json:
+        print(json.dumps([g.__dict__ | {"catalog_match": g.spec().name} for g in found], indent=2))
+    elif not found:
+        print("no NVIDIA GPU detected (NVML and nvidia-smi found none); plan with --gpu NAME instead")
+    else:
+        print(_table([{"index": g.index, "name": g.name, "memory_mib": int(g.memory_total_mib), "used_mib": int(g.memory_used_mib),
+                       "driver": g.driver, "catalog": g.spec().name, "via": g.source} for g in found],
+                     ["index", "name", "memory_mib", "used_mib", "driver", "catalog", "via"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vllm-wizard",
+        description=f"Plan a vLLM deployment before renting GPUs: memory as vLLM {VLLM_VERSION} accounts for it, fit, settings.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("plan", help="plan one deployment", description="Plan one vLLM deployment: memory per GPU, fit, settings.")
+    add_request_arguments(p)
+    out = p.add_argument_group("output options")
+    out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
+    out.add_argument("--json", action="store_true", help="print the whole plan as JSON")
+    out.add_argument("--explain", action="store_true", help="give the reason for every setting and the formulas")
+    p.set_defaults(func=cmd_plan)
+    for name, func, text in (("gpus", cmd_gpus, "list the GPU catalog"), ("models", cmd_models, "list the bundled model catalog"),
+                             ("detect", cmd_detect, "list the GPUs on this machine (NVML, nvidia-smi)")):
+        s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        s.add_argument("--json", action="store_true", help="print JSON")
+        s.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WizardError as exc:
+        print(f"vllm-wizard: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug, not bad input: one line, and a way to see more
+        if os.environ.get("VLLM_WIZARD_DEBUG"):
+            raise
+        print(f"vllm-wizard: internal error ({type(exc).__name__}: {exc}); set VLLM_WIZARD_DEBUG=1 for details", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

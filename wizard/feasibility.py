@@ -1,0 +1,127 @@
+"""Does the plan fit?  vLLM starts, and the workload fits in the KV pool.
+
+``fits`` means both: vLLM loads the weights and its KV cache holds one
+request of ``max_model_len`` tokens (the check vLLM makes at start-up), and
+``concurrency`` requests of ``prompt + generated`` tokens fit in the pool at
+once.  OOM risk is a separate judgement about how close to the edge the plan
+runs, with the thresholds stated in the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wizard.memory import GIB, MemoryPlan
+
+# Memory left outside vLLM's budget absorbs CUDA-graph capture beyond vLLM's
+# estimate, the CUDA context and other tenants; below these it is thin.
+OUTSIDE_BUDGET_HIGH_RISK_GIB = 0.5
+OUTSIDE_BUDGET_MEDIUM_RISK_GIB = 1.0
+# A GeForce card that drives a display loses 0.3-1 GiB to it before vLLM starts,
+# and vLLM refuses to start when free memory is below the requested budget.
+CONSUMER_SAFE_UTILIZATION = 0.90
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fits: bool
+    starts: bool
+    workload_fits: bool
+    failed: list[str]
+    oom_risk: str
+    oom_risk_reason: str
+    headroom_gib: float
+    kv_needed_gib: float
+    max_concurrency: int
+    max_context_tokens: int
+    max_concurrency_at_max_model_len: float
+
+
+def judge(
+    mem: MemoryPlan,
+    max_model_len: int,
+    model_limit: int,
+    context_tokens: int,
+    concurrency: int,
+    headroom_required_gib: float,
+    consumer_gpu: bool,
+    utilization: float,
+) -> Verdict:
+    """Judge one memory plan against the requested workload."""
+    stage = mem.limiting
+    layout = stage.kv
+    blocks = mem.num_blocks
+    available = stage.available
+    failed: list[str] = []
+
+    weights_fit = available.expected > 0
+    one_request = layout.blocks_per_request(max_model_len)
+    starts = weights_fit and blocks >= one_request
+    if not weights_fit:
+        failed.append(
+            f"vLLM does not start: weights and working memory need {stage.non_kv.expected / GIB:.2f} GiB per GPU "
+            f"but the budget is {stage.budget / GIB:.2f} GiB ({-available.expected / GIB:.2f} GiB short)"
+        )
+    elif not starts:
+        fit_len = layout.max_tokens_per_request(blocks, 1, model_limit)
+        failed.append(
+            f"vLLM does not start: one request of max_model_len {max_model_len:,} tokens needs "
+            f"{one_request * layout.bytes_per_block / GIB:.2f} GiB of KV cache but only "
+            f"{blocks * layout.bytes_per_block / GIB:.2f} GiB is available (longest that fits: {fit_len:,} tokens)"
+        )
+
+    needed_blocks = concurrency * layout.blocks_per_request(context_tokens)
+    kv_needed = needed_blocks * layout.bytes_per_block
+    headroom = (blocks - needed_blocks) * layout.bytes_per_block / GIB if weights_fit else available.expected / GIB - kv_needed / GIB
+    workload_fits = weights_fit and context_tokens <= max_model_len and headroom >= headroom_required_gib and needed_blocks <= blocks
+    if context_tokens > max_model_len:
+        failed.append(f"the requested context ({context_tokens:,} tokens) is longer than max_model_len ({max_model_len:,})")
+    elif weights_fit and needed_blocks > blocks:
+        failed.append(
+            f"{concurrency} requests of {context_tokens:,} tokens need {kv_needed / GIB:.2f} GiB of KV cache per GPU "
+            f"but the pool holds {blocks * layout.bytes_per_block / GIB:.2f} GiB"
+        )
+    elif weights_fit and headroom < headroom_required_gib:
+        failed.append(f"KV headroom {headroom:.2f} GiB is below the required --headroom-gb {headroom_required_gib:g}")
+
+    max_conc = blocks // layout.blocks_per_request(context_tokens) if weights_fit else 0
+    max_ctx = layout.max_tokens_per_request(blocks, concurrency, model_limit) if weights_fit else 0
+    conc_at_len = layout.max_concurrency(blocks, max_model_len) if weights_fit else 0.0
+
+    risk, reason = _oom_risk(mem, starts, one_request, needed_blocks, consumer_gpu, utilization)
+    return Verdict(
+        fits=starts and workload_fits,
+        starts=starts,
+        workload_fits=workload_fits,
+        failed=failed,
+        oom_risk=risk,
+        oom_risk_reason=reason,
+        headroom_gib=headroom,
+        kv_needed_gib=kv_needed / GIB,
+        max_concurrency=int(max_conc),
+        max_context_tokens=int(max_ctx),
+        max_concurrency_at_max_model_len=round(conc_at_len, 2),
+    )
+
+
+def _oom_risk(mem: MemoryPlan, starts: bool, one_request: int, needed_blocks: int,
+              consumer_gpu: bool, utilization: float) -> tuple[str, str]:
+    """low / medium / high, with the rule that decided it."""
+    outside = (mem.gpu_total - mem.budget) / GIB
+    pessimistic = mem.num_blocks_at("low")
+    if not starts:
+        return "high", "vLLM would fail at start-up with these settings"
+    if outside < OUTSIDE_BUDGET_HIGH_RISK_GIB:
+        return "high", f"only {outside:.2f} GiB stays outside vLLM's budget (< {OUTSIDE_BUDGET_HIGH_RISK_GIB} GiB) for CUDA-graph capture and the CUDA context"
+    if pessimistic < one_request:
+        return "medium", "at the high end of the activation and CUDA-graph estimates the KV cache cannot hold one max_model_len request (vLLM would refuse to start)"
+    if consumer_gpu and utilization > CONSUMER_SAFE_UTILIZATION:
+        return "medium", f"gpu_memory_utilization {utilization:g} > {CONSUMER_SAFE_UTILIZATION} on a consumer card that may drive a display: vLLM refuses to start when free memory is below its budget"
+    if outside < OUTSIDE_BUDGET_MEDIUM_RISK_GIB:
+        return "medium", f"{outside:.2f} GiB outside vLLM's budget (< {OUTSIDE_BUDGET_MEDIUM_RISK_GIB} GiB) leaves little slack for CUDA-graph capture"
+    if pessimistic < needed_blocks:
+        return "medium", "at the high end of the estimates the requested workload no longer fits at once (vLLM would preempt requests)"
+    return "low", (
+        f"{outside:.2f} GiB stays outside the budget (>= {OUTSIDE_BUDGET_MEDIUM_RISK_GIB} GiB) and the plan fits even at the "
+        "high end of the activation and CUDA-graph estimates"
+    )

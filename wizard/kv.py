@@ -1,0 +1,151 @@
+"""KV-cache layout as vLLM 0.33's V1 engine builds it: pages, groups, blocks, tokens.
+
+Follows vllm/v1/kv_cache_interface.py (page sizes, per-request block needs)
+and vllm/v1/core/kv_cache_planning.py / kv_cache_utils.py (grouping of hybrid
+models, number of blocks, "GPU KV cache size" and "Maximum concurrency").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from wizard.arch import Architecture, kv_heads_per_rank
+from wizard.gpus import GpuSpec
+
+DEFAULT_BLOCK_SIZE = 16  # vllm/config/cache.py: 16 tokens per block on CUDA
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class KvGroup:
+    """One KV-cache group: ``layers`` layers of one attention kind sharing a block table."""
+
+    kind: str  # "full" or "sliding"
+    window: int | None
+
+    def blocks_for(self, tokens: int, block_size: int, in_flight_tokens: int) -> int:
+        """Blocks one request of ``tokens`` tokens holds in this group at most.
+
+        Sliding-window layers keep the last window - 1 tokens plus the tokens in
+        flight, plus one block because the window rarely starts on a block edge
+        (SlidingWindowSpec.max_admission_blocks_per_request).
+        """
+        if self.kind == "sliding" and self.window:
+            return cdiv(min(self.window - 1 + in_flight_tokens, tokens), block_size) + 1
+        return cdiv(tokens, block_size)
+
+
+@dataclass(frozen=True)
+class KvLayout:
+    """The KV cache of one GPU (one pipeline stage, one TP rank)."""
+
+    block_size: int
+    page_bytes: int  # one block of one layer
+    group_size: int  # layers per group (padded)
+    groups: tuple[KvGroup, ...]
+    attention_layers: int
+    in_flight_tokens: int
+
+    @property
+    def bytes_per_block(self) -> int:
+        """Bytes one block id costs: one page in every layer of a group."""
+        return self.page_bytes * self.group_size
+
+    @property
+    def bytes_per_token(self) -> int:
+        """Bytes per token if every layer kept the whole context (vLLM's per-token figure)."""
+        return self.page_bytes * self.attention_layers // self.block_size
+
+    def num_blocks(self, available_bytes: float) -> int:
+        return max(0, int(available_bytes // self.bytes_per_block))
+
+    def blocks_per_request(self, tokens: int) -> int:
+        return sum(g.blocks_for(tokens, self.block_size, self.in_flight_tokens) for g in self.groups)
+
+    def max_concurrency(self, num_blocks: int, tokens: int) -> float:
+        """How many requests of ``tokens`` tokens the pool holds (vLLM's Maximum concurrency)."""
+        return num_blocks / self.blocks_per_request(tokens)
+
+    def bytes_for_requests(self, requests: int, tokens: int) -> int:
+        return requests * self.blocks_per_request(tokens) * self.bytes_per_block
+
+    def max_tokens_per_request(self, num_blocks: int, requests: int, limit: int) -> int:
+        """Longest request length (<= limit) such that ``requests`` of them fit in the pool."""
+        if requests * self.blocks_per_request(1) > num_blocks:
+            return 0
+        lo, hi = 1, limit
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if requests * self.blocks_per_request(mid) <= num_blocks:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def kv_dtype_bytes(kv_cache_dtype: str, model_dtype_bytes: int) -> int:
+    """Bytes per cached element: 1 for the fp8 variants, else the model dtype's."""
+    if kv_cache_dtype.startswith("fp8"):
+        return 1
+    if kv_cache_dtype in ("bfloat16", "float16"):
+        return 2
+    return model_dtype_bytes
+
+
+def block_size_for(arch: Architecture, gpu: GpuSpec) -> int:
+    """Tokens per block: 16, except MLA backends that need larger pages.
+
+    FlashMLA (Hopper) supports only 64-token blocks and CUTLASS MLA
+    (Blackwell) 128 (vllm/v1/attention/backends/mla/*: get_supported_kernel_block_sizes).
+    """
+    cc = gpu.cc
+    if arch.mla and cc is not None:
+        if cc >= (10, 0):
+            return 128
+        if cc >= (9, 0):
+            return 64
+    return DEFAULT_BLOCK_SIZE
+
+
+def _groups(kinds: list[str], window: int | None) -> tuple[int, tuple[KvGroup, ...]]:
+    """Group size and groups, as _get_kv_cache_groups_uniform_page_size forms them."""
+    buckets = {kind: kinds.count(kind) for kind in ("full", "sliding") if kinds.count(kind)}
+    if len(buckets) == 1:
+        (kind, count), = buckets.items()
+        return count, (KvGroup(kind, window if kind == "sliding" else None),)
+    smallest, largest = min(buckets.values()), max(buckets.values())
+    group_size = largest if largest < smallest * 1.5 else smallest
+    groups: list[KvGroup] = []
+    for kind, count in buckets.items():
+        groups += [KvGroup(kind, window if kind == "sliding" else None)] * cdiv(count, group_size)
+    return group_size, tuple(groups)
+
+
+def layout(
+    arch: Architecture,
+    layers: range,
+    tp: int,
+    kv_bytes: int,
+    block_size: int,
+    in_flight_tokens: int,
+    fragmentation_factor: float = 1.0,
+) -> KvLayout:
+    """The KV layout of one GPU holding ``layers`` of the model at tensor parallelism ``tp``."""
+    elements = arch.kv_elements_per_token_layer
+    if not arch.mla:
+        elements = 2 * kv_heads_per_rank(arch, tp) * arch.head_dim
+    page = math.ceil(block_size * elements * kv_bytes * fragmentation_factor)
+    kinds = [arch.layer_kinds[i] for i in layers]
+    group_size, groups = _groups(kinds, arch.sliding_window)
+    return KvLayout(
+        block_size=block_size,
+        page_bytes=page,
+        group_size=group_size,
+        groups=groups,
+        attention_layers=len(kinds),
+        in_flight_tokens=in_flight_tokens,
+    )

@@ -1,0 +1,278 @@
+"""GPU memory per rank, the way vLLM 0.33's V1 engine accounts for it.
+
+vllm/v1/worker/gpu_worker.py ``determine_available_memory``:
+
+    available_kv = total x gpu_memory_utilization
+                   - weights - activation peak - non-torch increase
+                   - estimated CUDA-graph memory      (default since v0.21)
+
+Weights are computed exactly from the tensor list and the weight format.
+The activation peak, non-torch memory and CUDA-graph memory are heuristics
+calibrated on real start-up logs (sources beside each constant); each comes
+with a low/high range, and so does the KV pool they leave.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from wizard.arch import Architecture, kv_heads_per_rank
+from wizard.kv import KvLayout, layout
+from wizard.params import embedding_tensors, final_norm, layer_tensors, pp_layer_ranges
+from wizard.quant import WeightFormat
+
+GIB = 1024**3
+MIB = 1024**2
+
+# ---- activation peak of the profiling run (vllm/v1/worker/gpu_model_runner.py profile_run)
+# Forward pass over max_num_batched_tokens tokens: per token, the gate/up output,
+# the activation output and the down input of the MLP (3 x intermediate) plus
+# slack; fitted on Qwen2.5-0.5B at 2048/8192/32768 batched tokens (0.25, 0.31,
+# 1.06 GiB, vLLM 0.26-0.27 logs): 3.4 x intermediate x 2 bytes per token.
+FORWARD_MLP_FACTOR = 3.4
+# Fused-MoE workspaces per token: top_k x (2 I + I + hidden) elements
+# (vllm/model_executor/layers/fused_moe intermediate caches); Qwen3-235B-FP8 TP4
+# at 8192 tokens measured 0.76 GiB (vLLM ~0.27, RTX PRO 6000 log).
+MOE_WORKSPACE_FACTOR = 1.0
+# Dummy sampler run over max_num_seqs rows of full-vocabulary fp32 logits. vLLM
+# 0.33 warms the PyTorch-native path (bf16 logits, fp32 copy, softmax,
+# exponential noise, quotient: ~18 bytes = 4.5 fp32 copies per logit); measured
+# 9.6-9.9 copies on vLLM 0.10-0.11 (sort-based top-p, 8 H100 logs) and 11.8 on
+# 0.31 (A100 Llama-3.1-8B log). Expected value between them, range over both.
+SAMPLER_COPIES = (4.5, 7.0, 11.8)
+ACTIVATION_BASE_GIB = 0.05  # small buffers (positions, block tables, compile scratch)
+
+# ---- non-torch memory (NCCL, custom all-reduce, cuBLAS/attention workspaces)
+# Single GPU: 0.02-0.26 GiB in V1 logs (0.10-0.31). With TP over NVLink each rank
+# adds 0.4-1.3 GiB (H100 TP2 0.55, GB200 TP4 0.95); PCIe-only boxes stay small
+# (L40S TP8 0.21, A30 TP4 0.09) because custom all-reduce is off.
+NON_TORCH_BASE_GIB = (0.05, 0.2, 0.35)
+NON_TORCH_NVLINK_GIB = (0.3, 0.55, 1.3)  # added once TP > 1 over NVLink
+NON_TORCH_PER_DOUBLING_GIB = 0.1  # per doubling of TP beyond 2
+NON_TORCH_PIPELINE_GIB = 0.2  # NCCL send/recv buffers of a pipeline stage boundary
+
+# ---- CUDA graphs (vllm/config/vllm.py _set_cudagraph_sizes; gpu_model_runner
+# profile_cudagraph_memory). Measured 0.23-0.37 MiB per (layer x piecewise graph)
+# for dense models (llava-7B 0.67 GiB with 67 sizes, Qwen3-8B 0.68, Qwen2.5-7B
+# 0.31 with 35); MoE about 1.8x (Qwen3-235B TP8+EP 3.45 GiB, gpt-oss-120b 1.03).
+# vLLM's estimate runs 5-20% above the actual pool and it is the estimate that
+# is subtracted.
+CUDA_GRAPH_MIB_PER_LAYER_GRAPH = 0.32
+CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH = 0.05  # FULL decode graphs add little for attention models
+CUDA_GRAPH_MOE_FACTOR = 1.8
+CUDA_GRAPH_ESTIMATE_FACTOR = 1.1
+CUDA_GRAPH_RANGE = (0.6, 1.6)
+
+
+@dataclass(frozen=True)
+class Triple:
+    """low / expected / high of a heuristic quantity, in bytes."""
+
+    low: float
+    expected: float
+    high: float
+
+    def __add__(self, other: "Triple") -> "Triple":
+        return Triple(self.low + other.low, self.expected + other.expected, self.high + other.high)
+
+    @staticmethod
+    def exact(value: float) -> "Triple":
+        return Triple(value, value, value)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The resolved vLLM settings the memory model depends on."""
+
+    tp: int
+    pp: int
+    dtype_bytes: int
+    kv_bytes: int  # bytes per cached element
+    block_size: int
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    gpu_memory_utilization: float
+    cuda_graphs: bool
+    nvlink: bool
+    max_capture_ceiling: int  # 512, or 1024 on datacenter Blackwell
+    overhead_gib: float = 0.0
+    fragmentation_factor: float = 1.0
+
+    @property
+    def in_flight_tokens(self) -> int:
+        """Tokens scheduled but not yet settled: async scheduling keeps two batches
+        in flight without PP, PP keeps one per stage (VllmConfig.max_in_flight_tokens)."""
+        return (2 if self.pp == 1 else self.pp) * self.max_num_batched_tokens
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """Memory of every GPU of one pipeline stage (its TP ranks are alike)."""
+
+    stage: int
+    layers: range
+    budget: float
+    weights: float
+    activation: Triple
+    non_torch: Triple
+    cuda_graph: Triple
+    overhead: float
+    kv: KvLayout
+
+    @property
+    def non_kv(self) -> Triple:
+        return Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + self.cuda_graph
+
+    @property
+    def available(self) -> Triple:
+        """KV-cache bytes left: high when the heuristics come out low and vice versa."""
+        non_kv = self.non_kv
+        return Triple(self.budget - non_kv.high, self.budget - non_kv.expected, self.budget - non_kv.low)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    stages: tuple[StageMemory, ...]
+    gpu_total: float
+    budget: float
+
+    @property
+    def num_blocks(self) -> int:
+        """Blocks every rank gets: the minimum over workers (vLLM takes the min)."""
+        return min(s.kv.num_blocks(s.available.expected) for s in self.stages)
+
+    def num_blocks_at(self, which: str) -> int:
+        return min(s.kv.num_blocks(getattr(s.available, which)) for s in self.stages)
+
+    @property
+    def limiting(self) -> StageMemory:
+        """The stage whose memory sets the block count."""
+        return min(self.stages, key=lambda s: s.kv.num_blocks(s.available.expected))
+
+
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) -> list[int]:
+    """CUDA-graph capture sizes vLLM 0.33 picks by default (VllmConfig._set_cudagraph_sizes)."""
+    largest = min(min(2 * max_num_seqs, ceiling), max_num_batched_tokens)
+    sizes = [s for s in (1, 2, 4) if s <= largest]
+    if largest >= 8:
+        sizes += list(range(8, min(largest + 1, 256), 8))
+    if largest >= 256:
+        sizes += list(range(256, largest + 1, 16))
+    if max_num_batched_tokens <= largest:
+        sizes.append(max_num_batched_tokens)
+    return sorted(set(sizes))
+
+
+def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers: range,
+                  first: bool, last: bool, extra_params: int = 0, scale: float = 1.0) -> float:
+    """Bytes of weights one GPU of a stage loads.
+
+    ``extra_params`` are checkpoint tensors the config does not describe (e.g. a
+    vision tower), held in the model dtype and split over TP; ``scale`` applies a
+    user's parameter-count override to every tensor.
+    """
+    total = 0.0
+    for layer in layers:
+        for tensor in layer_tensors(arch, layer, engine.tp):
+            total += fmt.tensor_bytes(tensor, layer, engine.dtype_bytes)
+    embed, head = embedding_tensors(arch, engine.tp)
+    if first:
+        total += embed.params * engine.dtype_bytes
+    if last:
+        total += final_norm(arch).params * engine.dtype_bytes
+        if head is not None:
+            total += head.params * engine.dtype_bytes
+        elif not first:  # tied LM head on another stage than the embedding: its own copy
+            total += embed.params * engine.dtype_bytes
+    total *= scale
+    total += extra_params * engine.dtype_bytes / engine.tp
+    # RoPE cos/sin cache, one per model in the model dtype (Llama-3.1-8B loads
+    # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B).
+    total += arch.rope_positions * arch.rope_dim * engine.dtype_bytes
+    return total
+
+
+def activation(arch: Architecture, engine: Engine, layers: range, last: bool) -> Triple:
+    """Peak activation of the profiling run: the larger of the forward pass and the sampler."""
+    tokens = engine.max_num_batched_tokens
+    h = arch.hidden_size
+    per_token = 0.0
+    heads = math.ceil(arch.num_heads / engine.tp)
+    attn = heads * arch.head_dim * 2 + 2 * kv_heads_per_rank(arch, engine.tp) * arch.head_dim
+    if arch.mla:
+        m = arch.mla
+        attn = heads * (2 * m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) + m.kv_lora_rank
+    per_token = max(per_token, attn + 2 * h)
+    if any(not arch.is_moe_layer(i) for i in layers):
+        per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / engine.tp) + 2 * h)
+    if arch.moe and any(arch.is_moe_layer(i) for i in layers):
+        inter = math.ceil(arch.moe.expert_intermediate / engine.tp)
+        per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
+    forward = tokens * per_token * engine.dtype_bytes
+    base = ACTIVATION_BASE_GIB * GIB
+    if not last:
+        return Triple(forward * 0.8 + base, forward + base, forward * 1.3 + base)
+    rows = min(engine.max_num_seqs, tokens)
+    logits = rows * arch.vocab_size * 4
+    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip((0.8, 1.0, 1.3), SAMPLER_COPIES))
+    return Triple(low, mid, high)
+
+
+def non_torch(engine: Engine, stage_count: int) -> Triple:
+    """Memory outside PyTorch's allocator that appears during start-up."""
+    low, mid, high = NON_TORCH_BASE_GIB
+    if engine.tp > 1:
+        doublings = max(0.0, math.log2(engine.tp) - 1)
+        if engine.nvlink:
+            low, mid, high = (v + n for v, n in zip((low, mid, high), NON_TORCH_NVLINK_GIB))
+        extra = doublings * NON_TORCH_PER_DOUBLING_GIB
+        low, mid, high = low + extra / 2, mid + extra, high + 2 * extra
+    if stage_count > 1:
+        low, mid, high = low + NON_TORCH_PIPELINE_GIB / 2, mid + NON_TORCH_PIPELINE_GIB, high + 2 * NON_TORCH_PIPELINE_GIB
+    return Triple(low * GIB, mid * GIB, high * GIB)
+
+
+def cuda_graph(arch: Architecture, engine: Engine, layers: range) -> Triple:
+    """vLLM's estimate of CUDA-graph memory, which it subtracts before sizing the KV cache."""
+    if not engine.cuda_graphs:
+        return Triple.exact(0.0)
+    sizes = capture_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, engine.max_capture_ceiling)
+    full = [s for s in sizes if s <= engine.max_num_seqs]
+    per_layer_mib = len(sizes) * CUDA_GRAPH_MIB_PER_LAYER_GRAPH + len(full) * CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH
+    moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and any(arch.is_moe_layer(i) for i in layers) else 1.0
+    mid = len(layers) * per_layer_mib * moe * CUDA_GRAPH_ESTIMATE_FACTOR * MIB
+    return Triple(mid * CUDA_GRAPH_RANGE[0], mid, mid * CUDA_GRAPH_RANGE[1])
+
+
+def plan_memory(
+    arch: Architecture,
+    fmt: WeightFormat,
+    engine: Engine,
+    gpu_total_gib: float,
+    extra_params: int = 0,
+    params_scale: float = 1.0,
+) -> MemoryPlan:
+    """Per-stage memory of a deployment of ``arch`` on GPUs of ``gpu_total_gib``."""
+    total = gpu_total_gib * GIB
+    budget = total * engine.gpu_memory_utilization
+    ranges = pp_layer_ranges(arch.num_layers, engine.pp)
+    stages = []
+    for index, layers in enumerate(ranges):
+        first, last = index == 0, index == len(ranges) - 1
+        stages.append(
+            StageMemory(
+                stage=index,
+                layers=layers,
+                budget=budget,
+                weights=stage_weights(arch, fmt, engine, layers, first, last, extra_params, params_scale),
+                activation=activation(arch, engine, layers, last),
+                non_torch=non_torch(engine, len(ranges)),
+                cuda_graph=cuda_graph(arch, engine, layers),
+                overhead=engine.overhead_gib * GIB,
+                kv=layout(arch, layers, engine.tp, engine.kv_bytes, engine.block_size,
+                          engine.in_flight_tokens, engine.fragmentation_factor),
+            )
+        )
+    return MemoryPlan(stages=tuple(stages), gpu_total=total, budget=budget)

@@ -1,0 +1,238 @@
+"""Weight formats: how many bytes a weight matrix takes once vLLM has loaded it.
+
+A :class:`WeightFormat` is read from a checkpoint's ``quantization_config`` or
+chosen online (``--quantization fp8``).  It knows which tensors it covers
+(linear layers and experts; embeddings, LM head, norms, routers and biases
+stay in the model dtype) and the bytes of each covered matrix including its
+scales, zero points and any padding the serving kernels need.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from wizard.errors import WizardError
+from wizard.params import Tensor
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return math.ceil(value / multiple) * multiple
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """How covered weight matrices are stored on the GPU."""
+
+    method: str  # vLLM --quantization value, or "none"
+    label: str  # human description, e.g. "AWQ 4-bit, group 128"
+    bits: int = 16
+    kind: str = "none"  # none | int | float | mxfp4 | nvfp4 | bnb
+    group_size: int | None = None  # elements per scale along the input dim
+    block: tuple[int, int] | None = None  # (rows, cols) per scale, block formats
+    per_channel: bool = False
+    zero_points: bool = False
+    double_quant: bool = False
+    act_bits: int = 16  # activation bits: 8 means W8A8 (compute in fp8/int8)
+    experts_only: bool = False
+    ignore: tuple[str, ...] = field(default_factory=tuple)
+    online: bool = False  # quantized by vLLM at load time from a 16-bit checkpoint
+
+    def covers(self, tensor: Tensor, layer: int | None) -> bool:
+        """Whether this format applies to the tensor (else it stays in the model dtype)."""
+        if self.kind == "none" or tensor.kind not in ("linear", "expert"):
+            return False
+        if self.experts_only and tensor.kind != "expert":
+            return False
+        path = tensor.module if layer is None else f"model.layers.{layer}.{tensor.module}"
+        for pattern in self.ignore:
+            if pattern.startswith("re:"):
+                if re.match(pattern[3:], path):
+                    return False
+            elif fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + ".*") or path.endswith(pattern):
+                return False
+        return True
+
+    def matrix_bytes(self, rows: int, cols: int, expert: str | None = None) -> int:
+        """Bytes of one ``rows`` x ``cols`` matrix in this format.
+
+        ``expert`` is "gate_up" (rows = 2 x intermediate, cols = hidden) or
+        "down" (rows = hidden, cols = intermediate) for fused-MoE expert weights.
+        """
+        n = rows * cols
+        if self.kind == "mxfp4":
+            # vllm/model_executor/layers/fused_moe/oracle/mxfp4.py: NVIDIA kernels
+            # (Marlin, TRT-LLM) pad hidden to 256 and intermediate to 128; the
+            # logs (gpt-oss-120b 65.97 GiB, 20b 13.72 GiB) match that padding.
+            if expert == "gate_up":
+                n = 2 * _round_up(rows // 2, 128) * _round_up(cols, 256)
+            elif expert == "down":
+                n = _round_up(rows, 256) * _round_up(cols, 128)
+            return n // 2 + n // 32  # 4-bit values + one E8M0 scale per 32
+        if self.kind == "nvfp4":
+            return n // 2 + n // 16 + 8  # 4-bit values + FP8 scale per 16 + two fp32 globals
+        if self.kind == "bnb":
+            if self.bits == 8:
+                return n + rows * 4
+            absmax = n // 64 * (1 if self.double_quant else 4)
+            return n // 2 + absmax + (math.ceil(n / 64 / 256) * 4 if self.double_quant else 0)
+        data = math.ceil(n * self.bits / 8)
+        if self.block:
+            return data + math.ceil(rows / self.block[0]) * math.ceil(cols / self.block[1]) * 4
+        if self.group_size:
+            groups = math.ceil(cols / self.group_size) * rows
+            zeros = math.ceil(groups * self.bits / 8) if self.zero_points else 0
+            g_idx = cols * 4 if self.method.startswith("gptq") else 0
+            return data + groups * 2 + zeros + g_idx
+        if self.per_channel:
+            return data + rows * 4
+        return data + 8  # one weight scale and one input scale
+
+    def tensor_bytes(self, tensor: Tensor, layer: int | None, dtype_bytes: int) -> int:
+        """Bytes of a tensor on one GPU: covered matrices in this format, the rest in the model dtype."""
+        if self.covers(tensor, layer):
+            role = None
+            if tensor.kind == "expert":
+                role = "gate_up" if "gate_up" in tensor.module else "down"
+            return tensor.count * self.matrix_bytes(tensor.rows, tensor.cols, role)
+        return tensor.params * dtype_bytes
+
+
+NONE = WeightFormat(method="none", label="unquantized")
+
+ONLINE_FP8 = WeightFormat(
+    method="fp8", label="FP8 (online, per-tensor scales)", bits=8, kind="float", act_bits=8, online=True
+)
+
+
+def _compressed_tensors(qc: Mapping[str, Any]) -> WeightFormat:
+    groups = qc.get("config_groups") or {}
+    weights = None
+    acts = None
+    for group in groups.values():
+        if isinstance(group, Mapping) and group.get("weights"):
+            weights, acts = group["weights"], group.get("input_activations")
+            break
+    if weights is None:
+        raise WizardError("compressed-tensors quantization_config has no weights scheme in config_groups")
+    bits = int(weights.get("num_bits", 8))
+    wtype = weights.get("type", "int")
+    strategy = weights.get("strategy", "tensor")
+    act_bits = int(acts["num_bits"]) if isinstance(acts, Mapping) and acts.get("num_bits") else 16
+    ignore = tuple(qc.get("ignore") or ())
+    if wtype == "float" and bits == 4:
+        return WeightFormat(method="compressed-tensors", label="NVFP4 (compressed-tensors)", bits=4, kind="nvfp4", act_bits=act_bits, ignore=ignore)
+    block = tuple(weights["block_structure"]) if strategy == "block" and weights.get("block_structure") else None
+    label = f"{'FP' if wtype == 'float' else 'INT'}{bits} weights" + (f", {act_bits}-bit activations" if act_bits < 16 else "") + " (compressed-tensors)"
+    return WeightFormat(
+        method="compressed-tensors",
+        label=label,
+        bits=bits,
+        kind=wtype,
+        group_size=int(weights["group_size"]) if strategy == "group" and weights.get("group_size") else None,
+        block=block,  # type: ignore[arg-type]
+        per_channel=strategy == "channel",
+        zero_points=not weights.get("symmetric", True),
+        act_bits=act_bits,
+        ignore=ignore,
+    )
+
+
+def _modelopt(qc: Mapping[str, Any]) -> WeightFormat:
+    inner = qc.get("quantization") if isinstance(qc.get("quantization"), Mapping) else qc
+    algo = str(inner.get("quant_algo") or "").upper()
+    ignore = tuple(inner.get("exclude_modules") or qc.get("exclude_modules") or ())
+    if "FP4" in algo:
+        return WeightFormat(method="modelopt_fp4", label="NVFP4 (ModelOpt)", bits=4, kind="nvfp4", act_bits=4, ignore=ignore)
+    if "FP8" in algo:
+        return WeightFormat(method="modelopt", label="FP8 (ModelOpt)", bits=8, kind="float", act_bits=8, ignore=ignore)
+    raise WizardError(f"ModelOpt quant_algo {algo or '(missing)'} is not supported by the planner")
+
+
+def from_checkpoint(qc: Mapping[str, Any] | None) -> WeightFormat:
+    """The weight format a checkpoint's ``quantization_config`` declares."""
+    if not qc:
+        return NONE
+    method = str(qc.get("quant_method") or ("modelopt" if isinstance(qc.get("quantization"), Mapping) else "")).lower()
+    if method == "awq":
+        bits, group = int(qc.get("bits", qc.get("w_bit", 4))), int(qc.get("group_size", qc.get("q_group_size", 128)))
+        return WeightFormat(
+            method="awq", label=f"AWQ {bits}-bit, group {group}", bits=bits, kind="int", group_size=group,
+            zero_points=bool(qc.get("zero_point", True)), ignore=tuple(qc.get("modules_to_not_convert") or ()),
+        )
+    if method == "gptq":
+        bits, group = int(qc.get("bits", 4)), int(qc.get("group_size", 128))
+        return WeightFormat(
+            method="gptq", label=f"GPTQ {bits}-bit" + (f", group {group}" if group > 0 else ", per channel"),
+            bits=bits, kind="int", group_size=group if group > 0 else None, per_channel=group <= 0,
+            zero_points=True,
+        )
+    if method == "fp8":
+        block = qc.get("weight_block_size")
+        return WeightFormat(
+            method="fp8", label="FP8" + (f", {block[0]}x{block[1]} block scales" if block else " (per-tensor scales)"),
+            bits=8, kind="float", block=tuple(block) if block else None, act_bits=8,  # type: ignore[arg-type]
+            ignore=tuple(qc.get("ignored_layers") or qc.get("modules_to_not_convert") or ()),
+        )
+    if method == "compressed-tensors":
+        return _compressed_tensors(qc)
+    if method == "mxfp4":
+        return WeightFormat(method="mxfp4", label="MXFP4 experts (other layers bf16)", bits=4, kind="mxfp4", experts_only=True)
+    if method == "bitsandbytes":
+        bits = 8 if qc.get("load_in_8bit") else 4
+        return WeightFormat(
+            method="bitsandbytes", label=f"bitsandbytes {bits}-bit", bits=bits, kind="bnb",
+            double_quant=bool(qc.get("bnb_4bit_use_double_quant")),
+            ignore=tuple(qc.get("llm_int8_skip_modules") or ()),
+        )
+    if method in ("modelopt", "modelopt_fp4"):
+        return _modelopt(qc)
+    raise WizardError(
+        f"the checkpoint's quantization method {method or '(unnamed)'!r} is not modelled by the planner "
+        "(supported: awq, gptq, fp8, compressed-tensors, mxfp4, bitsandbytes, modelopt)"
+    )
+
+
+# vLLM --quantization values that name the same checkpoint format as quant_method.
+_COMPATIBLE = {
+    "awq": {"awq", "awq_marlin"},
+    "gptq": {"gptq", "gptq_marlin"},
+    "fp8": {"fp8"},
+    "compressed-tensors": {"compressed-tensors"},
+    "mxfp4": {"mxfp4"},
+    "bitsandbytes": {"bitsandbytes"},
+    "modelopt": {"modelopt"},
+    "modelopt_fp4": {"modelopt_fp4"},
+}
+
+
+def resolve(checkpoint: WeightFormat, requested: str | None) -> WeightFormat:
+    """The format vLLM will load: the checkpoint's, or online FP8 on a 16-bit checkpoint.
+
+    A requested method that does not match the checkpoint is an error, never a
+    silent change: vLLM cannot turn a bf16 checkpoint into AWQ at load time.
+    """
+    if requested is None:
+        return checkpoint
+    if checkpoint.kind == "none":
+        if requested == "fp8":
+            return ONLINE_FP8
+        raise WizardError(
+            f"--quantization {requested} needs a checkpoint quantized with {requested}; this one is "
+            "unquantized. Use 'fp8' (vLLM quantizes online) or pick a pre-quantized checkpoint."
+        )
+    if requested not in _COMPATIBLE.get(checkpoint.method, {checkpoint.method}):
+        raise WizardError(
+            f"--quantization {requested} does not match the checkpoint, which is {checkpoint.label} "
+            f"(quant_method {checkpoint.method}); leave --quantization empty to use it."
+        )
+    return checkpoint
+
+
+def dtype_bytes(dtype: str) -> int:
+    return DTYPE_BYTES[dtype]

@@ -1,0 +1,124 @@
+"""vLLM settings: the user's where given, else a recommendation with its reason.
+
+Each choice is a :class:`Choice` (value, where it came from, one-line reason);
+the planner turns them into the response's ``recommendation`` block, and the
+serve command is rendered from that same block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wizard.arch import Architecture
+from wizard.errors import WizardError
+from wizard.gpus import GpuSpec
+from wizard.quant import WeightFormat
+
+DEFAULT_UTILIZATION = 0.92  # vllm/config/cache.py CacheConfig.gpu_memory_utilization (0.33.0)
+CONSUMER_UTILIZATION = 0.90  # leaves ~0.5 GiB more for a display on GeForce cards
+LATENCY_BATCHED_TOKENS = 2048  # small prefill chunks keep decode steps short
+LATENCY_MIN_SEQS = 8
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: Any
+    source: str  # "user" | "recommended" | "vllm default" | "checkpoint"
+    reason: str
+
+
+def vllm_batch_defaults(gpu: GpuSpec) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) vLLM 0.33's API server picks for this GPU.
+
+    vllm/engine/arg_utils.py get_batch_defaults: >= 160 GiB: 16384 / 1024;
+    >= 70 GiB and not an A100: 8192 / 1024; otherwise 2048 / 256.
+    """
+    if gpu.cuda_total_gib >= 160:
+        return 16384, 1024
+    if gpu.large_defaults:
+        return 8192, 1024
+    return 2048, 256
+
+
+def batching(mode: str, gpu: GpuSpec, concurrency: int, user_seqs: int | None,
+             user_tokens: int | None, max_model_len: int) -> tuple[Choice, Choice]:
+    """max_num_seqs and max_num_batched_tokens for a batching mode, user values first."""
+    tokens, seqs = vllm_batch_defaults(gpu)
+    if mode == "throughput":
+        tokens, seqs = tokens * 2, seqs * 2
+        why = "throughput mode: twice vLLM's defaults for this GPU (vLLM's own --performance-mode throughput rule)"
+    elif mode == "latency":
+        seqs = min(seqs, max(LATENCY_MIN_SEQS, 1 << (concurrency - 1).bit_length()))
+        tokens = min(tokens, LATENCY_BATCHED_TOKENS)
+        why = "latency mode: batch sized to the requested concurrency, small prefill chunks keep each decode step short"
+    else:
+        why = f"vLLM's default for {gpu.name} (balanced mode)"
+    seq_choice = Choice(user_seqs, "user", "set by the user") if user_seqs else Choice(seqs, "recommended", why)
+    if user_tokens:
+        tok_choice = Choice(user_tokens, "user", "set by the user")
+    else:
+        # vLLM caps the default at max_num_seqs x max_model_len (arg_utils.py).
+        tok_choice = Choice(min(tokens, seq_choice.value * max_model_len), "recommended", why)
+    if tok_choice.value < seq_choice.value:
+        raise WizardError(
+            f"max_num_batched_tokens ({tok_choice.value}) must be at least max_num_seqs ({seq_choice.value}); vLLM rejects it"
+        )
+    return seq_choice, tok_choice
+
+
+def utilization(user: float | None, gpu: GpuSpec) -> Choice:
+    if user is not None:
+        return Choice(user, "user", "set by the user")
+    if gpu.consumer:
+        return Choice(CONSUMER_UTILIZATION, "recommended", "consumer card that may drive a display: 0.90 keeps vLLM's free-memory start-up check from failing")
+    return Choice(DEFAULT_UTILIZATION, "vllm default", "vLLM 0.33's default")
+
+
+def dtype(user: str, arch: Architecture, gpu: GpuSpec) -> Choice:
+    """The dtype vLLM runs in; 'auto' resolved the way vLLM resolves it."""
+    if user != "auto":
+        if user == "bfloat16" and not gpu.supports_bf16:
+            raise WizardError(f"{gpu.name} has no bfloat16 support (compute capability {gpu.compute_capability}); use --dtype float16")
+        return Choice(user, "user", "set by the user")
+    config_dtype = arch.torch_dtype if arch.torch_dtype in ("bfloat16", "float16", "float32") else "bfloat16"
+    if config_dtype == "float32":
+        config_dtype = "bfloat16"  # vLLM serves float32 checkpoints in half precision under 'auto'
+    if config_dtype == "bfloat16" and not gpu.supports_bf16:
+        return Choice("float16", "recommended", f"{gpu.name} lacks bfloat16, so 'auto' runs the bfloat16 checkpoint in float16")
+    return Choice(config_dtype, "checkpoint", f"the checkpoint's torch_dtype ({arch.torch_dtype}); passed as --dtype auto")
+
+
+def valid_tp_sizes(arch: Architecture, fmt: WeightFormat, max_gpus: int) -> list[int]:
+    """TP sizes vLLM accepts for this model, up to ``max_gpus``.
+
+    Attention heads must split evenly; KV heads must split evenly or be
+    replicated evenly; MLP and expert widths must split evenly; for
+    group-quantized formats each rank's share of a row-parallel input must be a
+    whole number of groups.
+    """
+    sizes = []
+    for tp in range(1, max_gpus + 1):
+        if arch.num_heads % tp:
+            continue
+        if not arch.mla and arch.num_kv_heads % tp and tp % arch.num_kv_heads:
+            continue
+        widths = [arch.intermediate_size] + ([arch.moe.expert_intermediate] if arch.moe else [])
+        if any(w % tp for w in widths):
+            continue
+        if fmt.group_size and any((w // tp) % fmt.group_size for w in widths):
+            continue
+        sizes.append(tp)
+    return sizes
+
+
+def check_tp(tp: int, arch: Architecture, fmt: WeightFormat) -> None:
+    """Raise a clear error for a TP size vLLM would reject."""
+    if tp in valid_tp_sizes(arch, fmt, tp):
+        return
+    if arch.num_heads % tp:
+        raise WizardError(f"tensor_parallel_size {tp} does not divide the {arch.num_heads} attention heads")
+    if not arch.mla and arch.num_kv_heads % tp and tp % arch.num_kv_heads:
+        raise WizardError(f"tensor_parallel_size {tp} neither divides nor is a multiple of the {arch.num_kv_heads} KV heads")
+    raise WizardError(f"tensor_parallel_size {tp} does not split the MLP width evenly (or into whole quantization groups)")

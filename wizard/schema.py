@@ -1,0 +1,449 @@
+"""Request and response models: the single source of truth for every input.
+
+Each request field's ``description`` is the text of the CLI's ``--help``, the
+dashboard's tooltip and the comment in a YAML profile; field names are the
+flag names (``max_model_len`` -> ``--max-model-len``), the query-string keys of
+a shareable link and the keys of a profile.  Field names are unique across the
+four sections so that one flat namespace can address them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
+
+VLLM_VERSION = "0.33.0"
+"""The vLLM release whose memory accounting, defaults and flags the planner follows."""
+
+DtypeName = Literal["auto", "bfloat16", "float16", "float32"]
+KvCacheDtype = Literal["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"]
+Quantization = Literal[
+    "awq", "awq_marlin", "gptq", "gptq_marlin", "fp8", "compressed-tensors",
+    "mxfp4", "bitsandbytes", "modelopt", "modelopt_fp4",
+]
+Interconnect = Literal["auto", "nvlink", "pcie", "pcie-no-p2p"]
+BatchingMode = Literal["latency", "balanced", "throughput"]
+
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32", "fp32": "float32"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(_Section):
+    """Which model to serve and how vLLM should load it."""
+
+    model: str = Field(
+        min_length=1,
+        description=(
+            "Hugging Face model id (e.g. meta-llama/Llama-3.1-8B-Instruct) or a local "
+            "directory holding the model's config.json. Looked up in a local directory "
+            "first, then in the bundled catalog, then on the Hugging Face Hub."
+        ),
+        json_schema_extra={"cli": ["-m"]},
+    )
+    revision: str | None = Field(
+        None, description="Hub revision (branch, tag or commit) to read the model's config from."
+    )
+    trust_remote_code: bool = Field(
+        False,
+        description=(
+            "Pass --trust-remote-code to vLLM for models that ship custom code. The "
+            "wizard itself only reads config.json and safetensors headers and never "
+            "runs code from a model repository."
+        ),
+    )
+    dtype: DtypeName = Field(
+        "auto",
+        description=(
+            "Weight and activation dtype, in vLLM's own values. 'auto' takes the "
+            "checkpoint's torch_dtype (float16 on GPUs without bfloat16)."
+        ),
+    )
+    quantization: Quantization | None = Field(
+        None,
+        description=(
+            "Quantization method. Empty: the checkpoint's own quantization_config. "
+            "'fp8' on an unquantized checkpoint quantizes the linear layers online at "
+            "load time; other methods must match what the checkpoint is."
+        ),
+        json_schema_extra={"cli": ["-q"]},
+    )
+    kv_cache_dtype: KvCacheDtype | None = Field(
+        None,
+        description=(
+            "KV-cache dtype. 'auto' stores the cache in the model dtype; 'fp8' "
+            "halves it (1 byte per element). Empty: the wizard chooses (fp8 when the "
+            "GPU supports it and the plan is limited by KV-cache memory)."
+        ),
+    )
+    max_model_len: int | Literal["auto"] | None = Field(
+        None,
+        description=(
+            "Maximum tokens per request (prompt + output) vLLM accepts. Empty: the "
+            "model's maximum when the KV cache can hold one such request, otherwise "
+            "the longest length that fits. 'auto': let vLLM fit it to memory at start-up."
+        ),
+    )
+    params_b: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Override the parameter count, in billions, used for the weights. The "
+            "architecture (layers, heads, KV cache) still comes from the model's config."
+        ),
+    )
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _DTYPE_ALIASES.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    @field_validator("max_model_len")
+    @classmethod
+    def _positive_len(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a positive number of tokens or 'auto'")
+        return value
+
+
+class HardwareSection(_Section):
+    """Which GPUs, how many, and how they are split."""
+
+    gpu: str | None = Field(
+        None,
+        description=(
+            "GPU model from the catalog, by name or alias, case-insensitive (H100, "
+            "'H100 PCIe', 'A100 80GB', A100-40GB, 'RTX 4090', L40S, MI300X, ...). "
+            "'auto' or empty: the GPUs detected on this machine through NVML."
+        ),
+    )
+    gpus: int = Field(1, ge=1, description="Number of GPUs per node.")
+    nodes: int = Field(1, ge=1, description="Number of nodes, each with --gpus GPUs.")
+    vram_gb: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "GPU memory in GiB as CUDA reports it (nvidia-smi's MiB / 1024), for a GPU "
+            "not in the catalog; with --gpu it overrides that GPU's memory."
+        ),
+    )
+    interconnect: Interconnect = Field(
+        "auto",
+        description=(
+            "GPU-to-GPU link: 'nvlink' (NVLink/NVSwitch or AMD Infinity Fabric), "
+            "'pcie' (PCIe with peer-to-peer), 'pcie-no-p2p' (consumer cards). 'auto' "
+            "takes the GPU's usual link from the catalog."
+        ),
+    )
+    tensor_parallel_size: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "GPUs each layer is split over. Must divide the attention heads. Empty: "
+            "the smallest size that holds the model and the workload."
+        ),
+        json_schema_extra={"cli": ["--tp"]},
+    )
+    pipeline_parallel_size: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Pipeline stages the layers are split into (usually one per node). Empty: "
+            "1, or one stage per node when the model needs more than one node."
+        ),
+        json_schema_extra={"cli": ["--pp"]},
+    )
+
+
+class WorkloadSection(_Section):
+    """What the deployment has to serve."""
+
+    prompt_tokens: int = Field(1024, ge=1, description="Typical prompt length in tokens.")
+    gen_tokens: int = Field(256, ge=1, description="Typical number of generated tokens per request.")
+    concurrency: int = Field(
+        16,
+        ge=1,
+        description="Requests in flight at the same time (closed loop: a new one starts as one ends).",
+        json_schema_extra={"cli": ["-c"]},
+    )
+    request_rate: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Arrival rate in requests per second (Poisson, open loop). When set, the "
+            "performance estimate uses it instead of --concurrency."
+        ),
+    )
+    batching_mode: BatchingMode = Field(
+        "balanced",
+        description=(
+            "'latency': small batches and prefill chunks for a low time per token; "
+            "'balanced': vLLM's own defaults for the GPU; 'throughput': twice vLLM's "
+            "defaults for the most tokens per second."
+        ),
+    )
+
+
+class PolicySection(_Section):
+    """Memory policy and vLLM scheduler limits."""
+
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description=(
+            "Fraction of each GPU's total memory vLLM may use (weights, activations, "
+            "CUDA graphs and KV cache). Empty: vLLM's default 0.92, or 0.90 on consumer "
+            "cards that also drive a display."
+        ),
+    )
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="Most sequences vLLM schedules in one step. Empty: set by --batching-mode."
+    )
+    max_num_batched_tokens: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Most tokens in one engine step (the chunked-prefill budget); it sizes the "
+            "activation memory vLLM reserves. Empty: set by --batching-mode."
+        ),
+    )
+    enforce_eager: bool | None = Field(
+        None,
+        description=(
+            "Run without CUDA graphs: saves their memory, costs speed at small batches. "
+            "Empty: only when CUDA graphs would not fit."
+        ),
+    )
+    overhead_gb: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Extra GiB per GPU to reserve inside vLLM's budget for anything the model "
+            "does not know about (e.g. a LoRA adapter pool). 0 by default: weights, "
+            "activations, non-torch memory and CUDA graphs are already counted."
+        ),
+    )
+    fragmentation_factor: float = Field(
+        1.0,
+        ge=1.0,
+        le=2.0,
+        description=(
+            "Multiplier on KV-cache bytes per token for a safety margin. 1.0 by default: "
+            "vLLM's paged KV cache wastes at most part of one 16-token block per request, "
+            "which is already counted."
+        ),
+    )
+    headroom_gb: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "KV-cache GiB per GPU that must stay free at the requested concurrency and "
+            "context for the plan to count as fitting. 0 by default."
+        ),
+    )
+
+
+class PlanRequest(BaseModel):
+    """Everything the planner needs; the same object a YAML profile holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelSection
+    hardware: HardwareSection = Field(default_factory=HardwareSection)
+    workload: WorkloadSection = Field(default_factory=WorkloadSection)
+    policy: PolicySection = Field(default_factory=PolicySection)
+
+    @classmethod
+    def from_flat(cls, values: dict[str, Any]) -> "PlanRequest":
+        """Build a request from flat field names (CLI flags, query string)."""
+        nested: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for section, name, _ in iter_fields():
+            if name in values:
+                nested[section][name] = values[name]
+        unknown = set(values) - {name for _, name, _ in iter_fields()}
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        return cls.model_validate(nested)
+
+    def flat(self) -> dict[str, Any]:
+        """The request as flat field names, the inverse of :meth:`from_flat`."""
+        return {name: getattr(getattr(self, section), name) for section, name, _ in iter_fields()}
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "model": ModelSection,
+    "hardware": HardwareSection,
+    "workload": WorkloadSection,
+    "policy": PolicySection,
+}
+
+
+def iter_fields() -> Iterator[tuple[str, str, FieldInfo]]:
+    """Yield (section, field name, field info) for every request field, in order."""
+    for section, model in SECTIONS.items():
+        for name, info in model.model_fields.items():
+            yield section, name, info
+
+
+def field_info(name: str) -> FieldInfo:
+    """The schema entry of one flat field name (for tooltips and help texts)."""
+    for _, field_name, info in iter_fields():
+        if field_name == name:
+            return info
+    raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- response
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(_Block):
+    """A heuristic number: the expected value and the range it is believed to lie in."""
+
+    low: float
+    expected: float
+    high: float
+
+
+class ModelReport(_Block):
+    model: str
+    source: Literal["local", "catalog", "hub"]
+    revision: str | None = None
+    architecture: str
+    model_type: str
+    params_total: int = Field(description="Parameters the model has (checkpoint count, MTP layers included).")
+    params_loaded: int = Field(description="Parameters vLLM loads for serving (e.g. without MTP draft layers).")
+    params_source: str
+    params_active: int | None = Field(None, description="Parameters used per token (MoE only).")
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    attention: str
+    layer_types: dict[str, int]
+    moe: str | None = None
+    max_model_len_limit: int = Field(description="Longest context the model supports, as vLLM derives it.")
+    torch_dtype: str
+    quantization: str | None = Field(None, description="The checkpoint's quantization, if any.")
+    kv_bytes_per_token: int = Field(description="KV-cache bytes per token, all layers, before tensor parallelism.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class HardwareReport(_Block):
+    gpu: str
+    gpu_id: str | None = None
+    detected: bool = False
+    gpus_per_node: int
+    nodes: int
+    gpus_used: int
+    gpu_total_gib: float = Field(description="Memory per GPU as CUDA reports it.")
+    gpu_total_estimated: bool = False
+    memory_gb_marketed: float | None = None
+    bandwidth_gbs: float | None = None
+    bf16_tflops: float | None = None
+    fp8_tflops: float | None = None
+    fp8_native: bool = False
+    interconnect: str
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+
+
+class GpuMemory(_Block):
+    """Memory of one GPU (one rank), in GiB, for the stacked VRAM bar."""
+
+    label: str
+    gpu_total_gib: float
+    budget_gib: float
+    weights_gib: float
+    activation_gib: float
+    non_torch_gib: float
+    cuda_graph_gib: float
+    overhead_gib: float
+    kv_cache_gib: float
+    outside_budget_gib: float
+
+
+class MemoryReport(_Block):
+    vllm_version: str = VLLM_VERSION
+    gpu_total_gib: float
+    gpu_memory_utilization: float
+    budget_gib: float = Field(description="gpu_total_gib x gpu_memory_utilization: what vLLM may use per GPU.")
+    weights_gib: float
+    activation_gib: float = Field(description="Peak activation of vLLM's profiling run (heuristic, see ranges).")
+    non_torch_gib: float = Field(description="Memory outside PyTorch's allocator: NCCL, cuBLAS and attention workspaces (heuristic).")
+    cuda_graph_gib: float = Field(description="CUDA-graph memory vLLM estimates and subtracts before sizing the KV cache (heuristic).")
+    overhead_gib: float
+    kv_cache_gib: float = Field(description="KV-cache pool per GPU: the budget minus everything above (vLLM's 'Available KV cache memory').")
+    kv_cache_tokens: int = Field(description="vLLM's 'GPU KV cache size' in tokens: max concurrency x max_model_len.")
+    kv_blocks: int
+    block_size: int
+    kv_bytes_per_token: int = Field(description="KV-cache bytes per token on one GPU (all its layers).")
+    kv_cache_dtype: str
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    cuda_graphs: bool
+    ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
+    per_gpu: list[GpuMemory]
+    formulas: dict[str, str] = Field(default_factory=dict, description="Each headline number's formula with the live values.")
+
+
+class Feasibility(_Block):
+    fits: bool
+    starts: bool = Field(description="vLLM starts: the weights load and the KV cache holds one request at max_model_len.")
+    workload_fits: bool = Field(description="The requested concurrency at the requested context fits in the KV cache.")
+    failed: list[str] = Field(default_factory=list, description="Which condition failed, and by how much.")
+    oom_risk: Literal["low", "medium", "high"]
+    oom_risk_reason: str
+    headroom_gib: float = Field(description="KV-cache GiB per GPU left over at the requested concurrency and context.")
+    kv_needed_gib: float
+    context_tokens: int = Field(description="The requested context per request: prompt + generated tokens.")
+    max_concurrency: int = Field(description="Requests of the requested context the KV cache holds at once.")
+    max_context_tokens: int = Field(description="Longest context per request at the requested concurrency.")
+    max_concurrency_at_max_model_len: float = Field(description="vLLM's 'Maximum concurrency for max_model_len tokens per request'.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Setting(_Block):
+    value: int | float | str | bool | None
+    source: Literal["user", "recommended", "vllm default", "checkpoint"]
+    reason: str
+
+
+class Recommendation(_Block):
+    tensor_parallel_size: Setting
+    pipeline_parallel_size: Setting
+    enable_expert_parallel: Setting
+    dtype: Setting
+    quantization: Setting
+    kv_cache_dtype: Setting
+    max_model_len: Setting
+    max_num_seqs: Setting
+    max_num_batched_tokens: Setting
+    gpu_memory_utilization: Setting
+    enforce_eager: Setting
+    suggestions: list[str] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
+
+
+class PlanResponse(_Block):
+    request: PlanRequest
+    model: ModelReport
+    hardware: HardwareReport
+    memory: MemoryReport
+    feasibility: Feasibility
+    recommendation: Recommendation
+    performance: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list)
