@@ -166,3 +166,26 @@ def test_unknown_gpu_lists_known_ones():
 def test_no_gpu_given_and_none_detected():
     with pytest.raises(WizardError, match="none detected"):
         make_plan(model="Qwen/Qwen3-8B")
+
+
+def test_older_release_changes_defaults_and_accounting():
+    new = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=8192)
+    old = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=8192, vllm_version="0.11.0")
+    v0 = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 3090", max_model_len=20000, vllm_version="0.6.4",
+                   gpu_memory_utilization=0.9, vram_gb=23.58)
+    assert new.memory.gpu_memory_utilization == 0.92 and new.memory.cuda_graph_in_budget
+    assert old.memory.gpu_memory_utilization == 0.90 and not old.memory.cuda_graph_in_budget
+    assert v0.memory.engine == "V0" and v0.memory.max_num_batched_tokens == 20000 and v0.memory.max_num_seqs == 256
+    # The 0.6.4 log of this run: 2.07 GiB activation, 3.81 GiB KV cache, 1952 blocks.
+    assert v0.memory.activation_gib == pytest.approx(2.07, abs=0.15)
+    assert v0.memory.kv_cache_gib == pytest.approx(3.81, abs=0.15)
+
+
+def test_pre_ampere_gpus_ran_v0_until_0_11():
+    assert make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="V100", vllm_version="0.8.5").memory.engine == "V0"
+    assert make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="A100", vllm_version="0.8.5").memory.engine == "V1"
+
+
+def test_bad_vllm_version_is_rejected():
+    with pytest.raises(WizardError, match="older than"):
+        make_plan(model="Qwen/Qwen3-8B", gpu="H100", vllm_version="0.2.0")

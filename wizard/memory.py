@@ -35,12 +35,8 @@ FORWARD_MLP_FACTOR = 3.4
 # (vllm/model_executor/layers/fused_moe intermediate caches); Qwen3-235B-FP8 TP4
 # at 8192 tokens measured 0.76 GiB (vLLM ~0.27, RTX PRO 6000 log).
 MOE_WORKSPACE_FACTOR = 1.0
-# Dummy sampler run over max_num_seqs rows of full-vocabulary fp32 logits. vLLM
-# 0.33 warms the PyTorch-native path (bf16 logits, fp32 copy, softmax,
-# exponential noise, quotient: ~18 bytes = 4.5 fp32 copies per logit); measured
-# 9.6-9.9 copies on vLLM 0.10-0.11 (sort-based top-p, 8 H100 logs) and 11.8 on
-# 0.31 (A100 Llama-3.1-8B log). Expected value between them, range over both.
-SAMPLER_COPIES = (4.5, 7.0, 11.8)
+# The dummy sampler run holds max_num_seqs rows of full-vocabulary fp32 logits
+# times a release-dependent number of copies (wizard/versions.py).
 ACTIVATION_BASE_GIB = 0.05  # small buffers (positions, block tables, compile scratch)
 
 # ---- non-torch memory (NCCL, custom all-reduce, cuBLAS/attention workspaces)
@@ -97,6 +93,10 @@ class Engine:
     cuda_graphs: bool
     nvlink: bool
     max_capture_ceiling: int  # 512, or 1024 on datacenter Blackwell
+    sampler_copies: tuple[float, float, float] = (4.5, 9.0, 11.8)
+    cuda_graphs_in_budget: bool = True
+    v0: bool = False
+    sampler_in_profile: bool = True
     overhead_gib: float = 0.0
     fragmentation_factor: float = 1.0
 
@@ -104,6 +104,8 @@ class Engine:
     def in_flight_tokens(self) -> int:
         """Tokens scheduled but not yet settled: async scheduling keeps two batches
         in flight without PP, PP keeps one per stage (VllmConfig.max_in_flight_tokens)."""
+        if self.v0:
+            return self.max_num_batched_tokens
         return (2 if self.pp == 1 else self.pp) * self.max_num_batched_tokens
 
 
@@ -120,10 +122,13 @@ class StageMemory:
     cuda_graph: Triple
     overhead: float
     kv: KvLayout
+    cuda_graph_in_budget: bool = True
 
     @property
     def non_kv(self) -> Triple:
-        return Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + self.cuda_graph
+        """Everything vLLM takes from the budget before the KV cache."""
+        graphs = self.cuda_graph if self.cuda_graph_in_budget else Triple.exact(0.0)
+        return Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + graphs
 
     @property
     def available(self) -> Triple:
@@ -212,11 +217,11 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
         per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
     forward = tokens * per_token * engine.dtype_bytes
     base = ACTIVATION_BASE_GIB * GIB
-    if not last:
+    if not last or not engine.sampler_in_profile:
         return Triple(forward * 0.8 + base, forward + base, forward * 1.3 + base)
     rows = min(engine.max_num_seqs, tokens)
     logits = rows * arch.vocab_size * 4
-    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip((0.8, 1.0, 1.3), SAMPLER_COPIES))
+    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip((0.8, 1.0, 1.3), engine.sampler_copies))
     return Triple(low, mid, high)
 
 
@@ -273,6 +278,7 @@ def plan_memory(
                 overhead=engine.overhead_gib * GIB,
                 kv=layout(arch, layers, engine.tp, engine.kv_bytes, engine.block_size,
                           engine.in_flight_tokens, engine.fragmentation_factor),
+                cuda_graph_in_budget=engine.cuda_graphs_in_budget,
             )
         )
     return MemoryPlan(stages=tuple(stages), gpu_total=total, budget=budget)

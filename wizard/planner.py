@@ -18,12 +18,21 @@ from wizard.gpus import GpuSpec, custom_gpu, get_gpu
 from wizard.kv import block_size_for, kv_dtype_bytes
 from wizard.memory import GIB, Engine, MemoryPlan, plan_memory
 from wizard.metadata import ModelInfo, resolve_model
-from wizard.params import active_params, count_params, embedding_tensors, mtp_params
+from wizard.params import active_params, count_params, mtp_params
 from wizard.recommend import Choice
 from wizard.schema import (
-    Feasibility, GpuMemory, HardwareReport, MemoryReport, ModelReport, PlanRequest, PlanResponse,
-    Range, Recommendation, Setting,
+    Feasibility,
+    GpuMemory,
+    HardwareReport,
+    MemoryReport,
+    ModelReport,
+    PlanRequest,
+    PlanResponse,
+    Range,
+    Recommendation,
+    Setting,
 )
+from wizard.versions import Release, release
 
 UNMODELLED_THRESHOLD = 0.003  # checkpoint tensors beyond the config's count worth reporting (0.3%)
 LEN_ROUNDING = 1024  # a recommended max_model_len that must shrink is rounded down to this
@@ -50,6 +59,31 @@ class Candidate:
     max_model_len: Choice
     kv_cache_dtype: Choice
     enforce_eager: Choice
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything resolved before the search: model, weights format, GPUs, release, fixed choices."""
+
+    request: PlanRequest
+    info: ModelInfo
+    fmt: quant.WeightFormat
+    hw: Hardware
+    rel: Release
+    dtype: Choice
+    util: Choice
+    extra_params: int
+    params_scale: float
+
+    @property
+    def arch(self) -> Architecture:
+        return self.info.arch
+
+    @property
+    def planned_len(self) -> int:
+        """max_model_len as far as it is known before memory is sized (the model's limit unless given)."""
+        requested = self.request.model.max_model_len
+        return requested if isinstance(requested, int) else self.arch.max_model_len
 
 
 def _hardware(request: PlanRequest, detected: list[DetectedGpu] | None) -> Hardware:
@@ -118,8 +152,9 @@ def _params(info: ModelInfo, request: PlanRequest, fmt: quant.WeightFormat) -> t
     return extra, loaded, scale, notes
 
 
-def _engine(arch: Architecture, gpu: GpuSpec, hw: Hardware, tp: int, pp: int, dtype_bytes: int, kv_dtype: str,
-            seqs: int, tokens: int, util: float, eager: bool, request: PlanRequest) -> Engine:
+def _engine(inp: Inputs, tp: int, pp: int, kv_dtype: str, seqs: int, tokens: int, eager: bool) -> Engine:
+    arch, gpu, rel = inp.arch, inp.hw.gpu, inp.rel
+    dtype_bytes = quant.dtype_bytes(inp.dtype.value)
     return Engine(
         tp=tp,
         pp=pp,
@@ -129,12 +164,18 @@ def _engine(arch: Architecture, gpu: GpuSpec, hw: Hardware, tp: int, pp: int, dt
         max_model_len=arch.max_model_len,
         max_num_seqs=seqs,
         max_num_batched_tokens=tokens,
-        gpu_memory_utilization=util,
+        gpu_memory_utilization=inp.util.value,
         cuda_graphs=not eager,
-        nvlink=hw.interconnect == "nvlink",
+        nvlink=inp.hw.interconnect == "nvlink",
         max_capture_ceiling=1024 if gpu.cc is not None and (10, 0) <= gpu.cc < (11, 0) else 512,
-        overhead_gib=request.policy.overhead_gb,
-        fragmentation_factor=request.policy.fragmentation_factor,
+        sampler_copies=rel.sampler_copies,
+        cuda_graphs_in_budget=rel.cuda_graphs_in_budget,
+        v0=rel.engine == "V0",
+        # V0 with chunked prefill (context > 32K) profiled partial prompts, which sample
+        # nothing: its logs show no sampler peak (RTX 4090 / A10 rows, 0.19-0.22 GiB).
+        sampler_in_profile=not (rel.engine == "V0" and tokens < inp.planned_len),
+        overhead_gib=inp.request.policy.overhead_gb,
+        fragmentation_factor=inp.request.policy.fragmentation_factor,
     )
 
 
@@ -170,12 +211,10 @@ def _longest(memory: MemoryPlan, which: str, limit: int) -> int:
     return stage.kv.max_tokens_per_request(memory.num_blocks_at(which), 1, limit)
 
 
-def _evaluate(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: PlanRequest, tp: int, pp: int,
-              dtype_bytes: int, seqs: Choice, tokens: Choice, util: Choice, kv: Choice, eager: Choice,
-              extra: int, scale: float) -> Candidate:
-    arch = info.arch
-    engine = _engine(arch, hw.gpu, hw, tp, pp, dtype_bytes, kv.value, seqs.value, tokens.value, util.value, eager.value, request)
-    memory = plan_memory(arch, fmt, engine, hw.gpu.cuda_total_gib, extra, scale)
+def _evaluate(inp: Inputs, tp: int, pp: int, seqs: Choice, tokens: Choice, kv: Choice, eager: Choice) -> Candidate:
+    arch, request = inp.arch, inp.request
+    engine = _engine(inp, tp, pp, kv.value, seqs.value, tokens.value, eager.value)
+    memory = plan_memory(arch, inp.fmt, engine, inp.hw.gpu.cuda_total_gib, inp.extra_params, inp.params_scale)
     wl = request.workload
     context = wl.prompt_tokens + wl.gen_tokens
     length = _max_model_len(memory, arch, request.model.max_model_len, context)
@@ -183,14 +222,13 @@ def _evaluate(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: P
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
     engine = replace(engine, max_model_len=resolved_len)
     verdict = judge(memory, resolved_len, arch.max_model_len, context, wl.concurrency, request.policy.headroom_gb,
-                    hw.gpu.consumer, util.value)
+                    inp.hw.gpu.consumer, inp.util.value)
     return Candidate(engine, seqs, memory, verdict, length, kv, eager)
 
 
-def _search(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: PlanRequest, dtype_bytes: int,
-            util: Choice, extra: int, scale: float) -> tuple[Candidate, Choice, Choice, Choice, Choice]:
-    """Smallest TP that fits with the KV dtype and eager mode the user left open tried in order."""
-    arch = info.arch
+def _search(inp: Inputs) -> tuple[Candidate, Choice, Choice, Choice, Choice]:
+    """Smallest TP that fits, relaxing the settings the user left open one at a time."""
+    arch, fmt, hw, request = inp.arch, inp.fmt, inp.hw, inp.request
     hwr, wl, pol = request.hardware, request.workload, request.policy
     pp = hwr.pipeline_parallel_size or hw.nodes
     if hwr.tensor_parallel_size:
@@ -210,7 +248,7 @@ def _search(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: Pla
     if pp > arch.num_layers:
         raise WizardError(f"pipeline_parallel_size {pp} exceeds the model's {arch.num_layers} layers")
     seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.concurrency, pol.max_num_seqs,
-                                      pol.max_num_batched_tokens, arch.max_model_len)
+                                      pol.max_num_batched_tokens, inp.planned_len, inp.rel)
     kv_user, eager_user = request.model.kv_cache_dtype, pol.enforce_eager
     kv = Choice(kv_user, "user", "set by the user") if kv_user else Choice(
         "auto", "vllm default", "the model dtype; the KV cache is not the limit")
@@ -236,7 +274,7 @@ def _search(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: Pla
     fitting: list[Candidate] = []
     for level_seqs, level_kv, level_eager in levels:
         fitting = [c for c in (
-            _evaluate(info, fmt, hw, request, tp, pp, dtype_bytes, level_seqs, tokens, util, level_kv, level_eager, extra, scale)
+            _evaluate(inp, tp, pp, level_seqs, tokens, level_kv, level_eager)
             for tp in tps) if c.verdict.fits]
         if fitting:
             break
@@ -247,7 +285,7 @@ def _search(info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, request: Pla
         cand = (full or fitting)[0]
     else:
         # Nothing fits: report the largest TP with the user's (or vLLM's default) settings.
-        cand = _evaluate(info, fmt, hw, request, tps[-1], pp, dtype_bytes, seqs, tokens, util, levels[0][1], levels[0][2], extra, scale)
+        cand = _evaluate(inp, tps[-1], pp, seqs, tokens, levels[0][1], levels[0][2])
     return cand, *_tp_choices(cand, tps, hwr.tensor_parallel_size, pp, hwr.pipeline_parallel_size, hw, arch), cand.max_num_seqs, tokens
 
 
@@ -283,18 +321,31 @@ def _gib(value: float) -> float:
     return round(value / GIB, 2)
 
 
+def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = None) -> Inputs:
+    """Resolve the model, GPUs, release, weight format, dtype and utilization of a request."""
+    info = resolve_model(request.model.model, request.model.revision)
+    hw = _hardware(request, detected)
+    rel = release(request.policy.vllm_version, pre_ampere=hw.gpu.cc is not None and hw.gpu.cc < (8, 0))
+    fmt = _weight_format(info, request, hw.gpu)
+    extra, _, scale, _ = _params(info, request, fmt)
+    return Inputs(
+        request=request,
+        info=info,
+        fmt=fmt,
+        hw=hw,
+        rel=rel,
+        dtype=recommend.dtype(request.model.dtype, info.arch, hw.gpu),
+        util=recommend.utilization(request.policy.gpu_memory_utilization, hw.gpu, rel),
+        extra_params=extra,
+        params_scale=scale,
+    )
+
+
 def plan(request: PlanRequest, detected: list[DetectedGpu] | None = None) -> PlanResponse:
     """Plan a vLLM deployment. Raises :class:`WizardError` for bad input."""
-    info = resolve_model(request.model.model, request.model.revision)
-    arch = info.arch
-    hw = _hardware(request, detected)
-    fmt = _weight_format(info, request, hw.gpu)
-    dtype = recommend.dtype(request.model.dtype, arch, hw.gpu)
-    dtype_bytes = quant.dtype_bytes(dtype.value)
-    util = recommend.utilization(request.policy.gpu_memory_utilization, hw.gpu)
-    extra, loaded, scale, param_notes = _params(info, request, fmt)
-    cand, tp, pp, seqs, tokens = _search(info, fmt, hw, request, dtype_bytes, util, extra, scale)
-    return _response(request, info, fmt, hw, dtype, util, cand, tp, pp, seqs, tokens, loaded, param_notes)
+    inp = resolve_inputs(request, detected)
+    cand, tp, pp, seqs, tokens = _search(inp)
+    return _response(inp, cand, tp, pp, seqs, tokens)
 
 
 # ------------------------------------------------------------------ response assembly
@@ -344,7 +395,7 @@ def _model_report(info: ModelInfo, fmt: quant.WeightFormat, loaded: int, kv_byte
     )
 
 
-def _memory_report(cand: Candidate, hw: Hardware, kv_dtype: str) -> MemoryReport:
+def _memory_report(cand: Candidate, rel: Release, kv_dtype: str) -> MemoryReport:
     mem, engine = cand.memory, cand.engine
     stage = mem.limiting
     layout = stage.kv
@@ -393,6 +444,8 @@ def _memory_report(cand: Candidate, hw: Hardware, kv_dtype: str) -> MemoryReport
         ),
     }
     return MemoryReport(
+        vllm_version=rel.label,
+        engine=rel.engine,
         gpu_total_gib=round(total, 2),
         gpu_memory_utilization=engine.gpu_memory_utilization,
         budget_gib=_gib(mem.budget),
@@ -411,6 +464,7 @@ def _memory_report(cand: Candidate, hw: Hardware, kv_dtype: str) -> MemoryReport
         max_num_seqs=engine.max_num_seqs,
         max_num_batched_tokens=engine.max_num_batched_tokens,
         cuda_graphs=engine.cuda_graphs,
+        cuda_graph_in_budget=engine.cuda_graphs_in_budget,
         ranges=ranges,
         per_gpu=per_gpu,
         formulas=formulas,
@@ -438,10 +492,10 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
     return warnings
 
 
-def _response(request: PlanRequest, info: ModelInfo, fmt: quant.WeightFormat, hw: Hardware, dtype: Choice, util: Choice,
-              cand: Candidate, tp: Choice, pp: Choice, seqs: Choice, tokens: Choice, loaded: int,
-              param_notes: list[str]) -> PlanResponse:
+def _response(inp: Inputs, cand: Candidate, tp: Choice, pp: Choice, seqs: Choice, tokens: Choice) -> PlanResponse:
+    request, info, fmt, hw, dtype, util = inp.request, inp.info, inp.fmt, inp.hw, inp.dtype, inp.util
     arch = info.arch
+    _, loaded, _, param_notes = _params(info, request, fmt)
     engine, verdict = cand.engine, cand.verdict
     kv_choice = cand.kv_cache_dtype
     model = _model_report(info, fmt, loaded, engine.kv_bytes, param_notes)
@@ -463,7 +517,7 @@ def _response(request: PlanRequest, info: ModelInfo, fmt: quant.WeightFormat, hw
         tensor_parallel_size=engine.tp,
         pipeline_parallel_size=engine.pp,
     )
-    memory = _memory_report(cand, hw, str(kv_choice.value))
+    memory = _memory_report(cand, inp.rel, str(kv_choice.value))
     warnings = _warnings(request, hw, cand, arch)
     feasibility = Feasibility(
         fits=verdict.fits,

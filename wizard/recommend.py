@@ -14,8 +14,8 @@ from wizard.arch import Architecture
 from wizard.errors import WizardError
 from wizard.gpus import GpuSpec
 from wizard.quant import WeightFormat
+from wizard.versions import Release
 
-DEFAULT_UTILIZATION = 0.92  # vllm/config/cache.py CacheConfig.gpu_memory_utilization (0.33.0)
 CONSUMER_UTILIZATION = 0.90  # leaves ~0.5 GiB more for a display on GeForce cards
 LATENCY_BATCHED_TOKENS = 2048  # small prefill chunks keep decode steps short
 LATENCY_MIN_SEQS = 8
@@ -43,18 +43,28 @@ def vllm_batch_defaults(gpu: GpuSpec) -> tuple[int, int]:
 
 
 def batching(mode: str, gpu: GpuSpec, concurrency: int, user_seqs: int | None,
-             user_tokens: int | None, max_model_len: int) -> tuple[Choice, Choice]:
+             user_tokens: int | None, max_model_len: int, rel: Release) -> tuple[Choice, Choice]:
     """max_num_seqs and max_num_batched_tokens for a batching mode, user values first."""
-    tokens, seqs = vllm_batch_defaults(gpu)
+    if rel.engine == "V0":
+        # V0 (vllm/config.py SchedulerConfig): 256 sequences; without chunked prefill a
+        # step must hold a whole prompt, so max(max_model_len, 2048) tokens; chunked
+        # prefill switches on above 32K context with a small budget.
+        seqs = 256
+        tokens = rel.v0_chunked_prefill_tokens if max_model_len > 32768 else max(max_model_len, 2048)
+        default_why = f"vLLM {rel.label} (V0 engine) default: " + (
+            "chunked prefill above 32K context" if max_model_len > 32768 else "a step holds a whole max_model_len prompt")
+    else:
+        tokens, seqs = vllm_batch_defaults(gpu)
+        default_why = f"vLLM's default for {gpu.name} (balanced mode)"
     if mode == "throughput":
-        tokens, seqs = tokens * 2, seqs * 2
+        tokens, seqs = (tokens if rel.engine == "V0" else tokens * 2), seqs * 2
         why = "throughput mode: twice vLLM's defaults for this GPU (vLLM's own --performance-mode throughput rule)"
     elif mode == "latency":
         seqs = min(seqs, max(LATENCY_MIN_SEQS, 1 << (concurrency - 1).bit_length()))
-        tokens = min(tokens, LATENCY_BATCHED_TOKENS)
+        tokens = tokens if rel.engine == "V0" else min(tokens, LATENCY_BATCHED_TOKENS)
         why = "latency mode: batch sized to the requested concurrency, small prefill chunks keep each decode step short"
     else:
-        why = f"vLLM's default for {gpu.name} (balanced mode)"
+        why = default_why
     seq_choice = Choice(user_seqs, "user", "set by the user") if user_seqs else Choice(seqs, "recommended", why)
     if user_tokens:
         tok_choice = Choice(user_tokens, "user", "set by the user")
@@ -68,12 +78,13 @@ def batching(mode: str, gpu: GpuSpec, concurrency: int, user_seqs: int | None,
     return seq_choice, tok_choice
 
 
-def utilization(user: float | None, gpu: GpuSpec) -> Choice:
+def utilization(user: float | None, gpu: GpuSpec, rel: Release) -> Choice:
     if user is not None:
         return Choice(user, "user", "set by the user")
     if gpu.consumer:
-        return Choice(CONSUMER_UTILIZATION, "recommended", "consumer card that may drive a display: 0.90 keeps vLLM's free-memory start-up check from failing")
-    return Choice(DEFAULT_UTILIZATION, "vllm default", "vLLM 0.33's default")
+        return Choice(min(CONSUMER_UTILIZATION, rel.default_utilization), "recommended",
+                      "consumer card that may drive a display: 0.90 keeps vLLM's free-memory start-up check from failing")
+    return Choice(rel.default_utilization, "vllm default", f"vLLM {rel.label}'s default")
 
 
 def dtype(user: str, arch: Architecture, gpu: GpuSpec) -> Choice:

@@ -221,6 +221,15 @@ class PolicySection(_Section):
             "Empty: only when CUDA graphs would not fit."
         ),
     )
+    vllm_version: str = Field(
+        VLLM_VERSION,
+        pattern=r"^v?\d+\.\d+(\.\d+)?$",
+        description=(
+            "The vLLM release to plan for: memory accounting and defaults follow it (V0 engine "
+            "before 0.8; CUDA graphs inside the budget from 0.21) and the Docker image is pinned "
+            f"to it. Default {VLLM_VERSION}, the release the emitted flags are checked against."
+        ),
+    )
     overhead_gb: float = Field(
         0.0,
         ge=0,
@@ -376,7 +385,8 @@ class GpuMemory(_Block):
 
 
 class MemoryReport(_Block):
-    vllm_version: str = VLLM_VERSION
+    vllm_version: str = Field(description="The vLLM release whose memory accounting this follows.")
+    engine: str = Field(description="vLLM engine generation of that release (V0 or V1).")
     gpu_total_gib: float
     gpu_memory_utilization: float
     budget_gib: float = Field(description="gpu_total_gib x gpu_memory_utilization: what vLLM may use per GPU.")
@@ -395,6 +405,7 @@ class MemoryReport(_Block):
     max_num_seqs: int
     max_num_batched_tokens: int
     cuda_graphs: bool
+    cuda_graph_in_budget: bool = Field(description="Whether vLLM subtracts CUDA-graph memory before sizing the KV cache (0.21+); before, graphs sit outside the budget.")
     ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
     per_gpu: list[GpuMemory]
     formulas: dict[str, str] = Field(default_factory=dict, description="Each headline number's formula with the live values.")

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Memory predictions against real vLLM start-up logs.
+
+Replays every usable row of ``../shared/truth/vllm_memory_logs.csv`` (or the
+file given with --csv) through the planner with the row's settings (GPU memory
+as vLLM printed it, TP/PP, utilization, max_model_len, batch limits, eager
+mode, KV dtype, and the row's vLLM release), and prints a per-row table and a
+summary: weights within 3%, KV pool within 10% or 1 GiB, start/no-start.
+
+A row is usable when its model is in the bundled catalog (or named by an
+alias below), its GPU memory is known, and it reports weights, KV pool or
+whether vLLM started.  Everything else is listed as skipped with the reason.
+
+    python benchmarks/memory_accuracy.py [--csv PATH] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizard.arch import parse_config
+from wizard.errors import WizardError
+from wizard.gpus import custom_gpu, find_gpu
+from wizard.metadata import catalog_entry
+from wizard.planner import plan
+from wizard.recommend import batching
+from wizard.schema import PlanRequest
+from wizard.versions import release
+
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_memory_logs.csv"
+
+# Rows whose model column describes the model instead of naming its id; each
+# alias is what the row's own notes infer (weights printed, launch path).
+ALIASES = {
+    "Llama-3.1-8B (weights 14.9888 GB, max len 131072)": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-3.1-8B": "meta-llama/Llama-3.1-8B-Instruct",
+    "Qwen3-8B (15.2683 GiB weights, 40,960 default len)": "Qwen/Qwen3-8B",
+    "Qwen2.5-0.5B(-Instruct) (inferred: 988 MB safetensors, 0.9276 GB weights)": "Qwen/Qwen2.5-0.5B-Instruct",
+}
+WEIGHTS_TOLERANCE = 0.03
+KV_TOLERANCE, KV_TOLERANCE_GIB = 0.10, 1.0
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    """CSV rows; a source field with unquoted commas spills into extra columns, which are joined back."""
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        out = []
+        for raw in reader:
+            extra = len(raw) - len(header)
+            if extra > 0:
+                raw = [",".join(raw[: extra + 1])] + raw[extra + 1 :]
+            out.append(dict(zip(header, raw)))
+        return out
+
+
+def number(text: str) -> float | None:
+    match = re.match(r"\s*(-?\d+(?:[.,]\d+)*)", text or "")
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def integer(text: str) -> int | None:
+    value = number(text)
+    return int(value) if value is not None else None
+
+
+def version_of(row: dict[str, str]) -> str:
+    """The row's vLLM release; V0 rows without a number are taken as 0.6, V1 ones as current."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", row["vllm_version"])
+    if match and int(match.group(1)) == 0:
+        return f"0.{match.group(2)}.{match.group(3) or 0}"
+    return "0.6.0" if row["engine"].startswith("V0") else "0.33.0"
+
+
+@dataclass
+class Result:
+    row: int
+    label: str
+    weights: tuple[float, float] | None
+    kv: tuple[float, float] | None
+    start: tuple[bool, bool] | None
+    note: str = ""
+
+
+def observed_start(row: dict[str, str]) -> bool | None:
+    text = (row["notes"] + " " + row["source"]).lower()
+    kv = number(row["kv_cache_gib"])
+    if "failed" in text or (kv is not None and kv <= 0):
+        return False
+    if kv is not None or row["kv_cache_tokens"]:
+        return True
+    return None
+
+
+def catalog_arch_len(entry: dict) -> int:
+    return parse_config(entry["config"]).max_model_len
+
+
+def request_for(row: dict[str, str]) -> PlanRequest | str:
+    """The plan request that replays a row, or why the row cannot be replayed."""
+    model = ALIASES.get(row["model"], row["model"])
+    entry = catalog_entry(model)
+    if entry is None:
+        return f"model not in the catalog: {row['model'][:60]}"
+    total = number(row["gpu_total_gib"])
+    gpu = find_gpu(re.sub(r"\(.*?\)", "", row["gpu"]).strip()) if row["gpu"] else None
+    if total is None and gpu is None:
+        return f"GPU memory unknown: {row['gpu'][:40]}"
+    tp = integer(row["tensor_parallel_size"]) or 1
+    pp = integer(row["pipeline_parallel_size"]) or 1
+    values: dict[str, object] = {
+        "model": entry["hf_id"], "gpus": tp * pp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
+        "vllm_version": version_of(row), "concurrency": 1, "prompt_tokens": 1, "gen_tokens": 1,
+    }
+    if gpu is not None:
+        values["gpu"] = gpu.name
+    if total is not None:
+        values["vram_gb"] = total
+    util = number(row["gpu_memory_utilization"])
+    if util is not None and 0 < util <= 1:
+        values["gpu_memory_utilization"] = util
+    length = integer(row["max_model_len"])
+    if length:
+        values["max_model_len"] = length
+    for name in ("max_num_seqs", "max_num_batched_tokens"):
+        if integer(row[name]):
+            values[name] = integer(row[name])
+    # What vLLM did is what is replayed: its defaults, not the planner's recommendations.
+    values["enforce_eager"] = row["enforce_eager"].strip().lower() == "true"
+    values["kv_cache_dtype"] = "fp8" if row["kv_cache_dtype"].strip().startswith("fp8") else "auto"
+    spec = gpu or find_gpu("H100")
+    if total is not None:
+        spec = custom_gpu(total, spec)
+    rel = release(values["vllm_version"], pre_ampere=spec.cc is not None and spec.cc < (8, 0))
+    seqs, tokens = batching("balanced", spec, 1, values.get("max_num_seqs"), values.get("max_num_batched_tokens"),
+                            length or catalog_arch_len(entry), rel)
+    values["max_num_seqs"], values["max_num_batched_tokens"] = seqs.value, tokens.value
+    quant = row["quantization"].strip().lower()
+    if quant not in ("", "none") and "native" not in quant and entry["config"].get("quantization_config") is None:
+        return f"quantized run ({quant}) of an unquantized catalog checkpoint"
+    return PlanRequest.from_flat(values)
+
+
+def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
+    results, skipped = [], []
+    for index, row in enumerate(rows(path), start=1):
+        request = request_for(row)
+        if isinstance(request, str):
+            skipped.append((index, request))
+            continue
+        obs_w, obs_kv, obs_start = number(row["weights_gib"]), number(row["kv_cache_gib"]), observed_start(row)
+        if obs_w is None and obs_kv is None and obs_start is None:
+            skipped.append((index, "reports neither weights, KV pool nor start-up outcome"))
+            continue
+        try:
+            resp = plan(request, detected=[])
+        except WizardError as exc:
+            skipped.append((index, f"planner refused: {exc}"))
+            continue
+        mem = resp.memory
+        label = f"{resp.model.model.split('/')[-1][:28]} {resp.hardware.gpu[:12]} tp{resp.hardware.tensor_parallel_size} v{mem.vllm_version}"
+        results.append(Result(
+            row=index,
+            label=label,
+            weights=(mem.weights_gib, obs_w) if obs_w is not None else None,
+            kv=(mem.kv_cache_gib, obs_kv) if obs_kv is not None and obs_kv > 0 else None,
+            start=(resp.feasibility.starts, obs_start) if obs_start is not None else None,
+            note=f"{mem.engine} L={mem.max_model_len} seqs={mem.max_num_seqs} mnbt={mem.max_num_batched_tokens}",
+        ))
+    return results, skipped
+
+
+def kv_ok(pred: float, obs: float) -> bool:
+    return abs(pred - obs) <= max(KV_TOLERANCE * obs, KV_TOLERANCE_GIB)
+
+
+def report(results: list[Result], skipped: list[tuple[int, str]], verbose: bool) -> str:
+    lines = [f"{'row':>3}  {'case':<58} {'weights pred/obs':>18} {'err':>6}  {'KV pred/obs GiB':>17} {'err':>7}  {'starts pred/obs':>15}"]
+    for r in results:
+        w = f"{r.weights[0]:8.2f}/{r.weights[1]:<8.2f}" if r.weights else ""
+        we = f"{(r.weights[0] - r.weights[1]) / r.weights[1] * 100:+5.1f}%" if r.weights else ""
+        kv = f"{r.kv[0]:7.2f}/{r.kv[1]:<8.2f}" if r.kv else ""
+        ke = f"{r.kv[0] - r.kv[1]:+6.2f}{'' if kv_ok(*r.kv) else '!'}" if r.kv else ""
+        st = f"{r.start[0]!s:>6}/{r.start[1]!s:<6}{'' if r.start[0] == r.start[1] else '!'}" if r.start else ""
+        lines.append(f"{r.row:>3}  {r.label:<58} {w:>18} {we:>6}  {kv:>17} {ke:>7}  {st:>15}")
+        if verbose:
+            lines.append(f"     {r.note}")
+    lines.append("")
+    lines.append("summary (KV within 10% or 1 GiB; '!' marks a miss)")
+    for engine in ("all", "V1", "V0"):
+        sel = [r for r in results if engine == "all" or _engine(r) == engine]
+        w = [r for r in sel if r.weights]
+        k = [r for r in sel if r.kv]
+        s = [r for r in sel if r.start]
+        w_ok = sum(abs(a - b) / b <= WEIGHTS_TOLERANCE for a, b in (r.weights for r in w))
+        k_ok = sum(kv_ok(*r.kv) for r in k)
+        s_ok = sum(a == b for a, b in (r.start for r in s))
+        lines.append(f"  {engine:>3} rows: weights within 3% {w_ok}/{len(w)}, KV pool {k_ok}/{len(k)}, start/no-start {s_ok}/{len(s)}")
+    lines.append(f"  rows replayed: {len(results)}, skipped: {len(skipped)}")
+    if verbose:
+        lines += [f"  skipped row {i}: {why}" for i, why in skipped]
+    return "\n".join(lines)
+
+
+def _engine(result: Result) -> str:
+    return result.note.split()[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="calibration CSV (default: ../shared/truth/vllm_memory_logs.csv)")
+    parser.add_argument("--verbose", action="store_true", help="show settings per row and the skipped rows")
+    args = parser.parse_args(argv)
+    if not args.csv.exists():
+        print(f"no calibration file at {args.csv}", file=sys.stderr)
+        return 2
+    results, skipped = evaluate(args.csv)
+    print(report(results, skipped, args.verbose))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""What changes between vLLM releases in the memory model, and from which release.
+
+The planner follows vLLM 0.33.0 by default.  Start-up logs of older releases
+differ in four ways that move the KV pool by gigabytes, so a plan can name the
+release it targets (``--vllm-version``):
+
+* V0 engine (before 0.8): no chunked prefill below 32K context, so the
+  profiling run covers ``max(max_model_len, 2048)`` tokens; 256 sequences.
+* CUDA-graph memory is estimated and subtracted from the budget since 0.21
+  (vllm/v1/worker/gpu_worker.py log: "CUDA graph memory profiling is enabled
+  (default since v0.21.0)"); before, graphs were captured outside it.
+* The default ``gpu_memory_utilization`` is 0.92 in recent releases
+  (vllm/config/cache.py in 0.33.0; printed by 0.26/0.28/0.31 logs), 0.90 before.
+* The dummy sampler run's memory (fp32 logits copies per max_num_seqs x vocab
+  entry): 9.6-9.9 copies on V0 and V1 up to 0.11 (sort-based top-p, 8 H100
+  logs + 5 V0 logs), 1-4 on 0.26-0.28 (FlashInfer sampler only; a 0.24 RTX 4090
+  log needs it too, so the era is taken to start with 0.21), 11.8 on a 0.31 log
+  after the PyTorch-native path was warmed in profiling; 0.33's native path
+  masks top-k/top-p in place (~4.5 copies by reading the code).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from wizard.errors import WizardError
+
+DEFAULT_VERSION = "0.33.0"
+
+
+@dataclass(frozen=True)
+class Release:
+    """The memory-relevant behaviour of one vLLM release."""
+
+    version: tuple[int, int, int]
+    engine: str  # "V0" or "V1"
+    default_utilization: float
+    cuda_graphs_in_budget: bool
+    sampler_copies: tuple[float, float, float]  # low / expected / high fp32 copies per logit
+    v0_chunked_prefill_tokens: int  # V0: batch budget when chunked prefill turns on (> 32K context)
+
+    @property
+    def label(self) -> str:
+        return ".".join(map(str, self.version))
+
+
+_SORT_SAMPLER = (8.0, 9.7, 10.5)  # V0 / V1 <= 0.25: sort-based top-p/top-k
+_FLASHINFER_SAMPLER = (1.0, 2.0, 4.0)  # 0.21-0.28 (0.26-0.28 logs measure 1.1-2.1)
+_WARMED_NATIVE_SAMPLER = (4.5, 9.0, 11.8)  # 0.29+: native path warmed during profiling
+
+
+def _parse(version: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.+-].*)?", version.strip())
+    if not match:
+        raise WizardError(f"vllm_version {version!r} is not a release number like 0.33.0")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+@cache
+def release(version: str = DEFAULT_VERSION, pre_ampere: bool = False) -> Release:
+    """The behaviour of the named release (any 0.x.y from 0.4 on) on a GPU.
+
+    ``pre_ampere``: GPUs below compute capability 8.0 (V100, T4) ran the V0
+    engine until V0 was removed in 0.11, because V1 needed Ampere.
+    """
+    v = _parse(version)
+    if v < (0, 4, 0):
+        raise WizardError(f"vLLM {version} is older than the planner models (0.4 and newer)")
+    if v > _parse(DEFAULT_VERSION):
+        return release(DEFAULT_VERSION, pre_ampere)
+    engine = "V0" if v < (0, 8, 0) or (pre_ampere and v < (0, 11, 0)) else "V1"
+    if v < (0, 21, 0) or engine == "V0":
+        sampler = _SORT_SAMPLER
+    elif v < (0, 29, 0):
+        sampler = _FLASHINFER_SAMPLER
+    else:
+        sampler = _WARMED_NATIVE_SAMPLER
+    return Release(
+        version=v,
+        engine=engine,
+        default_utilization=0.92 if v >= (0, 21, 0) else 0.90,
+        cuda_graphs_in_budget=v >= (0, 21, 0),
+        sampler_copies=sampler,
+        v0_chunked_prefill_tokens=512 if v < (0, 7, 0) else 2048,
+    )
