@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from wizard import quant, recommend
+from wizard import perf, quant, recommend
 from wizard.arch import Architecture
 from wizard.detect import DetectedGpu, detect_gpus
 from wizard.errors import WizardError
@@ -26,6 +26,7 @@ from wizard.schema import (
     HardwareReport,
     MemoryReport,
     ModelReport,
+    PerformanceReport,
     PlanRequest,
     PlanResponse,
     Range,
@@ -226,7 +227,18 @@ def _evaluate(inp: Inputs, tp: int, pp: int, seqs: Choice, tokens: Choice, kv: C
     return Candidate(engine, seqs, memory, verdict, length, kv, eager)
 
 
-def _search(inp: Inputs) -> tuple[Candidate, Choice, Choice, Choice, Choice]:
+@dataclass(frozen=True)
+class Solution:
+    """The chosen configuration and the choices behind it."""
+
+    candidate: Candidate
+    tensor_parallel_size: Choice
+    pipeline_parallel_size: Choice
+    max_num_seqs: Choice
+    max_num_batched_tokens: Choice
+
+
+def search(inp: Inputs) -> Solution:
     """Smallest TP that fits, relaxing the settings the user left open one at a time."""
     arch, fmt, hw, request = inp.arch, inp.fmt, inp.hw, inp.request
     hwr, wl, pol = request.hardware, request.workload, request.policy
@@ -286,7 +298,8 @@ def _search(inp: Inputs) -> tuple[Candidate, Choice, Choice, Choice, Choice]:
     else:
         # Nothing fits: report the largest TP with the user's (or vLLM's default) settings.
         cand = _evaluate(inp, tps[-1], pp, seqs, tokens, levels[0][1], levels[0][2])
-    return cand, *_tp_choices(cand, tps, hwr.tensor_parallel_size, pp, hwr.pipeline_parallel_size, hw, arch), cand.max_num_seqs, tokens
+    tp_choice, pp_choice = _tp_choices(cand, tps, hwr.tensor_parallel_size, pp, hwr.pipeline_parallel_size, hw, arch)
+    return Solution(cand, tp_choice, pp_choice, cand.max_num_seqs, tokens)
 
 
 def _tp_choices(cand: Candidate, tps: list[int], user_tp: int | None, pp: int, user_pp: int | None,
@@ -344,8 +357,7 @@ def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = No
 def plan(request: PlanRequest, detected: list[DetectedGpu] | None = None) -> PlanResponse:
     """Plan a vLLM deployment. Raises :class:`WizardError` for bad input."""
     inp = resolve_inputs(request, detected)
-    cand, tp, pp, seqs, tokens = _search(inp)
-    return _response(inp, cand, tp, pp, seqs, tokens)
+    return _response(inp, search(inp))
 
 
 # ------------------------------------------------------------------ response assembly
@@ -492,8 +504,9 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
     return warnings
 
 
-def _response(inp: Inputs, cand: Candidate, tp: Choice, pp: Choice, seqs: Choice, tokens: Choice) -> PlanResponse:
+def _response(inp: Inputs, sol: Solution) -> PlanResponse:
     request, info, fmt, hw, dtype, util = inp.request, inp.info, inp.fmt, inp.hw, inp.dtype, inp.util
+    cand, tp, pp, seqs, tokens = sol.candidate, sol.tensor_parallel_size, sol.pipeline_parallel_size, sol.max_num_seqs, sol.max_num_batched_tokens
     arch = info.arch
     _, loaded, _, param_notes = _params(info, request, fmt)
     engine, verdict = cand.engine, cand.verdict
@@ -561,5 +574,46 @@ def _response(inp: Inputs, cand: Candidate, tp: Choice, pp: Choice, seqs: Choice
         memory=memory,
         feasibility=feasibility,
         recommendation=recommendation,
+        performance=_performance(inp, cand) if cand.verdict.starts else None,
         warnings=warnings,
+    )
+
+
+def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
+    """Throughput and latency ranges for the request's workload on the chosen configuration."""
+    wl = inp.request.workload
+    workload = perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
+                             concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+    model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version)
+    half, why = perf.spread(model, inp.hw.gpu)
+    result = perf.estimate(model, cand.engine, cand.memory, workload, half)
+
+    def rng(triple: tuple[float, float, float], digits: int = 1) -> Range:
+        low, mid, high = triple
+        return Range(low=round(low, digits), expected=round(mid, digits), high=round(high, digits))
+
+    def band(value: float, digits: int = 1) -> Range:
+        return rng((value * (1 - half), value, value * (1 + half)), digits)
+
+    itl = result.itl_ms
+    kind = (f"Poisson arrivals at {wl.request_rate:g} requests/s" if wl.request_rate
+            else f"{wl.concurrency} concurrent requests") + f" of {wl.prompt_tokens:,} prompt + {wl.gen_tokens:,} output tokens"
+    return PerformanceReport(
+        workload=kind,
+        prefill_tokens_per_s=band(result.prefill_tokens_per_s, 0),
+        decode_tokens_per_s=rng((1000 / itl[2], 1000 / itl[1], 1000 / itl[0])),
+        itl_ms=rng(itl, 2),
+        ttft_ms=rng(result.ttft_ms),
+        output_tokens_per_s=rng(result.output_tokens_per_s, 0),
+        request_throughput_per_s=rng(result.request_throughput_per_s, 3),
+        max_request_rate_per_s=band(result.max_request_rate_per_s, 3),
+        batch_size=round(result.batch, 1),
+        saturated=result.saturated,
+        calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
+        assumptions=result.assumptions + [
+            f"range +-{half:.0%}: {why}",
+            f"roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
+            f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
+            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s" if model.tp > 1 else ""),
+        ],
     )

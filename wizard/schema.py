@@ -448,6 +448,23 @@ class Recommendation(_Block):
     suggestions: list[str] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
 
 
+class PerformanceReport(_Block):
+    """Estimated serving performance; every figure is low / expected / high."""
+
+    workload: str = Field(description="The traffic the estimate is for.")
+    prefill_tokens_per_s: Range = Field(description="Prompt tokens per second when a full max_num_batched_tokens chunk is prefilled.")
+    decode_tokens_per_s: Range = Field(description="Output tokens per second one sequence sees (1000 / itl_ms).")
+    itl_ms: Range = Field(description="Time per output token (vllm bench's TPOT) at the estimated batch.")
+    ttft_ms: Range = Field(description="Time to first token, queueing included.")
+    output_tokens_per_s: Range = Field(description="Aggregate output tokens per second of the deployment.")
+    request_throughput_per_s: Range = Field(description="Completed requests per second.")
+    max_request_rate_per_s: Range = Field(description="Highest Poisson request rate the plan sustains before queues grow.")
+    batch_size: float = Field(description="Sequences decoding per engine step, on average.")
+    saturated: bool = Field(description="The workload asks for more than the plan serves at once: requests queue.")
+    calibrated: bool = Field(description="Whether this GPU has published vLLM benchmarks behind the efficiency factors.")
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class PlanResponse(_Block):
     request: PlanRequest
     model: ModelReport
@@ -455,6 +472,6 @@ class PlanResponse(_Block):
     memory: MemoryReport
     feasibility: Feasibility
     recommendation: Recommendation
-    performance: dict[str, Any] | None = None
+    performance: PerformanceReport | None = None
     artifacts: dict[str, Any] | None = None
     warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,124 @@
+"""Roofline step times and scheduler regimes, against hand-computed values."""
+
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import make_plan
+from wizard.perf import (
+    MOE_LAYER_OVERHEAD_S,
+    StepModel,
+    Workload,
+    _max_rate,
+    _steady,
+    _waves,
+)
+
+# A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
+TOY = StepModel(
+    dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
+    linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
+    attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
+    peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6, link_bandwidth=100e9,
+)
+
+
+class Engine:  # the two scheduler limits the regimes read
+    max_num_batched_tokens = 2048
+    max_num_seqs = 256
+
+
+def test_decode_step_is_memory_bound():
+    # 1 ms + 10 GB / 0.8 TB/s + 8 seqs x 1000 ctx x 100 kB / 0.8 TB/s
+    assert TOY.step_time(8, 0, 1000, 0) == pytest.approx(1e-3 + 12.5e-3 + 1e-3)
+
+
+def test_prefill_step_is_compute_bound_and_pays_attention():
+    # GEMMs: 2048 tokens x 1 GFLOP / (0.5 x 100 TFLOPS) = 40.96 ms > 12.5 ms of weights;
+    # attention: 2048 x 512 ctx x 1 MFLOP / (0.35 x 100 TFLOPS) = 29.96 ms
+    expected = 1e-3 + 2048e9 / 50e12 + 2048 * 512 * 1e6 / 35e12
+    assert TOY.step_time(0, 2048, 0, 512) == pytest.approx(expected)
+
+
+def test_tensor_parallel_all_reduce_cost():
+    tp4 = replace(TOY, tp=4)
+    message = 8 * 4096 * 2
+    comm = 2 * 32 * (15e-6 + 2 * 3 / 4 * message / 100e9)
+    assert tp4.step_time(8, 0, 1000, 0) - TOY.step_time(8, 0, 1000, 0) == pytest.approx(comm)
+
+
+def test_moe_reads_only_touched_experts():
+    moe = replace(TOY, dense_weight_bytes=2e9, expert_bytes_per_layer=1e9, moe_layers=10, num_experts=64, top_k=4)
+    touched = 1 - (1 - 4 / 64) ** 1
+    expected = 1e-3 + (2e9 + touched * 10e9) / 0.8e12 + 10 * MOE_LAYER_OVERHEAD_S[1]
+    assert moe.step_time(1, 0, 0, 0) == pytest.approx(expected)
+    # a big batch touches (nearly) every expert
+    assert moe.step_time(512, 0, 0, 0) > moe.step_time(1, 0, 0, 0) + 10e9 / 0.8e12 * 0.9
+
+
+def test_sliding_window_layers_read_only_the_window():
+    hybrid = replace(TOY, sliding_fraction=0.5, window=128)
+    full = TOY.step_time(1, 0, 10_000, 0) - TOY.step_time(0, 0, 0, 0)
+    slid = hybrid.step_time(1, 0, 10_000, 0) - hybrid.step_time(0, 0, 0, 0)
+    assert slid == pytest.approx((0.5 * 10_000 + 0.5 * 128) / 10_000 * full)
+
+
+def test_steady_state_packs_refill_prefill_into_decode_steps():
+    wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
+    # 10 sequences finish every 100 steps -> 20 prefill tokens per step ride along
+    assert _steady(TOY, Engine, wl, 10) == pytest.approx(TOY.step_time(10, 20, 250, 100))
+
+
+def test_v0_runs_prefill_in_separate_steps():
+    v0 = replace(TOY, chunked_prefill=False)
+    wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
+    arrivals = 10 / 100
+    expected = v0.step_time(10, 0, 250, 0) + arrivals * v0.step_time(0, 200, 0, 100)
+    assert _steady(v0, Engine, wl, 10) == pytest.approx(expected)
+
+
+def test_waves_of_equal_requests():
+    wl = Workload(prompt_tokens=1000, gen_tokens=101, concurrency=4)
+    op = _waves(TOY, Engine, wl, 4, 4)
+    # 4000 prompt tokens -> 2 chunks of 2000; then 100 decode steps at batch 4
+    chunk = TOY.step_time(4 * 1 / 4, 2000, 1050.5, 500)
+    decode = TOY.step_time(4, 0, 1050.5, 0)
+    cycle = 2 * chunk + 100 * decode
+    assert op.output_tokens_per_s == pytest.approx(4 * 101 / cycle)
+    assert op.tpot_s == pytest.approx((0.5 * chunk + 99.5 * decode) / 100)
+    assert op.ttft_s == pytest.approx(1.5 * chunk)
+
+
+def test_max_rate_is_bounded_by_batch_and_token_budget():
+    wl = Workload(prompt_tokens=200, gen_tokens=100)
+    step = _steady(TOY, Engine, wl, 256)
+    assert _max_rate(TOY, Engine, wl, 256) == pytest.approx(min(256 / 100, 2048 / 300) / step)
+
+
+def test_plan_reports_ranges_around_the_expected_values():
+    p = make_plan(model="Qwen/Qwen3-8B", gpu="H100", concurrency=4, prompt_tokens=232, gen_tokens=220)
+    perf = p.performance
+    # gpustack measured 7.38 ms TPOT for this workload (vLLM 0.11, H100 SXM)
+    assert perf.itl_ms.low <= 7.38 <= perf.itl_ms.high
+    assert perf.itl_ms.expected == pytest.approx(7.38, rel=0.1)
+    for name in ("itl_ms", "ttft_ms", "output_tokens_per_s", "prefill_tokens_per_s", "max_request_rate_per_s"):
+        r = getattr(perf, name)
+        assert r.low <= r.expected <= r.high
+    assert perf.calibrated and not perf.saturated
+
+
+def test_poisson_rate_beyond_capacity_is_flagged():
+    p = make_plan(model="Qwen/Qwen3-8B", gpu="L4", request_rate=500.0, max_model_len=8192)
+    assert p.performance.saturated
+    assert any("exceeds what the plan sustains" in a for a in p.performance.assumptions)
+    assert p.performance.output_tokens_per_s.expected <= p.performance.max_request_rate_per_s.expected * 256 + 1
+
+
+def test_uncalibrated_gpu_gets_a_wider_range_and_says_so():
+    p = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192)
+    assert not p.performance.calibrated
+    assert any("no published vLLM benchmark" in a for a in p.performance.assumptions)
+
+
+def test_no_performance_when_vllm_would_not_start():
+    assert make_plan(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100").performance is None

@@ -1,0 +1,384 @@
+"""Serving performance: a roofline per engine step inside a model of vLLM's scheduler.
+
+Step time (one GPU of a stage)::
+
+    T = T_fix                                        engine overhead per step
+      + max(weights / (eta_mem BW), linear FLOPs / (eta_comp peak))   GEMMs
+      + KV bytes read / (eta_mem BW) + prefill attention FLOPs / (eta_comp peak)
+      + MoE per-layer overhead + 2 all-reduces per layer (latency + bytes / link)
+
+Only the experts a step touches are read: E (1 - (1 - k/E)^tokens) per layer.
+The scheduler is vLLM V1's continuous batching with chunked prefill: every
+step carries the running decodes plus prefill tokens up to
+``max_num_batched_tokens``; the batch is capped by ``max_num_seqs`` and by
+the KV pool.  Workloads are closed loop (concurrency), open loop (Poisson
+request rate, with queueing near saturation) or a burst of N prompts.
+
+Every efficiency factor is a named constant with its source; the estimate is
+returned as low / expected / high with the assumptions that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from wizard.arch import Architecture
+from wizard.gpus import GpuSpec
+from wizard.memory import Engine, MemoryPlan
+from wizard.params import layer_tensors
+from wizard.quant import WeightFormat
+
+# ---- efficiency factors, calibrated on ../shared/truth/vllm_perf_results.csv
+# (benchmarks/perf_accuracy.py prints the fit); starting values from
+# ../shared/truth/perf_methods.md section 5.
+ETA_MEM = 0.80  # weight/KV streaming, NVIDIA HBM (perf_methods 3.1: 0.75-0.89 for large shards)
+ETA_MEM_GDDR = 0.82  # GDDR cards (RTX, L40S, A10)
+ETA_MEM_SMALL_SHARD = 0.6  # per-GPU shards under ~2 GB stream less efficiently (perf_methods 3.1)
+ETA_COMP = {"hopper": 0.45, "blackwell": 0.45, "other": 0.55}  # prefill GEMMs end to end (perf_methods 3.2)
+ETA_COMP_MOE = 0.35  # MoE prefill (perf_methods 3.2)
+ETA_COMP_ATTENTION = 0.35  # long-context attention kernels (perf_methods 5: 0.35-0.45 at >= 16K)
+T_FIX_S = {"V1": 1.0e-3, "0.6": 1.5e-3, "old": 4.0e-3}  # per-step CPU overhead (perf_methods 2.2)
+# Routing and fused-MoE kernels per MoE layer per step (perf_methods 3.2 suggests 0.1-0.25 ms at
+# TP8); fitted on the concurrency-4 rows: gpt-oss-120b A100 TP1 11.7 ms, DeepSeek-R1 H200 TP8 19.4 ms.
+MOE_LAYER_OVERHEAD_S = {1: 80e-6, 2: 100e-6, 4: 150e-6, 8: 220e-6}
+ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  # per collective (perf_methods 5)
+ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
+PCIE_GBS = 25.0  # PCIe Gen4 x16 effective, when the catalog has no host-link figure
+PIPELINE_SEND_LATENCY_S = 50e-6  # point-to-point activation send between stages
+# Ranges: how far measurements strayed from the expected value during calibration.
+SPREAD = {"dense": 0.20, "tp": 0.30, "moe": 0.40, "uncalibrated": 0.45}
+CALIBRATED_GPUS = {"h100-sxm-80gb", "h100-pcie-80gb", "h200-sxm-141gb", "a100-sxm-80gb", "a100-pcie-80gb", "rtx-4090"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the engine is asked to serve."""
+
+    prompt_tokens: int
+    gen_tokens: int
+    concurrency: int | None = None  # closed loop
+    request_rate: float | None = None  # open loop (Poisson), requests per second
+    burst: int | None = None  # N prompts sent at once (request rate infinite)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One metric as low / expected / high."""
+
+    low: float
+    expected: float
+    high: float
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """Per-GPU costs of one engine step, from the plan's model, weights and GPUs."""
+
+    dense_weight_bytes: float  # weights read every step on one GPU (non-expert)
+    expert_bytes_per_layer: float  # all experts of one MoE layer on one GPU
+    moe_layers: int
+    num_experts: int
+    top_k: int
+    linear_flops_per_token: float  # 2 x active linear params on one GPU
+    kv_bytes_per_ctx_token: float  # KV bytes read per context token per decode (one GPU, full layers)
+    sliding_fraction: float  # share of layers that only read a window
+    window: int | None
+    attn_flops_per_ctx_token: float  # 4 x layers x heads/TP x head_dim
+    hidden: int
+    layers: int  # layers on one stage
+    tp: int
+    pp: int
+    bandwidth: float  # bytes/s
+    peak_flops: float  # FLOP/s used for GEMMs
+    peak_attention_flops: float
+    eta_mem: float
+    eta_comp: float
+    t_fix: float
+    allreduce_latency: float
+    link_bandwidth: float  # bytes/s per GPU for all-reduce
+    chunked_prefill: bool = True  # V1 mixes prefill into decode steps; V0 ran prefill-only steps
+
+    def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
+        """Seconds for one step with ``decode`` running sequences and ``prefill`` prompt tokens."""
+        tokens = decode + prefill
+        weights = self.dense_weight_bytes
+        if self.moe_layers:
+            touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens, 1)
+            weights += touched * self.expert_bytes_per_layer * self.moe_layers
+        gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
+        ctx = decode_ctx
+        if self.window:
+            ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * min(decode_ctx, self.window)
+        kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
+        prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
+        moe = self.moe_layers * MOE_LAYER_OVERHEAD_S.get(min(self.tp, 8), 150e-6) if self.moe_layers else 0.0
+        comm = 0.0
+        if self.tp > 1:
+            message = tokens * self.hidden * 2
+            comm = 2 * self.layers * (self.allreduce_latency + 2 * (self.tp - 1) / self.tp * message / self.link_bandwidth)
+        return self.t_fix + gemm + kv_read + prefill_attention + moe + comm
+
+
+def _eta_comp(gpu: GpuSpec, moe: bool) -> float:
+    if moe:
+        return ETA_COMP_MOE
+    cc = gpu.cc
+    if cc and cc >= (10, 0):
+        return ETA_COMP["blackwell"]
+    if cc and cc >= (9, 0):
+        return ETA_COMP["hopper"]
+    return ETA_COMP["other"]
+
+
+def _t_fix(version: tuple[int, int, int]) -> float:
+    if version >= (0, 8, 0):
+        return T_FIX_S["V1"]
+    if version >= (0, 6, 0):
+        return T_FIX_S["0.6"]
+    return T_FIX_S["old"]
+
+
+def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: MemoryPlan, gpu: GpuSpec,
+               interconnect: str, version: tuple[int, int, int]) -> StepModel:
+    """Per-GPU step costs for the plan's heaviest stage."""
+    stage = memory.limiting
+    layers = stage.layers
+    moe_layers = [i for i in layers if arch.is_moe_layer(i)]
+    expert_bytes = 0.0
+    if moe_layers:
+        i = moe_layers[0]
+        expert_bytes = sum(fmt.tensor_bytes(t, i, engine.dtype_bytes) for t in layer_tensors(arch, i, engine.tp) if t.kind == "expert")
+    dense_bytes = stage.weights - expert_bytes * len(moe_layers)
+    # Active linear parameters on one GPU: every tensor but the idle experts (embedding lookups are free).
+    linear = 0.0
+    for i in layers:
+        for t in layer_tensors(arch, i, engine.tp):
+            if t.kind == "expert" and arch.moe:
+                linear += t.params * arch.moe.top_k / arch.moe.num_experts
+            elif t.kind in ("linear", "router", "runtime"):
+                linear += t.params
+    if layers.stop == arch.num_layers:
+        linear += math.ceil(arch.vocab_size / engine.tp) * arch.hidden_size  # LM head
+    heads = math.ceil(arch.num_heads / engine.tp)
+    head_dim = arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
+    kv_per_token = stage.kv.page_bytes / stage.kv.block_size * len(layers)
+    sliding = sum(1 for i in layers if arch.layer_kinds[i] == "sliding") / max(len(layers), 1)
+    w8a8 = fmt.act_bits == 8 and gpu.fp8_native and fmt.kind == "float"
+    bf16_peak = (gpu.bf16_tflops or 100.0) * 1e12
+    peak = (gpu.fp8_tflops or bf16_peak / 1e12) * 1e12 if w8a8 else bf16_peak
+    gddr = "GDDR" in gpu.memory_type
+    eta_mem = ETA_MEM_GDDR if gddr else ETA_MEM
+    if dense_bytes + expert_bytes * len(moe_layers) < 2 * 1024**3:
+        eta_mem = ETA_MEM_SMALL_SHARD
+    if interconnect == "nvlink" and gpu.interconnect_gbs:
+        link = gpu.interconnect_gbs * 1e9 * ALLREDUCE_BW_EFFICIENCY
+    else:
+        link = (gpu.host_link_gbs or PCIE_GBS) * 1e9 * ALLREDUCE_BW_EFFICIENCY
+    return StepModel(
+        dense_weight_bytes=dense_bytes,
+        expert_bytes_per_layer=expert_bytes,
+        moe_layers=len(moe_layers),
+        num_experts=arch.moe.num_experts if arch.moe else 1,
+        top_k=arch.moe.top_k if arch.moe else 1,
+        linear_flops_per_token=2 * linear,
+        kv_bytes_per_ctx_token=kv_per_token,
+        sliding_fraction=sliding,
+        window=arch.sliding_window,
+        attn_flops_per_ctx_token=4 * len(layers) * heads * head_dim,
+        hidden=arch.hidden_size,
+        layers=len(layers),
+        tp=engine.tp,
+        pp=engine.pp,
+        bandwidth=(gpu.bandwidth_gbs or 1000.0) * 1e9,
+        peak_flops=peak,
+        peak_attention_flops=bf16_peak,
+        eta_mem=eta_mem,
+        eta_comp=_eta_comp(gpu, bool(moe_layers)),
+        t_fix=_t_fix(version),
+        chunked_prefill=not (engine.v0 and engine.max_num_batched_tokens >= engine.max_model_len),
+        allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
+        link_bandwidth=link,
+    )
+
+
+# ------------------------------------------------------------------ scheduler
+
+
+@dataclass(frozen=True)
+class Operating:
+    """Per-request latencies and the engine's rates in one regime."""
+
+    batch: float  # sequences decoding per step
+    tpot_s: float  # time per output token, as vllm bench's TPOT
+    ttft_s: float
+    output_tokens_per_s: float
+
+
+@dataclass
+class PerfResult:
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float  # per sequence
+    itl_ms: tuple[float, float, float]
+    ttft_ms: tuple[float, float, float]
+    output_tokens_per_s: tuple[float, float, float]
+    request_throughput_per_s: tuple[float, float, float]
+    max_request_rate_per_s: float
+    batch: float
+    saturated: bool
+    assumptions: list[str] = field(default_factory=list)
+
+
+def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> tuple[int, str]:
+    """Sequences that can run at once: max_num_seqs, or the KV pool at the average context."""
+    layout = memory.limiting.kv
+    avg_ctx = wl.prompt_tokens + wl.gen_tokens // 2
+    kv_cap = memory.num_blocks // max(layout.blocks_per_request(max(avg_ctx, 1)), 1)
+    if kv_cap < engine.max_num_seqs:
+        return max(kv_cap, 1), f"the KV pool, which holds about {kv_cap} sequences at the average context of {avg_ctx:,} tokens"
+    return engine.max_num_seqs, f"max_num_seqs ({engine.max_num_seqs})"
+
+
+def _pipeline(model: StepModel, seconds: float) -> float:
+    """A token passes every stage: with PP the stages' times add up."""
+    return seconds * model.pp + (model.pp - 1) * PIPELINE_SEND_LATENCY_S
+
+
+def _decode_ctx(wl: Workload) -> float:
+    return wl.prompt_tokens + wl.gen_tokens / 2
+
+
+def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> float:
+    """Seconds per step when ``decode`` sequences run and are replaced one by one as they finish.
+
+    Little's law: sequences finish at decode / gen_tokens per step and each
+    replacement brings prompt_tokens of prefill.  V1's chunked prefill packs it
+    into the decode steps (up to max_num_batched_tokens); V0 without chunked
+    prefill runs it in separate steps while the decodes wait.
+    """
+    refill = decode * wl.prompt_tokens / wl.gen_tokens
+    if not model.chunked_prefill:
+        # decode / gen_tokens prompts arrive per step; at most one prefill step runs per decode step.
+        arrivals = decode / wl.gen_tokens
+        batched = max(arrivals, 1.0) * wl.prompt_tokens
+        stall = min(arrivals, 1.0) * model.step_time(0, batched, 0, wl.prompt_tokens / 2)
+        return _pipeline(model, model.step_time(decode, 0, _decode_ctx(wl), 0) + stall)
+    prefill = min(refill, max(engine.max_num_batched_tokens - decode, 0))
+    return _pipeline(model, model.step_time(decode, prefill, _decode_ctx(wl), wl.prompt_tokens / 2))
+
+
+def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, requests: float) -> Operating:
+    """Requests of equal length started together stay in step: each wave prefills, then decodes.
+
+    A closed loop (or a burst) of fixed-length requests keeps ``running`` of them
+    in flight that start and finish together.  A wave's prompts take
+    ceil(running x prompt / max_num_batched_tokens) prefill steps, the first
+    token of each request coming out of its last chunk; then gen_tokens - 1
+    decode steps.  ``requests`` in all are served in waves of ``running``.
+    """
+    budget = engine.max_num_batched_tokens
+    total_prefill = running * wl.prompt_tokens
+    chunks = max(1, math.ceil(total_prefill / budget))
+    riding = running * (chunks - 1) / (2 * chunks) if model.chunked_prefill else 0.0
+    prefill_step = _pipeline(model, model.step_time(riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2))
+    decode_step = _pipeline(model, model.step_time(running, 0, _decode_ctx(wl), 0))
+    gen = max(wl.gen_tokens - 1, 1)
+    cycle = chunks * prefill_step + gen * decode_step
+    # Requests prefilled in early chunks decode through the later prefill steps.
+    overlap = (chunks - 1) / 2 if model.chunked_prefill else 0.0
+    tpot = (min(overlap, gen) * prefill_step + max(gen - overlap, 0) * decode_step) / gen
+    waves = max(requests / running, 1.0)
+    ttft = prefill_step * (chunks + 1) / 2 + cycle * (waves - 1) / 2 * (1 if requests > running else 0)
+    return Operating(running, tpot, ttft, running * wl.gen_tokens / cycle)
+
+
+def _steady_closed(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int) -> Operating:
+    """Requests of varied lengths drift apart: a steady trickle of refills (the alternative to waves)."""
+    step = _steady(model, engine, wl, running)
+    budget = max(engine.max_num_batched_tokens - running, 1)
+    own = _pipeline(model, model.step_time(running, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2))
+    queue = waiting * wl.gen_tokens * step / running
+    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + queue
+    return Operating(running, step, ttft, running / step)
+
+
+def _max_rate(model: StepModel, engine: Engine, wl: Workload, cap: int) -> float:
+    """Requests per second the plan sustains: a full batch of cap, or the token budget."""
+    step = _steady(model, engine, wl, cap)
+    per_step = min(cap / wl.gen_tokens, engine.max_num_batched_tokens / (wl.prompt_tokens + wl.gen_tokens))
+    return per_step / step
+
+
+def _open_loop(model: StepModel, engine: Engine, wl: Workload, cap: int, rate: float, max_rate: float) -> Operating:
+    """Poisson arrivals: the batch settles where arrivals equal completions; queueing near capacity."""
+    decode = 1.0
+    for _ in range(60):  # fixed point of decode = rate x gen_tokens x step(decode)
+        decode = min(max(rate * wl.gen_tokens * _steady(model, engine, wl, decode), 1e-3), cap)
+    step = _steady(model, engine, wl, decode)
+    rho = min(rate / max_rate, 0.98)
+    budget = max(engine.max_num_batched_tokens - decode, 1)
+    own = _pipeline(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2))
+    # Waiting for a batch slot grows like rho / (1 - rho) steps as the rate nears capacity.
+    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + rho / (1 - rho) * step
+    return Operating(decode, step, ttft, min(rate, max_rate) * wl.gen_tokens)
+
+
+def _triple(values: list[float], half: float) -> tuple[float, float, float]:
+    """(low, expected, high): the first value is expected; the range covers all with a margin."""
+    return min(values) * (1 - half), values[0], max(values) * (1 + half)
+
+
+def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload, half: float) -> PerfResult:
+    """Performance of the plan under the workload, each figure as (low, expected, high)."""
+    cap, cap_reason = _capacity(engine, memory, wl)
+    max_rate = _max_rate(model, engine, wl, cap)
+    notes = [f"running batch capped by {cap_reason}"]
+    saturated = False
+    if wl.request_rate:
+        saturated = wl.request_rate >= max_rate
+        ops = [_open_loop(model, engine, wl, cap, wl.request_rate, max_rate)]
+        notes.append(f"Poisson arrivals at {wl.request_rate:g} requests/s ({wl.request_rate / max_rate:.0%} of the {max_rate:.2f}/s the plan sustains)")
+        if saturated:
+            notes.append("the request rate exceeds what the plan sustains: the queue and TTFT grow for as long as the load lasts")
+    else:
+        requests = wl.burst or wl.concurrency or 1
+        in_flight = min(wl.concurrency or requests, requests)
+        running = min(in_flight, cap)
+        saturated = in_flight > cap
+        waves = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
+        steady = _steady_closed(model, engine, wl, running, in_flight - running)
+        # Published closed-loop runs land between the two on TTFT: clients resubmit a few
+        # milliseconds apart, so each wave's prompts are only partly batched together.
+        blended = Operating(waves.batch, waves.tpot_s, (waves.ttft_s + steady.ttft_s) / 2, waves.output_tokens_per_s)
+        ops = [blended, waves, steady]
+        notes.append(f"{requests} prompts sent at once" if wl.burst else f"closed loop with {in_flight} requests in flight")
+        notes.append("requests of equal length stay in step (waves of prefill then decode); varied lengths would smooth "
+                     "TTFT and throughput towards the steady state, which bounds the range")
+        if saturated:
+            notes.append(f"{in_flight - running} requests wait for a slot: their wait is part of TTFT")
+    op = ops[0]
+    output = _triple([o.output_tokens_per_s for o in ops], half)
+    prefill_step = _pipeline(model, model.step_time(0, engine.max_num_batched_tokens, 0, min(wl.prompt_tokens, engine.max_num_batched_tokens) / 2))
+    return PerfResult(
+        prefill_tokens_per_s=engine.max_num_batched_tokens / prefill_step,
+        decode_tokens_per_s=1 / op.tpot_s,
+        itl_ms=_triple([o.tpot_s * 1000 for o in ops], half),
+        ttft_ms=_triple([o.ttft_s * 1000 for o in ops], min(2 * half, 0.9)),
+        output_tokens_per_s=output,
+        request_throughput_per_s=tuple(v / wl.gen_tokens for v in output),  # type: ignore[arg-type]
+        max_request_rate_per_s=max_rate,
+        batch=op.batch,
+        saturated=saturated,
+        assumptions=notes,
+    )
+
+
+def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:
+    """Relative half-width of the range, and why."""
+    if gpu.id not in CALIBRATED_GPUS:
+        return SPREAD["uncalibrated"], f"{gpu.name} has no published vLLM benchmark in the calibration set: wider range"
+    if model.moe_layers:
+        return SPREAD["moe"], "MoE: expert routing and kernel overheads vary most"
+    if model.tp > 1 or model.pp > 1:
+        return SPREAD["tp"], "multi-GPU: communication overheads add uncertainty"
+    return SPREAD["dense"], "dense model on one calibrated GPU"
