@@ -82,7 +82,7 @@ def _request(args: argparse.Namespace):
 
 
 def _row(label: str, value: str) -> str:
-    return f"  {label:<22}{value}"
+    return f"  {label:<24}{value}"
 
 
 def render_plan(resp: PlanResponse, explain: bool) -> str:
@@ -125,7 +125,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
         lines += [_row(k, v) for k, v in mem.formulas.items()]
     if rec.suggestions:
         lines.append("to make it fit")
-        lines += [f"  - {s}" for s in rec.suggestions]
+        lines += [f"  - {s.text}" for s in rec.suggestions]
     if resp.warnings:
         lines.append("warnings")
         lines += [f"  - {w}" for w in resp.warnings]
@@ -147,6 +147,52 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     resp = plan(_request(args))
     print(resp.model_dump_json(indent=2) if args.json else render_plan(resp, args.explain))
+    return 0
+
+
+ARTIFACT_FILES = {
+    "serve": ("serve.sh", "serve_script"),
+    "docker": ("docker-run.sh", "docker_run"),
+    "compose": ("docker-compose.yaml", "docker_compose"),
+    "k8s": ("kubernetes.yaml", "kubernetes"),
+    "profile": ("profile.yaml", "profile_yaml"),
+}
+
+
+def _emit_list(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in ARTIFACT_FILES]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(ARTIFACT_FILES)} (comma-separated), got {text!r}")
+    return kinds
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from wizard.planner import plan
+
+    resp = plan(_request(args))
+    out = Path(args.output_dir).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for kind in args.emit:
+            name, attr = ARTIFACT_FILES[kind]
+            path = out / name
+            path.write_text(getattr(resp.artifacts, attr))
+            if name.endswith(".sh"):
+                path.chmod(0o755)
+            written.append(path)
+        plan_path = out / "plan.json"
+        plan_path.write_text(resp.model_dump_json(indent=2) + "\n")
+        written.append(plan_path)
+    except OSError as exc:
+        raise WizardError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    verdict = "fits" if resp.feasibility.fits else "does NOT fit: " + "; ".join(resp.feasibility.failed)
+    print(f"plan {verdict}")
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
@@ -201,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print the whole plan as JSON")
     out.add_argument("--explain", action="store_true", help="give the reason for every setting and the formulas")
     p.set_defaults(func=cmd_plan)
+    g = sub.add_parser("generate", help="plan and write the deployment artifacts",
+                       description="Plan one deployment and write its artifacts (always also plan.json).")
+    add_request_arguments(g)
+    out = g.add_argument_group("output options")
+    out.add_argument("--output-dir", "-o", required=True, help="directory to write the files into (created if missing)")
+    out.add_argument("--emit", type=_emit_list, default=list(ARTIFACT_FILES),
+                     help=f"artifacts to write, comma-separated: {','.join(ARTIFACT_FILES)} (default: all)")
+    out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
+    g.set_defaults(func=cmd_generate)
     for name, func, text in (("gpus", cmd_gpus, "list the GPU catalog"), ("models", cmd_models, "list the bundled model catalog"),
                              ("detect", cmd_detect, "list the GPUs on this machine (NVML, nvidia-smi)")):
         s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

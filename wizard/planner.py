@@ -8,16 +8,17 @@ mode), sizes memory the way vLLM 0.33 does and judges the fit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
-from wizard import perf, quant, recommend
+from wizard import artifacts, perf, quant, recommend
 from wizard.arch import Architecture
 from wizard.detect import DetectedGpu, detect_gpus
 from wizard.errors import WizardError
 from wizard.feasibility import Verdict, judge
-from wizard.gpus import GpuSpec, custom_gpu, get_gpu
+from wizard.gpus import GpuSpec, catalog, custom_gpu, get_gpu
 from wizard.kv import block_size_for, kv_dtype_bytes
 from wizard.memory import GIB, Engine, MemoryPlan, plan_memory
-from wizard.metadata import ModelInfo, resolve_model
+from wizard.metadata import ModelInfo, catalog_ids, resolve_model
 from wizard.params import active_params, count_params, mtp_params
 from wizard.recommend import Choice
 from wizard.schema import (
@@ -32,6 +33,7 @@ from wizard.schema import (
     Range,
     Recommendation,
     Setting,
+    Suggestion,
 )
 from wizard.versions import Release, release
 
@@ -354,10 +356,75 @@ def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = No
     )
 
 
-def plan(request: PlanRequest, detected: list[DetectedGpu] | None = None) -> PlanResponse:
-    """Plan a vLLM deployment. Raises :class:`WizardError` for bad input."""
+def plan(request: PlanRequest, detected: list[DetectedGpu] | None = None, suggest: bool = True) -> PlanResponse:
+    """Plan a vLLM deployment. Raises :class:`WizardError` for bad input.
+
+    When the plan does not fit and ``suggest`` is set, the changes that would
+    make it fit are planned too and listed in ``recommendation.suggestions``.
+    """
     inp = resolve_inputs(request, detected)
-    return _response(inp, search(inp))
+    response = _response(inp, search(inp))
+    if suggest and not response.feasibility.fits:
+        response.recommendation.suggestions = _suggestions(inp, response, detected)
+    return response
+
+
+def _variants(inp: Inputs, resp: PlanResponse) -> list[tuple[str, str, dict[str, Any]]]:
+    """Candidate changes, cheapest first: fewer requests, shorter context, fp8 KV, quantization, more or bigger GPUs."""
+    arch, request, hw = inp.arch, inp.request, inp.hw
+    f = resp.feasibility
+    out: list[tuple[str, str, dict[str, Any]]] = []  # (group, text, changes): one suggestion per group
+    if f.starts and not f.workload_fits and 0 < f.max_concurrency < request.workload.concurrency:
+        out.append(("load", f"serve {f.max_concurrency} requests at once instead of {request.workload.concurrency}",
+                    {"concurrency": f.max_concurrency}))
+    if not f.starts and f.max_context_tokens == 0 and isinstance(request.model.max_model_len, int):
+        out.append(("context", "let vLLM fit max_model_len to memory", {"max_model_len": "auto"}))
+    if resp.memory.kv_cache_dtype == "auto" and (hw.gpu.cc is None or hw.gpu.cc >= (8, 0)):
+        out.append(("kv", "store the KV cache in fp8 (half the bytes per token)", {"kv_cache_dtype": "fp8"}))
+    if inp.fmt.kind == "none":
+        for entry_id in quantized_siblings(arch):
+            out.append(("checkpoint", f"use the pre-quantized checkpoint {entry_id}", {"model": entry_id, "quantization": None}))
+        if hw.gpu.cc is None or hw.gpu.cc >= (8, 0):
+            out.append(("fp8", "quantize the weights to fp8 when vLLM loads them (--quantization fp8)", {"quantization": "fp8"}))
+    gpus = hw.gpus_per_node
+    if gpus < 8:
+        more = 1 << gpus.bit_length() if gpus & (gpus - 1) == 0 else 1 << (gpus - 1).bit_length()
+        out.append(("more", f"use {more} x {hw.gpu.name} with tensor parallelism", {"gpus": more, "tensor_parallel_size": None}))
+    for bigger in sorted((g for g in catalog() if g.cuda_total_gib > hw.gpu.cuda_total_gib and g.vendor == hw.gpu.vendor),
+                         key=lambda g: g.cuda_total_gib):
+        out.append(("bigger", f"use {bigger.name} GPUs ({bigger.cuda_total_gib:g} GiB each)", {"gpu": bigger.name, "vram_gb": None}))
+    return out
+
+
+def quantized_siblings(arch: Architecture) -> list[str]:
+    """Catalog checkpoints with the same shapes as ``arch`` but quantized weights."""
+    keys = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "vocab_size", "model_type")
+    found = []
+    for model_id in catalog_ids():
+        other = resolve_model(model_id).arch
+        if other.quantization_config and all(getattr(other, k) == getattr(arch, k) for k in keys):
+            found.append(model_id)
+    return found
+
+
+def _suggestions(inp: Inputs, resp: PlanResponse, detected: list[DetectedGpu] | None) -> list[Suggestion]:
+    """The variants that fit when planned (at most five)."""
+    flat = inp.request.flat()
+    found: list[Suggestion] = []
+    done: set[str] = set()
+    for group, text, changes in _variants(inp, resp):
+        if group in done:
+            continue
+        try:
+            variant = plan(PlanRequest.from_flat({**flat, **changes}), detected, suggest=False)
+        except WizardError:
+            continue
+        if variant.feasibility.fits:
+            found.append(Suggestion(text=text, changes=changes))
+            done.add(group)
+        if len(found) == 5:
+            break
+    return found
 
 
 # ------------------------------------------------------------------ response assembly
@@ -551,9 +618,7 @@ def _response(inp: Inputs, sol: Solution) -> PlanResponse:
         Choice(fmt.method, "user" if request.model.quantization else "checkpoint", f"{fmt.label}" + (" quantized online by vLLM" if fmt.online else " (from the checkpoint's quantization_config)"))
         if fmt.kind != "none" else Choice(None, "checkpoint", "unquantized checkpoint")
     )
-    expert_parallel = Choice(False, "vllm default", "dense model" if not arch.moe else "single GPU: experts stay together")
-    if arch.moe and engine.tp > 1:
-        expert_parallel = Choice(False, "recommended", "tensor parallelism already splits every expert; expert parallelism pays off mostly across many GPUs")
+    expert_parallel = recommend.expert_parallel(arch, engine.tp)
     recommendation = Recommendation(
         tensor_parallel_size=_setting(tp),
         pipeline_parallel_size=_setting(pp),
@@ -567,7 +632,7 @@ def _response(inp: Inputs, sol: Solution) -> PlanResponse:
         gpu_memory_utilization=_setting(util),
         enforce_eager=_setting(cand.enforce_eager),
     )
-    return PlanResponse(
+    response = PlanResponse(
         request=request,
         model=model,
         hardware=hardware,
@@ -577,6 +642,8 @@ def _response(inp: Inputs, sol: Solution) -> PlanResponse:
         performance=_performance(inp, cand) if cand.verdict.starts else None,
         warnings=warnings,
     )
+    response.artifacts = artifacts.build(response)
+    return response
 
 
 def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:

@@ -133,3 +133,23 @@ def check_tp(tp: int, arch: Architecture, fmt: WeightFormat) -> None:
     if not arch.mla and arch.num_kv_heads % tp and tp % arch.num_kv_heads:
         raise WizardError(f"tensor_parallel_size {tp} neither divides nor is a multiple of the {arch.num_kv_heads} KV heads")
     raise WizardError(f"tensor_parallel_size {tp} does not split the MLP width evenly (or into whole quantization groups)")
+
+
+# Below this many intermediate columns per GPU an expert's GEMMs get too thin to
+# run efficiently, and splitting whole experts over the GPUs (expert
+# parallelism) beats slicing every expert (DeepSeek-V3 2048/8 = 256, Qwen3-235B 1536/8 = 192).
+EP_MIN_EXPERT_WIDTH = 512
+
+
+def expert_parallel(arch: Architecture, tp: int) -> Choice:
+    """--enable-expert-parallel: whole experts per GPU when TP would slice them thin."""
+    if arch.moe is None:
+        return Choice(False, "vllm default", "dense model: no experts to distribute")
+    if tp == 1:
+        return Choice(False, "vllm default", "one GPU holds every expert")
+    width = arch.moe.expert_intermediate // tp
+    if arch.moe.num_experts % tp == 0 and width < EP_MIN_EXPERT_WIDTH:
+        return Choice(True, "recommended", (
+            f"TP {tp} would slice each expert to {width} columns; expert parallelism places "
+            f"{arch.moe.num_experts // tp} whole experts on each GPU instead (same memory)"))
+    return Choice(False, "recommended", f"each GPU keeps a {width}-column slice of every expert, wide enough for efficient GEMMs")

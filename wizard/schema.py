@@ -230,6 +230,7 @@ class PolicySection(_Section):
             f"to it. Default {VLLM_VERSION}, the release the emitted flags are checked against."
         ),
     )
+    port: int = Field(8000, ge=1, le=65535, description="Port the vLLM server listens on (and the artifacts publish).")
     overhead_gb: float = Field(
         0.0,
         ge=0,
@@ -433,6 +434,13 @@ class Setting(_Block):
     reason: str
 
 
+class Suggestion(_Block):
+    """A change to the request that makes a failing plan fit (verified by planning it)."""
+
+    text: str
+    changes: dict[str, Any] = Field(description="Request fields to change, by their flat names.")
+
+
 class Recommendation(_Block):
     tensor_parallel_size: Setting
     pipeline_parallel_size: Setting
@@ -445,7 +453,7 @@ class Recommendation(_Block):
     max_num_batched_tokens: Setting
     gpu_memory_utilization: Setting
     enforce_eager: Setting
-    suggestions: list[str] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
+    suggestions: list[Suggestion] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
 
 
 class PerformanceReport(_Block):
@@ -465,6 +473,20 @@ class PerformanceReport(_Block):
     assumptions: list[str] = Field(default_factory=list)
 
 
+class Artifacts(_Block):
+    """Commands and manifests that start the plan, all rendered from its recommendation."""
+
+    image: str = Field(description="Container image, pinned to the planned vLLM release.")
+    vllm_args: list[str] = Field(description="vLLM arguments after the model, shared by every artifact.")
+    serve_command: str
+    serve_script: str
+    docker_run: str
+    docker_compose: str
+    kubernetes: str
+    profile_yaml: str
+    notes: list[str] = Field(default_factory=list)
+
+
 class PlanResponse(_Block):
     request: PlanRequest
     model: ModelReport
@@ -473,5 +495,5 @@ class PlanResponse(_Block):
     feasibility: Feasibility
     recommendation: Recommendation
     performance: PerformanceReport | None = None
-    artifacts: dict[str, Any] | None = None
+    artifacts: Artifacts | None = None
     warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Run the generated artifacts of a scenario matrix through the real tools.
+
+For each scenario (issue "Recommendations ... artifacts that run"), plans the
+deployment and checks:
+
+* the ``vllm serve`` command, the ``docker run`` arguments after the image, the
+  Compose command and the Kubernetes container args with vLLM's own serve
+  argument parser (``--vllm-python``: a Python that has vLLM installed; the
+  parser is built the way ``vllm/entrypoints/cli/main.py`` builds it);
+* the Compose file with ``docker-compose config`` (``--docker-compose``: its binary)
+  and always against the compose-spec schema kept in ``tests/data``;
+* every Kubernetes document against the v1.30 schemas in strict mode
+  (``kubernetes-validate``).
+
+Tools that are not given are reported as skipped.
+
+    python benchmarks/check_artifacts.py [--vllm-python PATH] [--docker-compose PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from wizard.planner import plan
+from wizard.schema import PlanRequest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIL = "my model $(touch pwned); echo 'x' \"y\" `id`"
+SCENARIOS = {
+    "8B on one H100": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100"),
+    "70B on 4x A100 80GB": dict(model="meta-llama/Llama-3.1-70B-Instruct", gpu="A100 80GB", gpus=4),
+    "Qwen2.5-72B-AWQ on 2x L40S": dict(model="Qwen/Qwen2.5-72B-Instruct-AWQ", gpu="L40S", gpus=2),
+    "DeepSeek-V3 on 8x H200": dict(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8),
+    "gpt-oss-120b on one H100": dict(model="openai/gpt-oss-120b", gpu="H100"),
+    "Mixtral on 2x A100, fp8 KV": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
+    "8B on one RTX 4090 at 32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
+}
+
+# Parses argv lists with vLLM's serve parser, built as vllm/entrypoints/cli/main.py does.
+PARSER_SNIPPET = r"""
+import contextlib, io, json, os, sys
+os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
+from vllm.entrypoints.cli.serve import ServeSubcommand
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+results = []
+for argv in json.load(sys.stdin):
+    parser = FlexibleArgumentParser(description="vLLM CLI")
+    sub = parser.add_subparsers(required=False, dest="subparser")
+    cmd = ServeSubcommand()
+    cmd.subparser_init(sub)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(err):
+            ns = parser.parse_args(["serve", *argv])
+            cmd.validate(ns)
+        from vllm.config.cache import CacheConfig
+        CacheConfig(cache_dtype=ns.kv_cache_dtype)
+        results.append({"ok": True, "model": ns.model_tag or ns.model})
+    except SystemExit:
+        results.append({"ok": False, "error": err.getvalue().strip().splitlines()[-1:]})
+    except Exception as exc:
+        results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+print(json.dumps(results))
+"""
+
+
+def shell_words(text: str) -> list[str]:
+    return shlex.split(text.replace("\\\n", " "))
+
+
+def vllm_parse(python: str, argvs: list[list[str]]) -> list[dict]:
+    out = subprocess.run([python, "-c", PARSER_SNIPPET], input=json.dumps(argvs), capture_output=True, text=True,
+                         env={**os.environ, "VLLM_LOGGING_LEVEL": "ERROR"}, check=False)
+    if out.returncode:
+        raise SystemExit(f"vLLM parser failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vllm-python", help="a Python interpreter with vLLM installed")
+    parser.add_argument("--docker-compose", help="a docker-compose binary (v2) for `config`")
+    args = parser.parse_args(argv)
+    import jsonschema
+    import kubernetes_validate
+
+    compose_schema = jsonschema.Draft7Validator(json.loads((ROOT / "tests/data/compose-spec.json").read_text()))
+    work = Path(tempfile.mkdtemp(prefix="wizard-artifacts-"))
+    evil_dir = work / EVIL
+    evil_dir.mkdir()
+    config = json.loads((ROOT / "wizard/data/models/Qwen--Qwen2.5-0.5B-Instruct.json").read_text())["config"]
+    (evil_dir / "config.json").write_text(json.dumps(config))
+    scenarios = {**SCENARIOS, "local path full of shell metacharacters": dict(model=str(evil_dir), gpu="L4")}
+
+    rows, argvs = [], []
+    for name, flat in scenarios.items():
+        p = plan(PlanRequest.from_flat(flat), detected=[])
+        a = p.artifacts
+        serve = shell_words(a.serve_command)[2:]
+        docker = shell_words(a.docker_run.replace('"$HOME', '"/home/user'))
+        docker_args = docker[docker.index(a.image) + 1:]
+        compose = yaml.safe_load(a.docker_compose)
+        k8s = list(yaml.safe_load_all(a.kubernetes))
+        container = next(d for d in k8s if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        argvs += [serve, docker_args, compose["services"]["vllm"]["command"], container["args"]]
+        checks = {"fits": p.feasibility.fits, "TP divides heads": p.model.num_attention_heads % p.hardware.tensor_parallel_size == 0,
+                  "model intact": serve[0] == p.model.model}
+        if p.feasibility.fits and isinstance(p.recommendation.max_model_len.value, int):
+            checks["max_model_len <= KV pool"] = p.memory.kv_cache_tokens >= p.recommendation.max_model_len.value
+        errors = list(compose_schema.iter_errors(compose))
+        checks["compose schema"] = not errors
+        try:
+            for doc in k8s:
+                kubernetes_validate.validate(doc, "1.30.0", strict=True)
+            checks["k8s 1.30 strict"] = True
+        except kubernetes_validate.ValidationError as exc:
+            checks["k8s 1.30 strict"] = False
+            print(f"{name}: {exc}", file=sys.stderr)
+        if args.docker_compose:
+            path = work / f"compose-{len(rows)}.yaml"
+            path.write_text(a.docker_compose)
+            result = subprocess.run([args.docker_compose, "-f", str(path), "config", "-q"], capture_output=True, text=True, check=False)
+            checks["docker-compose config"] = result.returncode == 0
+            if result.returncode:
+                print(f"{name}: {result.stderr.strip()}", file=sys.stderr)
+        rows.append((name, checks))
+
+    if args.vllm_python:
+        parsed = vllm_parse(args.vllm_python, argvs)
+        for i, (name, checks) in enumerate(rows):
+            chunk = parsed[4 * i:4 * i + 4]
+            checks["vLLM parser (serve, docker, compose, k8s)"] = all(r["ok"] for r in chunk)
+            checks["model intact"] = checks["model intact"] and chunk[0].get("model") == argvs[4 * i][0]
+            for r in chunk:
+                if not r["ok"]:
+                    print(f"{name}: vLLM parser: {r['error']}", file=sys.stderr)
+    executed = list(work.glob("pwned")) + list(Path.cwd().glob("pwned"))
+    columns = sorted({k for _, c in rows for k in c})
+    print(f"{'scenario':<42} " + " | ".join(columns))
+    failures = 0
+    for name, checks in rows:
+        cells = []
+        for c in columns:
+            value = checks.get(c)
+            cells.append(("ok" if value else "FAIL") if value is not None else "skipped")
+            failures += value is False and c != "fits"
+        print(f"{name:<42} " + " | ".join(f"{cell:^{len(c)}}" for cell, c in zip(cells, columns)))
+    print(f"\nmalicious path executed anything: {'YES' if executed else 'no'}")
+    print(f"vLLM parser: {'checked with ' + args.vllm_python if args.vllm_python else 'skipped (no --vllm-python)'}; "
+          f"docker-compose: {'checked' if args.docker_compose else 'skipped (no --docker-compose)'}")
+    print(f"failed checks: {failures}")
+    return 1 if failures or executed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Deployment artifacts rendered from a plan's ``recommendation`` block.
+
+One list of vLLM arguments (:func:`vllm_args`) feeds the ``vllm serve``
+command, ``docker run``, the Compose file and the Kubernetes manifests, so
+they all say exactly what the recommendation says.  Everything that comes from
+user input is shell-quoted with :func:`shlex.quote` or written by PyYAML, so a
+model path with spaces, quotes, ``$(...)`` or ``;`` stays one argument and is
+never executed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wizard.profile import dump_profile
+from wizard.schema import Artifacts, PlanResponse
+
+IMAGE = "vllm/vllm-openai"  # vLLM's official OpenAI-compatible server image (docs: deployment/docker)
+ROCM_IMAGE = "rocm/vllm"  # AMD's build of vLLM for ROCm GPUs
+HF_CACHE = "/root/.cache/huggingface"  # where the image's huggingface_hub keeps downloads
+CONTAINER_MODELS = "/models"  # where a local model directory is mounted in the container
+SHM_GIB = 16  # /dev/shm for PyTorch's shared-memory IPC between vLLM's processes
+STARTUP_MINUTES = 30  # loading and profiling a large model can take this long before /health answers
+AUTO_LEN_SINCE = (0, 33, 0)  # first release whose --max-model-len takes "auto" (-1 before it is rejected)
+
+
+def _is_local(resp: PlanResponse) -> bool:
+    return resp.model.source == "local"
+
+
+def container_model(resp: PlanResponse) -> str:
+    """The model as the container sees it: the Hub id, or the mounted local directory."""
+    if not _is_local(resp):
+        return resp.model.model
+    return f"{CONTAINER_MODELS}/{_slug(Path(resp.model.model).name) or 'model'}"
+
+
+def _slug(text: str, limit: int = 63) -> str:
+    """A DNS-1123 label (Kubernetes names), from any text."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
+
+
+def resource_name(resp: PlanResponse) -> str:
+    return _slug("vllm-" + Path(resp.model.model).name, 40) or "vllm"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def image(resp: PlanResponse) -> str:
+    version = resp.request.policy.vllm_version.lstrip("v")
+    if resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"):
+        return f"{ROCM_IMAGE}:latest"
+    return f"{IMAGE}:v{version}"
+
+
+def vllm_args(resp: PlanResponse) -> list[str]:
+    """vLLM arguments after the model, from the recommendation (one source for every artifact)."""
+    rec, req = resp.recommendation, resp.request
+    args: list[str] = []
+    if rec.tensor_parallel_size.value != 1:
+        args += ["--tensor-parallel-size", str(rec.tensor_parallel_size.value)]
+    if rec.pipeline_parallel_size.value != 1:
+        args += ["--pipeline-parallel-size", str(rec.pipeline_parallel_size.value)]
+    if rec.enable_expert_parallel.value:
+        args.append("--enable-expert-parallel")
+    dtype = "auto" if rec.dtype.source == "checkpoint" else str(rec.dtype.value)
+    args += ["--dtype", dtype]
+    if req.model.quantization:  # a checkpoint's own format is detected by vLLM, which then picks its fastest kernel
+        args += ["--quantization", req.model.quantization]
+    if rec.kv_cache_dtype.value not in (None, "auto"):
+        args += ["--kv-cache-dtype", str(rec.kv_cache_dtype.value)]
+    length = rec.max_model_len.value
+    if length == "auto" and _version_tuple(req.policy.vllm_version) < AUTO_LEN_SINCE:
+        length = resp.memory.max_model_len
+    args += ["--max-model-len", str(length)]
+    args += ["--gpu-memory-utilization", f"{rec.gpu_memory_utilization.value:g}"]
+    args += ["--max-num-seqs", str(rec.max_num_seqs.value)]
+    args += ["--max-num-batched-tokens", str(rec.max_num_batched_tokens.value)]
+    if rec.enforce_eager.value:
+        args.append("--enforce-eager")
+    if req.model.trust_remote_code:
+        args.append("--trust-remote-code")
+    if req.model.revision:
+        args += ["--revision", req.model.revision]
+    args += ["--port", str(req.policy.port)]
+    return args
+
+
+def _multiline(words: list[str], head: int) -> str:
+    """Shell words, the first ``head`` on one line, then one option (with its value) per line."""
+    quoted = [shlex.quote(w) for w in words]
+    lines = [" ".join(quoted[:head])]
+    i = head
+    while i < len(quoted):
+        takes_value = words[i].startswith("-") and "=" not in words[i]
+        if takes_value and i + 1 < len(quoted) and not words[i + 1].startswith("-"):
+            lines.append(f"{quoted[i]} {quoted[i + 1]}")
+            i += 2
+        else:
+            lines.append(quoted[i])
+            i += 1
+    return " \\\n  ".join(lines)
+
+
+def serve_command(resp: PlanResponse) -> str:
+    model = resp.model.model
+    if model.startswith("-"):  # a directory named like an option must not be read as one
+        model = "./" + model
+    return _multiline(["vllm", "serve", model, *vllm_args(resp)], head=3)
+
+
+def serve_script(resp: PlanResponse) -> str:
+    """serve.sh: the serve command as a script that stops on the first error."""
+    return "#!/usr/bin/env bash\n# Generated by vLLM Wizard: start vLLM with the planned settings.\nset -euo pipefail\nexec " + serve_command(resp) + "\n"
+
+
+def _gpu_count(resp: PlanResponse) -> int:
+    """GPUs one container (one node) needs."""
+    return resp.hardware.tensor_parallel_size * resp.hardware.pipeline_parallel_size // max(resp.hardware.nodes, 1) or 1
+
+
+def docker_run(resp: PlanResponse) -> str:
+    port = resp.request.policy.port
+    words = ["docker", "run", "--rm", "--name", resource_name(resp), f"--gpus={_gpu_count(resp)}", "--ipc=host",
+             "-p", f"{port}:{port}", "-e", "HF_TOKEN"]
+    if _is_local(resp):
+        host = str(Path(resp.model.model).expanduser().resolve())
+        words += ["-v", f"{host}:{container_model(resp)}:ro"]
+    else:
+        words += ["-v", f"$HOME/.cache/huggingface:{HF_CACHE}"]
+    words += [image(resp), "--model", container_model(resp), *vllm_args(resp)]
+    text = _multiline(words, head=2)
+    # $HOME must expand in the user's shell: it is our text, not user input.
+    return text.replace(shlex.quote(f"$HOME/.cache/huggingface:{HF_CACHE}"), f'"$HOME/.cache/huggingface:{HF_CACHE}"')
+
+
+def _container_args(resp: PlanResponse) -> list[str]:
+    return ["--model", container_model(resp), *vllm_args(resp)]
+
+
+def _health_probe_command(port: int) -> list[str]:
+    # The image ships Python but not always curl.
+    return ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('http://localhost:{port}/health')"]
+
+
+def compose_document(resp: PlanResponse) -> dict[str, Any]:
+    port = resp.request.policy.port
+    service: dict[str, Any] = {
+        "image": image(resp),
+        "command": _container_args(resp),
+        "ipc": "host",
+        "ports": [f"{port}:{port}"],
+        "environment": ["HF_TOKEN"],
+        "deploy": {"resources": {"reservations": {"devices": [
+            {"driver": "nvidia", "count": _gpu_count(resp), "capabilities": ["gpu"]}]}}},
+        "healthcheck": {
+            "test": _health_probe_command(port),
+            "interval": "30s",
+            "timeout": "5s",
+            "retries": 5,
+            "start_period": f"{STARTUP_MINUTES}m",
+        },
+        "restart": "unless-stopped",
+    }
+    document: dict[str, Any] = {"services": {"vllm": service}}
+    if _is_local(resp):
+        host = str(Path(resp.model.model).expanduser().resolve())
+        service["volumes"] = [{"type": "bind", "source": host, "target": container_model(resp), "read_only": True}]
+    else:
+        service["volumes"] = [f"huggingface-cache:{HF_CACHE}"]
+        document["volumes"] = {"huggingface-cache": {}}
+    return document
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper without anchors: manifests stay plain for every reader."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1 << 16, default_flow_style=False)
+
+
+def docker_compose(resp: PlanResponse) -> str:
+    return "# Generated by vLLM Wizard. Start with: docker compose up -d\n" + _yaml(compose_document(resp))
+
+
+def cache_size_gi(resp: PlanResponse) -> int:
+    """PVC size for the Hugging Face cache: the whole checkpoint (all GPUs' shards) plus 20% and 10 Gi."""
+    total_gib = resp.memory.weights_gib * resp.hardware.tensor_parallel_size * resp.hardware.pipeline_parallel_size
+    return int(math.ceil(total_gib * 1.2 + 10))
+
+
+def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
+    name = resource_name(resp)
+    port = resp.request.policy.port
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "vllm"}
+    amd = bool(resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"))
+    gpu_resource = "amd.com/gpu" if amd else "nvidia.com/gpu"
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
+    mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+    volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{SHM_GIB}Gi"}}]
+    documents: list[dict[str, Any]] = []
+    if _is_local(resp):
+        host = str(Path(resp.model.model).expanduser().resolve())
+        mounts.append({"name": "model", "mountPath": container_model(resp), "readOnly": True})
+        volumes.append({"name": "model", "hostPath": {"path": host, "type": "Directory"}})
+    else:
+        mounts.append({"name": "hf-cache", "mountPath": HF_CACHE})
+        volumes.append({"name": "hf-cache", "persistentVolumeClaim": {"claimName": f"{name}-hf-cache"}})
+        documents.append({
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"{name}-hf-cache", "labels": labels},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{cache_size_gi(resp)}Gi"}}},
+        })
+    container = {
+        "name": "vllm",
+        "image": image(resp),
+        "args": _container_args(resp),
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}],
+        "resources": {"limits": {gpu_resource: _gpu_count(resp)}},
+        "volumeMounts": mounts,
+        "startupProbe": {**probe, "failureThreshold": STARTUP_MINUTES * 6},
+        "readinessProbe": {**probe, "failureThreshold": 3},
+        "livenessProbe": {**probe, "failureThreshold": 6},
+    }
+    documents.append({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container], "volumes": volumes}},
+        },
+    })
+    documents.append({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]},
+    })
+    return documents
+
+
+def kubernetes(resp: PlanResponse) -> str:
+    header = (
+        "# Generated by vLLM Wizard. Apply with: kubectl apply -f kubernetes.yaml\n"
+        "# Gated models need the token as a secret first:\n"
+        "#   kubectl create secret generic hf-token --from-literal=token=\"$HF_TOKEN\"\n"
+    )
+    return header + yaml.dump_all(kubernetes_documents(resp), Dumper=_Dumper, sort_keys=False, width=1 << 16)
+
+
+def build(resp: PlanResponse) -> Artifacts:
+    """Every artifact of a plan."""
+    notes = []
+    if resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"):
+        notes.append("AMD GPUs use AMD's rocm/vllm image; pin its tag to the release you test.")
+    if _is_local(resp):
+        notes.append("The local model directory is mounted read-only; on Kubernetes it must exist at the same path on the node.")
+    return Artifacts(
+        image=image(resp),
+        vllm_args=vllm_args(resp),
+        serve_command=serve_command(resp),
+        serve_script=serve_script(resp),
+        docker_run=docker_run(resp),
+        docker_compose=docker_compose(resp),
+        kubernetes=kubernetes(resp),
+        profile_yaml=dump_profile(resp.request),
+        notes=notes,
+    )
