@@ -36,6 +36,14 @@ PUBLISHED = [
     "microsoft/Phi-3-mini-4k-instruct",
     "openai/gpt-oss-20b",
     "openai/gpt-oss-120b",
+    # catalog additions beyond ../shared/model-facts
+    "Qwen/Qwen3-14B",
+    "Qwen/Qwen2.5-1.5B-Instruct",
+    "meta-llama/Meta-Llama-3-70B-Instruct",
+    "mistralai/Mistral-Nemo-Instruct-2407",
+    "google/gemma-2-2b-it",
+    "google/gemma-3-1b-it",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
 ]
 
 
@@ -81,3 +89,18 @@ def test_moe_active_params_qwen3_30b():
 def test_pipeline_split_matches_vllm(layers, stages, sizes):
     # vllm/distributed/utils.py get_pp_indices gives the remainder to the stages before the last.
     assert [len(r) for r in pp_layer_ranges(layers, stages)] == sizes
+
+
+def test_tied_head_stored_twice_is_loaded_once(planned):
+    # Qwen3-0.6B ties its LM head, yet the Hub's 751,632,384 counts a stored copy of it.
+    p = planned(model="Qwen/Qwen3-0.6B", gpu="L4")
+    assert p.model.params_loaded == 596_049_920
+    assert any("tied LM head" in note for note in p.model.notes)
+
+
+def test_non_gated_families_are_refused():
+    from wizard.errors import WizardError
+
+    with pytest.raises(WizardError, match="does not model"):
+        parse_config({"model_type": "opt", "architectures": ["OPTForCausalLM"], "hidden_size": 768,
+                      "num_hidden_layers": 12, "num_attention_heads": 12, "vocab_size": 50272})

@@ -26,6 +26,15 @@ _PRESCALED_ROPE = {"su", "longrope", "llama3", "yarn", "deepseek_yarn", "deepsee
 _OPT_IN_SLIDING = {"qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl"}
 # Architectures that are not decoder-only transformers with attention KV caches.
 _UNSUPPORTED_HINTS = ("mamba", "ssm", "rwkv", "jamba", "nemotron_h", "whisper", "t5", "bart")
+# Families whose MLP is not gated, or whose layers carry learned position
+# embeddings and biased layer norms: their parameter count is not modelled.
+_NON_GATED = {"opt", "gpt2", "gpt_neox", "gpt_bigcode", "gptj", "falcon", "phi", "bloom", "mpt", "starcoder2", "chatglm", "glm"}
+# Families whose accounting is checked against published parameter counts
+# (tests/test_params.py); others get a note that a Llama-style layout is assumed.
+VERIFIED_MODEL_TYPES = {
+    "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "deepseek_v2", "deepseek_v3", "gemma2", "gemma3",
+    "gemma3_text", "phi3", "gpt_oss",
+}
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,11 @@ def parse_config(config: Mapping[str, Any]) -> Architecture:
         raise WizardError(
             f"{arch_name} ({model_type}) is not a decoder-only attention model; the planner "
             "does not model its memory (state-space, encoder-decoder or recurrent layers)"
+        )
+    if model_type in _NON_GATED:
+        raise WizardError(
+            f"{arch_name} ({model_type}) uses a layer layout (non-gated MLP, learned positions or biased norms) "
+            "that the planner does not model; its memory would be wrong"
         )
     hidden = int(_need(cfg, "hidden_size", "n_embd", "d_model"))
     layers = int(_need(cfg, "num_hidden_layers", "n_layer", "num_layers"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from wizard import artifacts, perf, quant, recommend
-from wizard.arch import Architecture
+from wizard.arch import VERIFIED_MODEL_TYPES, Architecture
 from wizard.detect import DetectedGpu, detect_gpus
 from wizard.errors import WizardError
 from wizard.feasibility import Verdict, judge
@@ -129,12 +129,22 @@ def _params(info: ModelInfo, request: PlanRequest, fmt: quant.WeightFormat) -> t
     arch = info.arch
     counted = count_params(arch)
     notes: list[str] = []
+    if arch.model_type not in VERIFIED_MODEL_TYPES:
+        notes.append(
+            f"model_type {arch.model_type!r} is not among the families checked against published parameter counts; "
+            "weights assume a Llama-style layout (gated MLP, RMSNorm)."
+        )
     extra = 0
     loaded = counted
     stored = info.params_loaded if info.params_loaded is not None else (
         info.params_total - mtp_params(arch) if info.params_total else None)
     if stored and fmt.kind == "none":
         diff = stored - counted
+        tied_head = arch.vocab_size * arch.hidden_size
+        if arch.tie_word_embeddings and abs(diff - tied_head) <= UNMODELLED_THRESHOLD * counted:
+            # The checkpoint stores the LM head although the config ties it: vLLM loads it once.
+            diff = 0
+            notes.append("The checkpoint stores a copy of the tied LM head; vLLM ties it to the embedding and loads it once.")
         if diff > UNMODELLED_THRESHOLD * counted:
             extra = diff
             loaded = stored
