@@ -179,9 +179,18 @@ def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers:
     user's parameter-count override to every tensor.
     """
     total = 0.0
+    # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
+    # size one of each, multiply.
+    sized: dict[tuple, float] = {}
     for layer in layers:
-        for tensor in layer_tensors(arch, layer, engine.tp):
-            total += fmt.tensor_bytes(tensor, layer, engine.dtype_bytes)
+        tensors = layer_tensors(arch, layer, engine.tp) if fmt.layer_specific or not sized else None
+        key: tuple = (arch.is_moe_layer(layer),)
+        if fmt.layer_specific:
+            key += tuple(fmt.covers(t, layer) for t in tensors)  # type: ignore[union-attr]
+        if key not in sized:
+            tensors = tensors or layer_tensors(arch, layer, engine.tp)
+            sized[key] = sum(fmt.tensor_bytes(t, layer, engine.dtype_bytes) for t in tensors)
+        total += sized[key]
     embed, head = embedding_tensors(arch, engine.tp)
     if first:
         total += embed.params * engine.dtype_bytes

@@ -71,6 +71,13 @@ def catalog_entry(model_id: str) -> dict[str, Any] | None:
 
 
 def _from_catalog(entry: dict[str, Any]) -> ModelInfo:
+    return _catalog_info(entry["hf_id"].lower())
+
+
+@cache
+def _catalog_info(key: str) -> ModelInfo:
+    """A catalog model, parsed once per process."""
+    entry = _catalog()[key]
     arch = parse_config(entry["config"])
     return ModelInfo(
         model=entry["hf_id"],

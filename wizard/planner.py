@@ -23,6 +23,7 @@ from wizard.params import active_params, count_params, mtp_params
 from wizard.recommend import Choice
 from wizard.schema import (
     Feasibility,
+    FrontierPoint,
     GpuMemory,
     HardwareReport,
     MemoryReport,
@@ -484,7 +485,7 @@ def _model_report(info: ModelInfo, fmt: quant.WeightFormat, loaded: int, kv_byte
     )
 
 
-def _memory_report(cand: Candidate, rel: Release, kv_dtype: str) -> MemoryReport:
+def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: int) -> MemoryReport:
     mem, engine = cand.memory, cand.engine
     stage = mem.limiting
     layout = stage.kv
@@ -532,6 +533,13 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str) -> MemoryReport
             f"= {layout.bytes_per_token:,} B"
         ),
     }
+    frontier = []
+    if blocks:
+        length, top = 1024, model_limit
+        while length < top:
+            frontier.append(FrontierPoint(tokens=length, max_requests=blocks // layout.blocks_per_request(length)))
+            length *= 2
+        frontier.append(FrontierPoint(tokens=top, max_requests=blocks // layout.blocks_per_request(top)))
     return MemoryReport(
         vllm_version=rel.label,
         engine=rel.engine,
@@ -556,6 +564,7 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str) -> MemoryReport
         cuda_graph_in_budget=engine.cuda_graphs_in_budget,
         ranges=ranges,
         per_gpu=per_gpu,
+        frontier=frontier,
         formulas=formulas,
     )
 
@@ -607,7 +616,7 @@ def _response(inp: Inputs, sol: Solution) -> PlanResponse:
         tensor_parallel_size=engine.tp,
         pipeline_parallel_size=engine.pp,
     )
-    memory = _memory_report(cand, inp.rel, str(kv_choice.value))
+    memory = _memory_report(cand, inp.rel, str(kv_choice.value), arch.max_model_len)
     warnings = _warnings(request, hw, cand, arch)
     feasibility = Feasibility(
         fits=verdict.fits,

@@ -10,9 +10,11 @@ scales, zero points and any padding the serving kernels need.
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
@@ -43,20 +45,41 @@ class WeightFormat:
     ignore: tuple[str, ...] = field(default_factory=tuple)
     online: bool = False  # quantized by vLLM at load time from a 16-bit checkpoint
 
+    @cached_property
+    def _ignored(self) -> re.Pattern[str] | None:
+        """All ignore patterns as one regex: globs match a module or anything under it, 're:' ones as written."""
+        parts = []
+        for pattern in self.ignore:
+            if pattern.startswith("re:"):
+                parts.append(f"(?:{pattern[3:]})")
+            else:
+                glob = fnmatch.translate(pattern).removesuffix(r"\Z").removeprefix("(?s:").removesuffix(")")
+                parts.append(f"(?:{glob}(?:\\..*)?)")
+                parts.append(f"(?:.*\\.{re.escape(pattern)})")  # a bare module name matches at the end of a path
+        return re.compile("|".join(parts) + "$") if parts else None
+
+    @cached_property
+    def layer_specific(self) -> bool:
+        """Whether an ignore pattern names particular layers (then layers are sized one by one)."""
+        return any(p.startswith("re:") or re.search(r"layers\.\d", p) for p in self.ignore)
+
     def covers(self, tensor: Tensor, layer: int | None) -> bool:
         """Whether this format applies to the tensor (else it stays in the model dtype)."""
         if self.kind == "none" or tensor.kind not in ("linear", "expert"):
             return False
         if self.experts_only and tensor.kind != "expert":
             return False
+        if self._ignored is None:
+            return True
         path = tensor.module if layer is None else f"model.layers.{layer}.{tensor.module}"
-        for pattern in self.ignore:
-            if pattern.startswith("re:"):
-                if re.match(pattern[3:], path):
-                    return False
-            elif fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + ".*") or path.endswith(pattern):
-                return False
-        return True
+        if path not in self._ignore_memo:
+            self._ignore_memo[path] = bool(self._ignored.match(path))
+        return not self._ignore_memo[path]
+
+    @cached_property
+    def _ignore_memo(self) -> dict[str, bool]:
+        """Paths already matched against the ignore patterns (plans size the same layers many times)."""
+        return {}
 
     def matrix_bytes(self, rows: int, cols: int, expert: str | None = None) -> int:
         """Bytes of one ``rows`` x ``cols`` matrix in this format.
@@ -155,9 +178,15 @@ def _modelopt(qc: Mapping[str, Any]) -> WeightFormat:
 
 
 def from_checkpoint(qc: Mapping[str, Any] | None) -> WeightFormat:
-    """The weight format a checkpoint's ``quantization_config`` declares."""
+    """The weight format a checkpoint's ``quantization_config`` declares (one shared instance per config)."""
     if not qc:
         return NONE
+    return _from_checkpoint(json.dumps(qc, sort_keys=True, default=str))
+
+
+@cache
+def _from_checkpoint(config_json: str) -> WeightFormat:
+    qc = json.loads(config_json)
     method = str(qc.get("quant_method") or ("modelopt" if isinstance(qc.get("quantization"), Mapping) else "")).lower()
     if method == "awq":
         bits, group = int(qc.get("bits", qc.get("w_bit", 4))), int(qc.get("group_size", qc.get("q_group_size", 128)))

@@ -385,6 +385,13 @@ class GpuMemory(_Block):
     outside_budget_gib: float
 
 
+class FrontierPoint(_Block):
+    """How many requests of a given length the KV cache holds at once."""
+
+    tokens: int
+    max_requests: int
+
+
 class MemoryReport(_Block):
     vllm_version: str = Field(description="The vLLM release whose memory accounting this follows.")
     engine: str = Field(description="vLLM engine generation of that release (V0 or V1).")
@@ -409,6 +416,7 @@ class MemoryReport(_Block):
     cuda_graph_in_budget: bool = Field(description="Whether vLLM subtracts CUDA-graph memory before sizing the KV cache (0.21+); before, graphs sit outside the budget.")
     ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
     per_gpu: list[GpuMemory]
+    frontier: list[FrontierPoint] = Field(default_factory=list, description="Requests the KV cache holds at once, per context length.")
     formulas: dict[str, str] = Field(default_factory=dict, description="Each headline number's formula with the live values.")
 
 

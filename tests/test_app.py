@@ -1,0 +1,137 @@
+"""The dashboard's behaviour through Streamlit's AppTest (no browser)."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import make_plan
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def app():
+    return AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+
+
+def plotly_specs(at):
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def serve_command(at):
+    return next(c.value for c in at.code if c.value.startswith("vllm serve"))
+
+
+def test_first_page_shows_a_plan_with_charts_code_and_downloads(app):
+    at = app.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 2
+    assert serve_command(at).startswith("vllm serve meta-llama/Llama-3.1-8B-Instruct")
+    assert len(at.get("download_button")) >= 3
+    labels = [m.label for m in at.metric]
+    assert "Fits" in labels and "OOM risk" in labels
+    assert at.metric[labels.index("Fits")].value == "yes"
+
+
+def test_vram_chart_data_matches_the_plan(app):
+    at = app.run()
+    expected = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100 SXM 80GB")
+    vram = plotly_specs(at)[0]
+    bars = {trace["name"]: trace["y"][0] for trace in vram["data"]}
+    gpu = expected.memory.per_gpu[0]
+    assert bars["Weights"] == pytest.approx(gpu.weights_gib)
+    assert bars["KV cache"] == pytest.approx(gpu.kv_cache_gib)
+    assert bars["Activation peak"] == pytest.approx(gpu.activation_gib)
+
+
+def test_submitting_the_form_replans_and_updates_the_url(app):
+    at = app.run()
+    at.selectbox(key="model").set_value("Qwen/Qwen3-8B")
+    at.number_input(key="concurrency").set_value(4)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert serve_command(at).startswith("vllm serve Qwen/Qwen3-8B")
+    # The share link carries the inputs under the request's field names (the browser's own
+    # address bar is updated by the bound widgets; tests/test_e2e.py checks that).
+    share = at.code[-1].value
+    assert "model=Qwen%2FQwen3-8B" in share and "concurrency=4" in share
+
+
+def test_query_parameters_reproduce_a_plan(app):
+    app.query_params.update({"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "gpus": "2", "max_model_len": "8192"})
+    at = app.run()
+    assert not at.exception
+    command = serve_command(at)
+    assert "--max-model-len 8192" in command
+    expected = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", gpus=2, max_model_len=8192)
+    assert command == expected.artifacts.serve_command
+
+
+def test_unknown_model_in_the_url_is_an_error_not_a_traceback(app):
+    app.query_params["model"] = "does-not/exist"
+    at = app.run()
+    assert not at.exception
+    assert at.error and "does-not/exist" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_invalid_max_model_len_is_an_error(app):
+    app.query_params.update({"max_model_len": "lots"})
+    at = app.run()
+    assert not at.exception
+    assert at.error and "Max model length" in at.error[0].value
+
+
+def test_failing_plan_lists_fixes_as_links(app):
+    app.query_params.update({"model": "meta-llama/Llama-3.1-70B-Instruct", "gpu": "H100"})
+    at = app.run()
+    assert not at.exception
+    assert at.metric[0].value == "no"
+    links = [m.value for m in at.markdown if "](?" in m.value]
+    assert any("gpus=2" in link for link in links)
+    assert any("AWQ" in link for link in links)
+
+
+def test_profile_upload_fills_the_form(app, tmp_path):
+    at = app.run()
+    profile = make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="L40S", gpus=2, concurrency=3).artifacts.profile_yaml
+    at.file_uploader[0].upload("team.yaml", profile.encode())
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="model").value == "Qwen/Qwen2.5-7B-Instruct"
+    assert at.selectbox(key="gpu").value == "L40S"
+    assert serve_command(at).startswith("vllm serve Qwen/Qwen2.5-7B-Instruct")
+
+
+def test_broken_profile_upload_is_reported(app):
+    at = app.run()
+    at.file_uploader[0].upload("broken.yaml", b"model: [unclosed")
+    at.run()
+    assert not at.exception
+    assert any("could not be loaded" in (e.proto.title or "") for e in at.error)
+
+
+def test_tooltips_come_from_the_schema(app):
+    from wizard.schema import field_info
+
+    at = app.run()
+    assert at.number_input(key="gpus").help == field_info("gpus").description
+    assert at.selectbox(key="model").help == field_info("model").description
+
+
+def test_gpus_page_without_gpus(app, monkeypatch):
+    monkeypatch.setattr("wizard.detect.detect_gpus", lambda *a, **k: [])
+    at = app.run()
+    at.switch_page("pages/gpus.py").run()
+    assert not at.exception
+    assert any("No NVIDIA GPU" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) >= 30
+
+
+def test_models_page_lists_the_catalog(app):
+    at = app.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) >= 36 and "KV bytes/token" in table.columns

@@ -1,0 +1,156 @@
+"""Request fields as form inputs: what widget each one needs, from the schema.
+
+The dashboard draws one widget per :class:`FieldSpec`, keyed by the field's
+own name, so the URL query string of a plan uses the request's field names
+(``?model=...&gpu=H100&gpus=2``).  Values travel as text in URLs and widgets;
+:func:`request_values` turns them back into typed request values, dropping the
+ones left empty so the schema's defaults apply.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from wizard.errors import WizardError
+from wizard.schema import PlanRequest, iter_fields
+
+# Short labels for the form; the long help text is the schema's description.
+LABELS = {
+    "model": "Model", "revision": "Revision", "trust_remote_code": "Trust remote code", "dtype": "Dtype",
+    "quantization": "Quantization", "kv_cache_dtype": "KV-cache dtype", "max_model_len": "Max model length",
+    "params_b": "Parameters (billions)", "gpu": "GPU", "gpus": "GPUs per node", "nodes": "Nodes",
+    "vram_gb": "Custom GPU memory (GiB)", "interconnect": "Interconnect", "tensor_parallel_size": "Tensor parallel",
+    "pipeline_parallel_size": "Pipeline parallel", "prompt_tokens": "Prompt tokens", "gen_tokens": "Output tokens",
+    "concurrency": "Concurrent requests", "request_rate": "Request rate (req/s)", "batching_mode": "Batching mode",
+    "gpu_memory_utilization": "GPU memory utilization", "max_num_seqs": "Max sequences",
+    "max_num_batched_tokens": "Max batched tokens", "enforce_eager": "Eager mode (no CUDA graphs)",
+    "vllm_version": "vLLM version", "port": "Port", "overhead_gb": "Extra overhead (GiB)",
+    "fragmentation_factor": "KV fragmentation factor", "headroom_gb": "Required KV headroom (GiB)",
+}
+# Fields shown outside the "advanced vLLM settings" expander.
+BASIC = {"model", "gpu", "gpus", "nodes", "vram_gb", "interconnect", "prompt_tokens", "gen_tokens", "concurrency",
+         "request_rate", "batching_mode"}
+DEFAULT = "default"  # the choice that leaves an optional setting empty: the wizard (or the checkpoint) decides
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    section: str
+    label: str
+    help: str
+    kind: Literal["text", "int", "float", "choice", "bool"]
+    options: tuple[Any, ...] = ()
+    default: Any = None
+    optional: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    basic: bool = False
+
+
+def _bounds(info: Any) -> tuple[float | None, float | None]:
+    low = high = None
+    for item in info.metadata:
+        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
+        low = getattr(item, "gt", None) if getattr(item, "gt", None) is not None else low
+        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
+    return low, high
+
+
+def field_specs() -> list[FieldSpec]:
+    """One spec per request field, in schema order."""
+    specs = []
+    for section, name, info in iter_fields():
+        annotation = info.annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = type(None) in typing.get_args(annotation) or info.default is None
+        literal = [a for a in ([annotation] + args) if typing.get_origin(a) is Literal]
+        low, high = _bounds(info)
+        default = None if info.is_required() else info.get_default()
+        base = dict(name=name, section=section, label=LABELS.get(name, name), help=info.description or "",
+                    default=default, optional=optional, minimum=low, maximum=high, basic=name in BASIC)
+        if annotation is bool or args == [bool]:
+            kind, options = ("choice", (DEFAULT, "true", "false")) if optional else ("bool", ())
+        elif literal and int not in args:
+            kind = "choice"
+            options = tuple(v for lit in literal for v in typing.get_args(lit))
+            if optional:
+                options = (DEFAULT, *options)
+        elif annotation is int or (int in args and not literal):
+            kind, options = "int", ()
+        elif annotation is float or float in args:
+            kind, options = "float", ()
+        else:
+            kind, options = "text", ()
+        specs.append(FieldSpec(kind=kind, options=options, **base))  # type: ignore[arg-type]
+    return specs
+
+
+def _convert(spec: FieldSpec, value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if spec.kind == "choice":
+        if value == DEFAULT:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        return value
+    if spec.name == "max_model_len":
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            return int(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise WizardError(f"Max model length must be a number of tokens or 'auto', not {value!r}") from None
+    if spec.kind == "int":
+        return int(value)
+    if spec.kind == "float":
+        return float(value)
+    if spec.kind == "text":
+        return str(value).strip()
+    return value
+
+
+def request_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Typed flat request values from widget values; empty and 'auto' ones are left out."""
+    specs = {s.name: s for s in field_specs()}
+    values = {}
+    for name, value in raw.items():
+        if name not in specs:
+            continue
+        converted = _convert(specs[name], value)
+        if converted is not None:
+            values[name] = converted
+    return values
+
+
+def widget_value(spec: FieldSpec, request_value: Any) -> Any:
+    """A request value as its widget shows it (the inverse of :func:`request_values`)."""
+    if request_value is None:
+        return DEFAULT if spec.kind == "choice" and DEFAULT in spec.options else None
+    if isinstance(request_value, bool) and spec.kind == "choice":
+        return "true" if request_value else "false"
+    if spec.kind == "text" or spec.name == "max_model_len":
+        return str(request_value)
+    return request_value
+
+
+def query_string(request: PlanRequest, changes: dict[str, Any] | None = None) -> str:
+    """The shareable query string of a request: every field that differs from its default.
+
+    ``changes`` (flat field names) are applied first; a None there resets a field.
+    """
+    defaults = {name: info.get_default() for _, name, info in iter_fields() if not info.is_required()}
+    values = {**request.flat(), **(changes or {})}
+    specs = {s.name: s for s in field_specs()}
+    pairs = []
+    for name, value in values.items():
+        if value is None or (name in defaults and value == defaults[name]):
+            continue
+        shown = widget_value(specs[name], value)
+        pairs.append((name, str(shown).lower() if isinstance(shown, bool) else str(shown)))
+    return urlencode(pairs)
