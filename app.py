@@ -14,6 +14,8 @@ page = st.navigation(
     [
         st.Page("pages/plan.py", title="Plan", icon=":material/memory:", default=True,
                 help="Will a model fit under vLLM, with which settings, how fast, and the commands to deploy it."),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:",
+                help="The cheapest GPUs and layouts that meet a latency or throughput target, and two plans side by side."),
         st.Page("pages/gpus.py", title="GPUs", icon=":material/developer_board:",
                 help="GPUs detected on this server and the GPU catalog with memory, bandwidth and compute."),
         st.Page("pages/models.py", title="Models", icon=":material/view_list:",

@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jsonschema
+import kubernetes_validate
 import yaml
 
 from wizard.planner import plan
@@ -44,6 +46,8 @@ SCENARIOS = {
     "gpt-oss-120b on one H100": dict(model="openai/gpt-oss-120b", gpu="H100"),
     "Mixtral on 2x A100, fp8 KV": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
     "8B on one RTX 4090 at 32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
+    "DeepSeek-V3 on 2 nodes x 8 H100": dict(model="deepseek-ai/DeepSeek-V3", gpu="H100", gpus=8, nodes=2),
+    "Llama-3.1-405B bf16 on 2 nodes x 8 H100": dict(model="meta-llama/Llama-3.1-405B-Instruct", gpu="H100", gpus=8, nodes=2),
 }
 
 # Parses argv lists with vLLM's serve parser, built as vllm/entrypoints/cli/main.py does.
@@ -78,6 +82,38 @@ def shell_words(text: str) -> list[str]:
     return shlex.split(text.replace("\\\n", " "))
 
 
+def after_serve(words: list[str]) -> list[str]:
+    """The arguments after ``vllm serve`` in a command line (or a script that ends with one)."""
+    at = max(i for i in range(len(words) - 1) if words[i:i + 2] == ["vllm", "serve"])
+    return words[at + 2:]
+
+
+def artifact_argvs(a, k8s: list[dict], compose: dict) -> list[list[str]]:
+    """vLLM's arguments as the serve script, docker, Compose and Kubernetes artifacts pass them."""
+    serve = shell_words(a.serve_command)[2:]
+    docker = shell_words(a.docker_run.replace('"$HOME', '"/home/user'))
+    if a.multi_node:  # head containers run `ray start ... && exec vllm serve ...` through bash -c
+        leader = next(d for d in k8s if d["kind"] == "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+        return [serve, after_serve(docker), after_serve(shlex.split(compose["services"]["head"]["command"][0])),
+                after_serve(shlex.split(leader["spec"]["containers"][0]["args"][0]))]
+    container = next(d for d in k8s if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return [serve, docker[docker.index(a.image) + 1:], compose["services"]["vllm"]["command"], container["args"]]
+
+
+def check_kubernetes(docs: list[dict], lws: jsonschema.Draft7Validator) -> None:
+    """Core objects against Kubernetes 1.30 (strict); a LeaderWorkerSet against its CRD, its pod templates as Pods."""
+    for doc in docs:
+        if doc["kind"] != "LeaderWorkerSet":
+            kubernetes_validate.validate(doc, "1.30.0", strict=True)
+            continue
+        lws.validate(doc)
+        template = doc["spec"]["leaderWorkerTemplate"]
+        for part in ("leaderTemplate", "workerTemplate"):
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", **template[part]["metadata"]},
+                   "spec": template[part]["spec"]}
+            kubernetes_validate.validate(pod, "1.30.0", strict=True)
+
+
 def vllm_parse(python: str, argvs: list[list[str]]) -> list[dict]:
     out = subprocess.run([python, "-c", PARSER_SNIPPET], input=json.dumps(argvs), capture_output=True, text=True,
                          env={**os.environ, "VLLM_LOGGING_LEVEL": "ERROR"}, check=False)
@@ -91,9 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vllm-python", help="a Python interpreter with vLLM installed")
     parser.add_argument("--docker-compose", help="a docker-compose binary (v2) for `config`")
     args = parser.parse_args(argv)
-    import jsonschema
-    import kubernetes_validate
-
+    lws_crd = yaml.safe_load((ROOT / "tests/data/lws-crd.yaml").read_text())
+    lws = jsonschema.Draft7Validator(lws_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
     compose_schema = jsonschema.Draft7Validator(json.loads((ROOT / "tests/data/compose-spec.json").read_text()))
     work = Path(tempfile.mkdtemp(prefix="wizard-artifacts-"))
     evil_dir = work / EVIL
@@ -106,13 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, flat in scenarios.items():
         p = plan(PlanRequest.from_flat(flat), detected=[])
         a = p.artifacts
-        serve = shell_words(a.serve_command)[2:]
-        docker = shell_words(a.docker_run.replace('"$HOME', '"/home/user'))
-        docker_args = docker[docker.index(a.image) + 1:]
         compose = yaml.safe_load(a.docker_compose)
         k8s = list(yaml.safe_load_all(a.kubernetes))
-        container = next(d for d in k8s if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
-        argvs += [serve, docker_args, compose["services"]["vllm"]["command"], container["args"]]
+        mine = artifact_argvs(a, k8s, compose)
+        serve = mine[0]
+        argvs += mine
         checks = {"fits": p.feasibility.fits, "TP divides heads": p.model.num_attention_heads % p.hardware.tensor_parallel_size == 0,
                   "model intact": serve[0] == p.model.model}
         if p.feasibility.fits and isinstance(p.recommendation.max_model_len.value, int):
@@ -120,16 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         errors = list(compose_schema.iter_errors(compose))
         checks["compose schema"] = not errors
         try:
-            for doc in k8s:
-                kubernetes_validate.validate(doc, "1.30.0", strict=True)
+            check_kubernetes(k8s, lws)
             checks["k8s 1.30 strict"] = True
-        except kubernetes_validate.ValidationError as exc:
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
             checks["k8s 1.30 strict"] = False
             print(f"{name}: {exc}", file=sys.stderr)
         if args.docker_compose:
             path = work / f"compose-{len(rows)}.yaml"
             path.write_text(a.docker_compose)
-            result = subprocess.run([args.docker_compose, "-f", str(path), "config", "-q"], capture_output=True, text=True, check=False)
+            env = {**os.environ, "HEAD_IP": "10.0.0.1", "COMPOSE_PROFILES": "head,worker"}
+            result = subprocess.run([args.docker_compose, "-f", str(path), "config", "-q"], capture_output=True, text=True,
+                                    check=False, env=env)
             checks["docker-compose config"] = result.returncode == 0
             if result.returncode:
                 print(f"{name}: {result.stderr.strip()}", file=sys.stderr)

@@ -205,22 +205,21 @@ for note in resp.model.notes:
 # ---------------------------------------------------------------- artifacts and sharing
 st.markdown("#### Deploy")
 art = resp.artifacts
-tabs = st.tabs(["vllm serve", "docker run", "Compose", "Kubernetes", "Profile"])
-with tabs[0]:
-    st.code(art.serve_command, language="bash")
-with tabs[1]:
-    st.code(art.docker_run, language="bash")
-with tabs[2]:
-    st.code(art.docker_compose, language="yaml")
-with tabs[3]:
-    st.code(art.kubernetes, language="yaml")
-with tabs[4]:
-    st.code(art.profile_yaml, language="yaml")
+snippets = [("vllm serve", art.serve_command, "bash")]
+if art.multi_node:
+    snippets.append(("Ray cluster", art.multi_node, "bash"))
+snippets += [("docker run", art.docker_run, "bash"), ("Compose", art.docker_compose, "yaml"),
+             ("Kubernetes", art.kubernetes, "yaml"), ("Profile", art.profile_yaml, "yaml")]
+for tab, (_, text, language) in zip(st.tabs([name for name, _, _ in snippets]), snippets):
+    with tab:
+        st.code(text, language=language)
 for note in art.notes:
     st.caption(note)
 
 with st.container(horizontal=True):
     st.download_button("serve.sh", art.serve_script, file_name="serve.sh", mime="text/x-shellscript", icon=":material/terminal:", on_click="ignore")
+    if art.multi_node:
+        st.download_button("ray-cluster.sh", art.multi_node, file_name="ray-cluster.sh", mime="text/x-shellscript", icon=":material/lan:", on_click="ignore")
     st.download_button("docker-compose.yaml", art.docker_compose, file_name="docker-compose.yaml", mime="application/yaml", icon=":material/deployed_code:", on_click="ignore")
     st.download_button("kubernetes.yaml", art.kubernetes, file_name="kubernetes.yaml", mime="application/yaml", icon=":material/hub:", on_click="ignore")
     st.download_button("profile.yaml", art.profile_yaml, file_name="profile.yaml", mime="application/yaml", icon=":material/tune:", on_click="ignore")

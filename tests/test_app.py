@@ -135,3 +135,45 @@ def test_models_page_lists_the_catalog(app):
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) >= 36 and "KV bytes/token" in table.columns
+
+
+def compare_page(app, **query):
+    for key, value in query.items():
+        app.query_params[key] = value
+    at = app.run()
+    return at.switch_page("pages/compare.py").run()
+
+
+def test_compare_page_sweeps_and_links_each_row_to_the_plan_page(app):
+    from urllib.parse import parse_qsl
+
+    from wizard.fields import request_values
+    from wizard.profile import request_from
+
+    at = compare_page(app)
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Configurations evaluated"].replace(",", "")) > 0
+    table = at.dataframe[1].value  # the price editor is the first table
+    assert list(table["$/hour"]) == sorted(table["$/hour"])
+    first = table.iloc[0]
+    request = request_from(request_values(dict(parse_qsl(first["plan"].split("?", 1)[1]))))
+    assert request.hardware.gpu == first["GPU"] and request.hardware.gpus == first["GPUs/node"]
+    assert make_plan(**{k: v for k, v in request.flat().items() if v is not None}).feasibility.fits
+    assert len(plotly_specs(at)) == 2  # the Pareto chart and the comparison's memory bars
+    assert any(c.language == "diff" for c in at.code)
+
+
+def test_compare_page_target_filters_rows(app):
+    at = compare_page(app)
+    before = len(at.dataframe[1].value)
+    at.number_input(key="target_max_itl_ms").set_value(30).run()
+    assert not at.exception
+    table = at.dataframe[1].value
+    assert 0 < len(table) < before and (table["ITL ms"] <= 30).all()
+
+
+def test_compare_page_reports_an_unknown_model(app):
+    at = compare_page(app, sweep_model="no-such/model-xyz")
+    assert not at.exception
+    assert at.error and "no-such/model-xyz" in at.error[0].value

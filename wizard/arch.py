@@ -9,7 +9,7 @@ guessed from a parameter count; a config that lacks a needed key is an error.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
@@ -94,7 +94,8 @@ class Architecture:
     rope_dim: int
     rope_positions: int
     multimodal: bool
-    quantization_config: Mapping[str, Any] | None
+    # Not part of equality or the hash: architectures key caches of per-layer tensors.
+    quantization_config: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def attention(self) -> str:

@@ -133,3 +133,59 @@ def frontier_figure(plan: PlanResponse) -> go.Figure:
     fig.update_yaxes(type="log", title="Requests at once")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indexes of the points no other point beats on both cost (lower) and throughput (higher), by cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def sweep_figure(rows: list) -> go.Figure:
+    """Cost per hour against output throughput, one colour per GPU type, the Pareto front as a line.
+
+    ``rows`` are :class:`wizard.sweep.Row` objects (anything with the same attributes).
+    """
+    fig = go.Figure()
+    for gpu in dict.fromkeys(r.gpu for r in rows):
+        mine = [r for r in rows if r.gpu == gpu]
+        fig.add_trace(go.Scatter(
+            x=[r.cost_per_hour for r in mine], y=[r.output_tokens_per_s for r in mine], mode="markers", name=gpu,
+            marker=dict(size=9, opacity=0.8),
+            customdata=[[r.gpus_per_node, r.nodes, r.weights, r.kv_cache_dtype, r.itl_ms, r.cost_per_million_output_tokens]
+                        for r in mine],
+            hovertemplate=(f"<b>{gpu}</b> x %{{customdata[0]}} per node x %{{customdata[1]}} node(s)<br>"
+                           "weights %{customdata[2]}, KV %{customdata[3]}<br>$%{x:,.2f}/h · %{y:,.0f} output tok/s<br>"
+                           "ITL %{customdata[4]:.1f} ms · $%{customdata[5]:,.2f} per M output tokens<extra></extra>"),
+        ))
+    front = pareto_front([(r.cost_per_hour, r.output_tokens_per_s) for r in rows])
+    if front:
+        fig.add_trace(go.Scatter(
+            x=[rows[i].cost_per_hour for i in front], y=[rows[i].output_tokens_per_s for i in front], mode="lines",
+            name="Pareto front", line=dict(color="#333333", dash="dot", shape="hv"), hoverinfo="skip"))
+    fig.update_xaxes(title="Cost (USD per hour, on demand)", tickprefix="$")
+    fig.update_yaxes(title="Output tokens/s (expected)")
+    fig.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def compare_vram_figure(plans: list[PlanResponse], labels: list[str]) -> go.Figure:
+    """Side-by-side stacked memory of the most loaded GPU of each plan, with each plan's budget."""
+    gpus = [min(p.memory.per_gpu, key=lambda g: g.kv_cache_gib) for p in plans]
+    fig = go.Figure()
+    for key, name, color in COMPONENTS:
+        values = [getattr(g, key) for g in gpus]
+        if any(values) or key in ("weights_gib", "kv_cache_gib"):
+            fig.add_bar(name=name, x=labels, y=values, marker_color=color,
+                        hovertemplate="%{x}<br>" + name + ": %{y:.2f} GiB<extra></extra>")
+    fig.add_trace(go.Scatter(x=labels, y=[g.budget_gib for g in gpus], mode="markers", name="Budget (utilization x memory)",
+                             marker=dict(symbol="line-ew-open", size=60, color="#333333", line=dict(width=3)),
+                             hovertemplate="%{x}<br>budget %{y:.2f} GiB<extra></extra>"))
+    fig.update_layout(barmode="stack", yaxis_title="GiB per GPU", height=420, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=-0.15))
+    return fig

@@ -16,7 +16,7 @@ import typing
 from typing import Any, Literal, Sequence
 
 from wizard.errors import WizardError
-from wizard.schema import VLLM_VERSION, PlanResponse, iter_fields
+from wizard.schema import VLLM_VERSION, PlanResponse, Targets, iter_fields
 
 EXIT_BAD_INPUT = 2
 
@@ -49,10 +49,16 @@ def _flag_options(annotation: Any) -> dict[str, Any]:
     return {"type": str}
 
 
-def add_request_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per request field, grouped by section, help from the schema."""
+# Request fields a sweep chooses itself (it takes --gpu more than once instead of the hardware section).
+SWEPT = {"gpu", "gpus", "nodes", "vram_gb", "tensor_parallel_size", "pipeline_parallel_size"}
+
+
+def add_request_arguments(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
+    """One flag per request field (but ``skip``), grouped by section, help from the schema."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for section, name, info in iter_fields():
+        if name in skip:
+            continue
         group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
         extra = (info.json_schema_extra or {}) if isinstance(info.json_schema_extra, dict) else {}
         flags = ["--" + name.replace("_", "-"), *extra.get("cli", [])]
@@ -61,6 +67,14 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
         if default not in (None, "", False) and not info.is_required():
             help_text += f" (default: {default})"
         group.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=help_text, **_flag_options(info.annotation))
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, model: type, title: str) -> None:
+    """One flag per field of a small pydantic model (sweep targets), help from its descriptions."""
+    group = parser.add_argument_group(title)
+    for name, info in model.model_fields.items():
+        group.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=info.description,
+                           **_flag_options(info.annotation))
 
 
 def _given(namespace: argparse.Namespace) -> dict[str, Any]:
@@ -152,6 +166,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 ARTIFACT_FILES = {
     "serve": ("serve.sh", "serve_script"),
+    "ray": ("ray-cluster.sh", "multi_node"),
     "docker": ("docker-run.sh", "docker_run"),
     "compose": ("docker-compose.yaml", "docker_compose"),
     "k8s": ("kubernetes.yaml", "kubernetes"),
@@ -179,8 +194,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         written = []
         for kind in args.emit:
             name, attr = ARTIFACT_FILES[kind]
+            text = getattr(resp.artifacts, attr)
+            if text is None:  # the Ray recipe exists only for multi-node plans
+                continue
             path = out / name
-            path.write_text(getattr(resp.artifacts, attr))
+            path.write_text(text)
             if name.endswith(".sh"):
                 path.chmod(0o755)
             written.append(path)
@@ -193,6 +211,62 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"plan {verdict}")
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        counts = ()
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers separated by commas, e.g. 1,2,4,8; got {text!r}")
+    return counts
+
+
+SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "usd_per_hour", "usd_per_m_tokens",
+                 "output_tok_s", "itl_ms", "ttft_ms"]
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from wizard.prices import parse_overrides
+    from wizard.profile import describe_validation_error
+    from wizard.sweep import sweep
+
+    try:
+        targets = Targets(**{name: getattr(args, name) for name in Targets.model_fields})
+    except ValidationError as exc:
+        raise WizardError(describe_validation_error(exc)) from None
+    result = sweep(_request(args), targets, gpu_names=args.gpu_list, provider=args.provider,
+                   prices=parse_overrides(args.price or []), full_plans=args.limit if args.json else 0,
+                   per_node=args.gpus_per_node, nodes=args.node_counts)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.rows)} fit and meet "
+          f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})")
+    if not result.rows:
+        print("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
+        return 0
+    rows = [{"gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes, "tp": r.tensor_parallel_size,
+             "pp": r.pipeline_parallel_size, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
+             "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
+             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.rows[:args.limit or None]]
+    print(_table(rows, SWEEP_COLUMNS))
+    print("cost: on-demand USD per GPU-hour x GPUs; performance: expected values of the heuristic model (plan one row for its ranges)")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from wizard.compare import compare, render_comparison
+    from wizard.planner import plan
+    from wizard.profile import load_profile, request_from
+
+    plans = [plan(request_from({}, load_profile(path))) for path in (args.profile_a, args.profile_b)]
+    comparison = compare(*plans, labels=(args.profile_a, args.profile_b))
+    print(json.dumps(comparison.to_json(), indent=2) if args.json else render_comparison(comparison))
     return 0
 
 
@@ -234,6 +308,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _providers() -> list[str]:
+    from wizard.prices import providers
+
+    return providers()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vllm-wizard",
@@ -253,9 +333,34 @@ def build_parser() -> argparse.ArgumentParser:
     out = g.add_argument_group("output options")
     out.add_argument("--output-dir", "-o", required=True, help="directory to write the files into (created if missing)")
     out.add_argument("--emit", type=_emit_list, default=list(ARTIFACT_FILES),
-                     help=f"artifacts to write, comma-separated: {','.join(ARTIFACT_FILES)} (default: all)")
+                     help=f"artifacts to write, comma-separated: {','.join(ARTIFACT_FILES)} (default: all; ray only for multi-node plans)")
     out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
     g.set_defaults(func=cmd_generate)
+    sw = sub.add_parser("sweep", help="find the cheapest deployments that fit and meet targets",
+                        description="Plan every GPU type x GPUs per node x nodes x weight format x KV dtype; keep what fits "
+                                    "and meets the targets; rank by cost per hour.")
+    add_request_arguments(sw, skip=SWEPT)
+    sweep_options = sw.add_argument_group("sweep options")
+    sweep_options.add_argument("--gpu", dest="gpu_list", action="append", metavar="GPU",
+                               help="a GPU type to consider (repeat for several; default: every catalog GPU with a price)")
+    sweep_options.add_argument("--gpus-per-node", type=_counts, default=(1, 2, 4, 8), metavar="N,N,...",
+                               help="GPUs per node to try; tensor parallelism spans them (default: 1,2,4,8)")
+    sweep_options.add_argument("--nodes", dest="node_counts", type=_counts, default=(1, 2, 4), metavar="N,N,...",
+                               help="node counts to try; pipeline stages span them (default: 1,2,4)")
+    sweep_options.add_argument("--provider", help="bundled price list to use: " + ", ".join(_providers()) + " (default: the first)")
+    sweep_options.add_argument("--price", action="append", metavar="GPU=USD",
+                               help="your own on-demand USD per GPU-hour for a GPU (repeatable); overrides the price list")
+    sweep_options.add_argument("--limit", type=int, default=10, help="rows to print; with --json, results with a full plan (default: 10)")
+    sweep_options.add_argument("--profile", "-p", help="YAML profile with the model, workload and policy")
+    sweep_options.add_argument("--json", action="store_true", help='print {"candidates_evaluated": N, "results": [...]} as JSON')
+    add_model_arguments(sw, Targets, "targets (expected values must meet them)")
+    sw.set_defaults(func=cmd_sweep)
+    cmp = sub.add_parser("compare", help="compare two plans side by side",
+                         description="Plan two profiles and show memory, performance and settings side by side, and how their commands differ.")
+    cmp.add_argument("profile_a", metavar="PROFILE_A", help="YAML profile of the first plan")
+    cmp.add_argument("profile_b", metavar="PROFILE_B", help="YAML profile of the second plan")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.set_defaults(func=cmd_compare)
     for name, func, text in (("gpus", cmd_gpus, "list the GPU catalog"), ("models", cmd_models, "list the bundled model catalog"),
                              ("detect", cmd_detect, "list the GPUs on this machine (NVML, nvidia-smi)")):
         s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 from wizard.arch import Architecture, kv_heads_per_rank
 from wizard.kv import KvLayout, layout
@@ -124,13 +125,13 @@ class StageMemory:
     kv: KvLayout
     cuda_graph_in_budget: bool = True
 
-    @property
+    @cached_property
     def non_kv(self) -> Triple:
         """Everything vLLM takes from the budget before the KV cache."""
         graphs = self.cuda_graph if self.cuda_graph_in_budget else Triple.exact(0.0)
         return Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + graphs
 
-    @property
+    @cached_property
     def available(self) -> Triple:
         """KV-cache bytes left: high when the heuristics come out low and vice versa."""
         non_kv = self.non_kv
@@ -143,7 +144,7 @@ class MemoryPlan:
     gpu_total: float
     budget: float
 
-    @property
+    @cached_property
     def num_blocks(self) -> int:
         """Blocks every rank gets: the minimum over workers (vLLM takes the min)."""
         return min(s.kv.num_blocks(s.available.expected) for s in self.stages)
@@ -151,7 +152,7 @@ class MemoryPlan:
     def num_blocks_at(self, which: str) -> int:
         return min(s.kv.num_blocks(getattr(s.available, which)) for s in self.stages)
 
-    @property
+    @cached_property
     def limiting(self) -> StageMemory:
         """The stage whose memory sets the block count."""
         return min(self.stages, key=lambda s: s.kv.num_blocks(s.available.expected))
@@ -178,33 +179,39 @@ def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers:
     vision tower), held in the model dtype and split over TP; ``scale`` applies a
     user's parameter-count override to every tensor.
     """
+    return _stage_weights(arch, fmt, engine.tp, engine.dtype_bytes, layers.start, layers.stop, first, last,
+                          extra_params, scale)
+
+
+@cache
+def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: int, start: int, stop: int,
+                   first: bool, last: bool, extra_params: int, scale: float) -> float:
     total = 0.0
     # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
     # size one of each, multiply.
     sized: dict[tuple, float] = {}
-    for layer in layers:
-        tensors = layer_tensors(arch, layer, engine.tp) if fmt.layer_specific or not sized else None
+    for layer in range(start, stop):
         key: tuple = (arch.is_moe_layer(layer),)
+        tensors = layer_tensors(arch, layer, tp)
         if fmt.layer_specific:
-            key += tuple(fmt.covers(t, layer) for t in tensors)  # type: ignore[union-attr]
+            key += tuple(fmt.covers(t, layer) for t in tensors)
         if key not in sized:
-            tensors = tensors or layer_tensors(arch, layer, engine.tp)
-            sized[key] = sum(fmt.tensor_bytes(t, layer, engine.dtype_bytes) for t in tensors)
+            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes) for t in tensors)
         total += sized[key]
-    embed, head = embedding_tensors(arch, engine.tp)
+    embed, head = embedding_tensors(arch, tp)
     if first:
-        total += embed.params * engine.dtype_bytes
+        total += embed.params * dtype_bytes
     if last:
-        total += final_norm(arch).params * engine.dtype_bytes
+        total += final_norm(arch).params * dtype_bytes
         if head is not None:
-            total += head.params * engine.dtype_bytes
+            total += head.params * dtype_bytes
         elif not first:  # tied LM head on another stage than the embedding: its own copy
-            total += embed.params * engine.dtype_bytes
+            total += embed.params * dtype_bytes
     total *= scale
-    total += extra_params * engine.dtype_bytes / engine.tp
+    total += extra_params * dtype_bytes / tp
     # RoPE cos/sin cache, one per model in the model dtype (Llama-3.1-8B loads
     # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B).
-    total += arch.rope_positions * arch.rope_dim * engine.dtype_bytes
+    total += arch.rope_positions * arch.rope_dim * dtype_bytes
     return total
 
 

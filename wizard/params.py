@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 from wizard.arch import Architecture, kv_heads_per_rank
 
@@ -33,7 +34,7 @@ class Tensor:
         return self.rows * self.cols * self.count
 
 
-def _stored(tensors: list[Tensor]) -> int:
+def _stored(tensors: tuple[Tensor, ...]) -> int:
     """Parameters a checkpoint stores (runtime-only copies excluded)."""
     return sum(t.params for t in tensors if t.kind != "runtime")
 
@@ -123,11 +124,17 @@ def _moe_mlp(arch: Architecture, tp: int) -> list[Tensor]:
     return out
 
 
-def layer_tensors(arch: Architecture, layer: int, tp: int = 1) -> list[Tensor]:
+def layer_tensors(arch: Architecture, layer: int, tp: int = 1) -> tuple[Tensor, ...]:
     """Weights of decoder layer ``layer`` as one of ``tp`` ranks holds them."""
-    mlp = _moe_mlp(arch, tp) if arch.is_moe_layer(layer) else _dense_mlp(arch, tp, arch.intermediate_size)
+    return kind_tensors(arch, arch.is_moe_layer(layer), tp)
+
+
+@cache
+def kind_tensors(arch: Architecture, moe: bool, tp: int) -> tuple[Tensor, ...]:
+    """Every dense (or every MoE) layer holds the same tensors: built once per architecture and TP."""
+    mlp = _moe_mlp(arch, tp) if moe else _dense_mlp(arch, tp, arch.intermediate_size)
     norms = Tensor("layernorms", "norm", arch.norms_per_layer * arch.hidden_size)
-    return _attention(arch, tp) + mlp + [norms]
+    return tuple(_attention(arch, tp) + mlp + [norms])
 
 
 def padded_vocab(arch: Architecture) -> int:
@@ -146,6 +153,7 @@ def final_norm(arch: Architecture) -> Tensor:
     return Tensor("norm", "norm", arch.hidden_size)
 
 
+@cache
 def mtp_params(arch: Architecture) -> int:
     """Parameters of multi-token-prediction layers as checkpoints store them.
 
@@ -162,6 +170,7 @@ def mtp_params(arch: Architecture) -> int:
     return arch.mtp_layers * per_module
 
 
+@cache
 def count_params(arch: Architecture) -> int:
     """Parameters of the served model (no MTP), unsharded and unpadded."""
     total = sum(_stored(layer_tensors(arch, i)) for i in range(arch.num_layers))
@@ -169,6 +178,7 @@ def count_params(arch: Architecture) -> int:
     return total + embed.params + (head.params if head else 0) + final_norm(arch).params
 
 
+@cache
 def active_params(arch: Architecture) -> int | None:
     """Parameters used per token: all but the unused routed experts (MoE only)."""
     if arch.moe is None:

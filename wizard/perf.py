@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 from wizard.arch import Architecture
 from wizard.gpus import GpuSpec
 from wizard.memory import Engine, MemoryPlan
-from wizard.params import layer_tensors
+from wizard.params import kind_tensors, layer_tensors
 from wizard.quant import WeightFormat
 
 # ---- efficiency factors, calibrated on ../shared/truth/vllm_perf_results.csv
@@ -45,7 +46,11 @@ MOE_LAYER_OVERHEAD_S = {1: 80e-6, 2: 100e-6, 4: 150e-6, 8: 220e-6}
 ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  # per collective (perf_methods 5)
 ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
 PCIE_GBS = 25.0  # PCIe Gen4 x16 effective, when the catalog has no host-link figure
-PIPELINE_SEND_LATENCY_S = 50e-6  # point-to-point activation send between stages
+PIPELINE_SEND_LATENCY_S = 50e-6  # point-to-point activation send between stages on one node
+# Between nodes a stage boundary crosses the network: RDMA-class latency plus the
+# activations (tokens x hidden x 2 bytes) over a 200 Gb/s-class NIC per GPU.
+INTER_NODE_LATENCY_S = 100e-6
+INTER_NODE_GBS = 25.0
 # Ranges: how far measurements strayed from the expected value during calibration.
 SPREAD = {"dense": 0.20, "tp": 0.30, "moe": 0.40, "uncalibrated": 0.45}
 CALIBRATED_GPUS = {"h100-sxm-80gb", "h100-pcie-80gb", "h200-sxm-141gb", "a100-sxm-80gb", "a100-pcie-80gb", "rtx-4090"}
@@ -98,6 +103,7 @@ class StepModel:
     allreduce_latency: float
     link_bandwidth: float  # bytes/s per GPU for all-reduce
     chunked_prefill: bool = True  # V1 mixes prefill into decode steps; V0 ran prefill-only steps
+    inter_node_hops: int = 0  # pipeline stage boundaries that cross nodes
 
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
         """Seconds for one step with ``decode`` running sequences and ``prefill`` prompt tokens."""
@@ -139,8 +145,20 @@ def _t_fix(version: tuple[int, int, int]) -> float:
     return T_FIX_S["old"]
 
 
+@cache
+def _active_linear(arch: Architecture, moe: bool, tp: int) -> float:
+    """Linear parameters one token touches in one layer on one GPU (top-k of the experts)."""
+    total = 0.0
+    for t in kind_tensors(arch, moe, tp):
+        if t.kind == "expert" and arch.moe:
+            total += t.params * arch.moe.top_k / arch.moe.num_experts
+        elif t.kind in ("linear", "router", "runtime"):
+            total += t.params
+    return total
+
+
 def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: MemoryPlan, gpu: GpuSpec,
-               interconnect: str, version: tuple[int, int, int]) -> StepModel:
+               interconnect: str, version: tuple[int, int, int], nodes: int = 1) -> StepModel:
     """Per-GPU step costs for the plan's heaviest stage."""
     stage = memory.limiting
     layers = stage.layers
@@ -152,12 +170,10 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
     # Active linear parameters on one GPU: every tensor but the idle experts (embedding lookups are free).
     linear = 0.0
-    for i in layers:
-        for t in layer_tensors(arch, i, engine.tp):
-            if t.kind == "expert" and arch.moe:
-                linear += t.params * arch.moe.top_k / arch.moe.num_experts
-            elif t.kind in ("linear", "router", "runtime"):
-                linear += t.params
+    for moe in (False, True):
+        count = sum(1 for i in layers if arch.is_moe_layer(i) == moe)
+        if count:
+            linear += count * _active_linear(arch, moe, engine.tp)
     if layers.stop == arch.num_layers:
         linear += math.ceil(arch.vocab_size / engine.tp) * arch.hidden_size  # LM head
     heads = math.ceil(arch.num_heads / engine.tp)
@@ -197,6 +213,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         eta_comp=_eta_comp(gpu, bool(moe_layers)),
         t_fix=_t_fix(version),
         chunked_prefill=not (engine.v0 and engine.max_num_batched_tokens >= engine.max_model_len),
+        inter_node_hops=min(nodes - 1, engine.pp - 1),
         allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
         link_bandwidth=link,
     )
@@ -239,9 +256,11 @@ def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> tuple[int, st
     return engine.max_num_seqs, f"max_num_seqs ({engine.max_num_seqs})"
 
 
-def _pipeline(model: StepModel, seconds: float) -> float:
-    """A token passes every stage: with PP the stages' times add up."""
-    return seconds * model.pp + (model.pp - 1) * PIPELINE_SEND_LATENCY_S
+def _pipeline(model: StepModel, seconds: float, tokens: float = 1.0) -> float:
+    """A step passes every stage: with PP the stages' times add up, plus the sends between them."""
+    local = model.pp - 1 - model.inter_node_hops
+    network = model.inter_node_hops * (INTER_NODE_LATENCY_S + tokens * model.hidden * 2 / (INTER_NODE_GBS * 1e9))
+    return seconds * model.pp + local * PIPELINE_SEND_LATENCY_S + network
 
 
 def _decode_ctx(wl: Workload) -> float:
@@ -262,9 +281,9 @@ def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> fl
         arrivals = decode / wl.gen_tokens
         batched = max(arrivals, 1.0) * wl.prompt_tokens
         stall = min(arrivals, 1.0) * model.step_time(0, batched, 0, wl.prompt_tokens / 2)
-        return _pipeline(model, model.step_time(decode, 0, _decode_ctx(wl), 0) + stall)
+        return _pipeline(model, model.step_time(decode, 0, _decode_ctx(wl), 0) + stall, decode + refill)
     prefill = min(refill, max(engine.max_num_batched_tokens - decode, 0))
-    return _pipeline(model, model.step_time(decode, prefill, _decode_ctx(wl), wl.prompt_tokens / 2))
+    return _pipeline(model, model.step_time(decode, prefill, _decode_ctx(wl), wl.prompt_tokens / 2), decode + prefill)
 
 
 def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, requests: float) -> Operating:
@@ -280,8 +299,9 @@ def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, request
     total_prefill = running * wl.prompt_tokens
     chunks = max(1, math.ceil(total_prefill / budget))
     riding = running * (chunks - 1) / (2 * chunks) if model.chunked_prefill else 0.0
-    prefill_step = _pipeline(model, model.step_time(riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2))
-    decode_step = _pipeline(model, model.step_time(running, 0, _decode_ctx(wl), 0))
+    prefill_step = _pipeline(model, model.step_time(riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2),
+                             riding + total_prefill / chunks)
+    decode_step = _pipeline(model, model.step_time(running, 0, _decode_ctx(wl), 0), running)
     gen = max(wl.gen_tokens - 1, 1)
     cycle = chunks * prefill_step + gen * decode_step
     # Requests prefilled in early chunks decode through the later prefill steps.
@@ -296,7 +316,8 @@ def _steady_closed(model: StepModel, engine: Engine, wl: Workload, running: int,
     """Requests of varied lengths drift apart: a steady trickle of refills (the alternative to waves)."""
     step = _steady(model, engine, wl, running)
     budget = max(engine.max_num_batched_tokens - running, 1)
-    own = _pipeline(model, model.step_time(running, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2))
+    own = _pipeline(model, model.step_time(running, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
+                    running + min(wl.prompt_tokens, budget))
     queue = waiting * wl.gen_tokens * step / running
     ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + queue
     return Operating(running, step, ttft, running / step)
@@ -317,7 +338,8 @@ def _open_loop(model: StepModel, engine: Engine, wl: Workload, cap: int, rate: f
     step = _steady(model, engine, wl, decode)
     rho = min(rate / max_rate, 0.98)
     budget = max(engine.max_num_batched_tokens - decode, 1)
-    own = _pipeline(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2))
+    own = _pipeline(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
+                    decode + min(wl.prompt_tokens, budget))
     # Waiting for a batch slot grows like rho / (1 - rho) steps as the rate nears capacity.
     ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + rho / (1 - rho) * step
     return Operating(decode, step, ttft, min(rate, max_rate) * wl.gen_tokens)
@@ -358,7 +380,8 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload,
             notes.append(f"{in_flight - running} requests wait for a slot: their wait is part of TTFT")
     op = ops[0]
     output = _triple([o.output_tokens_per_s for o in ops], half)
-    prefill_step = _pipeline(model, model.step_time(0, engine.max_num_batched_tokens, 0, min(wl.prompt_tokens, engine.max_num_batched_tokens) / 2))
+    prefill_step = _pipeline(model, model.step_time(0, engine.max_num_batched_tokens, 0, min(wl.prompt_tokens, engine.max_num_batched_tokens) / 2),
+                             engine.max_num_batched_tokens)
     return PerfResult(
         prefill_tokens_per_s=engine.max_num_batched_tokens / prefill_step,
         decode_tokens_per_s=1 / op.tpot_s,
@@ -377,6 +400,8 @@ def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:
     """Relative half-width of the range, and why."""
     if gpu.id not in CALIBRATED_GPUS:
         return SPREAD["uncalibrated"], f"{gpu.name} has no published vLLM benchmark in the calibration set: wider range"
+    if model.inter_node_hops:
+        return SPREAD["uncalibrated"], "multi-node: no published multi-node vLLM benchmark in the calibration set, and networks differ"
     if model.moe_layers:
         return SPREAD["moe"], "MoE: expert routing and kernel overheads vary most"
     if model.tp > 1 or model.pp > 1:

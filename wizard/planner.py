@@ -296,13 +296,18 @@ def search(inp: Inputs) -> Solution:
     if eager_user is None:
         eager_options.append(Choice(True, "recommended", "CUDA graphs would not fit: eager mode frees their memory for the KV cache"))
     levels = [(s, k, e) for k in kv_options for e in eager_options for s in seq_options]
-    fitting: list[Candidate] = []
-    for level_seqs, level_kv, level_eager in levels:
-        fitting = [c for c in (
-            _evaluate(inp, tp, pp, level_seqs, tokens, level_kv, level_eager)
-            for tp in tps) if c.verdict.fits]
-        if fitting:
-            break
+    def fits_at(level: tuple[Choice, Choice, Choice]) -> list[Candidate]:
+        level_seqs, level_kv, level_eager = level
+        return [c for c in (_evaluate(inp, tp, pp, level_seqs, tokens, level_kv, level_eager) for tp in tps) if c.verdict.fits]
+
+    fitting = fits_at(levels[0])
+    # Every relaxation only frees memory, so when even the last level (all of them
+    # at once) fits nothing, the levels in between cannot fit either: skip them.
+    if not fitting and len(levels) > 1 and fits_at(levels[-1]):
+        for level in levels[1:]:
+            fitting = fits_at(level)
+            if fitting:
+                break
     if fitting:
         # Prefer the smallest TP that also serves the model's whole context when the
         # user left max_model_len open; else the smallest TP that fits the workload.
@@ -670,7 +675,7 @@ def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
     wl = inp.request.workload
     workload = perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
                              concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
-    model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version)
+    model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version, inp.hw.nodes)
     half, why = perf.spread(model, inp.hw.gpu)
     result = perf.estimate(model, cand.engine, cand.memory, workload, half)
 
@@ -701,5 +706,6 @@ def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
             f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
             + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s" if model.tp > 1 else ""),
-        ],
+        ] + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + activations at "
+              f"{perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"] if model.inter_node_hops else []),
     )

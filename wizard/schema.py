@@ -310,6 +310,20 @@ def field_info(name: str) -> FieldInfo:
     raise KeyError(name)
 
 
+class Targets(BaseModel):
+    """What a deployment must achieve (expected values of the performance model); empty means no target."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_ttft_ms: float | None = Field(None, gt=0, description="Longest acceptable time to first token, in ms.")
+    max_itl_ms: float | None = Field(
+        None, gt=0, description="Longest acceptable time per output token (TPOT / inter-token latency), in ms.")
+    min_output_tokens_per_s: float | None = Field(
+        None, gt=0, description="Aggregate output tokens per second the deployment must sustain.")
+    min_request_rate: float | None = Field(
+        None, gt=0, description="Poisson request rate (requests/s) the deployment must sustain without queues growing.")
+
+
 # --------------------------------------------------------------------------- response
 
 
@@ -491,6 +505,7 @@ class Artifacts(_Block):
     docker_run: str
     docker_compose: str
     kubernetes: str
+    multi_node: str | None = Field(None, description="Multi-node plans: Ray cluster commands per node, then vllm serve on the head.")
     profile_yaml: str
     notes: list[str] = Field(default_factory=list)
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Sweep speed: candidate configurations evaluated per second, per model.
+
+Each model is swept over every catalog GPU (the ones without a bundled price
+get a placeholder price, so the whole catalog is enumerated) x GPUs per node
+x nodes x weight format x KV dtype, with an ITL target.  Each model runs in a
+fresh interpreter so the first ("cold") sweep pays for every cache a
+dashboard session would also have to fill; a second sweep in the same process
+shows the warm speed.  Target: at least 2,000 configurations per second.
+
+    python benchmarks/sweep_speed.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mixtral-8x7B-Instruct-v0.1",
+          "Qwen/Qwen3-235B-A22B-FP8", "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-120b", "meta-llama/Llama-3.1-405B-Instruct"]
+TARGET_PER_S = 2000
+
+ONE_MODEL = r"""
+import json, sys, time
+from wizard.gpus import catalog
+from wizard.prices import price_of
+from wizard.schema import PlanRequest, Targets
+from wizard.sweep import sweep
+prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: enumerate the whole catalog
+base = PlanRequest.from_flat({"model": sys.argv[1], "prompt_tokens": 1024, "gen_tokens": 256, "concurrency": 32})
+out = []
+for _ in range(2):
+    t = time.perf_counter()
+    r = sweep(base, Targets(max_itl_ms=50), prices=prices, full_plans=0)
+    out.append({"candidates": r.candidates_evaluated, "fitting": len(r.rows), "seconds": time.perf_counter() - t})
+print(json.dumps(out))
+"""
+
+
+def main() -> int:
+    print(f"{'model':<40} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'warm s':>7} {'warm /s':>8}")
+    slowest = float("inf")
+    for model in MODELS:
+        out = subprocess.run([sys.executable, "-c", ONE_MODEL, model], capture_output=True, text=True, check=True)
+        cold, warm = json.loads(out.stdout.strip().splitlines()[-1])
+        rate_cold, rate_warm = cold["candidates"] / cold["seconds"], warm["candidates"] / warm["seconds"]
+        slowest = min(slowest, rate_cold)
+        print(f"{model:<40} {cold['candidates']:>10} {cold['fitting']:>8} {cold['seconds']:>7.3f} {rate_cold:>8.0f} "
+              f"{warm['seconds']:>7.3f} {rate_warm:>8.0f}")
+    verdict = "meets" if slowest >= TARGET_PER_S else "MISSES"
+    print(f"\nslowest cold sweep: {slowest:.0f} configurations/s ({verdict} the {TARGET_PER_S}/s target)")
+    return 0 if slowest >= TARGET_PER_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The capacity sweep: enumeration, ranking, targets, prices, and no drift from `plan`."""
+
+import json
+
+import pytest
+
+from wizard.cli import main
+from wizard.errors import WizardError
+from wizard.gpus import get_gpu
+from wizard.prices import parse_overrides, price_of, providers
+from wizard.schema import PlanRequest, Targets
+from wizard.sweep import candidates, sweep
+
+LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
+DEEPSEEK = "deepseek-ai/DeepSeek-V3"
+
+
+def run_json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def plan_flags(result: dict, workload: list[str]) -> list[str]:
+    """The `vllm-wizard plan` flags that re-plan one sweep result alone."""
+    flags = ["plan", "--model", result["plan"]["model"]["model"], "--gpu", result["gpu"], "--gpus", str(result["gpus_per_node"]),
+             "--nodes", str(result["nodes"]), "--tp", str(result["tensor_parallel_size"]),
+             "--pp", str(result["pipeline_parallel_size"]), "--kv-cache-dtype", result["kv_cache_dtype"], *workload, "--json"]
+    if result["quantization"]:
+        flags += ["--quantization", result["quantization"]]
+    return flags
+
+
+@pytest.fixture(scope="module")
+def llama_sweep_json():
+    """`sweep --json` for Llama-3.1-70B with an ITL target (captured once for the module)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["sweep", "--model", LLAMA_70B, "--max-itl-ms", "35", "--concurrency", "32", "--json"]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_sweep_json_has_the_documented_shape(llama_sweep_json):
+    data = llama_sweep_json
+    assert isinstance(data["candidates_evaluated"], int) and data["candidates_evaluated"] > 0
+    assert len(data["results"]) == 10  # --limit default
+    for result in data["results"]:
+        for key in ("gpu", "gpus_per_node", "nodes", "tensor_parallel_size", "pipeline_parallel_size", "quantization",
+                    "kv_cache_dtype", "cost_per_hour", "plan"):
+            assert key in result
+        assert result["plan"]["feasibility"]["fits"] is True
+
+
+def test_results_are_sorted_by_cost_and_meet_the_target(llama_sweep_json):
+    costs = [r["cost_per_hour"] for r in llama_sweep_json["results"]]
+    assert costs == sorted(costs)
+    for result in llama_sweep_json["results"]:
+        assert result["itl_ms"] <= 35
+        # The row's cost is the bundled price times every GPU it rents.
+        assert result["cost_per_hour"] == round(result["usd_per_gpu_hour"] * result["gpus_per_node"] * result["nodes"], 2)
+
+
+def test_every_result_fits_when_planned_alone_with_the_cli(llama_sweep_json, capsys):
+    """One model, no drift: `plan` with the row's settings gives the very plan the sweep returned."""
+    for result in llama_sweep_json["results"]:
+        alone = run_json(capsys, plan_flags(result, ["--concurrency", "32"]))
+        assert alone["feasibility"]["fits"] is True
+        assert alone["memory"] == result["plan"]["memory"]
+        assert alone["recommendation"] == result["plan"]["recommendation"]
+        assert alone["performance"]["itl_ms"]["expected"] == pytest.approx(result["itl_ms"], abs=0.01)
+
+
+def test_deepseek_v3_on_h100s_needs_two_nodes_and_replans_to_the_same_fit(capsys):
+    data = run_json(capsys, ["sweep", "--model", DEEPSEEK, "--gpu", "H100", "--json"])
+    # 4 GPUs per node counts x 3 node counts x the FP8 checkpoint x 2 KV dtypes.
+    assert data["candidates_evaluated"] == 24
+    cheapest = data["results"][0]
+    # 671B FP8 weights (~625 GiB) exceed one node of 8 x 72.9 GiB budgets: two nodes of 8 at $3.49 per GPU-hour.
+    assert (cheapest["gpu"], cheapest["gpus_per_node"], cheapest["nodes"]) == ("H100 SXM 80GB", 8, 2)
+    assert (cheapest["tensor_parallel_size"], cheapest["pipeline_parallel_size"]) == (8, 2)
+    assert cheapest["cost_per_hour"] == 55.84
+    assert all(r["nodes"] > 1 for r in data["results"])
+    for result in data["results"]:
+        alone = run_json(capsys, plan_flags(result, []))
+        assert alone["feasibility"]["fits"] is True
+        assert alone["memory"] == result["plan"]["memory"]
+    assert cheapest["plan"]["artifacts"]["multi_node"].startswith("# 2 nodes x 8 GPUs")
+
+
+def test_candidate_enumeration_is_exact():
+    base = PlanRequest.from_flat({"model": LLAMA_70B})
+    requests = candidates(base, [get_gpu("H100"), get_gpu("T4")])
+    # H100: 4 GPUs-per-node counts x 3 node counts x {bf16, fp8 online} x {auto, fp8 KV} = 48.
+    # T4 (Turing, no FP8): 4 x 3 x {bf16} x {auto} = 12.
+    assert len(requests) == 60
+    t4 = [r for r in requests if r.hardware.gpu == "T4"]
+    assert len(t4) == 12 and {r.model.quantization for r in t4} == {None} and {r.model.kv_cache_dtype for r in t4} == {"auto"}
+    assert all(r.hardware.tensor_parallel_size == r.hardware.gpus and r.hardware.pipeline_parallel_size == r.hardware.nodes
+               for r in requests)
+
+
+def test_a_checkpoint_quantization_and_a_fixed_kv_dtype_are_kept():
+    base = PlanRequest.from_flat({"model": "Qwen/Qwen2.5-72B-Instruct-AWQ", "kv_cache_dtype": "fp8"})
+    requests = candidates(base, [get_gpu("L40S")])
+    assert {r.model.quantization for r in requests} == {None}  # the AWQ checkpoint, never FP8 on top
+    assert {r.model.kv_cache_dtype for r in requests} == {"fp8"}
+
+
+def test_targets_reject_what_misses_them():
+    base = PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"})
+    loose = sweep(base, gpu_names=["L4"], full_plans=0)
+    impossible = sweep(base, Targets(max_itl_ms=0.5), gpu_names=["L4"], full_plans=0)
+    assert loose.rows and not impossible.rows
+    assert impossible.rejected["misses targets"] == len(loose.rows)
+    fast = sweep(base, Targets(min_output_tokens_per_s=loose.rows[0].output_tokens_per_s + 1), gpu_names=["L4"], full_plans=0)
+    assert all(r.output_tokens_per_s > loose.rows[0].output_tokens_per_s for r in fast.rows)
+
+
+def test_ties_on_cost_are_broken_by_cost_per_token():
+    result = sweep(PlanRequest.from_flat({"model": DEEPSEEK}), gpu_names=["H100"], full_plans=0)
+    keys = [(r.cost_per_hour, r.cost_per_million_output_tokens) for r in result.rows]
+    assert keys == sorted(keys)
+
+
+def test_bundled_prices_carry_source_and_date():
+    assert providers()[0] == "runpod"
+    h100 = price_of(get_gpu("H100"))
+    assert (h100.usd_per_gpu_hour, h100.date) == (3.49, "2026-09-25") and "silybench" in h100.source
+    assert price_of(get_gpu("H100"), "aws").usd_per_gpu_hour == 6.88  # p5.48xlarge $55.04 / 8
+    assert price_of(get_gpu("MI300X")) is None
+
+
+def test_user_prices_override_by_any_gpu_name():
+    overrides = parse_overrides(["h100=2.10", "L40S = 0.9"])
+    assert overrides == {"H100 SXM 80GB": 2.1, "L40S": 0.9}
+    assert price_of(get_gpu("H100 SXM"), None, overrides).usd_per_gpu_hour == 2.1
+    assert price_of(get_gpu("MI300X"), None, {"MI300X": 1.5}).provider == "your price"
+
+
+@pytest.mark.parametrize("item", ["H100", "H100=abc", "H100=-1", "H100=0"])
+def test_bad_price_overrides_are_clear_errors(item):
+    with pytest.raises(WizardError, match="GPU=USD_PER_GPU_HOUR"):
+        parse_overrides([item])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--gpu", "MI300X"], "no price for MI300X"),
+    (["--gpu", "NoSuchGPU"], "NoSuchGPU"),
+    (["--max-itl-ms", "-1"], "--max-itl-ms"),
+    (["--provider", "nowhere"], "no price list for provider 'nowhere'"),
+    (["--price", "H100"], "GPU=USD_PER_GPU_HOUR"),
+])
+def test_sweep_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    assert main(["sweep", "--model", LLAMA_70B, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_sweep_text_output_and_a_user_price(capsys):
+    assert main(["sweep", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--price", "MI300X=1.50",
+                 "--gpus-per-node", "1", "--nodes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("4 configurations evaluated")  # 1 x 1 x {bf16, fp8} x {auto, fp8}
+    assert "MI300X" in out and "1.50" in out
+
+
+def test_gpus_per_node_list_must_be_numbers(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "--model", LLAMA_70B, "--gpus-per-node", "two"])
+    assert exc.value.code == 2
