@@ -23,14 +23,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizard.arch import parse_config
 from wizard.errors import WizardError
-from wizard.gpus import custom_gpu, find_gpu
+from wizard.gpus import find_gpu
+from wizard.logcheck import release_version, replay_request
 from wizard.metadata import catalog_entry
 from wizard.planner import plan
-from wizard.recommend import batching
 from wizard.schema import PlanRequest
-from wizard.versions import release
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_memory_logs.csv"
 
@@ -70,14 +68,6 @@ def integer(text: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def version_of(row: dict[str, str]) -> str:
-    """The row's vLLM release; V0 rows without a number are taken as 0.6, V1 ones as current."""
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", row["vllm_version"])
-    if match and int(match.group(1)) == 0:
-        return f"0.{match.group(2)}.{match.group(3) or 0}"
-    return "0.6.0" if row["engine"].startswith("V0") else "0.33.0"
-
-
 @dataclass
 class Result:
     row: int
@@ -98,10 +88,6 @@ def observed_start(row: dict[str, str]) -> bool | None:
     return None
 
 
-def catalog_arch_len(entry: dict) -> int:
-    return parse_config(entry["config"]).max_model_len
-
-
 def request_for(row: dict[str, str]) -> PlanRequest | str:
     """The plan request that replays a row, or why the row cannot be replayed."""
     model = ALIASES.get(row["model"], row["model"])
@@ -112,39 +98,17 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
     gpu = find_gpu(re.sub(r"\(.*?\)", "", row["gpu"]).strip()) if row["gpu"] else None
     if total is None and gpu is None:
         return f"GPU memory unknown: {row['gpu'][:40]}"
-    tp = integer(row["tensor_parallel_size"]) or 1
-    pp = integer(row["pipeline_parallel_size"]) or 1
-    values: dict[str, object] = {
-        "model": entry["hf_id"], "gpus": tp * pp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
-        "vllm_version": version_of(row), "concurrency": 1, "prompt_tokens": 1, "gen_tokens": 1,
-    }
-    if gpu is not None:
-        values["gpu"] = gpu.name
-    if total is not None:
-        values["vram_gb"] = total
-    util = number(row["gpu_memory_utilization"])
-    if util is not None and 0 < util <= 1:
-        values["gpu_memory_utilization"] = util
-    length = integer(row["max_model_len"])
-    if length:
-        values["max_model_len"] = length
-    for name in ("max_num_seqs", "max_num_batched_tokens"):
-        if integer(row[name]):
-            values[name] = integer(row[name])
-    # What vLLM did is what is replayed: its defaults, not the planner's recommendations.
-    values["enforce_eager"] = row["enforce_eager"].strip().lower() == "true"
-    values["kv_cache_dtype"] = "fp8" if row["kv_cache_dtype"].strip().startswith("fp8") else "auto"
-    spec = gpu or find_gpu("H100")
-    if total is not None:
-        spec = custom_gpu(total, spec)
-    rel = release(values["vllm_version"], pre_ampere=spec.cc is not None and spec.cc < (8, 0))
-    seqs, tokens = batching("balanced", spec, 1, values.get("max_num_seqs"), values.get("max_num_batched_tokens"),
-                            length or catalog_arch_len(entry), rel)
-    values["max_num_seqs"], values["max_num_batched_tokens"] = seqs.value, tokens.value
     quant = row["quantization"].strip().lower()
     if quant not in ("", "none") and "native" not in quant and entry["config"].get("quantization_config") is None:
         return f"quantized run ({quant}) of an unquantized catalog checkpoint"
-    return PlanRequest.from_flat(values)
+    # What vLLM did is what is replayed: its defaults, not the planner's recommendations.
+    return replay_request(
+        entry["hf_id"], gpu=gpu, total_gib=total, vllm_version=release_version(row["vllm_version"], row["engine"][:2]),
+        tp=integer(row["tensor_parallel_size"]) or 1, pp=integer(row["pipeline_parallel_size"]) or 1,
+        gpu_memory_utilization=number(row["gpu_memory_utilization"]), max_model_len=integer(row["max_model_len"]),
+        max_num_seqs=integer(row["max_num_seqs"]), max_num_batched_tokens=integer(row["max_num_batched_tokens"]),
+        enforce_eager=row["enforce_eager"].strip().lower() == "true",
+        kv_cache_dtype="fp8" if row["kv_cache_dtype"].strip().startswith("fp8") else "auto")
 
 
 def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:

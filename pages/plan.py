@@ -6,6 +6,8 @@ to the URL, so the address bar is always a link that reproduces the plan.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import streamlit as st
 
 from wizard import charts
@@ -13,10 +15,11 @@ from wizard.detect import detect_gpus
 from wizard.errors import WizardError
 from wizard.fields import field_specs, query_string, request_values, widget_value
 from wizard.gpus import catalog
+from wizard.logcheck import LogCheck, check_log
 from wizard.metadata import catalog_ids
 from wizard.planner import plan
 from wizard.profile import parse_profile, request_from
-from wizard.schema import Feasibility, PlanRequest, PlanResponse
+from wizard.schema import Feasibility, PlanRequest, PlanResponse, field_info
 
 EXAMPLE = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100 SXM 80GB"}
 SPECS = field_specs()
@@ -38,6 +41,15 @@ def cached_plan(request_json: str) -> tuple[PlanResponse | None, str | None]:
         if request.hardware.gpu == AUTO_GPU:
             request = request.model_copy(update={"hardware": request.hardware.model_copy(update={"gpu": None})})
         return plan(request, detected=detected), None
+    except WizardError as exc:
+        return None, str(exc)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_log_check(text: str, model: str | None, gpu: str | None) -> tuple[LogCheck | None, str | None]:
+    """A pasted log checked once per distinct text and overrides, or the error to show."""
+    try:
+        return check_log(text, model=model, gpu=gpu), None
     except WizardError as exc:
         return None, str(exc)
 
@@ -230,3 +242,33 @@ base = (st.context.url or "").split("?")[0]
 st.markdown("#### Share")
 st.code(f"{base}?{share}" if base else f"?{share}", language="text")
 st.caption("The link holds the form's inputs (never a token); opening it anywhere shows this plan.")
+
+# ---------------------------------------------------------------- check against a real start-up log
+st.markdown("#### Check against a real vLLM start-up log")
+st.caption("Paste the server's log (V0 or V1 engine, from its first line to 'Application startup complete') or upload it: "
+           "the settings it ran with are planned and each number vLLM reported is set beside the prediction.")
+log_text = st.text_area("Start-up log", key="log_text", height=160, placeholder="INFO ... Model loading took 14.99 GiB ...")
+uploaded_log = st.file_uploader("or upload a log file", type=["log", "txt"], key="log_upload")
+left, right = st.columns(2)
+log_model = left.text_input("Model, if the log does not name it", key="log_model", placeholder="from the log",
+                            help=field_info("model").description)
+log_gpu = right.selectbox("GPU, if the log's memory does not identify it", [None] + [g.name for g in catalog()],
+                          key="log_gpu", placeholder="from the log", help=field_info("gpu").description)
+text = uploaded_log.getvalue().decode("utf-8", "replace") if uploaded_log is not None else log_text
+if text and text.strip():
+    check, error = cached_log_check(text, log_model.strip() or None, log_gpu)
+    if error or check is None:
+        st.error(error, title="That log could not be checked")
+    else:
+        p = check.plan
+        st.markdown(f"**{p.model.model}** on {p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), "
+                    f"TP {p.hardware.tensor_parallel_size}, planned as vLLM {p.memory.vllm_version} "
+                    f"(the log: {check.log.vllm_version or 'no version'}, {check.log.engine or 'engine unknown'})")
+        st.dataframe([{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 2),
+                       "range": f"{r.low:,.2f} - {r.high:,.2f}", "verdict": r.verdict,
+                       "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in check.rows],
+                     hide_index=True, width="stretch", key="log_rows", alt="Predicted against measured")
+        for note in check.notes:
+            st.caption(note)
+        st.page_link("pages/plan.py", label="Open these settings in the form", icon=":material/edit:",
+                     query_params=dict(parse_qsl(query_string(check.request))))

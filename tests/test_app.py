@@ -96,7 +96,7 @@ def test_failing_plan_lists_fixes_as_links(app):
 def test_profile_upload_fills_the_form(app, tmp_path):
     at = app.run()
     profile = make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="L40S", gpus=2, concurrency=3).artifacts.profile_yaml
-    at.file_uploader[0].upload("team.yaml", profile.encode())
+    at.file_uploader(key="profile_upload").upload("team.yaml", profile.encode())
     at.run()
     assert not at.exception
     assert at.selectbox(key="model").value == "Qwen/Qwen2.5-7B-Instruct"
@@ -106,7 +106,7 @@ def test_profile_upload_fills_the_form(app, tmp_path):
 
 def test_broken_profile_upload_is_reported(app):
     at = app.run()
-    at.file_uploader[0].upload("broken.yaml", b"model: [unclosed")
+    at.file_uploader(key="profile_upload").upload("broken.yaml", b"model: [unclosed")
     at.run()
     assert not at.exception
     assert any("could not be loaded" in (e.proto.title or "") for e in at.error)
@@ -177,3 +177,22 @@ def test_compare_page_reports_an_unknown_model(app):
     at = compare_page(app, sweep_model="no-such/model-xyz")
     assert not at.exception
     assert at.error and "no-such/model-xyz" in at.error[0].value
+
+
+def test_plan_page_checks_a_pasted_start_up_log(app):
+    from pathlib import Path
+
+    at = app.run()
+    at.text_area(key="log_text").set_value((Path(__file__).parent / "data/logs/v0_0.6.4_memory_profiling_rtx3090.log").read_text())
+    at.text_input(key="log_model").set_value("meta-llama/Llama-3.1-8B-Instruct").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert list(table["measured"])[:2] == [14.9888, 2.0712]
+    assert set(table["verdict"]) == {"within range"}
+
+
+def test_plan_page_reports_a_log_it_cannot_read(app):
+    at = app.run()
+    at.text_area(key="log_text").set_value("INFO: Uvicorn running on http://0.0.0.0:8000").run()
+    assert not at.exception
+    assert "no vLLM memory lines found" in at.error[0].value

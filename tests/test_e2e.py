@@ -113,3 +113,24 @@ def test_unknown_model_shows_an_error_not_a_traceback(browser, server):
     assert "Traceback" not in page.content()
     assert page.locator('[data-testid="stException"]').count() == 0
     context.close()
+
+
+def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
+    from wizard.fields import query_string
+    from wizard.schema import PlanRequest
+    from wizard.sweep import sweep
+
+    context, page = open_page(browser, f"{server}/compare")
+    expect(page.get_by_text("Cost against throughput")).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
+    expect(page.locator('[data-testid="stCode"]', has_text="+++ B: #2")).to_be_visible(timeout=15000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    context.close()
+    # The link of the cheapest row (the page's defaults) opens the Plan page with that configuration.
+    base = PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-70B-Instruct", "concurrency": 32})
+    cheapest = sweep(base, full_plans=0).rows[0]
+    context, page = open_page(browser, f"{server}/?{query_string(cheapest.request)}")
+    command = serve_command(page)
+    assert command.startswith("vllm serve meta-llama/Llama-3.1-70B-Instruct")
+    expect(page.get_by_text("Fits", exact=True).first).to_be_visible(timeout=15000)
+    context.close()

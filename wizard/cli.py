@@ -270,6 +270,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_log(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise WizardError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def render_log_check(check) -> str:
+    """Predicted against measured, one quantity per line, for the terminal."""
+    p, log = check.plan, check.log
+    lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
+             f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), TP {p.hardware.tensor_parallel_size}; "
+             f"planned as vLLM {p.memory.vllm_version}",
+             f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<22}verdict"]
+    for row in check.rows:
+        digits = 0 if row.unit == "tokens" else 2
+        lines.append(f"  {row.quantity[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
+                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<22}{row.verdict}")
+    lines += [f"  note: {note}" for note in check.notes]
+    return "\n".join(lines)
+
+
+def cmd_check_log(args: argparse.Namespace) -> int:
+    from wizard.logcheck import check_log
+
+    check = check_log(_read_log(args.file), model=args.model, gpu=args.gpu)
+    print(json.dumps(check.to_json(), indent=2) if args.json else render_log_check(check))
+    return 0
+
+
 def cmd_gpus(args: argparse.Namespace) -> int:
     from wizard.gpus import catalog
 
@@ -361,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("profile_b", metavar="PROFILE_B", help="YAML profile of the second plan")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
     cmp.set_defaults(func=cmd_compare)
+    log = sub.add_parser("check-log", help="compare a plan with a real vLLM start-up log",
+                         description="Read what a vLLM server reported at start-up (V0 or V1 log formats), plan the same "
+                                     "settings, and print predicted against measured.")
+    log.add_argument("file", metavar="FILE", help="the start-up log ('-' reads standard input)")
+    log.add_argument("--model", help="the model, when the log does not name it (or names a local path)")
+    log.add_argument("--gpu", help="the GPU, when the log's total memory does not identify one in the catalog")
+    log.add_argument("--json", action="store_true", help="print the log's numbers, the comparison and the plan as JSON")
+    log.set_defaults(func=cmd_check_log)
     for name, func, text in (("gpus", cmd_gpus, "list the GPU catalog"), ("models", cmd_models, "list the bundled model catalog"),
                              ("detect", cmd_detect, "list the GPUs on this machine (NVML, nvidia-smi)")):
         s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

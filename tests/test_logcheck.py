@@ -1,0 +1,139 @@
+"""A plan against a real start-up log: replaying the run's settings, the side-by-side rows, `check-log`."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_plan
+from wizard.cli import main
+from wizard.errors import WizardError
+from wizard.gpus import get_gpu
+from wizard.logcheck import (
+    check_log,
+    compare_rows,
+    gpus_for_total,
+    release_version,
+    replay_request,
+)
+from wizard.startup_log import parse_startup_log
+
+LOGS = Path(__file__).parent / "data" / "logs"
+RTX3090 = (LOGS / "v0_0.6.4_memory_profiling_rtx3090.log").read_text()
+CONSUMED = (LOGS / "v1_tp2_consumed_memory_rtx6kpro.log").read_text()
+LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_rtx3090_log_is_replayed_with_what_vllm_ran():
+    check = check_log(RTX3090, model=LLAMA_8B)
+    flat = check.request.flat()
+    # From the log: 23.58 GiB total (an RTX 3090), gpu_memory_utilization 0.90, max_model_len 20000; no version, a V0 log.
+    assert (flat["gpu"], flat["vram_gb"], flat["gpu_memory_utilization"], flat["max_model_len"]) == ("RTX 3090", 23.58, 0.9, 20000)
+    assert flat["vllm_version"] == "0.6.0" and flat["enforce_eager"] is False and flat["kv_cache_dtype"] == "auto"
+    assert any("no vLLM version" in note for note in check.notes)
+
+
+def test_rtx3090_log_every_reported_number_lies_in_the_predicted_range():
+    rows = {r.quantity: r for r in check_log(RTX3090, model=LLAMA_8B).rows}
+    measured = {name: r.measured for name, r in rows.items()}
+    assert measured == {"model weights": 14.9888, "activation peak": 2.0712, "non-torch memory": 0.35,
+                        "available KV cache memory": 3.81, "GPU KV cache size": 31232,
+                        "maximum concurrency at max_model_len": 1.56}
+    assert {r.verdict for r in rows.values()} == {"within range"}
+    assert rows["model weights"].predicted == pytest.approx(14.99, abs=0.01)
+
+
+def test_033_summary_compares_peak_activation_with_the_cuda_graph_estimate_included():
+    log = parse_startup_log(CONSUMED)
+    assert log.activation_includes_cuda_graphs
+    p = make_plan(model=LLAMA_8B, gpu="H100")
+    row = next(r for r in compare_rows(log, p) if r.quantity.startswith("peak activation"))
+    ranges = p.memory.ranges
+    assert row.measured == 1.24
+    assert row.predicted == pytest.approx(ranges["activation_gib"].expected + ranges["cuda_graph_gib"].expected)
+    assert row.low == pytest.approx(ranges["activation_gib"].low + ranges["cuda_graph_gib"].low)
+
+
+def test_verdicts_say_which_side_a_miss_is_on():
+    rows = compare_rows(parse_startup_log(CONSUMED), make_plan(model=LLAMA_8B, gpu="H100"))
+    weights = next(r for r in rows if r.quantity == "model weights")
+    assert weights.measured == 81.11 and weights.verdict == "above range"  # the run served a far larger model
+    kv = next(r for r in rows if r.quantity == "available KV cache memory")
+    assert kv.measured == 7.94 and kv.verdict == "below range"
+
+
+def test_a_log_the_model_cannot_have_produced_is_a_clear_error():
+    # That run served 1,048,576 tokens per request; Llama-3.1-8B allows 131,072.
+    with pytest.raises(WizardError, match="cannot replay the log's settings for meta-llama/Llama-3.1-8B-Instruct: max_model_len"):
+        check_log(CONSUMED, model=LLAMA_8B)
+
+
+def test_an_unknown_gpu_size_is_planned_as_a_custom_gpu():
+    text = RTX3090.replace("total_gpu_memory=23.58GiB", "total_gpu_memory=30.00GiB")
+    check = check_log(text, model=LLAMA_8B)
+    assert check.plan.hardware.gpu_total_gib == 30.0
+    assert any("no catalog GPU has 30.0 GiB" in note for note in check.notes)
+
+
+def test_release_versions():
+    assert release_version("0.6.4.post1", "V0") == "0.6.4"
+    assert release_version("0.10.2rc2.dev36+g1234", "V1") == "0.10.2"
+    assert release_version(None, "V0") == "0.6.0"
+    assert release_version(None, "V1") == release_version(None, None) == "0.33.0"
+
+
+def test_gpus_for_total_memory():
+    assert [g.name for g in gpus_for_total(23.58)] == ["RTX 3090"]  # the RTX 4090 reports 23.55
+    assert {g.name for g in gpus_for_total(79.19)} == {"H100 SXM 80GB", "H100 PCIe 80GB"}
+    assert gpus_for_total(94.97) == []  # RTX PRO 6000 Blackwell: not in the catalog (the H20's 95.08 is an estimate)
+
+
+def test_a_total_several_gpus_share_is_noted():
+    text = RTX3090.replace("total_gpu_memory=23.58GiB", "total_gpu_memory=79.19GiB")
+    check = check_log(text, model=LLAMA_8B)
+    assert any("79.19 GiB is the memory of" in note for note in check.notes)
+
+
+def test_replay_maps_fp8_kv_variants_and_refuses_unmodelled_online_quantization():
+    request = replay_request(LLAMA_8B, gpu=get_gpu("H100"), total_gib=None, vllm_version="0.33.0", kv_cache_dtype="fp8_e5m2")
+    assert request.model.kv_cache_dtype == "fp8"
+    with pytest.raises(WizardError, match="does not model"):
+        replay_request(LLAMA_8B, gpu=get_gpu("H100"), total_gib=None, vllm_version="0.33.0", quantization="hqq")
+    with pytest.raises(WizardError, match="GPU is unknown"):
+        replay_request(LLAMA_8B, gpu=None, total_gib=None, vllm_version="0.33.0")
+
+
+def test_cli_check_log_text_and_json(capsys):
+    path = str(LOGS / "v0_0.6.4_memory_profiling_rtx3090.log")
+    assert main(["check-log", path, "--model", LLAMA_8B]) == 0
+    out = capsys.readouterr().out
+    assert "RTX 3090" in out and out.count("within range") == 6
+    assert main(["check-log", path, "--model", LLAMA_8B, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["log"]["weights_gib"] == 14.9888 and data["plan"]["hardware"]["gpu"] == "RTX 3090"
+    assert [r["verdict"] for r in data["rows"]] == ["within range"] * 6
+
+
+def test_cli_check_log_reads_standard_input(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(RTX3090))
+    assert main(["check-log", "-", "--model", LLAMA_8B]) == 0
+    assert "available KV cache memory" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check-log", "/no/such/file.log"], "cannot read /no/such/file.log"),
+    (["check-log", str(LOGS / "v0_0.6.4_memory_profiling_rtx3090.log")], "does not name the model"),
+    (["check-log", str(LOGS / "v0_0.6.4_memory_profiling_rtx3090.log"), "--model", LLAMA_8B, "--gpu", "NoSuchGPU"], "NoSuchGPU"),
+])
+def test_cli_check_log_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_check_log_text_without_vllm_lines(tmp_path, capsys):
+    path = tmp_path / "app.log"
+    path.write_text("INFO: Uvicorn running on http://0.0.0.0:8000\nGET /health 200\n")
+    assert main(["check-log", str(path), "--model", LLAMA_8B]) == 2
+    assert "no vLLM memory lines found" in capsys.readouterr().err

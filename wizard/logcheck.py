@@ -1,0 +1,192 @@
+"""A plan against reality: replay what a vLLM start-up log ran with, and set the prediction beside it.
+
+``replay_request`` turns the settings vLLM actually used (its own defaults
+included, not the planner's recommendations) into a plan request; it is shared
+with ``benchmarks/memory_accuracy.py``.  ``check_log`` parses a log, plans the
+same settings and lines up predicted against measured numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from wizard.errors import WizardError
+from wizard.gpus import GpuSpec, catalog, custom_gpu, get_gpu
+from wizard.metadata import resolve_model
+from wizard.planner import plan
+from wizard.recommend import batching
+from wizard.schema import (
+    VLLM_VERSION,
+    KvCacheDtype,
+    PlanRequest,
+    PlanResponse,
+    Quantization,
+)
+from wizard.startup_log import StartupLog, parse_startup_log
+from wizard.versions import release
+
+GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
+WEIGHTS_TOLERANCE = 0.03  # weights are exact arithmetic: within 3% counts as a match
+ROUNDING_GIB = 0.01  # logs print two decimals
+
+
+def release_version(text: str | None, engine: str | None) -> str:
+    """A log's vLLM version as the planner takes it; unknown ones as their engine's typical release."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if match and int(match.group(1)) == 0:
+        return f"0.{match.group(2)}.{match.group(3) or 0}"
+    return "0.6.0" if engine == "V0" else VLLM_VERSION
+
+
+def gpus_for_total(total_gib: float) -> list[GpuSpec]:
+    """Catalog GPUs whose measured CUDA-reported memory is this total, closest first (estimated totals never match)."""
+    close = [g for g in catalog() if not g.cuda_total_estimated and abs(g.cuda_total_gib - total_gib) <= GPU_MATCH_GIB]
+    return sorted(close, key=lambda g: abs(g.cuda_total_gib - total_gib))
+
+
+def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, vllm_version: str, tp: int = 1, pp: int = 1,
+                   gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
+                   max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
+                   enforce_eager: bool = False, kv_cache_dtype: str = "auto", quantization: str | None = None,
+                   dtype: str | None = None) -> PlanRequest:
+    """The request that replays a real start-up: vLLM's own defaults fill what the run did not set."""
+    if gpu is None and total_gib is None:
+        raise WizardError("the GPU is unknown: the log shows no total GPU memory; name the GPU (--gpu)")
+    arch = resolve_model(model).arch
+    values: dict[str, Any] = {
+        "model": model, "gpus": tp * pp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
+        "vllm_version": vllm_version, "concurrency": 1, "prompt_tokens": 1, "gen_tokens": 1,
+        "enforce_eager": enforce_eager, "kv_cache_dtype": "fp8" if kv_cache_dtype.startswith("fp8") else kv_cache_dtype,
+    }
+    spec = gpu or get_gpu("H100")
+    if gpu is not None:
+        values["gpu"] = gpu.name
+    if total_gib is not None:
+        values["vram_gb"] = total_gib
+        spec = custom_gpu(total_gib, spec)
+    if gpu_memory_utilization is not None and 0 < gpu_memory_utilization <= 1:
+        values["gpu_memory_utilization"] = gpu_memory_utilization
+    if max_model_len:
+        values["max_model_len"] = max_model_len
+    if dtype in ("bfloat16", "float16", "float32"):
+        values["dtype"] = dtype
+    if quantization and arch.quantization_config is None:  # quantized online by vLLM at load time
+        if quantization not in Quantization.__args__:
+            raise WizardError(f"the run quantized online with {quantization!r}, which the planner does not model")
+        values["quantization"] = quantization
+    if values["kv_cache_dtype"] not in KvCacheDtype.__args__:
+        raise WizardError(f"KV-cache dtype {kv_cache_dtype!r} is not one the planner models")
+    rel = release(vllm_version, pre_ampere=spec.cc is not None and spec.cc < (8, 0))
+    seqs, tokens = batching("balanced", spec, 1, max_num_seqs, max_num_batched_tokens, max_model_len or arch.max_model_len, rel)
+    values["max_num_seqs"], values["max_num_batched_tokens"] = seqs.value, tokens.value
+    return PlanRequest.from_flat(values)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One quantity vLLM reported, and what the plan predicted for it."""
+
+    quantity: str
+    unit: str
+    measured: float
+    predicted: float
+    low: float
+    high: float
+
+    @property
+    def verdict(self) -> str:
+        if self.low - ROUNDING_GIB <= self.measured <= self.high + ROUNDING_GIB:
+            return "within range"
+        return "above range" if self.measured > self.high else "below range"
+
+    @property
+    def error_pct(self) -> float | None:
+        return (self.predicted - self.measured) / self.measured * 100 if self.measured else None
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    log: StartupLog
+    request: PlanRequest
+    plan: PlanResponse
+    rows: list[Row]
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "log": {k: v for k, v in self.log.__dict__.items() if k != "notes"},
+            "rows": [{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 3),
+                      "low": round(r.low, 3), "high": round(r.high, 3), "verdict": r.verdict,
+                      "error_pct": round(r.error_pct, 1) if r.error_pct is not None else None} for r in self.rows],
+            "notes": self.notes,
+            "plan": self.plan.model_dump(mode="json"),
+        }
+
+
+def compare_rows(log: StartupLog, p: PlanResponse) -> list[Row]:
+    """Each number the log reports beside the plan's prediction and range."""
+    mem, rng = p.memory, p.memory.ranges
+    rows = []
+    if log.weights_gib is not None:
+        w = mem.weights_gib
+        rows.append(Row("model weights", "GiB", log.weights_gib, w, w * (1 - WEIGHTS_TOLERANCE), w * (1 + WEIGHTS_TOLERANCE)))
+    if log.activation_gib is not None:
+        act = rng["activation_gib"]
+        if log.activation_includes_cuda_graphs and mem.cuda_graph_in_budget:
+            cg = rng["cuda_graph_gib"]
+            rows.append(Row("peak activation (with the CUDA-graph estimate, as this release reports it)", "GiB",
+                            log.activation_gib, act.expected + cg.expected, act.low + cg.low, act.high + cg.high))
+        else:
+            rows.append(Row("activation peak", "GiB", log.activation_gib, act.expected, act.low, act.high))
+    for key, label in (("non_torch_gib", "non-torch memory"), ("cuda_graph_gib", "CUDA graphs")):
+        measured = getattr(log, key)
+        if measured is not None:
+            r = rng[key]
+            rows.append(Row(label, "GiB", measured, r.expected, r.low, r.high))
+    kv = rng["kv_cache_gib"]
+    if log.kv_cache_gib is not None:
+        rows.append(Row("available KV cache memory", "GiB", log.kv_cache_gib, kv.expected, kv.low, kv.high))
+    # Tokens and concurrency scale with the KV pool: their range is the pool's.
+    scale_low = kv.low / kv.expected if kv.expected > 0 else 0.0
+    scale_high = kv.high / kv.expected if kv.expected > 0 else 0.0
+    if log.kv_cache_tokens is not None:
+        t = mem.kv_cache_tokens
+        rows.append(Row("GPU KV cache size", "tokens", log.kv_cache_tokens, t, t * scale_low, t * scale_high))
+    if log.max_concurrency is not None:
+        c = p.feasibility.max_concurrency_at_max_model_len
+        rows.append(Row("maximum concurrency at max_model_len", "x", log.max_concurrency, c, c * scale_low, c * scale_high))
+    return rows
+
+
+def check_log(text: str, model: str | None = None, gpu: str | None = None) -> LogCheck:
+    """Parse a start-up log, plan what it ran with, and compare; ``model``/``gpu`` fill what the log lacks."""
+    log = parse_startup_log(text)
+    name = model or log.model
+    if not name:
+        raise WizardError("the log does not name the model: give it (--model)")
+    notes = list(log.notes)
+    matches = gpus_for_total(log.gpu_total_gib) if log.gpu_total_gib and not gpu else []
+    spec = get_gpu(gpu) if gpu else (matches[0] if matches else None)
+    if len(matches) > 1:
+        notes.append(f"{log.gpu_total_gib} GiB is the memory of {', '.join(g.name for g in matches)}: planned as "
+                     f"{spec.name} (name the GPU to choose)")
+    if spec is None and log.gpu_total_gib:
+        notes.append(f"no catalog GPU has {log.gpu_total_gib} GiB: planned as a custom GPU of that size (name it with --gpu)")
+    if log.vllm_version is None:
+        notes.append(f"the log shows no vLLM version: planned as vLLM {release_version(None, log.engine)}")
+    request = replay_request(
+        name, gpu=spec, total_gib=log.gpu_total_gib,
+        vllm_version=release_version(log.vllm_version, log.engine), tp=log.tensor_parallel_size or 1,
+        pp=log.pipeline_parallel_size or 1, gpu_memory_utilization=log.gpu_memory_utilization,
+        max_model_len=log.max_model_len, max_num_seqs=log.max_num_seqs, max_num_batched_tokens=log.max_num_batched_tokens,
+        enforce_eager=bool(log.enforce_eager), kv_cache_dtype=log.kv_cache_dtype or "auto", quantization=log.quantization,
+        dtype=log.dtype)
+    if log.gpu_memory_utilization is None:
+        notes.append("the log shows no gpu_memory_utilization: planned with that release's default")
+    try:
+        resp = plan(request, detected=[])
+    except WizardError as exc:
+        raise WizardError(f"cannot replay the log's settings for {name}: {exc}") from None
+    return LogCheck(log=log, request=request, plan=resp, rows=compare_rows(log, resp), notes=notes)

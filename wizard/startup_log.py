@@ -1,0 +1,418 @@
+"""Read a vLLM server start-up log: the settings it ran with and the memory it reported.
+
+The text is a log pasted by a user or read from a file, from any release of the
+V0 engine (vLLM ~0.4-0.10) or the V1 engine (0.8 ... 0.33). Nothing in it is ever
+executed: settings come from regular expressions, and the one Python literal
+vLLM prints (``non-default args: {...}``) goes through ``ast.literal_eval`` only.
+
+Memory lines by release (all numbers GiB per GPU; V0's "GB" is GiB):
+
+* weights: ``Loading model weights took 14.9888 GB`` (V0 <=0.6),
+  ``Model loading took 15.41 GB and 9.0 seconds`` (V0 0.7-0.8),
+  ``Model loading took 14.99 GiB [memory] and 5.3 seconds`` (V1);
+* V0 0.6.4: ``Memory profiling results: total_gpu_memory=… peak_torch_memory=…
+  non_torch_memory=… kv_cache_size=… gpu_memory_utilization=…``;
+* V0 0.6.5-0.10: ``… total_gpu_memory (23.58GiB) x gpu_memory_utilization (0.90) …``
+  and ``model weights take …; non_torch_memory takes …; PyTorch activation peak
+  memory takes …; the rest of the memory reserved for KV Cache is ….``;
+* V1: ``Available KV cache memory: 5.77 GiB``, ``GPU KV cache size: 47,120 tokens``,
+  ``Maximum concurrency for 8,192 tokens per request: 5.75x``,
+  ``Graph capturing finished in 7 secs, took 0.53 GiB``;
+* V1 0.10.2+ (vllm/v1/worker/gpu_worker.py): ``Free memory on device (X/Y GiB) on
+  startup. Desired GPU memory utilization is (u, R GiB). Actual usage is W GiB for
+  weight, A GiB for peak activation, N GiB for non-torch memory, and G GiB for
+  CUDAGraph memory. … Current kv cache memory in use is K GiB.`` (K in bytes in the
+  first releases); later releases (0.33) print ``C GiB for consumed memory
+  (weights + non-torch), A GiB for peak activation, and G GiB for CUDAGraph memory``;
+* blocks: ``# GPU blocks: 1952, # CPU blocks: 2048`` (also ``# cuda blocks``).
+
+With several ranks each worker prints its own lines: per-rank values come from
+rank 0 (the line without a worker tag, or tagged rank/TP 0), else the first one
+seen; the KV cache memory is the minimum over ranks, as vLLM sizes the cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from wizard.errors import WizardError
+
+GIB = 1024**3
+DEFAULT_BLOCK_SIZE = 16  # vLLM's default --block-size on CUDA
+
+NO_MEMORY_LINES = (
+    "no vLLM memory lines found: expected 'Model loading took … GiB', "
+    "'Available KV cache memory: … GiB' or '# GPU blocks: …' (paste the server's "
+    "startup log from its first line to 'Application startup complete')"
+)
+EMPTY_LOG = (
+    "the startup log is empty: paste the server's startup log from its first line "
+    "to 'Application startup complete'"
+)
+
+
+@dataclass(frozen=True)
+class StartupLog:
+    """What a vLLM start-up log reported; None where the log does not show it."""
+
+    vllm_version: str | None
+    engine: str | None
+    model: str | None
+    tensor_parallel_size: int | None
+    pipeline_parallel_size: int | None
+    max_model_len: int | None
+    dtype: str | None
+    quantization: str | None
+    kv_cache_dtype: str | None
+    enforce_eager: bool | None
+    gpu_memory_utilization: float | None
+    max_num_seqs: int | None
+    max_num_batched_tokens: int | None
+    block_size: int | None
+    gpu_total_gib: float | None
+    weights_gib: float | None
+    activation_gib: float | None
+    non_torch_gib: float | None
+    cuda_graph_gib: float | None
+    kv_cache_gib: float | None
+    kv_cache_tokens: int | None
+    gpu_blocks: int | None
+    max_concurrency: float | None
+    notes: tuple[str, ...]
+    # 0.33's summary ("consumed memory (weights + non-torch)") counts the applied
+    # CUDA-graph estimate in its "peak activation".
+    activation_includes_cuda_graphs: bool = False
+
+
+_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Worker tags: V0 "(VllmWorkerProcess pid=…)", Ray workers, V1 "(VllmWorker rank=1 pid=…)",
+# "(VllmWorker TP1 pid=…)", "(Worker_TP1 pid=…)", "(Worker_DP0_TP1_EP1 pid=…)", "(EngineCore_DP1 …)".
+_WORKER_TAG_RE = re.compile(
+    r"VllmWorkerProcess|RayWorkerWrapper|VllmWorker (?:rank=|TP)\d+"
+    r"|\b(?:Worker|EngineCore)(?:_[A-Z]*\d+)+"
+)
+
+_ENGINE_INIT_RE = re.compile(
+    r"Initializing an? (?:(V[01]) )?LLM engine (?:\(v([^)]*)\) )?with config: (.*)"
+)
+_NON_DEFAULT_ARGS_RE = re.compile(r"non-default args: (\{.*\})")
+_NAMESPACE_RE = re.compile(r"\bargs: Namespace\((.*)\)")
+_VERSION_RES = (
+    re.compile(r"vLLM (?:API )?server version (\d[\w.+-]*\w)"),
+    re.compile(r"█\s+version\s+(\d[\w.+-]*\w)"),  # the ASCII-art banner
+)
+_MODEL_RES = (
+    re.compile(r"vLLM server version \S+ serving model (\S+)"),
+    re.compile(r"█\s+model\s+(\S+)"),
+    re.compile(r"Starting to load model (\S+?)\.\.\."),
+)
+_V1_MARKERS_RE = re.compile(
+    r"gpu_worker\.py|gpu_model_runner\.py|\bEngineCore|VllmWorker (?:rank=|TP)|\bWorker_"
+    r"|Available KV cache memory|KV cache size: |Free memory on device"
+)
+_V0_MARKERS_RE = re.compile(
+    r"VllmWorkerProcess|Memory profiling results|model weights take|# CPU blocks"
+    r"|\bworker\.py|\bmodel_runner\.py|Loading model weights took"
+)
+
+_WEIGHTS_RES = (
+    re.compile(rf"(?:Model loading|Loading model weights) took {_NUM} ?Gi?B"),
+    re.compile(rf"model weights take\s+{_NUM} ?GiB"),
+    re.compile(rf"{_NUM} GiB for weight\b"),
+)
+_TOTAL_RES = (
+    re.compile(rf"total_gpu_memory[=\s(]+{_NUM} ?GiB"),
+    re.compile(rf"Free memory on device \({_NUM}/{_NUM} GiB\)"),
+)
+_GMU_RES = (
+    re.compile(rf"gpu_memory_utilization[=\s(]+{_NUM}"),
+    re.compile(rf"Desired GPU memory utilization is \({_NUM},"),
+)
+_ACTIVATION_RES = (
+    re.compile(rf"PyTorch activation peak memory(?: takes)?\s+{_NUM} ?GiB"),
+    re.compile(rf"{_NUM} GiB for peak activation"),
+)
+_NON_TORCH_RES = (
+    re.compile(rf"non_torch_memory(?: takes)?[=\s]+{_NUM} ?GiB"),
+    re.compile(rf"{_NUM} GiB for non-torch memory"),
+)
+_PEAK_TORCH_RE = re.compile(rf"peak_torch_memory={_NUM} ?GiB")
+_CONSUMED_RE = re.compile(rf"{_NUM} GiB for consumed memory \(weights \+ non-torch\)")
+_CUDA_GRAPH_RES = (
+    re.compile(rf"{_NUM} GiB for CUDAGraph memory"),
+    re.compile(rf"Graph capturing finished in \S+ secs?, took {_NUM} GiB"),
+)
+_KV_GIB_RES = (
+    re.compile(rf"Available KV cache memory: {_NUM} ?GiB"),
+    re.compile(rf"reserved for KV Cache is {_NUM} ?GiB"),
+    re.compile(rf"kv_cache_size={_NUM} ?GiB"),
+    re.compile(rf"Current kv cache memory in use is {_NUM} GiB"),
+)
+_KV_BYTES_RE = re.compile(rf"Current kv cache memory in use is {_NUM} bytes")
+_KV_TOKENS_RE = re.compile(rf"KV cache size: {_NUM} tokens")
+_GPU_BLOCKS_RE = re.compile(rf"(?:GPU|CUDA|cuda) blocks: {_NUM}")
+_CONCURRENCY_RE = re.compile(rf"Maximum concurrency for {_NUM} tokens per request: {_NUM}x")
+
+# Settings as vLLM's engine config line, args Namespace and non-default args name them.
+_SETTING_KEYS = (
+    "model", "tensor_parallel_size", "pipeline_parallel_size", "max_model_len", "max_seq_len",
+    "dtype", "quantization", "kv_cache_dtype", "enforce_eager", "gpu_memory_utilization",
+    "max_num_seqs", "max_num_batched_tokens", "block_size",
+)
+
+
+def parse_startup_log(text: str) -> StartupLog:
+    """Parse a vLLM server start-up log into the settings and memory numbers it reports.
+
+    Raises WizardError with a one-line message when the text is empty or has
+    none of vLLM's memory lines (weights, KV cache or GPU blocks).
+    """
+    if not text.strip():
+        raise WizardError(EMPTY_LOG)
+    lines = _rank0_first(_ANSI_RE.sub("", text).splitlines())
+    notes: list[str] = []
+    settings = _settings(lines, notes)
+
+    weights_gib = _first_number(lines, _WEIGHTS_RES)
+    kv_cache_gib = _kv_cache_gib(lines, notes)
+    kv_cache_tokens = _first_int(lines, (_KV_TOKENS_RE,))
+    gpu_blocks = _first_int(lines, (_GPU_BLOCKS_RE,))
+    if weights_gib is None and kv_cache_gib is None and kv_cache_tokens is None and gpu_blocks is None:
+        raise WizardError(NO_MEMORY_LINES)
+
+    block_size = _to_int(settings.get("block_size"))
+    if kv_cache_tokens is None and gpu_blocks is not None:
+        if block_size is None:
+            notes.append(
+                f"kv_cache_tokens = {gpu_blocks} GPU blocks x {DEFAULT_BLOCK_SIZE} "
+                "(vLLM's default block size; the log does not show --block-size)"
+            )
+        kv_cache_tokens = gpu_blocks * (block_size or DEFAULT_BLOCK_SIZE)
+
+    concurrency = _first(lines, (_CONCURRENCY_RE,))
+    max_model_len = _to_int(settings.get("max_model_len"))
+    if max_model_len is None and concurrency is not None:
+        max_model_len = int(_number(concurrency.group(1)))
+        notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
+
+    gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
+    if gpu_memory_utilization is None:
+        gpu_memory_utilization = _first_number(lines, _GMU_RES)
+
+    return StartupLog(
+        vllm_version=_version(lines),
+        engine=_engine(lines, notes),
+        model=_to_text(settings.get("model")) or _first_text(lines, _MODEL_RES),
+        tensor_parallel_size=_to_int(settings.get("tensor_parallel_size")),
+        pipeline_parallel_size=_to_int(settings.get("pipeline_parallel_size")),
+        max_model_len=max_model_len,
+        dtype=_dtype(settings.get("dtype")),
+        quantization=_to_text(settings.get("quantization")),
+        kv_cache_dtype=_to_text(settings.get("kv_cache_dtype")),
+        enforce_eager={"True": True, "False": False}.get(settings.get("enforce_eager", "")),
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_num_seqs=_to_int(settings.get("max_num_seqs")),
+        max_num_batched_tokens=_to_int(settings.get("max_num_batched_tokens")),
+        block_size=block_size,
+        gpu_total_gib=_first_number(lines, _TOTAL_RES),
+        weights_gib=weights_gib,
+        activation_gib=_activation_gib(lines, weights_gib, notes),
+        non_torch_gib=_non_torch_gib(lines, weights_gib, notes),
+        cuda_graph_gib=_first_number(lines, _CUDA_GRAPH_RES),
+        kv_cache_gib=kv_cache_gib,
+        kv_cache_tokens=kv_cache_tokens,
+        gpu_blocks=gpu_blocks,
+        max_concurrency=None if concurrency is None else _number(concurrency.group(2)),
+        notes=tuple(notes),
+        activation_includes_cuda_graphs=_first(lines, (_CONSUMED_RE,)) is not None,
+    )
+
+
+# ---- lines and ranks
+
+
+def _is_rank0(line: str) -> bool:
+    """True unless the line carries a worker tag of a rank other than 0."""
+    for tag in _WORKER_TAG_RE.finditer(line):
+        digits = {ch for ch in tag.group(0) if ch.isdigit()}
+        if digits != {"0"}:
+            return False
+    return True
+
+
+def _rank0_first(lines: list[str]) -> list[str]:
+    """Non-blank lines, rank 0's (and untagged ones) first, each group in log order."""
+    kept = [line for line in lines if line.strip()]
+    return sorted(kept, key=lambda line: not _is_rank0(line))
+
+
+def _first(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> re.Match[str] | None:
+    """The first match of the first pattern that matches any line."""
+    for pattern in patterns:
+        for line in lines:
+            if match := pattern.search(line):
+                return match
+    return None
+
+
+def _number(raw: str) -> float:
+    """A number as vLLM prints it, thousands commas allowed."""
+    return float(raw.replace(",", ""))
+
+
+def _first_number(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> float | None:
+    """The number in the last group of the first match, or None."""
+    match = _first(lines, patterns)
+    return None if match is None else _number(match.group(match.lastindex or 0))
+
+
+def _first_int(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> int | None:
+    """Like _first_number, as an int."""
+    value = _first_number(lines, patterns)
+    return None if value is None else int(value)
+
+
+def _first_text(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> str | None:
+    """Group 1 of the first match, or None."""
+    match = _first(lines, patterns)
+    return None if match is None else match.group(1)
+
+
+# ---- settings
+
+
+def _settings(lines: list[str], notes: list[str]) -> dict[str, str]:
+    """Settings as raw text: the engine config line first, then non-default args, then Namespace args."""
+    sources: list[dict[str, str]] = []
+    if init := _first(lines, (_ENGINE_INIT_RE,)):
+        sources.append(_pairs(init.group(3)))
+    if non_default := _first(lines, (_NON_DEFAULT_ARGS_RE,)):
+        sources.append(_literal_dict(non_default.group(1), notes))
+    if namespace := _first(lines, (_NAMESPACE_RE,)):
+        sources.append(_pairs(namespace.group(1)))
+    merged: dict[str, str] = {}
+    for source in sources:
+        for key, value in source.items():
+            if _to_text(value) is not None and not (key == "dtype" and value == "auto"):
+                merged.setdefault("max_model_len" if key == "max_seq_len" else key, value)
+    return merged
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``key=value`` or ``'key': value`` settings found in a config or args text, unquoted."""
+    found: dict[str, str] = {}
+    for key in _SETTING_KEYS:
+        match = re.search(
+            rf"(?<![\w.'\"])['\"]?{key}['\"]?\s*[=:]\s*('[^']*'|\"[^\"]*\"|[^,\s)}}\]]+)", text
+        )
+        if match:
+            found[key] = match.group(1).strip("'\"")
+    return found
+
+
+def _literal_dict(text: str, notes: list[str]) -> dict[str, str]:
+    """The non-default args dict via ast.literal_eval; by pattern when it is not a plain literal."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        notes.append("the 'non-default args' line is not a plain Python literal; read it by pattern only")
+        return _pairs(text)
+    if not isinstance(value, dict):
+        return {}
+    return {key: str(item) for key, item in value.items() if key in _SETTING_KEYS}
+
+
+def _to_text(raw: str | None) -> str | None:
+    """A setting's text, None for a missing or "None" value."""
+    return None if raw in (None, "", "None") else raw
+
+
+def _to_int(raw: str | None) -> int | None:
+    """A setting as an int, None when missing or not a whole number."""
+    try:
+        return None if raw is None else int(raw.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _to_float(raw: str | None) -> float | None:
+    """A setting as a float, None when missing or not a number."""
+    try:
+        return None if raw is None else float(raw)
+    except ValueError:
+        return None
+
+
+def _dtype(raw: str | None) -> str | None:
+    """``torch.bfloat16`` -> ``bfloat16``; None when missing."""
+    text = _to_text(raw)
+    return None if text is None else text.removeprefix("torch.")
+
+
+def _version(lines: list[str]) -> str | None:
+    """The vLLM release the log names, from the server banner or the engine config line."""
+    init = _first(lines, (_ENGINE_INIT_RE,))
+    if init and init.group(2) and init.group(2)[0].isdigit():
+        return init.group(2)
+    return _first_text(lines, _VERSION_RES)
+
+
+def _engine(lines: list[str], notes: list[str]) -> str | None:
+    """ "V1" or "V0": from the engine config line, else from V1-only or V0-only log lines."""
+    if init := _first(lines, (_ENGINE_INIT_RE,)):
+        return init.group(1) or "V0"  # "Initializing an LLM engine" is the V0 engine
+    for engine, markers in (("V1", _V1_MARKERS_RE), ("V0", _V0_MARKERS_RE)):
+        if any(markers.search(line) for line in lines):
+            notes.append(f"engine {engine} inferred from its log lines (no 'Initializing … LLM engine' line)")
+            return engine
+    return None
+
+
+# ---- memory
+
+
+def _activation_gib(lines: list[str], weights_gib: float | None, notes: list[str]) -> float | None:
+    """Peak activation; from V0 0.6.4's ``peak_torch_memory`` minus weights when that is all there is."""
+    if (activation := _first_number(lines, _ACTIVATION_RES)) is not None:
+        if _first(lines, (_CONSUMED_RE,)):
+            notes.append("activation_gib is vLLM's 'peak activation', which in this release includes the CUDA-graph memory estimate")
+        return activation
+    peak_torch = _first_number(lines, (_PEAK_TORCH_RE,))
+    if peak_torch is None:
+        return None
+    if weights_gib is None:
+        notes.append(f"peak_torch_memory={peak_torch} GiB includes the weights, which the log does not show: activation unknown")
+        return None
+    notes.append(f"activation_gib = peak_torch_memory {peak_torch} - weights {weights_gib} GiB")
+    return round(peak_torch - weights_gib, 4)
+
+
+def _non_torch_gib(lines: list[str], weights_gib: float | None, notes: list[str]) -> float | None:
+    """Non-torch memory; from 'consumed memory (weights + non-torch)' minus weights in later V1 releases."""
+    if (non_torch := _first_number(lines, _NON_TORCH_RES)) is not None:
+        return non_torch
+    consumed = _first_number(lines, (_CONSUMED_RE,))
+    if consumed is None:
+        return None
+    if weights_gib is None:
+        notes.append(f"consumed memory {consumed} GiB is weights + non-torch; the weights are not in the log: non-torch unknown")
+        return None
+    notes.append(f"non_torch_gib = consumed memory {consumed} - weights {weights_gib} GiB")
+    return round(consumed - weights_gib, 4)
+
+
+def _kv_cache_gib(lines: list[str], notes: list[str]) -> float | None:
+    """KV cache memory per GPU: the minimum over ranks and over the lines that report it."""
+    values = [_number(m.group(1)) for p in _KV_GIB_RES for line in lines if (m := p.search(line))]
+    values += [round(_number(m.group(1)) / GIB, 4) for line in lines if (m := _KV_BYTES_RE.search(line))]
+    if not values:
+        return None
+    if max(values) != min(values):
+        notes.append(
+            f"KV cache memory differs across ranks ({min(values)}-{max(values)} GiB); "
+            "took the minimum, as vLLM does"
+        )
+    return min(values)
