@@ -6,7 +6,9 @@ get a placeholder price, so the whole catalog is enumerated) x GPUs per node
 x nodes x weight format x KV dtype, with an ITL target.  Each model runs in a
 fresh interpreter so the first ("cold") sweep pays for every cache a
 dashboard session would also have to fill; a second sweep in the same process
-shows the warm speed.  Target: at least 2,000 configurations per second.
+shows the warm speed.  Target: at least 2,000 configurations per second, so
+the Compare page answers in under a second: its server time per rerun (model
+or target changed, so nothing is cached) is timed with Streamlit's AppTest.
 
     python benchmarks/sweep_speed.py
 """
@@ -14,8 +16,10 @@ shows the warm speed.  Target: at least 2,000 configurations per second.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
+import time
 
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mixtral-8x7B-Instruct-v0.1",
           "Qwen/Qwen3-235B-A22B-FP8", "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-120b", "meta-llama/Llama-3.1-405B-Instruct"]
@@ -38,6 +42,30 @@ print(json.dumps(out))
 """
 
 
+PAGE_CHANGES = [("sweep_model", "deepseek-ai/DeepSeek-V3"), ("target_max_itl_ms", 60.0), ("sweep_model", "Qwen/Qwen3-32B"),
+                ("sweep_concurrency", 64), ("sweep_model", "meta-llama/Llama-3.1-405B-Instruct"), ("target_max_itl_ms", 80.0)]
+
+
+def page_seconds() -> list[float]:
+    """Server time of Compare-page reruns after each change in PAGE_CHANGES."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    times = []
+    for key, value in PAGE_CHANGES:
+        widget = at.selectbox(key=key) if key == "sweep_model" else at.number_input(key=key)
+        widget.set_value(value)
+        start = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - start)
+        assert not at.exception, at.exception
+    return times
+
+
 def main() -> int:
     print(f"{'model':<40} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'warm s':>7} {'warm /s':>8}")
     slowest = float("inf")
@@ -50,7 +78,10 @@ def main() -> int:
               f"{warm['seconds']:>7.3f} {rate_warm:>8.0f}")
     verdict = "meets" if slowest >= TARGET_PER_S else "MISSES"
     print(f"\nslowest cold sweep: {slowest:.0f} configurations/s ({verdict} the {TARGET_PER_S}/s target)")
-    return 0 if slowest >= TARGET_PER_S else 1
+    times = page_seconds()
+    print(f"Compare page reruns after a change ({len(times)}): median {statistics.median(times) * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms (target: under 1 s)")
+    return 0 if slowest >= TARGET_PER_S and max(times) < 1.0 else 1
 
 
 if __name__ == "__main__":
