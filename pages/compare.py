@@ -169,8 +169,9 @@ if source == "two profiles":
 else:
     left, right = st.columns(2)
     first = left.selectbox("Plan A", range(len(labels)), index=0, format_func=labels.__getitem__, key="compare_a")
-    second = right.selectbox("Plan B", range(len(labels)), index=min(1, len(labels) - 1), format_func=labels.__getitem__,
-                             key="compare_b")
+    # By default B is the cheapest row on another GPU type: the comparison people usually want.
+    other = next((i for i, r in enumerate(result.rows) if r.gpu != result.rows[0].gpu), min(1, len(labels) - 1))
+    second = right.selectbox("Plan B", range(len(labels)), index=other, format_func=labels.__getitem__, key="compare_b")
     requests = [result.rows[first].request, result.rows[second].request]
     names = [f"A: #{first + 1}", f"B: #{second + 1}"]
 
@@ -189,11 +190,11 @@ if len(requests) == 2:
         st.plotly_chart(charts.compare_vram_figure(plans, list(names)), width="stretch", key="compare_vram",
                         config=PLOTLY_CONFIG, alt="Memory per GPU of both plans")
     with right:
-        st.dataframe([{"": g, "quantity": label, names[0]: a, names[1]: b, "differs": a != b}
-                      for g, label, a, b in comparison.rows],
-                     hide_index=True, width="stretch", height=36 * 16, key="compare_rows", alt="Both plans side by side")
+        st.dataframe([{"quantity": label, names[0]: a, names[1]: b, "differs": a != b} for _, label, a, b in comparison.rows],
+                     hide_index=True, width="stretch", height=36 * 16, key="compare_rows", alt="Both plans side by side",
+                     column_config={"quantity": st.column_config.TextColumn(pinned=True)})
     st.markdown("**How the serve commands differ**")
-    st.code("\n".join(comparison.command_diff) or "identical commands", language="diff")
+    st.code("\n".join(comparison.command_diff) or "# identical vllm serve commands: the plans differ only in hardware", language="diff")
 elif source == "two profiles":
     st.info("Upload two profiles (vllm-wizard generate --emit profile, or the Profile download on the Plan page).",
             icon=":material/upload_file:")

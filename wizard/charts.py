@@ -7,6 +7,7 @@ dashboard calls these and the tests check the figures' data against the plan.
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from wizard.schema import PlanResponse
@@ -168,9 +169,11 @@ def sweep_figure(rows: list) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[rows[i].cost_per_hour for i in front], y=[rows[i].output_tokens_per_s for i in front], mode="lines",
             name="Pareto front", line=dict(color="#333333", dash="dot", shape="hv"), hoverinfo="skip"))
-    fig.update_xaxes(title="Cost (USD per hour, on demand)", tickprefix="$")
+    # Costs span two orders of magnitude (one small GPU to racks of B200s): a log axis keeps the cheap end readable.
+    fig.update_xaxes(title="Cost (USD per hour, on demand; log scale)", tickprefix="$", type="log")
     fig.update_yaxes(title="Output tokens/s (expected)")
-    fig.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2),
+                      colorway=qualitative.Dark24)  # enough distinct colours for every catalog GPU type
     return fig
 
 
