@@ -252,7 +252,7 @@ uploaded_log = st.file_uploader("or upload a log file", type=["log", "txt"], key
 left, right = st.columns(2)
 log_model = left.text_input("Model, if the log does not name it", key="log_model", placeholder="from the log",
                             help=field_info("model").description)
-log_gpu = right.selectbox("GPU, if the log's memory does not identify it", [None] + [g.name for g in catalog()],
+log_gpu = right.selectbox("GPU, if the log's memory does not identify it", [g.name for g in catalog()], index=None,
                           key="log_gpu", placeholder="from the log", help=field_info("gpu").description)
 text = uploaded_log.getvalue().decode("utf-8", "replace") if uploaded_log is not None else log_text
 if text and text.strip():

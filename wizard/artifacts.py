@@ -142,8 +142,8 @@ RAY_PORT = 6379  # Ray's default GCS port
 
 def _wait_for_nodes(nodes: int) -> str:
     """Shell loop until the Ray cluster has ``nodes`` live nodes (vLLM places its workers at start-up)."""
-    check = ("import ray, sys; ray.init(address='auto', logging_level=40); "
-             f"sys.exit(0 if sum(n['Alive'] for n in ray.nodes()) >= {nodes} else 1)")
+    check = ('import ray, sys; ray.init(address="auto", logging_level=40); '
+             f'sys.exit(0 if sum(n["Alive"] for n in ray.nodes()) >= {nodes} else 1)')  # no single quotes: reads plainly once quoted
     return f"until python3 -c {shlex.quote(check)}; do echo 'waiting for {nodes} Ray nodes'; sleep 5; done"
 
 
