@@ -24,8 +24,9 @@ from pathlib import Path
 from wizard import perf
 from wizard.errors import WizardError
 from wizard.gpus import find_gpu
+from wizard.logcheck import release_version
 from wizard.metadata import catalog_entry
-from wizard.planner import resolve_inputs, search
+from wizard.planner import resolve_inputs, search, step_model
 from wizard.schema import PlanRequest
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_perf_results.csv"
@@ -58,11 +59,6 @@ def rows(path: Path) -> list[dict[str, str]]:
 def number(text: str) -> float | None:
     match = re.search(r"-?\d+(?:\.\d+)?", (text or "").replace(",", ""))
     return float(match.group(0)) if match else None
-
-
-def release_of(text: str) -> str:
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
-    return f"0.{match.group(2)}.{match.group(3) or 0}" if match and match.group(1) == "0" else "0.33.0"
 
 
 @dataclass
@@ -104,7 +100,7 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
     tp = int(number(row["tp"]) or number(row["gpu_count"]) or 1)
     values: dict[str, object] = {
         "model": entry["hf_id"], "gpu": gpu.name, "gpus": tp, "tensor_parallel_size": tp,
-        "vllm_version": release_of(row["vllm_version"]), "kv_cache_dtype": "fp8" if row["kv_cache_dtype"].startswith("fp8") else "auto",
+        "vllm_version": release_version(row["vllm_version"], None), "kv_cache_dtype": "fp8" if row["kv_cache_dtype"].startswith("fp8") else "auto",
         "enforce_eager": False,
     }
     quant = quant or ("fp8" if "fp8" in row["weight_quant"].lower() and entry["config"].get("quantization_config") is None else None)
@@ -133,7 +129,7 @@ def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         except WizardError as exc:
             skipped.append((row["id"], f"planner refused: {exc}"))
             continue
-        model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version)
+        model = step_model(inp, cand)
         half, _ = perf.spread(model, inp.hw.gpu)
         result = perf.estimate(model, cand.engine, cand.memory, wl, half)
         measured = next((number(row[k]) for k in ("mean_tpot_ms", "median_tpot_ms", "mean_itl_ms", "median_itl_ms") if number(row[k])), None)

@@ -15,10 +15,10 @@ from wizard.fields import query_string
 from wizard.gpus import catalog
 from wizard.metadata import catalog_ids
 from wizard.planner import plan
-from wizard.prices import parse_overrides, price_of, providers
+from wizard.prices import price_of, providers
 from wizard.profile import parse_profile, request_from
 from wizard.schema import PlanRequest, PlanResponse, Targets, field_info
-from wizard.sweep import SweepResult, sweep
+from wizard.sweep import GPUS_PER_NODE, NODES, SweepResult, sweep
 
 PLOTLY_CONFIG = {"displayModeBar": False}
 DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
@@ -80,11 +80,13 @@ with st.sidebar:
                         placeholder="no target", help=Targets.model_fields[name].description)
 
 st.markdown("#### Cheapest deployments that meet the targets")
+bundled_rows = price_rows(provider)
 with st.expander("Prices (USD per GPU-hour): edit to use your own", icon=":material/payments:"):
-    edited = st.data_editor(price_rows(provider), key=f"prices_{provider}", hide_index=True, width="stretch",
+    # min_value keeps every typed price positive, as parse_overrides requires on the command line.
+    edited = st.data_editor(bundled_rows, key=f"prices_{provider}", hide_index=True, width="stretch",
                             disabled=["GPU", "as of", "source"],
                             column_config={"USD per GPU-hour": st.column_config.NumberColumn(min_value=0.01, format="$%.3f")})
-bundled = {row["GPU"]: row["USD per GPU-hour"] for row in price_rows(provider)}
+bundled = {row["GPU"]: row["USD per GPU-hour"] for row in bundled_rows}
 overrides = tuple((row["GPU"], float(row["USD per GPU-hour"])) for row in edited
                   if row["USD per GPU-hour"] and row["USD per GPU-hour"] != bundled[row["GPU"]])
 
@@ -93,7 +95,6 @@ try:
                          "gen_tokens": st.session_state["sweep_gen"], "concurrency": st.session_state["sweep_concurrency"],
                          **({"request_rate": st.session_state["sweep_rate"]} if st.session_state["sweep_rate"] else {})})
     targets = Targets(**{name: st.session_state[f"target_{name}"] for name in TARGET_LABELS})
-    parse_overrides([f"{gpu}={usd}" for gpu, usd in overrides])
 except (WizardError, ValueError) as exc:
     st.error(str(exc), title="The sweep request is not valid")
     st.stop()
@@ -110,7 +111,7 @@ if error or result is None:
 
 with st.container(horizontal=True):
     st.metric("Configurations evaluated", f"{result.candidates_evaluated:,}", border=True,
-              help="GPU type x GPUs per node (1, 2, 4, 8) x nodes (1, 2, 4) x weight format x KV-cache dtype.")
+              help=f"GPU type x GPUs per node {GPUS_PER_NODE} x nodes {NODES} x weight format x KV-cache dtype.")
     st.metric("Fit and meet the targets", f"{len(result.rows):,}", border=True,
               help="Rejected: " + ", ".join(f"{k} {v}" for k, v in result.rejected.items()))
     st.metric("Sweep time", f"{result.seconds * 1000:,.0f} ms", border=True)

@@ -6,14 +6,18 @@ to the URL, so the address bar is always a link that reproduces the plan.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 import streamlit as st
 
 from wizard import charts
 from wizard.detect import detect_gpus
 from wizard.errors import WizardError
-from wizard.fields import field_specs, query_string, request_values, widget_value
+from wizard.fields import (
+    field_specs,
+    query_params,
+    query_string,
+    request_values,
+    widget_value,
+)
 from wizard.gpus import catalog
 from wizard.logcheck import LogCheck, check_log
 from wizard.metadata import catalog_ids
@@ -271,4 +275,4 @@ if text and text.strip():
         for note in check.notes:
             st.caption(note)
         st.page_link("pages/plan.py", label="Open these settings in the form", icon=":material/edit:",
-                     query_params=dict(parse_qsl(query_string(check.request))))
+                     query_params=query_params(check.request))

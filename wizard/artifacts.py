@@ -20,6 +20,7 @@ import yaml
 
 from wizard.profile import dump_profile
 from wizard.schema import Artifacts, PlanResponse
+from wizard.versions import parse_version
 
 IMAGE = "vllm/vllm-openai"  # vLLM's official OpenAI-compatible server image (docs: deployment/docker)
 ROCM_IMAGE = "rocm/vllm"  # AMD's build of vLLM for ROCm GPUs
@@ -32,6 +33,15 @@ AUTO_LEN_SINCE = (0, 33, 0)  # first release whose --max-model-len takes "auto" 
 
 def _is_local(resp: PlanResponse) -> bool:
     return resp.model.source == "local"
+
+
+def _host_model_dir(resp: PlanResponse) -> str:
+    """The local model directory as an absolute host path (what gets mounted)."""
+    return str(Path(resp.model.model).expanduser().resolve())
+
+
+def _is_amd(resp: PlanResponse) -> bool:
+    return bool(resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"))
 
 
 def container_model(resp: PlanResponse) -> str:
@@ -50,13 +60,9 @@ def resource_name(resp: PlanResponse) -> str:
     return _slug("vllm-" + Path(resp.model.model).name, 40) or "vllm"
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
-
-
 def image(resp: PlanResponse) -> str:
     version = resp.request.policy.vllm_version.lstrip("v")
-    if resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"):
+    if _is_amd(resp):
         return f"{ROCM_IMAGE}:latest"
     return f"{IMAGE}:v{version}"
 
@@ -80,7 +86,7 @@ def vllm_args(resp: PlanResponse) -> list[str]:
     if rec.kv_cache_dtype.value not in (None, "auto"):
         args += ["--kv-cache-dtype", str(rec.kv_cache_dtype.value)]
     length = rec.max_model_len.value
-    if length == "auto" and _version_tuple(req.policy.vllm_version) < AUTO_LEN_SINCE:
+    if length == "auto" and parse_version(req.policy.vllm_version) < AUTO_LEN_SINCE:
         length = resp.memory.max_model_len
     args += ["--max-model-len", str(length)]
     args += ["--gpu-memory-utilization", f"{rec.gpu_memory_utilization.value:g}"]
@@ -147,6 +153,21 @@ def _wait_for_nodes(nodes: int) -> str:
     return f"until python3 -c {shlex.quote(check)}; do echo 'waiting for {nodes} Ray nodes'; sleep 5; done"
 
 
+def _ray_head(gpus: int) -> str:
+    return f"ray start --head --port={RAY_PORT} --num-gpus={gpus}"
+
+
+def _ray_worker(head_address: str, gpus: int) -> str:
+    """A container's Ray worker: it joins the head and stays in the foreground."""
+    return f"ray start --address={head_address}:{RAY_PORT} --num-gpus={gpus} --block"
+
+
+def _head_script(resp: PlanResponse) -> str:
+    """What the head container runs under bash -c: the Ray head, the wait for every node, then vLLM."""
+    return " && ".join([_ray_head(_gpu_count(resp)), _wait_for_nodes(resp.hardware.nodes),
+                        "exec " + shlex.join(["vllm", "serve", container_model(resp), *vllm_args(resp)])])
+
+
 def ray_recipe(resp: PlanResponse) -> str:
     """vLLM's multi-node recipe: a Ray cluster over the nodes, then vllm serve on the head."""
     nodes, gpus = resp.hardware.nodes, _gpu_count(resp)
@@ -154,7 +175,7 @@ def ray_recipe(resp: PlanResponse) -> str:
         f"# {nodes} nodes x {gpus} GPUs: pipeline stages across nodes, tensor parallelism inside each.",
         "# vLLM's multi-node recipe: run each step on the node it names (this is not one script to run).",
         "# 1. On the head node (node 0):",
-        f"ray start --head --port={RAY_PORT} --num-gpus={gpus}",
+        _ray_head(gpus),
         f"# 2. On each of the other {nodes - 1} node(s), with HEAD_IP the head node's address:",
         f'ray start --address="$HEAD_IP:{RAY_PORT}" --num-gpus={gpus}',
         f"# 3. On the head node: wait until `ray status` lists {nodes} nodes, then start vLLM:",
@@ -168,8 +189,7 @@ def _docker_base(resp: PlanResponse, name: str) -> list[str]:
     words = ["docker", "run", "-d", "--name", name, f"--gpus={_gpu_count(resp)}", "--ipc=host", "--network=host",
              "-e", "HF_TOKEN", "-v", f"$HOME/.cache/huggingface:{HF_CACHE}"]
     if _is_local(resp):
-        host = str(Path(resp.model.model).expanduser().resolve())
-        words += ["-v", f"{host}:{container_model(resp)}:ro"]
+        words += ["-v", f"{_host_model_dir(resp)}:{container_model(resp)}:ro"]
     return words
 
 
@@ -205,8 +225,7 @@ def docker_run(resp: PlanResponse) -> str:
     words = ["docker", "run", "--rm", "--name", resource_name(resp), f"--gpus={_gpu_count(resp)}", "--ipc=host",
              "-p", f"{port}:{port}", "-e", "HF_TOKEN"]
     if _is_local(resp):
-        host = str(Path(resp.model.model).expanduser().resolve())
-        words += ["-v", f"{host}:{container_model(resp)}:ro"]
+        words += ["-v", f"{_host_model_dir(resp)}:{container_model(resp)}:ro"]
     else:
         words += ["-v", f"$HOME/.cache/huggingface:{HF_CACHE}"]
     words += [image(resp), "--model", container_model(resp), *vllm_args(resp)]
@@ -224,14 +243,12 @@ def _health_probe_command(port: int) -> list[str]:
 
 def _compose_multi_node(resp: PlanResponse, service: dict[str, Any]) -> dict[str, Any]:
     """Head and worker services: `--profile head` on node 0, `--profile worker` (with HEAD_IP) on the others."""
-    gpus = _gpu_count(resp)
-    head_script = " && ".join([f"ray start --head --port={RAY_PORT} --num-gpus={gpus}", _wait_for_nodes(resp.hardware.nodes),
-                               "exec " + shlex.join(["vllm", "serve", container_model(resp), *vllm_args(resp)])])
-    head = {**service, "profiles": ["head"], "network_mode": "host", "entrypoint": ["/bin/bash", "-c"], "command": [head_script]}
+    head = {**service, "profiles": ["head"], "network_mode": "host", "entrypoint": ["/bin/bash", "-c"],
+            "command": [_head_script(resp)]}
     head.pop("ports")
     worker = {key: value for key, value in head.items() if key not in ("healthcheck", "command")}
     worker["profiles"] = ["worker"]
-    worker["command"] = [f"ray start --address=${{HEAD_IP:?set HEAD_IP to the head node's address}}:{RAY_PORT} --num-gpus={gpus} --block"]
+    worker["command"] = [_ray_worker("${HEAD_IP:?set HEAD_IP to the head node's address}", _gpu_count(resp))]
     return {"head": head, "worker": worker}
 
 
@@ -256,8 +273,7 @@ def compose_document(resp: PlanResponse) -> dict[str, Any]:
     }
     document: dict[str, Any] = {"services": _compose_multi_node(resp, service) if multi_node(resp) else {"vllm": service}}
     if _is_local(resp):
-        host = str(Path(resp.model.model).expanduser().resolve())
-        volumes: list[Any] = [{"type": "bind", "source": host, "target": container_model(resp), "read_only": True}]
+        volumes: list[Any] = [{"type": "bind", "source": _host_model_dir(resp), "target": container_model(resp), "read_only": True}]
     else:
         volumes = [f"huggingface-cache:{HF_CACHE}"]
         document["volumes"] = {"huggingface-cache": {}}
@@ -294,16 +310,17 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
     name = resource_name(resp)
     port = resp.request.policy.port
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "vllm"}
-    amd = bool(resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"))
-    gpu_resource = "amd.com/gpu" if amd else "nvidia.com/gpu"
+    gpu_resource = "amd.com/gpu" if _is_amd(resp) else "nvidia.com/gpu"
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{SHM_GIB}Gi"}}]
     documents: list[dict[str, Any]] = []
     if _is_local(resp):
-        host = str(Path(resp.model.model).expanduser().resolve())
         mounts.append({"name": "model", "mountPath": container_model(resp), "readOnly": True})
-        volumes.append({"name": "model", "hostPath": {"path": host, "type": "Directory"}})
+        volumes.append({"name": "model", "hostPath": {"path": _host_model_dir(resp), "type": "Directory"}})
+    elif multi_node(resp):  # one pod per node: each keeps its own cache and downloads the checkpoint once
+        mounts.append({"name": "hf-cache", "mountPath": HF_CACHE})
+        volumes.append({"name": "hf-cache", "emptyDir": {"sizeLimit": f"{cache_size_gi(resp)}Gi"}})
     else:
         mounts.append({"name": "hf-cache", "mountPath": HF_CACHE})
         volumes.append({"name": "hf-cache", "persistentVolumeClaim": {"claimName": f"{name}-hf-cache"}})
@@ -326,9 +343,7 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
         "livenessProbe": {**probe, "failureThreshold": 6},
     }
     if multi_node(resp):
-        documents = [d for d in documents if d["kind"] != "PersistentVolumeClaim"]
-        documents += _leader_worker_set(resp, name, labels, container, volumes)
-        return documents
+        return documents + _leader_worker_set(resp, name, labels, container, volumes)
     documents.append({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -340,13 +355,18 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [container], "volumes": volumes}},
         },
     })
-    documents.append({
+    documents.append(_service(name, labels, labels, port))
+    return documents
+
+
+def _service(name: str, labels: dict[str, str], selector: dict[str, str], port: int) -> dict[str, Any]:
+    """The ClusterIP Service in front of the pod that serves the API."""
+    return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]},
-    })
-    return documents
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]},
+    }
 
 
 def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], container: dict[str, Any],
@@ -354,21 +374,11 @@ def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], co
     """One LeaderWorkerSet group per deployment: the leader runs the Ray head and vLLM, workers join Ray.
 
     Needs the LeaderWorkerSet controller (kubernetes-sigs/lws) in the cluster;
-    LWS injects LWS_LEADER_ADDRESS into every pod of the group.  Each pod keeps
-    its own Hugging Face cache (an emptyDir) and downloads the checkpoint once.
+    LWS injects LWS_LEADER_ADDRESS into every pod of the group.
     """
-    nodes, gpus, port = resp.hardware.nodes, _gpu_count(resp), resp.request.policy.port
-    cache_volume = {"name": "hf-cache", "emptyDir": {"sizeLimit": f"{cache_size_gi(resp)}Gi"}}
-    pod_volumes = [cache_volume if v["name"] == "hf-cache" else v for v in volumes]
-    leader_script = " && ".join([
-        f"ray start --head --port={RAY_PORT} --num-gpus={gpus}",
-        _wait_for_nodes(nodes),
-        "exec " + shlex.join(["vllm", "serve", container_model(resp), *vllm_args(resp)]),
-    ])
-    leader = {**container, "command": ["/bin/bash", "-c"], "args": [leader_script]}
+    leader = {**container, "command": ["/bin/bash", "-c"], "args": [_head_script(resp)]}
     worker = {key: value for key, value in container.items() if not key.endswith("Probe") and key != "ports"}
-    worker |= {"name": "ray-worker", "command": ["/bin/bash", "-c"],
-               "args": [f"ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --num-gpus={gpus} --block"]}
+    worker |= {"name": "ray-worker", "command": ["/bin/bash", "-c"], "args": [_ray_worker("$(LWS_LEADER_ADDRESS)", _gpu_count(resp))]}
     leader_labels = {**labels, "role": "leader"}
     return [
         {
@@ -378,22 +388,16 @@ def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], co
             "spec": {
                 "replicas": 1,
                 "leaderWorkerTemplate": {
-                    "size": nodes,
+                    "size": resp.hardware.nodes,
                     "restartPolicy": "RecreateGroupOnPodRestart",
                     "leaderTemplate": {"metadata": {"labels": leader_labels},
-                                       "spec": {"containers": [leader], "volumes": pod_volumes}},
+                                       "spec": {"containers": [leader], "volumes": volumes}},
                     "workerTemplate": {"metadata": {"labels": labels},
-                                       "spec": {"containers": [worker], "volumes": pod_volumes}},
+                                       "spec": {"containers": [worker], "volumes": volumes}},
                 },
             },
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"type": "ClusterIP", "selector": {"leaderworkerset.sigs.k8s.io/name": name, "role": "leader"},
-                     "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]},
-        },
+        _service(name, labels, {"leaderworkerset.sigs.k8s.io/name": name, "role": "leader"}, resp.request.policy.port),
     ]
 
 
@@ -411,7 +415,7 @@ def kubernetes(resp: PlanResponse) -> str:
 def build(resp: PlanResponse) -> Artifacts:
     """Every artifact of a plan."""
     notes = []
-    if resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"):
+    if _is_amd(resp):
         notes.append("AMD GPUs use AMD's rocm/vllm image; pin its tag to the release you test.")
     if _is_local(resp):
         notes.append("The local model directory is mounted read-only; on Kubernetes it must exist at the same path on the node.")

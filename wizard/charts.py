@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from wizard.schema import PlanResponse
+from wizard.schema import GpuMemory, PlanResponse
 
 # One colour per memory component, in stacking order (bottom to top).
 COMPONENTS = (
@@ -26,18 +26,23 @@ OUTSIDE_COLOR = "#F2F2F2"
 RISK_COLORS = {"low": "#54A24B", "medium": "#F2B134", "high": "#E45756"}
 
 
+def _component_bars(fig: go.Figure, labels: list[str], gpus: list[GpuMemory], graphs_in_budget: bool) -> None:
+    """One stacked bar trace per memory component (weights and KV cache always, the others when present)."""
+    for key, name, color in COMPONENTS:
+        values = [getattr(g, key) for g in gpus]
+        if key == "cuda_graph_gib" and not graphs_in_budget:
+            name += " (outside the budget)"
+        if any(values) or key in ("weights_gib", "kv_cache_gib"):
+            fig.add_bar(name=name, x=labels, y=values, marker_color=color,
+                        hovertemplate="%{x}<br>" + name + ": %{y:.2f} GiB<extra></extra>")
+
+
 def vram_figure(plan: PlanResponse) -> go.Figure:
     """Stacked memory per GPU with the gpu_memory_utilization line."""
     gpus = plan.memory.per_gpu
     labels = [g.label for g in gpus]
     fig = go.Figure()
-    for key, name, color in COMPONENTS:
-        values = [getattr(g, key) for g in gpus]
-        if key == "cuda_graph_gib" and not plan.memory.cuda_graph_in_budget:
-            name += " (outside the budget)"
-        if any(values) or key in ("weights_gib", "kv_cache_gib"):
-            fig.add_bar(name=name, x=labels, y=values, marker_color=color,
-                        hovertemplate="%{x}<br>" + name + ": %{y:.2f} GiB<extra></extra>")
+    _component_bars(fig, labels, gpus, plan.memory.cuda_graph_in_budget)
     used = [g.weights_gib + g.activation_gib + g.non_torch_gib + g.overhead_gib + g.kv_cache_gib
             + (g.cuda_graph_gib if plan.memory.cuda_graph_in_budget else 0.0) for g in gpus]
     unused = [max(g.budget_gib - u, 0.0) for g, u in zip(gpus, used)]
@@ -181,11 +186,7 @@ def compare_vram_figure(plans: list[PlanResponse], labels: list[str]) -> go.Figu
     """Side-by-side stacked memory of the most loaded GPU of each plan, with each plan's budget."""
     gpus = [min(p.memory.per_gpu, key=lambda g: g.kv_cache_gib) for p in plans]
     fig = go.Figure()
-    for key, name, color in COMPONENTS:
-        values = [getattr(g, key) for g in gpus]
-        if any(values) or key in ("weights_gib", "kv_cache_gib"):
-            fig.add_bar(name=name, x=labels, y=values, marker_color=color,
-                        hovertemplate="%{x}<br>" + name + ": %{y:.2f} GiB<extra></extra>")
+    _component_bars(fig, labels, gpus, all(p.memory.cuda_graph_in_budget for p in plans))
     fig.add_trace(go.Scatter(x=labels, y=[g.budget_gib for g in gpus], mode="markers", name="Budget (utilization x memory)",
                              marker=dict(symbol="line-ew-open", size=60, color="#333333", line=dict(width=3)),
                              hovertemplate="%{x}<br>budget %{y:.2f} GiB<extra></extra>"))

@@ -13,10 +13,13 @@ import os
 import sys
 import types
 import typing
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from wizard.errors import WizardError
 from wizard.schema import VLLM_VERSION, PlanResponse, Targets, iter_fields
+
+if TYPE_CHECKING:
+    from wizard.logcheck import LogCheck
 
 EXIT_BAD_INPUT = 2
 
@@ -280,7 +283,7 @@ def _read_log(path: str) -> str:
         raise WizardError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def render_log_check(check) -> str:
+def render_log_check(check: LogCheck) -> str:
     """Predicted against measured, one quantity per line, for the terminal."""
     p, log = check.plan, check.log
     lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
@@ -341,13 +344,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _providers() -> list[str]:
-    from wizard.prices import providers
-
-    return providers()
+def _commas(counts: tuple[int, ...]) -> str:
+    return ",".join(map(str, counts))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from wizard.prices import providers
+    from wizard.sweep import (  # the sweep's own search space, for defaults and help
+        GPUS_PER_NODE,
+        NODES,
+    )
+
     parser = argparse.ArgumentParser(
         prog="vllm-wizard",
         description=f"Plan a vLLM deployment before renting GPUs: memory as vLLM {VLLM_VERSION} accounts for it, fit, settings.",
@@ -376,11 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_options = sw.add_argument_group("sweep options")
     sweep_options.add_argument("--gpu", dest="gpu_list", action="append", metavar="GPU",
                                help="a GPU type to consider (repeat for several; default: every catalog GPU with a price)")
-    sweep_options.add_argument("--gpus-per-node", type=_counts, default=(1, 2, 4, 8), metavar="N,N,...",
-                               help="GPUs per node to try; tensor parallelism spans them (default: 1,2,4,8)")
-    sweep_options.add_argument("--nodes", dest="node_counts", type=_counts, default=(1, 2, 4), metavar="N,N,...",
-                               help="node counts to try; pipeline stages span them (default: 1,2,4)")
-    sweep_options.add_argument("--provider", help="bundled price list to use: " + ", ".join(_providers()) + " (default: the first)")
+    sweep_options.add_argument("--gpus-per-node", type=_counts, default=GPUS_PER_NODE, metavar="N,N,...",
+                               help=f"GPUs per node to try; tensor parallelism spans them (default: {_commas(GPUS_PER_NODE)})")
+    sweep_options.add_argument("--nodes", dest="node_counts", type=_counts, default=NODES, metavar="N,N,...",
+                               help=f"node counts to try; pipeline stages span them (default: {_commas(NODES)})")
+    sweep_options.add_argument("--provider", help="bundled price list to use: " + ", ".join(providers()) + " (default: the first)")
     sweep_options.add_argument("--price", action="append", metavar="GPU=USD",
                                help="your own on-demand USD per GPU-hour for a GPU (repeatable); overrides the price list")
     sweep_options.add_argument("--limit", type=int, default=10, help="rows to print; with --json, results with a full plan (default: 10)")

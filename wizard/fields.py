@@ -139,18 +139,23 @@ def widget_value(spec: FieldSpec, request_value: Any) -> Any:
     return request_value
 
 
-def query_string(request: PlanRequest, changes: dict[str, Any] | None = None) -> str:
-    """The shareable query string of a request: every field that differs from its default.
+def query_params(request: PlanRequest, changes: dict[str, Any] | None = None) -> dict[str, str]:
+    """The shareable query parameters of a request: every field that differs from its default, as text.
 
     ``changes`` (flat field names) are applied first; a None there resets a field.
     """
     defaults = {name: info.get_default() for _, name, info in iter_fields() if not info.is_required()}
     values = {**request.flat(), **(changes or {})}
     specs = {s.name: s for s in field_specs()}
-    pairs = []
+    params = {}
     for name, value in values.items():
         if value is None or (name in defaults and value == defaults[name]):
             continue
         shown = widget_value(specs[name], value)
-        pairs.append((name, str(shown).lower() if isinstance(shown, bool) else str(shown)))
-    return urlencode(pairs)
+        params[name] = str(shown).lower() if isinstance(shown, bool) else str(shown)
+    return params
+
+
+def query_string(request: PlanRequest, changes: dict[str, Any] | None = None) -> str:
+    """:func:`query_params` URL-encoded, for links."""
+    return urlencode(query_params(request, changes))

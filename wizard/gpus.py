@@ -58,8 +58,12 @@ class GpuSpec:
         return (int(match.group(1)), int(match.group(2))) if match else None
 
     @property
-    def supports_bf16(self) -> bool:
-        """bfloat16 needs Ampere (8.0) or newer on NVIDIA; AMD/Intel parts have it."""
+    def ampere_or_newer(self) -> bool:
+        """Compute capability 8.0 or newer (AMD/Intel parts count as such).
+
+        What needs it in vLLM: bfloat16, FP8 weights (Marlin weight-only below
+        Hopper) and FP8 KV cache, and the V1 engine before V0 was removed in 0.11.
+        """
         cc = self.cc
         return cc is None or cc >= (8, 0)
 

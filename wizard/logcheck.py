@@ -9,7 +9,7 @@ same settings and lines up predicted against measured numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from wizard.errors import WizardError
@@ -78,7 +78,7 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
         values["quantization"] = quantization
     if values["kv_cache_dtype"] not in KvCacheDtype.__args__:
         raise WizardError(f"KV-cache dtype {kv_cache_dtype!r} is not one the planner models")
-    rel = release(vllm_version, pre_ampere=spec.cc is not None and spec.cc < (8, 0))
+    rel = release(vllm_version, pre_ampere=not spec.ampere_or_newer)
     seqs, tokens = batching("balanced", spec, 1, max_num_seqs, max_num_batched_tokens, max_model_len or arch.max_model_len, rel)
     values["max_num_seqs"], values["max_num_batched_tokens"] = seqs.value, tokens.value
     return PlanRequest.from_flat(values)
@@ -116,7 +116,7 @@ class LogCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "log": {k: v for k, v in self.log.__dict__.items() if k != "notes"},
+            "log": {k: v for k, v in asdict(self.log).items() if k != "notes"},
             "rows": [{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 3),
                       "low": round(r.low, 3), "high": round(r.high, 3), "verdict": r.verdict,
                       "error_pct": round(r.error_pct, 1) if r.error_pct is not None else None} for r in self.rows],

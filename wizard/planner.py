@@ -119,8 +119,7 @@ def _link(requested: str, default: str) -> str:
 
 def _weight_format(info: ModelInfo, request: PlanRequest, gpu: GpuSpec) -> quant.WeightFormat:
     fmt = quant.resolve(quant.from_checkpoint(info.arch.quantization_config), request.model.quantization)
-    cc = gpu.cc
-    if cc is not None and fmt.kind in ("float", "mxfp4", "nvfp4") and fmt.bits <= 8 and cc < (8, 0):
+    if fmt.kind in ("float", "mxfp4", "nvfp4") and fmt.bits <= 8 and not gpu.ampere_or_newer:
         raise WizardError(f"{fmt.label} needs compute capability 8.0 or newer; {gpu.name} is {gpu.compute_capability}")
     return fmt
 
@@ -356,7 +355,7 @@ def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = No
     """Resolve the model, GPUs, release, weight format, dtype and utilization of a request."""
     info = resolve_model(request.model.model, request.model.revision)
     hw = _hardware(request, detected)
-    rel = release(request.policy.vllm_version, pre_ampere=hw.gpu.cc is not None and hw.gpu.cc < (8, 0))
+    rel = release(request.policy.vllm_version, pre_ampere=not hw.gpu.ampere_or_newer)
     fmt = _weight_format(info, request, hw.gpu)
     extra, _, scale, _ = _params(info, request, fmt)
     return Inputs(
@@ -395,12 +394,12 @@ def _variants(inp: Inputs, resp: PlanResponse) -> list[tuple[str, str, dict[str,
                     {"concurrency": f.max_concurrency}))
     if not f.starts and f.max_context_tokens == 0 and isinstance(request.model.max_model_len, int):
         out.append(("context", "let vLLM fit max_model_len to memory", {"max_model_len": "auto"}))
-    if resp.memory.kv_cache_dtype == "auto" and (hw.gpu.cc is None or hw.gpu.cc >= (8, 0)):
+    if resp.memory.kv_cache_dtype == "auto" and hw.gpu.ampere_or_newer:
         out.append(("kv", "store the KV cache in fp8 (half the bytes per token)", {"kv_cache_dtype": "fp8"}))
     if inp.fmt.kind == "none":
         for entry_id in quantized_siblings(arch):
             out.append(("checkpoint", f"use the pre-quantized checkpoint {entry_id}", {"model": entry_id, "quantization": None}))
-        if hw.gpu.cc is None or hw.gpu.cc >= (8, 0):
+        if hw.gpu.ampere_or_newer:
             out.append(("fp8", "quantize the weights to fp8 when vLLM loads them (--quantization fp8)", {"quantization": "fp8"}))
     gpus = hw.gpus_per_node
     if gpus < 8:
@@ -670,14 +669,25 @@ def _response(inp: Inputs, sol: Solution) -> PlanResponse:
     return response
 
 
+def perf_workload(request: PlanRequest) -> perf.Workload:
+    """The request's traffic as the performance model takes it (a request rate makes it open loop)."""
+    wl = request.workload
+    return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
+                         concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+
+
+def step_model(inp: Inputs, cand: Candidate) -> perf.StepModel:
+    """Per-step costs of a planned configuration (shared by plans, sweeps and the accuracy report)."""
+    return perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version,
+                           inp.hw.nodes)
+
+
 def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
     """Throughput and latency ranges for the request's workload on the chosen configuration."""
     wl = inp.request.workload
-    workload = perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
-                             concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
-    model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version, inp.hw.nodes)
+    model = step_model(inp, cand)
     half, why = perf.spread(model, inp.hw.gpu)
-    result = perf.estimate(model, cand.engine, cand.memory, workload, half)
+    result = perf.estimate(model, cand.engine, cand.memory, perf_workload(inp.request), half)
 
     def rng(triple: tuple[float, float, float], digits: int = 1) -> Range:
         low, mid, high = triple

@@ -90,13 +90,13 @@ def utilization(user: float | None, gpu: GpuSpec, rel: Release) -> Choice:
 def dtype(user: str, arch: Architecture, gpu: GpuSpec) -> Choice:
     """The dtype vLLM runs in; 'auto' resolved the way vLLM resolves it."""
     if user != "auto":
-        if user == "bfloat16" and not gpu.supports_bf16:
+        if user == "bfloat16" and not gpu.ampere_or_newer:
             raise WizardError(f"{gpu.name} has no bfloat16 support (compute capability {gpu.compute_capability}); use --dtype float16")
         return Choice(user, "user", "set by the user")
     config_dtype = arch.torch_dtype if arch.torch_dtype in ("bfloat16", "float16", "float32") else "bfloat16"
     if config_dtype == "float32":
         config_dtype = "bfloat16"  # vLLM serves float32 checkpoints in half precision under 'auto'
-    if config_dtype == "bfloat16" and not gpu.supports_bf16:
+    if config_dtype == "bfloat16" and not gpu.ampere_or_newer:
         return Choice("float16", "recommended", f"{gpu.name} lacks bfloat16, so 'auto' runs the bfloat16 checkpoint in float16")
     return Choice(config_dtype, "checkpoint", f"the checkpoint's torch_dtype ({arch.torch_dtype}); passed as --dtype auto")
 

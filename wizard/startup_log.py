@@ -198,6 +198,8 @@ def parse_startup_log(text: str) -> StartupLog:
         max_model_len = int(_number(concurrency.group(1)))
         notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
 
+    # 0.33's summary line ("consumed memory (weights + non-torch)") changes what two numbers mean.
+    consumed_summary = _first(lines, (_CONSUMED_RE,)) is not None
     gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
     if gpu_memory_utilization is None:
         gpu_memory_utilization = _first_number(lines, _GMU_RES)
@@ -219,7 +221,7 @@ def parse_startup_log(text: str) -> StartupLog:
         block_size=block_size,
         gpu_total_gib=_first_number(lines, _TOTAL_RES),
         weights_gib=weights_gib,
-        activation_gib=_activation_gib(lines, weights_gib, notes),
+        activation_gib=_activation_gib(lines, weights_gib, consumed_summary, notes),
         non_torch_gib=_non_torch_gib(lines, weights_gib, notes),
         cuda_graph_gib=_first_number(lines, _CUDA_GRAPH_RES),
         kv_cache_gib=kv_cache_gib,
@@ -227,7 +229,7 @@ def parse_startup_log(text: str) -> StartupLog:
         gpu_blocks=gpu_blocks,
         max_concurrency=None if concurrency is None else _number(concurrency.group(2)),
         notes=tuple(notes),
-        activation_includes_cuda_graphs=_first(lines, (_CONSUMED_RE,)) is not None,
+        activation_includes_cuda_graphs=consumed_summary,
     )
 
 
@@ -374,10 +376,10 @@ def _engine(lines: list[str], notes: list[str]) -> str | None:
 # ---- memory
 
 
-def _activation_gib(lines: list[str], weights_gib: float | None, notes: list[str]) -> float | None:
+def _activation_gib(lines: list[str], weights_gib: float | None, consumed_summary: bool, notes: list[str]) -> float | None:
     """Peak activation; from V0 0.6.4's ``peak_torch_memory`` minus weights when that is all there is."""
     if (activation := _first_number(lines, _ACTIVATION_RES)) is not None:
-        if _first(lines, (_CONSUMED_RE,)):
+        if consumed_summary:
             notes.append("activation_gib is vLLM's 'peak activation', which in this release includes the CUDA-graph memory estimate")
         return activation
     peak_torch = _first_number(lines, (_PEAK_TORCH_RE,))

@@ -18,7 +18,14 @@ from wizard import perf, quant
 from wizard.errors import WizardError
 from wizard.gpus import GpuSpec, catalog, get_gpu
 from wizard.metadata import resolve_model
-from wizard.planner import Inputs, plan, resolve_inputs, search
+from wizard.planner import (
+    Inputs,
+    perf_workload,
+    plan,
+    resolve_inputs,
+    search,
+    step_model,
+)
 from wizard.prices import Price, price_of
 from wizard.recommend import valid_tp_sizes
 from wizard.schema import PlanRequest, PlanResponse, Targets
@@ -53,15 +60,24 @@ class Row:
     quantization: str | None  # the request's --quantization: None keeps the checkpoint's own format
     weights: str  # what the weights are stored as, e.g. "fp8 (checkpoint)", "bf16", "fp8 (online)"
     kv_cache_dtype: str
-    cost_per_hour: float
     price: Price
-    cost_per_million_output_tokens: float
     output_tokens_per_s: float
     itl_ms: float
     ttft_ms: float
     max_request_rate_per_s: float
     max_concurrency: int
     request: PlanRequest = field(repr=False)
+
+    @property
+    def cost_per_hour(self) -> float:
+        """On-demand USD per hour: the GPU-hour price times every GPU rented."""
+        return self.price.usd_per_gpu_hour * self.gpus_per_node * self.nodes
+
+    @property
+    def cost_per_million_output_tokens(self) -> float:
+        """USD per million output tokens at the expected throughput."""
+        tokens_per_hour = self.output_tokens_per_s * 3600
+        return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else float("inf")
 
 
 @dataclass
@@ -104,7 +120,7 @@ def _quantizations(base: PlanRequest, gpu: GpuSpec, checkpoint_quantized: bool) 
     if base.model.quantization:
         return [base.model.quantization]
     options: list[str | None] = [None]
-    if not checkpoint_quantized and (gpu.cc is None or gpu.cc >= (8, 0)):
+    if not checkpoint_quantized and gpu.ampere_or_newer:
         options.append("fp8")
     return options
 
@@ -120,7 +136,7 @@ def _kv_dtypes(base: PlanRequest, gpu: GpuSpec) -> list[str]:
     """The user's KV dtype, else the model dtype and FP8 (Ampere and newer)."""
     if base.model.kv_cache_dtype:
         return [base.model.kv_cache_dtype]
-    return ["auto", "fp8"] if gpu.cc is None or gpu.cc >= (8, 0) else ["auto"]
+    return ["auto", "fp8"] if gpu.ampere_or_newer else ["auto"]
 
 
 def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[int] = GPUS_PER_NODE,
@@ -164,9 +180,7 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
                               f"give one, e.g. --price '{unpriced[0]}=2.50' (USD per GPU-hour)")
     else:
         gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
-    wl = base.workload
-    workload = perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
-                             concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+    workload = perf_workload(base)
     rows: list[Row] = []
     rejected = {"does not fit": 0, "misses targets": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes)
@@ -184,20 +198,15 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
         if not cand.verdict.fits:
             rejected["does not fit"] += 1
             continue
-        model = perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, gpu, inp.hw.interconnect, inp.rel.version, inp.hw.nodes)
-        result = perf.estimate(model, cand.engine, cand.memory, workload, 0.0)
+        result = perf.estimate(step_model(inp, cand), cand.engine, cand.memory, workload, 0.0)
         if misses(targets, result):
             rejected["misses targets"] += 1
             continue
-        count = hw.gpus * hw.nodes
-        cost = price.usd_per_gpu_hour * count
-        output = result.output_tokens_per_s[1]
         rows.append(Row(
             gpu=gpu.name, gpus_per_node=hw.gpus, nodes=hw.nodes, tensor_parallel_size=cand.engine.tp,
             pipeline_parallel_size=cand.engine.pp, quantization=request.model.quantization, weights=_weights(inp),
-            kv_cache_dtype=str(cand.kv_cache_dtype.value), cost_per_hour=cost, price=price,
-            cost_per_million_output_tokens=cost / (output * 3600) * 1e6 if output else float("inf"),
-            output_tokens_per_s=output, itl_ms=result.itl_ms[1], ttft_ms=result.ttft_ms[1],
+            kv_cache_dtype=str(cand.kv_cache_dtype.value), price=price,
+            output_tokens_per_s=result.output_tokens_per_s[1], itl_ms=result.itl_ms[1], ttft_ms=result.ttft_ms[1],
             max_request_rate_per_s=result.max_request_rate_per_s, max_concurrency=cand.verdict.max_concurrency,
             request=request,
         ))

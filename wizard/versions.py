@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from wizard.errors import WizardError
-
-DEFAULT_VERSION = "0.33.0"
+from wizard.schema import VLLM_VERSION
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,8 @@ _FLASHINFER_SAMPLER = (1.0, 2.0, 4.0)  # 0.21-0.28 (0.26-0.28 logs measure 1.1-2
 _WARMED_NATIVE_SAMPLER = (4.5, 9.0, 11.8)  # 0.29+: native path warmed during profiling
 
 
-def _parse(version: str) -> tuple[int, int, int]:
+def parse_version(version: str) -> tuple[int, int, int]:
+    """``"0.33.0"``, ``"v0.6.4.post1"`` -> (major, minor, patch); anything else is an error."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.+-].*)?", version.strip())
     if not match:
         raise WizardError(f"vllm_version {version!r} is not a release number like 0.33.0")
@@ -59,17 +59,17 @@ def _parse(version: str) -> tuple[int, int, int]:
 
 
 @cache
-def release(version: str = DEFAULT_VERSION, pre_ampere: bool = False) -> Release:
+def release(version: str = VLLM_VERSION, pre_ampere: bool = False) -> Release:
     """The behaviour of the named release (any 0.x.y from 0.4 on) on a GPU.
 
     ``pre_ampere``: GPUs below compute capability 8.0 (V100, T4) ran the V0
     engine until V0 was removed in 0.11, because V1 needed Ampere.
     """
-    v = _parse(version)
+    v = parse_version(version)
     if v < (0, 4, 0):
         raise WizardError(f"vLLM {version} is older than the planner models (0.4 and newer)")
-    if v > _parse(DEFAULT_VERSION):
-        return release(DEFAULT_VERSION, pre_ampere)
+    if v > parse_version(VLLM_VERSION):
+        return release(VLLM_VERSION, pre_ampere)
     engine = "V0" if v < (0, 8, 0) or (pre_ampere and v < (0, 11, 0)) else "V1"
     if v < (0, 21, 0) or engine == "V0":
         sampler = _SORT_SAMPLER
