@@ -37,7 +37,8 @@ from wizard.planner import plan
 from wizard.schema import PlanRequest
 
 ROOT = Path(__file__).resolve().parents[1]
-EVIL = "my model $(touch pwned); echo 'x' \"y\" `id`"
+EVIL = "my model $(touch pwned); echo 'x' \"y\" `id` ; rm -rf ~"
+# The scenario matrix of the artifacts issue (tests/test_artifacts.py runs it too).
 SCENARIOS = {
     "8B on one H100": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100"),
     "70B on 4x A100 80GB": dict(model="meta-llama/Llama-3.1-70B-Instruct", gpu="A100 80GB", gpus=4),
@@ -46,9 +47,15 @@ SCENARIOS = {
     "gpt-oss-120b on one H100": dict(model="openai/gpt-oss-120b", gpu="H100"),
     "Mixtral on 2x A100, fp8 KV": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
     "8B on one RTX 4090 at 32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
+}
+MULTI_NODE_SCENARIOS = {
     "DeepSeek-V3 on 2 nodes x 8 H100": dict(model="deepseek-ai/DeepSeek-V3", gpu="H100", gpus=8, nodes=2),
     "Llama-3.1-405B bf16 on 2 nodes x 8 H100": dict(model="meta-llama/Llama-3.1-405B-Instruct", gpu="H100", gpus=8, nodes=2),
 }
+# The compose spec declares draft-07 (its $schema URL lacks the trailing '#').
+COMPOSE = jsonschema.Draft7Validator(json.loads((ROOT / "tests/data/compose-spec.json").read_text()))
+LWS = jsonschema.Draft7Validator(
+    yaml.safe_load((ROOT / "tests/data/lws-crd.yaml").read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
 
 # Parses argv lists with vLLM's serve parser, built as vllm/entrypoints/cli/main.py does.
 PARSER_SNIPPET = r"""
@@ -79,7 +86,8 @@ print(json.dumps(results))
 
 
 def shell_words(text: str) -> list[str]:
-    return shlex.split(text.replace("\\\n", " "))
+    """Words as a POSIX shell reads them: backslash-newline continuations joined, comments dropped."""
+    return shlex.split(text.replace("\\\n", " "), comments=True)
 
 
 def after_serve(words: list[str]) -> list[str]:
@@ -100,13 +108,13 @@ def artifact_argvs(a, k8s: list[dict], compose: dict) -> list[list[str]]:
     return [serve, docker[docker.index(a.image) + 1:], compose["services"]["vllm"]["command"], container["args"]]
 
 
-def check_kubernetes(docs: list[dict], lws: jsonschema.Draft7Validator) -> None:
+def check_kubernetes(docs: list[dict]) -> None:
     """Core objects against Kubernetes 1.30 (strict); a LeaderWorkerSet against its CRD, its pod templates as Pods."""
     for doc in docs:
         if doc["kind"] != "LeaderWorkerSet":
             kubernetes_validate.validate(doc, "1.30.0", strict=True)
             continue
-        lws.validate(doc)
+        LWS.validate(doc)
         template = doc["spec"]["leaderWorkerTemplate"]
         for part in ("leaderTemplate", "workerTemplate"):
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", **template[part]["metadata"]},
@@ -127,15 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vllm-python", help="a Python interpreter with vLLM installed")
     parser.add_argument("--docker-compose", help="a docker-compose binary (v2) for `config`")
     args = parser.parse_args(argv)
-    lws_crd = yaml.safe_load((ROOT / "tests/data/lws-crd.yaml").read_text())
-    lws = jsonschema.Draft7Validator(lws_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
-    compose_schema = jsonschema.Draft7Validator(json.loads((ROOT / "tests/data/compose-spec.json").read_text()))
     work = Path(tempfile.mkdtemp(prefix="wizard-artifacts-"))
     evil_dir = work / EVIL
     evil_dir.mkdir()
     config = json.loads((ROOT / "wizard/data/models/Qwen--Qwen2.5-0.5B-Instruct.json").read_text())["config"]
     (evil_dir / "config.json").write_text(json.dumps(config))
-    scenarios = {**SCENARIOS, "local path full of shell metacharacters": dict(model=str(evil_dir), gpu="L4")}
+    scenarios = {**SCENARIOS, **MULTI_NODE_SCENARIOS, "local path full of shell metacharacters": dict(model=str(evil_dir), gpu="L4")}
 
     rows, argvs = [], []
     for name, flat in scenarios.items():
@@ -150,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                   "model intact": serve[0] == p.model.model}
         if p.feasibility.fits and isinstance(p.recommendation.max_model_len.value, int):
             checks["max_model_len <= KV pool"] = p.memory.kv_cache_tokens >= p.recommendation.max_model_len.value
-        errors = list(compose_schema.iter_errors(compose))
+        errors = list(COMPOSE.iter_errors(compose))
         checks["compose schema"] = not errors
         try:
-            check_kubernetes(k8s, lws)
+            check_kubernetes(k8s)
             checks["k8s 1.30 strict"] = True
         except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
             checks["k8s 1.30 strict"] = False

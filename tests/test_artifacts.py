@@ -12,6 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from benchmarks.check_artifacts import COMPOSE, EVIL, shell_words
+from benchmarks.check_artifacts import SCENARIOS as ISSUE_MATRIX
 from tests.conftest import make_plan
 from wizard.artifacts import vllm_args
 from wizard.cli import main
@@ -20,29 +22,16 @@ from wizard.profile import parse_profile, request_from
 DATA = Path(__file__).parent / "data"
 VLLM_ARGS = json.loads((DATA / "vllm_0_33_0_serve_args.json").read_text())
 OPTIONS = {s: o for o in VLLM_ARGS["options"] for s in o["option_strings"] + o["negative_option_strings"]}
-EVIL = "my model $(touch pwned); echo 'x' \"y\" `id` ; rm -rf ~"
-
 SCENARIOS = {
-    "8b-h100": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100"),
-    "70b-4xa100": dict(model="meta-llama/Llama-3.1-70B-Instruct", gpu="A100 80GB", gpus=4),
-    "qwen72b-awq-2xl40s": dict(model="Qwen/Qwen2.5-72B-Instruct-AWQ", gpu="L40S", gpus=2),
-    "deepseek-v3-8xh200": dict(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8),
-    "gpt-oss-120b-h100": dict(model="openai/gpt-oss-120b", gpu="H100"),
-    "mixtral-2xa100-fp8kv": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
-    "8b-4090-32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
-    "online-fp8": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L40S", quantization="fp8", max_model_len="auto"),
-    "t4-eager": dict(model="Qwen/Qwen2.5-0.5B-Instruct", gpu="T4", enforce_eager=True, trust_remote_code=True),
+    **ISSUE_MATRIX,
+    "online fp8 on L40S": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L40S", quantization="fp8", max_model_len="auto"),
+    "T4 eager": dict(model="Qwen/Qwen2.5-0.5B-Instruct", gpu="T4", enforce_eager=True, trust_remote_code=True),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
 def scenario(request):
     return request.param, make_plan(**SCENARIOS[request.param])
-
-
-def shell_words(text):
-    """Words as a POSIX shell reads them (shlex keeps backslash-newline continuations as newlines)."""
-    return shlex.split(text.replace("\\\n", " "))
 
 
 def check_vllm_args(argv):
@@ -98,7 +87,7 @@ def test_a_plan_that_fits_never_asks_for_more_context_than_its_kv_pool(scenario)
 def test_quantization_flag_matches_the_checkpoint(scenario):
     name, p = scenario
     args = p.artifacts.vllm_args
-    if name == "online-fp8":
+    if name == "online fp8 on L40S":
         assert args[args.index("--quantization") + 1] == "fp8"
     else:  # pre-quantized checkpoints are detected by vLLM; unquantized ones get no method
         assert "--quantization" not in args
@@ -120,10 +109,6 @@ def test_docker_run(scenario):
     assert words[image_at + 1:image_at + 3] == ["--model", p.model.model]
     check_vllm_args(words[image_at + 3:])
     assert "/root/.cache/huggingface" in p.artifacts.docker_run
-
-
-# The compose spec declares draft-07 (its $schema URL lacks the trailing '#').
-COMPOSE = jsonschema.Draft7Validator(json.loads((DATA / "compose-spec.json").read_text()))
 
 
 def test_compose_file(scenario):

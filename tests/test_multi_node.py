@@ -2,35 +2,26 @@
 
 import shlex
 import subprocess
-from pathlib import Path
 
 import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
+from benchmarks.check_artifacts import (
+    COMPOSE,
+    LWS,
+    after_serve,
+    check_kubernetes,
+    shell_words,
+)
 from tests.conftest import make_plan
-from tests.test_artifacts import COMPOSE, check_vllm_args
+from tests.test_artifacts import check_vllm_args
 from wizard import perf
-
-DATA = Path(__file__).parent / "data"
-LWS = jsonschema.Draft7Validator(
-    yaml.safe_load((DATA / "lws-crd.yaml").read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
 
 
 @pytest.fixture(scope="module")
 def deepseek():
     return make_plan(model="deepseek-ai/DeepSeek-V3", gpu="H100", gpus=8, nodes=2)
-
-
-def script_words(text):
-    """Words of a script as the shell reads them, comments dropped."""
-    return shlex.split(text.replace("\\\n", " "), comments=True)
-
-
-def after_serve(words):
-    at = max(i for i in range(len(words) - 1) if words[i:i + 2] == ["vllm", "serve"])
-    return words[at + 2:]
 
 
 def test_no_single_node_of_h100s_holds_llama_405b_in_bf16_but_two_do():
@@ -80,14 +71,14 @@ def test_ray_recipe_starts_a_head_then_workers_then_vllm(deepseek):
     assert lines[0] == "ray start --head --port=6379 --num-gpus=8"
     assert lines[1] == 'ray start --address="$HEAD_IP:6379" --num-gpus=8'
     assert "ray.nodes()" in lines[2] and ">= 2" in lines[2]
-    assert after_serve(script_words(recipe)) == [deepseek.model.model, *deepseek.artifacts.vllm_args]
+    assert after_serve(shell_words(recipe)) == [deepseek.model.model, *deepseek.artifacts.vllm_args]
     subprocess.run(["bash", "-n"], input=recipe, text=True, check=True)
 
 
 def test_docker_recipe_runs_ray_in_vllms_image_on_each_node(deepseek):
     text = deepseek.artifacts.docker_run
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
-    words = script_words(text.replace('"$HOME', '"/home/u'))
+    words = shell_words(text.replace('"$HOME', '"/home/u'))
     assert words.count("docker") == 3 and words.count("--network=host") == 2
     assert after_serve(words) == [deepseek.model.model, *deepseek.artifacts.vllm_args]
 
@@ -111,15 +102,12 @@ def test_kubernetes_leaderworkerset_follows_the_crd(deepseek):
     assert "LeaderWorkerSet controller" in text.split("\n\n")[0]
     docs = list(yaml.safe_load_all(text))
     assert [d["kind"] for d in docs] == ["LeaderWorkerSet", "Service"]
+    check_kubernetes(docs)  # the LWS against its CRD, its pod templates as Pods and the Service, strict 1.30
     lws, service = docs
-    LWS.validate(lws)
-    kubernetes_validate.validate(service, "1.30.0", strict=True)
     group = lws["spec"]["leaderWorkerTemplate"]
     assert group["size"] == 2
     for part in ("leaderTemplate", "workerTemplate"):
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", **group[part]["metadata"]}, "spec": group[part]["spec"]}
-        kubernetes_validate.validate(pod, "1.30.0", strict=True)
-        assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 8
+        assert group[part]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 8
     leader = group["leaderTemplate"]["spec"]["containers"][0]
     assert after_serve(shlex.split(leader["args"][0])) == [deepseek.model.model, *deepseek.artifacts.vllm_args]
     worker = group["workerTemplate"]["spec"]["containers"][0]
