@@ -102,9 +102,19 @@ def vllm_args(resp: PlanResponse) -> list[str]:
     return args
 
 
+class _Expands(str):
+    """A word of our own that the user's shell must expand (``$HOME``, ``$HEAD_IP``): double-quoted, not escaped.
+
+    Never wrap user input in it: everything else goes through :func:`shlex.quote`.
+    """
+
+
+HOME_HF_CACHE = _Expands(f"$HOME/.cache/huggingface:{HF_CACHE}")
+
+
 def _multiline(words: list[str], head: int) -> str:
     """Shell words, the first ``head`` on one line, then one option (with its value) per line."""
-    quoted = [shlex.quote(w) for w in words]
+    quoted = [f'"{w}"' if isinstance(w, _Expands) else shlex.quote(w) for w in words]
     lines = [" ".join(quoted[:head])]
     i = head
     while i < len(quoted):
@@ -187,15 +197,10 @@ def ray_recipe(resp: PlanResponse) -> str:
 
 def _docker_base(resp: PlanResponse, name: str) -> list[str]:
     words = ["docker", "run", "-d", "--name", name, f"--gpus={_gpu_count(resp)}", "--ipc=host", "--network=host",
-             "-e", "HF_TOKEN", "-v", f"$HOME/.cache/huggingface:{HF_CACHE}"]
+             "-e", "HF_TOKEN", "-v", HOME_HF_CACHE]
     if _is_local(resp):
         words += ["-v", f"{_host_model_dir(resp)}:{container_model(resp)}:ro"]
     return words
-
-
-def _home_expands(text: str) -> str:
-    # $HOME must expand in the user's shell: it is our text, not user input.
-    return text.replace(shlex.quote(f"$HOME/.cache/huggingface:{HF_CACHE}"), f'"$HOME/.cache/huggingface:{HF_CACHE}"')
 
 
 def _docker_multi_node(resp: PlanResponse) -> str:
@@ -203,15 +208,13 @@ def _docker_multi_node(resp: PlanResponse) -> str:
     head = _docker_base(resp, f"{name}-head") + ["--entrypoint", "ray", image(resp),
                                                   "start", "--head", f"--port={RAY_PORT}", f"--num-gpus={_gpu_count(resp)}", "--block"]
     worker = _docker_base(resp, f"{name}-worker") + ["--entrypoint", "ray", image(resp),
-                                                      "start", f"--address=$HEAD_IP:{RAY_PORT}", f"--num-gpus={_gpu_count(resp)}", "--block"]
+                                                      "start", _Expands(f"--address=$HEAD_IP:{RAY_PORT}"), f"--num-gpus={_gpu_count(resp)}", "--block"]
     serve = ["docker", "exec", f"{name}-head", "vllm", "serve", container_model(resp), *vllm_args(resp)]
-    worker_text = _home_expands(_multiline(worker, head=2)).replace(shlex.quote(f"--address=$HEAD_IP:{RAY_PORT}"),
-                                                                    f'"--address=$HEAD_IP:{RAY_PORT}"')
     return "\n".join([
         "# 1. Head node (node 0): the Ray head in vLLM's image",
-        _home_expands(_multiline(head, head=2)),
+        _multiline(head, head=2),
         f"# 2. Each of the other {resp.hardware.nodes - 1} node(s), with HEAD_IP set to the head node's address",
-        worker_text,
+        _multiline(worker, head=2),
         f"# 3. Head node, once `docker exec {name}-head ray status` lists {resp.hardware.nodes} nodes",
         _multiline(serve, head=5),
         "",
@@ -227,9 +230,9 @@ def docker_run(resp: PlanResponse) -> str:
     if _is_local(resp):
         words += ["-v", f"{_host_model_dir(resp)}:{container_model(resp)}:ro"]
     else:
-        words += ["-v", f"$HOME/.cache/huggingface:{HF_CACHE}"]
+        words += ["-v", HOME_HF_CACHE]
     words += [image(resp), "--model", container_model(resp), *vllm_args(resp)]
-    return _home_expands(_multiline(words, head=2))
+    return _multiline(words, head=2)
 
 
 def _container_args(resp: PlanResponse) -> list[str]:

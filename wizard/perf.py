@@ -47,8 +47,12 @@ ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  #
 ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
 PCIE_GBS = 25.0  # PCIe Gen4 x16 effective, when the catalog has no host-link figure
 PIPELINE_SEND_LATENCY_S = 50e-6  # point-to-point activation send between stages on one node
-# Between nodes a stage boundary crosses the network: RDMA-class latency plus the
-# activations (tokens x hidden x 2 bytes) over a 200 Gb/s-class NIC per GPU.
+# Between nodes a stage boundary crosses the network: latency plus the activations
+# (tokens x hidden x 2 bytes) over the NIC. Assumptions, not calibrated (no multi-node
+# run in ../shared/truth/vllm_perf_results.csv), so multi-node plans get the widest range:
+# 100 us = twice the on-node send above, for the NIC and NCCL's network transport;
+# 25 GB/s = one 200 Gb/s NIC per GPU, half of a DGX H100's 400 Gb/s ConnectX-7 per GPU
+# (many clouds give less), so the estimate errs slow.
 INTER_NODE_LATENCY_S = 100e-6
 INTER_NODE_GBS = 25.0
 # Ranges: how far measurements strayed from the expected value during calibration.
