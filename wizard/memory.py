@@ -39,6 +39,9 @@ MOE_WORKSPACE_FACTOR = 1.0
 # The dummy sampler run holds max_num_seqs rows of full-vocabulary fp32 logits
 # times a release-dependent number of copies (wizard/versions.py).
 ACTIVATION_BASE_GIB = 0.05  # small buffers (positions, block tables, compile scratch)
+# Low / expected / high multipliers of the forward peak: a heuristic spread around the
+# fit above, like CUDA_GRAPH_RANGE (benchmarks/memory_accuracy.py checks the KV pool it leaves).
+FORWARD_RANGE = (0.8, 1.0, 1.3)
 
 # ---- non-torch memory (NCCL, custom all-reduce, cuBLAS/attention workspaces)
 # Single GPU: 0.02-0.26 GiB in V1 logs (0.10-0.31). With TP over NVLink each rank
@@ -234,10 +237,10 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
     forward = tokens * per_token * engine.dtype_bytes
     base = ACTIVATION_BASE_GIB * GIB
     if not last or not engine.sampler_in_profile:
-        return Triple(forward * 0.8 + base, forward + base, forward * 1.3 + base)
+        return Triple(*(forward * f + base for f in FORWARD_RANGE))
     rows = min(engine.max_num_seqs, tokens)
     logits = rows * arch.vocab_size * 4
-    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip((0.8, 1.0, 1.3), engine.sampler_copies))
+    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip(FORWARD_RANGE, engine.sampler_copies))
     return Triple(low, mid, high)
 
 

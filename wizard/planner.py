@@ -40,6 +40,7 @@ from wizard.versions import Release, release
 
 UNMODELLED_THRESHOLD = 0.003  # checkpoint tensors beyond the config's count worth reporting (0.3%)
 LEN_ROUNDING = 1024  # a recommended max_model_len that must shrink is rounded down to this
+MAX_SUGGESTIONS = 5  # verified fixes shown for a failing plan; each costs a full re-plan
 
 
 @dataclass(frozen=True)
@@ -437,7 +438,7 @@ def _suggestions(inp: Inputs, resp: PlanResponse, detected: list[DetectedGpu] | 
         if variant.feasibility.fits:
             found.append(Suggestion(text=text, changes=changes))
             done.add(group)
-        if len(found) == 5:
+        if len(found) == MAX_SUGGESTIONS:
             break
     return found
 
