@@ -69,7 +69,7 @@ def main(argv: list[str]) -> None:
         os.execv(str(python), [str(python), "-m", "pytest", *rest])
     elif command == "plan":
         example = rest or ["-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--explain"]
-        os.execv(str(python), [str(python), "-m", "wizard.cli", "plan", *example])
+        os.execv(str(python), [str(python), "-m", "wizard.faces.cli", "plan", *example])
     else:
         sys.exit(f"unknown command {command!r}: use app, test or plan")
 

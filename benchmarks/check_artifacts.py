@@ -33,7 +33,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from wizard.planner import plan
+from wizard.planning.planner import plan
 from wizard.schema import PlanRequest
 
 ROOT = Path(__file__).resolve().parents[1]

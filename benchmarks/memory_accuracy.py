@@ -23,11 +23,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from wizard.catalog.gpus import find_gpu
+from wizard.catalog.metadata import catalog_entry
 from wizard.errors import WizardError
-from wizard.gpus import find_gpu
-from wizard.logcheck import release_version, replay_request
-from wizard.metadata import catalog_entry
-from wizard.planner import plan
+from wizard.planning.planner import plan
+from wizard.reality.logcheck import release_version, replay_request
 from wizard.schema import PlanRequest
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_memory_logs.csv"

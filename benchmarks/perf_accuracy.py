@@ -21,12 +21,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wizard import perf
+from wizard.catalog.gpus import find_gpu
+from wizard.catalog.metadata import catalog_entry
 from wizard.errors import WizardError
-from wizard.gpus import find_gpu
-from wizard.logcheck import release_version
-from wizard.metadata import catalog_entry
-from wizard.planner import resolve_inputs, search, step_model
+from wizard.physics import perf
+from wizard.planning.planner import resolve_inputs, search, step_model
+from wizard.reality.logcheck import release_version
 from wizard.schema import PlanRequest
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_perf_results.csv"

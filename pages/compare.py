@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wizard import charts
-from wizard.compare import compare
+from wizard.capacity.compare import compare
+from wizard.capacity.prices import price_of, providers
+from wizard.capacity.sweep import GPUS_PER_NODE, NODES, SweepResult, sweep
+from wizard.catalog.gpus import catalog
+from wizard.catalog.metadata import catalog_ids
 from wizard.errors import WizardError
-from wizard.fields import query_string
-from wizard.gpus import catalog
-from wizard.metadata import catalog_ids
-from wizard.planner import plan
-from wizard.prices import price_of, providers
-from wizard.profile import parse_profile, request_from
+from wizard.faces import charts
+from wizard.faces.fields import query_string
+from wizard.faces.profile import parse_profile, request_from
+from wizard.planning.planner import plan
 from wizard.schema import PlanRequest, PlanResponse, Targets, field_info
-from wizard.sweep import GPUS_PER_NODE, NODES, SweepResult, sweep
 
 PLOTLY_CONFIG = {"displayModeBar": False}
 DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from wizard.detect import detect_gpus
-from wizard.gpus import catalog
+from wizard.catalog.detect import detect_gpus
+from wizard.catalog.gpus import catalog
 
 st.markdown("#### GPUs on this server")
 found = detect_gpus()

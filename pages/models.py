@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from wizard.catalog import model_rows
+from wizard.catalog.summary import model_rows
 
 st.markdown("#### Bundled models")
 st.caption("These plan offline. Any other Hugging Face id or a local directory with config.json works too. "

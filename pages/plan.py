@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wizard import charts
-from wizard.detect import detect_gpus
+from wizard.catalog.detect import detect_gpus
+from wizard.catalog.gpus import catalog
+from wizard.catalog.metadata import catalog_ids
 from wizard.errors import WizardError
-from wizard.fields import (
+from wizard.faces import charts
+from wizard.faces.fields import (
     field_specs,
     query_params,
     query_string,
     request_values,
     widget_value,
 )
-from wizard.gpus import catalog
-from wizard.logcheck import LogCheck, check_log
-from wizard.metadata import catalog_ids
-from wizard.planner import plan
-from wizard.profile import parse_profile, request_from
+from wizard.faces.profile import parse_profile, request_from
+from wizard.planning.planner import plan
+from wizard.reality.logcheck import LogCheck, check_log
 from wizard.schema import Feasibility, PlanRequest, PlanResponse, field_info
 
 EXAMPLE = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100 SXM 80GB"}

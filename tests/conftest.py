@@ -9,7 +9,7 @@ import pytest
 # Tests never touch the network: the Hub is only ever read from a local cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from wizard.planner import plan  # noqa: E402
+from wizard.planning.planner import plan  # noqa: E402
 from wizard.schema import PlanRequest  # noqa: E402
 
 

@@ -121,7 +121,7 @@ def test_tooltips_come_from_the_schema(app):
 
 
 def test_gpus_page_without_gpus(app, monkeypatch):
-    monkeypatch.setattr("wizard.detect.detect_gpus", lambda *a, **k: [])
+    monkeypatch.setattr("wizard.catalog.detect.detect_gpus", lambda *a, **k: [])
     at = app.run()
     at.switch_page("pages/gpus.py").run()
     assert not at.exception
@@ -147,8 +147,8 @@ def compare_page(app, **query):
 def test_compare_page_sweeps_and_links_each_row_to_the_plan_page(app):
     from urllib.parse import parse_qsl
 
-    from wizard.fields import request_values
-    from wizard.profile import request_from
+    from wizard.faces.fields import request_values
+    from wizard.faces.profile import request_from
 
     at = compare_page(app)
     assert not at.exception and not at.error

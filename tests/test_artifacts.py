@@ -15,9 +15,9 @@ import yaml
 from benchmarks.check_artifacts import COMPOSE, EVIL, shell_words
 from benchmarks.check_artifacts import SCENARIOS as ISSUE_MATRIX
 from tests.conftest import make_plan
-from wizard.artifacts import vllm_args
-from wizard.cli import main
-from wizard.profile import parse_profile, request_from
+from wizard.deploy.artifacts import vllm_args
+from wizard.faces.cli import main
+from wizard.faces.profile import parse_profile, request_from
 
 DATA = Path(__file__).parent / "data"
 VLLM_ARGS = json.loads((DATA / "vllm_0_33_0_serve_args.json").read_text())

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import make_plan
-from wizard import charts
+from wizard.faces import charts
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from wizard.cli import build_parser, main
+from wizard.faces.cli import build_parser, main
 from wizard.schema import iter_fields
 
 ORIGINAL_OPTIONS = [
@@ -121,13 +121,13 @@ def test_catalog_commands(capsys):
 
 
 def test_detect_without_gpus(capsys, monkeypatch):
-    monkeypatch.setattr("wizard.detect.detect_gpus", lambda: [])
+    monkeypatch.setattr("wizard.catalog.detect.detect_gpus", lambda: [])
     code, out, _ = run(capsys, "detect")
     assert code == 0 and "no NVIDIA GPU detected" in out
 
 
 def test_console_script_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "wizard.cli", "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--json"],
+    result = subprocess.run([sys.executable, "-m", "wizard.faces.cli", "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--json"],
                             capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""}, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["feasibility"]["fits"] is True

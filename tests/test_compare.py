@@ -5,11 +5,11 @@ import json
 import pytest
 
 from tests.conftest import make_plan
-from wizard import charts
-from wizard.cli import main
-from wizard.compare import compare, render_comparison
+from wizard.capacity.compare import compare, render_comparison
+from wizard.capacity.sweep import sweep
+from wizard.faces import charts
+from wizard.faces.cli import main
 from wizard.schema import PlanRequest
-from wizard.sweep import sweep
 
 
 @pytest.fixture(scope="module")

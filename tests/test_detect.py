@@ -4,8 +4,8 @@ import subprocess
 from types import SimpleNamespace
 
 from tests.conftest import make_plan
-from wizard.detect import detect_gpus
-from wizard.planner import plan
+from wizard.catalog.detect import detect_gpus
+from wizard.planning.planner import plan
 from wizard.schema import PlanRequest
 
 MIB = 1024**2

@@ -116,9 +116,9 @@ def test_unknown_model_shows_an_error_not_a_traceback(browser, server):
 
 
 def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
-    from wizard.fields import query_string
+    from wizard.capacity.sweep import sweep
+    from wizard.faces.fields import query_string
     from wizard.schema import PlanRequest
-    from wizard.sweep import sweep
 
     context, page = open_page(browser, f"{server}/compare")
     expect(page.get_by_text("Cost against throughput")).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)

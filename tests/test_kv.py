@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from wizard.arch import parse_config
-from wizard.gpus import get_gpu
-from wizard.kv import block_size_for, layout
+from wizard.catalog.gpus import get_gpu
+from wizard.physics.arch import parse_config
+from wizard.physics.kv import block_size_for, layout
 
 CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
 

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_plan
-from wizard.cli import main
+from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
-from wizard.gpus import get_gpu
-from wizard.logcheck import (
+from wizard.faces.cli import main
+from wizard.reality.logcheck import (
     check_log,
     compare_rows,
     gpus_for_total,
     release_version,
     replay_request,
 )
-from wizard.startup_log import parse_startup_log
+from wizard.reality.startup_log import parse_startup_log
 
 LOGS = Path(__file__).parent / "data" / "logs"
 RTX3090 = (LOGS / "v0_0.6.4_memory_profiling_rtx3090.log").read_text()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from wizard.arch import parse_config
-from wizard.memory import (
+from wizard.physics.arch import parse_config
+from wizard.physics.memory import (
     GIB,
     Engine,
     activation,
@@ -15,7 +15,7 @@ from wizard.memory import (
     plan_memory,
     stage_weights,
 )
-from wizard.quant import NONE, ONLINE_FP8, from_checkpoint
+from wizard.physics.quant import NONE, ONLINE_FP8, from_checkpoint
 
 CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
 
@@ -97,7 +97,7 @@ def test_activation_is_the_larger_of_forward_and_sampler():
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
     engine = replace(ENGINE, max_num_seqs=1024, max_num_batched_tokens=8192)
     peak = activation(arch, engine, range(32), last=True)
-    sampler = 1024 * 128256 * 4 * 9.0  # expected fp32 copies per logit on vLLM 0.29+ (wizard/versions.py)
+    sampler = 1024 * 128256 * 4 * 9.0  # expected fp32 copies per logit on vLLM 0.29+ (wizard/physics/versions.py)
     assert peak.expected == pytest.approx(sampler + 0.05 * GIB)
     # Not the last pipeline stage: no sampler, only the forward pass.
     forward_only = activation(arch, engine, range(32), last=False)

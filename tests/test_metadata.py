@@ -6,8 +6,8 @@ import struct
 import pytest
 
 from tests.conftest import make_plan
+from wizard.catalog.metadata import catalog_ids, count_tensors, resolve_model
 from wizard.errors import WizardError
-from wizard.metadata import catalog_ids, count_tensors, resolve_model
 
 TINY_CONFIG = {
     "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,

@@ -16,7 +16,7 @@ from benchmarks.check_artifacts import (
 )
 from tests.conftest import make_plan
 from tests.test_artifacts import check_vllm_args
-from wizard import perf
+from wizard.physics import perf
 
 
 @pytest.fixture(scope="module")

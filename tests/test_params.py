@@ -5,8 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from wizard.arch import parse_config
-from wizard.params import active_params, count_params, mtp_params, pp_layer_ranges
+from wizard.physics.arch import parse_config
+from wizard.physics.params import (
+    active_params,
+    count_params,
+    mtp_params,
+    pp_layer_ranges,
+)
 
 CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
 

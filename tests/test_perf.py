@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import make_plan
-from wizard.perf import (
+from wizard.physics.perf import (
     MOE_LAYER_OVERHEAD_S,
     StepModel,
     Workload,

@@ -3,7 +3,7 @@
 import pytest
 
 from wizard.errors import WizardError
-from wizard.profile import dump_profile, parse_profile, request_from
+from wizard.faces.profile import dump_profile, parse_profile, request_from
 from wizard.schema import PlanRequest, field_info
 
 

@@ -1,4 +1,4 @@
-"""wizard.startup_log against real vLLM start-up logs (tests/data/logs; sources in SOURCES.md).
+"""wizard.reality.startup_log against real vLLM start-up logs (tests/data/logs; sources in SOURCES.md).
 
 Every expected value below was read off the log text by hand; derived ones say how.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wizard.errors import WizardError
-from wizard.startup_log import StartupLog, parse_startup_log
+from wizard.reality.startup_log import StartupLog, parse_startup_log
 
 LOGS = Path(__file__).parent / "data" / "logs"
 FIELDS = tuple(f.name for f in fields(StartupLog) if f.name != "notes")

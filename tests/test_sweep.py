@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from wizard.cli import main
+from wizard.capacity.prices import parse_overrides, price_of, providers
+from wizard.capacity.sweep import candidates, sweep
+from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
-from wizard.gpus import get_gpu
-from wizard.prices import parse_overrides, price_of, providers
+from wizard.faces.cli import main
 from wizard.schema import PlanRequest, Targets
-from wizard.sweep import candidates, sweep
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 DEEPSEEK = "deepseek-ai/DeepSeek-V3"

@@ -9,8 +9,8 @@ from wizard.schema import VLLM_VERSION, PlanRequest, PlanResponse
 __all__ = ["VLLM_VERSION", "PlanRequest", "PlanResponse", "WizardError", "plan"]
 
 
-def plan(request: PlanRequest, **kwargs):  # noqa: ANN201 - re-exported, typed in wizard.planner
-    """Plan a deployment; see :func:`wizard.planner.plan`."""
-    from wizard.planner import plan as _plan
+def plan(request: PlanRequest, **kwargs):  # noqa: ANN201 - re-exported, typed in wizard.planning.planner
+    """Plan a deployment; see :func:`wizard.planning.planner.plan`."""
+    from wizard.planning.planner import plan as _plan
 
     return _plan(request, **kwargs)

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from wizard.profile import dump_profile
+from wizard.faces.profile import dump_profile
+from wizard.physics.versions import parse_version
 from wizard.schema import Artifacts, PlanResponse
-from wizard.versions import parse_version
 
 IMAGE = "vllm/vllm-openai"  # vLLM's official OpenAI-compatible server image (docs: deployment/docker)
 ROCM_IMAGE = "rocm/vllm"  # AMD's build of vLLM for ROCm GPUs

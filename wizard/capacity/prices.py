@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from wizard.catalog.gpus import GpuSpec, get_gpu
 from wizard.errors import WizardError
-from wizard.gpus import GpuSpec, get_gpu
 
-PRICES = Path(__file__).parent / "data" / "prices.json"
+PRICES = Path(__file__).parents[1] / "data" / "prices.json"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from wizard.metadata import _catalog, _from_catalog
-from wizard.params import count_params, mtp_params
-from wizard.quant import from_checkpoint
+from wizard.catalog.metadata import _catalog, _from_catalog
+from wizard.physics.params import count_params, mtp_params
+from wizard.physics.quant import from_checkpoint
 
 
 @cache

@@ -18,7 +18,7 @@ from functools import cache, cached_property
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
-from wizard.params import Tensor
+from wizard.physics.params import Tensor
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlparse
 
-from wizard.arch import Architecture, parse_config
 from wizard.errors import WizardError
+from wizard.physics.arch import Architecture, parse_config
 
 T = TypeVar("T")
-CATALOG_DIR = Path(__file__).parent / "data" / "models"
+CATALOG_DIR = Path(__file__).parents[1] / "data" / "models"
 HUB_TIMEOUT_S = 10.0  # seconds for each Hub request (config download, safetensors headers)
 HUB_DEADLINE_S = 15.0  # seconds for a whole Hub call, retries included
 HUB_PROBE_S = 3.0  # seconds to open a connection to the Hub before trying it at all

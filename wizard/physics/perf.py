@@ -24,11 +24,11 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 
-from wizard.arch import Architecture
-from wizard.gpus import GpuSpec
-from wizard.memory import Engine, MemoryPlan
-from wizard.params import kind_tensors, layer_tensors
-from wizard.quant import WeightFormat
+from wizard.catalog.gpus import GpuSpec
+from wizard.physics.arch import Architecture
+from wizard.physics.memory import Engine, MemoryPlan
+from wizard.physics.params import kind_tensors, layer_tensors
+from wizard.physics.quant import WeightFormat
 
 # ---- efficiency factors, calibrated on ../shared/truth/vllm_perf_results.csv
 # (benchmarks/perf_accuracy.py prints the fit); starting values from

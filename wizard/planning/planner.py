@@ -10,17 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wizard import artifacts, perf, quant, recommend
-from wizard.arch import VERIFIED_MODEL_TYPES, Architecture
-from wizard.detect import DetectedGpu, detect_gpus
+from wizard.catalog.detect import DetectedGpu, detect_gpus
+from wizard.catalog.gpus import GpuSpec, catalog, custom_gpu, get_gpu
+from wizard.catalog.metadata import ModelInfo, catalog_ids, resolve_model
+from wizard.deploy import artifacts
 from wizard.errors import WizardError
-from wizard.feasibility import Verdict, judge
-from wizard.gpus import GpuSpec, catalog, custom_gpu, get_gpu
-from wizard.kv import block_size_for, kv_dtype_bytes
-from wizard.memory import GIB, Engine, MemoryPlan, plan_memory
-from wizard.metadata import ModelInfo, catalog_ids, resolve_model
-from wizard.params import active_params, count_params, mtp_params
-from wizard.recommend import Choice
+from wizard.physics import perf, quant
+from wizard.physics.arch import VERIFIED_MODEL_TYPES, Architecture
+from wizard.physics.kv import block_size_for, kv_dtype_bytes
+from wizard.physics.memory import GIB, Engine, MemoryPlan, plan_memory
+from wizard.physics.params import active_params, count_params, mtp_params
+from wizard.physics.versions import Release, release
+from wizard.planning import recommend
+from wizard.planning.feasibility import Verdict, judge
+from wizard.planning.recommend import Choice
 from wizard.schema import (
     Feasibility,
     FrontierPoint,
@@ -36,7 +39,6 @@ from wizard.schema import (
     Setting,
     Suggestion,
 )
-from wizard.versions import Release, release
 
 UNMODELLED_THRESHOLD = 0.003  # checkpoint tensors beyond the config's count worth reporting (0.3%)
 LEN_ROUNDING = 1024  # a recommended max_model_len that must shrink is rounded down to this

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from wizard.arch import Architecture, kv_heads_per_rank
-from wizard.gpus import GpuSpec
+from wizard.catalog.gpus import GpuSpec
+from wizard.physics.arch import Architecture, kv_heads_per_rank
 
 DEFAULT_BLOCK_SIZE = 16  # vllm/config/cache.py: 16 tokens per block on CUDA
 

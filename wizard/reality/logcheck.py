@@ -12,11 +12,13 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wizard.catalog.gpus import GpuSpec, catalog, custom_gpu, get_gpu
+from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
-from wizard.gpus import GpuSpec, catalog, custom_gpu, get_gpu
-from wizard.metadata import resolve_model
-from wizard.planner import plan
-from wizard.recommend import batching
+from wizard.physics.versions import release
+from wizard.planning.planner import plan
+from wizard.planning.recommend import batching
+from wizard.reality.startup_log import StartupLog, parse_startup_log
 from wizard.schema import (
     VLLM_VERSION,
     KvCacheDtype,
@@ -24,8 +26,6 @@ from wizard.schema import (
     PlanResponse,
     Quantization,
 )
-from wizard.startup_log import StartupLog, parse_startup_log
-from wizard.versions import release
 
 GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
 WEIGHTS_TOLERANCE = 0.03  # weights are exact arithmetic: within 3% counts as a match

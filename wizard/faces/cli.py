@@ -19,7 +19,7 @@ from wizard.errors import WizardError
 from wizard.schema import VLLM_VERSION, PlanResponse, Targets, iter_fields
 
 if TYPE_CHECKING:
-    from wizard.logcheck import LogCheck
+    from wizard.reality.logcheck import LogCheck
 
 EXIT_BAD_INPUT = 2
 
@@ -86,7 +86,7 @@ def _given(namespace: argparse.Namespace) -> dict[str, Any]:
 
 
 def _request(args: argparse.Namespace):
-    from wizard.profile import load_profile, request_from
+    from wizard.faces.profile import load_profile, request_from
 
     base = load_profile(args.profile) if args.profile else None
     values = _given(args)
@@ -160,7 +160,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from wizard.planner import plan
+    from wizard.planning.planner import plan
 
     resp = plan(_request(args))
     print(resp.model_dump_json(indent=2) if args.json else render_plan(resp, args.explain))
@@ -188,7 +188,7 @@ def _emit_list(text: str) -> list[str]:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from wizard.planner import plan
+    from wizard.planning.planner import plan
 
     resp = plan(_request(args))
     out = Path(args.output_dir).expanduser()
@@ -234,9 +234,9 @@ SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "
 def cmd_sweep(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from wizard.prices import parse_overrides
-    from wizard.profile import describe_validation_error
-    from wizard.sweep import sweep
+    from wizard.capacity.prices import parse_overrides
+    from wizard.capacity.sweep import sweep
+    from wizard.faces.profile import describe_validation_error
 
     try:
         targets = Targets(**{name: getattr(args, name) for name in Targets.model_fields})
@@ -263,9 +263,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from wizard.compare import compare, render_comparison
-    from wizard.planner import plan
-    from wizard.profile import load_profile, request_from
+    from wizard.capacity.compare import compare, render_comparison
+    from wizard.faces.profile import load_profile, request_from
+    from wizard.planning.planner import plan
 
     plans = [plan(request_from({}, load_profile(path))) for path in (args.profile_a, args.profile_b)]
     comparison = compare(*plans, labels=(args.profile_a, args.profile_b))
@@ -299,7 +299,7 @@ def render_log_check(check: LogCheck) -> str:
 
 
 def cmd_check_log(args: argparse.Namespace) -> int:
-    from wizard.logcheck import check_log
+    from wizard.reality.logcheck import check_log
 
     check = check_log(_read_log(args.file), model=args.model, gpu=args.gpu)
     print(json.dumps(check.to_json(), indent=2) if args.json else render_log_check(check))
@@ -307,7 +307,7 @@ def cmd_check_log(args: argparse.Namespace) -> int:
 
 
 def cmd_gpus(args: argparse.Namespace) -> int:
-    from wizard.gpus import catalog
+    from wizard.catalog.gpus import catalog
 
     rows = [
         {"name": g.name, "aliases": ", ".join(g.aliases[:3]), "cuda_gib": g.cuda_total_gib, "marketed_gb": g.memory_gb_marketed,
@@ -322,7 +322,7 @@ def cmd_gpus(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from wizard.catalog import model_rows
+    from wizard.catalog.summary import model_rows
 
     rows = model_rows()
     print(json.dumps(rows, indent=2) if args.json else _table(rows, ["model", "params_b", "architecture", "attention", "context", "kv_bytes_per_token", "quantization"]))
@@ -330,7 +330,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from wizard.detect import detect_gpus
+    from wizard.catalog.detect import detect_gpus
 
     found = detect_gpus()
     if args.json:
@@ -349,8 +349,8 @@ def _commas(counts: tuple[int, ...]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from wizard.prices import providers
-    from wizard.sweep import (  # the sweep's own search space, for defaults and help
+    from wizard.capacity.prices import providers
+    from wizard.capacity.sweep import (  # the sweep's own search space, for defaults and help
         GPUS_PER_NODE,
         NODES,
     )

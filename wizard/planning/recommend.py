@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wizard.arch import Architecture
+from wizard.catalog.gpus import GpuSpec
 from wizard.errors import WizardError
-from wizard.gpus import GpuSpec
-from wizard.quant import WeightFormat
-from wizard.versions import Release
+from wizard.physics.arch import Architecture
+from wizard.physics.quant import WeightFormat
+from wizard.physics.versions import Release
 
 CONSUMER_UTILIZATION = 0.90  # leaves ~0.5 GiB more for a display on GeForce cards
 LATENCY_BATCHED_TOKENS = 2048  # small prefill chunks keep decode steps short

@@ -18,10 +18,15 @@ import math
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from wizard.arch import Architecture, kv_heads_per_rank
-from wizard.kv import KvLayout, layout
-from wizard.params import embedding_tensors, final_norm, layer_tensors, pp_layer_ranges
-from wizard.quant import WeightFormat
+from wizard.physics.arch import Architecture, kv_heads_per_rank
+from wizard.physics.kv import KvLayout, layout
+from wizard.physics.params import (
+    embedding_tensors,
+    final_norm,
+    layer_tensors,
+    pp_layer_ranges,
+)
+from wizard.physics.quant import WeightFormat
 
 GIB = 1024**3
 MIB = 1024**2
@@ -37,7 +42,7 @@ FORWARD_MLP_FACTOR = 3.4
 # at 8192 tokens measured 0.76 GiB (vLLM ~0.27, RTX PRO 6000 log).
 MOE_WORKSPACE_FACTOR = 1.0
 # The dummy sampler run holds max_num_seqs rows of full-vocabulary fp32 logits
-# times a release-dependent number of copies (wizard/versions.py).
+# times a release-dependent number of copies (wizard/physics/versions.py).
 ACTIVATION_BASE_GIB = 0.05  # small buffers (positions, block tables, compile scratch)
 # Low / expected / high multipliers of the forward peak: a heuristic spread around the
 # fit above, like CUDA_GRAPH_RANGE (benchmarks/memory_accuracy.py checks the KV pool it leaves).

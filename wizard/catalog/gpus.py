@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wizard.errors import WizardError
 
-DATA_DIR = Path(__file__).parent / "data" / "gpus"
+DATA_DIR = Path(__file__).parents[1] / "data" / "gpus"
 
 
 @dataclass(frozen=True)

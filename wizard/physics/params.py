@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from wizard.arch import Architecture, kv_heads_per_rank
+from wizard.physics.arch import Architecture, kv_heads_per_rank
 
 VOCAB_PADDING = 64  # vllm/model_executor/layers/vocab_parallel_embedding.py DEFAULT_VOCAB_PADDING_SIZE
 

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from wizard import perf, quant
+from wizard.capacity.prices import Price, price_of
+from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
+from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
-from wizard.gpus import GpuSpec, catalog, get_gpu
-from wizard.metadata import resolve_model
-from wizard.planner import (
+from wizard.physics import perf, quant
+from wizard.planning.planner import (
     Inputs,
     perf_workload,
     plan,
@@ -26,8 +27,7 @@ from wizard.planner import (
     search,
     step_model,
 )
-from wizard.prices import Price, price_of
-from wizard.recommend import valid_tp_sizes
+from wizard.planning.recommend import valid_tp_sizes
 from wizard.schema import PlanRequest, PlanResponse, Targets
 
 GPUS_PER_NODE = (1, 2, 4, 8)

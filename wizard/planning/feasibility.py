@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wizard.memory import GIB, MemoryPlan
+from wizard.physics.memory import GIB, MemoryPlan
 
 # Memory left outside vLLM's budget absorbs CUDA-graph capture beyond vLLM's
 # estimate, the CUDA context and other tenants; below these it is thin.

@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from wizard.gpus import GpuSpec, custom_gpu, find_gpu
+from wizard.catalog.gpus import GpuSpec, custom_gpu, find_gpu
 
 MIB = 1024**2
 # NVML reports the whole board; CUDA's total is ~0.5 GiB lower on the cards we

@@ -1,0 +1,1 @@
+"""What the planner plans for: models (bundled catalog, local directories, the Hub) and GPUs (catalog, NVML)."""

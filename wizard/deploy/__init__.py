@@ -1,0 +1,1 @@
+"""Deployment artifacts rendered from a plan: vllm serve, Docker, Compose, Kubernetes, Ray."""
