@@ -25,7 +25,9 @@ from wizard.catalog.gpus import find_gpu
 from wizard.catalog.metadata import catalog_entry
 from wizard.errors import WizardError
 from wizard.physics import perf
-from wizard.planning.planner import resolve_inputs, search, step_model
+from wizard.planning.assemble import step_model
+from wizard.planning.inputs import resolve_inputs
+from wizard.planning.search import search
 from wizard.reality.logcheck import release_version
 from wizard.schema import PlanRequest
 

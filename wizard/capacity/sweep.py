@@ -19,15 +19,11 @@ from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
 from wizard.physics import perf, quant
-from wizard.planning.planner import (
-    Inputs,
-    perf_workload,
-    plan,
-    resolve_inputs,
-    search,
-    step_model,
-)
+from wizard.planning.assemble import perf_workload, step_model
+from wizard.planning.inputs import Inputs, resolve_inputs
+from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
+from wizard.planning.search import search
 from wizard.schema import PlanRequest, PlanResponse, Targets
 
 GPUS_PER_NODE = (1, 2, 4, 8)

@@ -1,0 +1,313 @@
+"""The response: the chosen configuration's numbers as the schema's report blocks, with settings and reasons."""
+
+from __future__ import annotations
+
+from wizard.catalog.metadata import ModelInfo
+from wizard.deploy import artifacts
+from wizard.physics import perf, quant
+from wizard.physics.arch import Architecture
+from wizard.physics.memory import GIB
+from wizard.physics.params import active_params, count_params, mtp_params
+from wizard.physics.versions import Release
+from wizard.planning import recommend
+from wizard.planning.inputs import Hardware, Inputs, weight_params
+from wizard.planning.recommend import Choice
+from wizard.planning.search import Candidate, Solution
+from wizard.schema import (
+    Feasibility,
+    FrontierPoint,
+    GpuMemory,
+    HardwareReport,
+    MemoryReport,
+    ModelReport,
+    PerformanceReport,
+    PlanRequest,
+    PlanResponse,
+    Range,
+    Recommendation,
+    Setting,
+)
+
+
+def _setting(choice: Choice) -> Setting:
+    return Setting(value=choice.value, source=choice.source, reason=choice.reason)
+
+
+def _gib(value: float) -> float:
+    return round(value / GIB, 2)
+
+
+def _model_report(info: ModelInfo, fmt: quant.WeightFormat, loaded: int, kv_bytes: int, notes: list[str]) -> ModelReport:
+    arch = info.arch
+    counted = count_params(arch)
+    kinds: dict[str, int] = {}
+    for kind in arch.layer_kinds:
+        label = f"sliding_attention (window {arch.sliding_window})" if kind == "sliding" else (
+            "mla_attention" if arch.mla else "full_attention")
+        kinds[label] = kinds.get(label, 0) + 1
+    moe = None
+    if arch.moe:
+        m = arch.moe
+        moe = f"{m.num_experts} experts, top-{m.top_k}, expert width {m.expert_intermediate}"
+        if m.shared_intermediate:
+            moe += f", shared width {m.shared_intermediate}"
+        if m.dense_layers:
+            moe += f", {len(m.dense_layers)} dense layers"
+    total = info.params_total if (info.params_total and fmt.kind == "none") else counted + mtp_params(arch)
+    return ModelReport(
+        model=info.model,
+        source=info.source,  # type: ignore[arg-type]
+        revision=info.revision,
+        architecture=arch.architecture,
+        model_type=arch.model_type,
+        params_total=total,
+        params_loaded=loaded,
+        params_source=info.params_source if fmt.kind == "none" else "config.json (packed quantized tensors are not a parameter count)",
+        params_active=info.params_active or active_params(arch),
+        num_layers=arch.num_layers,
+        hidden_size=arch.hidden_size,
+        num_attention_heads=arch.num_heads,
+        num_kv_heads=arch.num_kv_heads,
+        head_dim=arch.head_dim,
+        vocab_size=arch.vocab_size,
+        attention=arch.attention,
+        layer_types=kinds,
+        moe=moe,
+        max_model_len_limit=arch.max_model_len,
+        torch_dtype=arch.torch_dtype,
+        quantization=None if fmt.kind == "none" or fmt.online else fmt.label,
+        kv_bytes_per_token=arch.num_layers * arch.kv_elements_per_token_layer * kv_bytes,
+        notes=list(info.notes) + notes,
+    )
+
+
+def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: int) -> MemoryReport:
+    mem, engine = cand.memory, cand.engine
+    stage = mem.limiting
+    layout = stage.kv
+    blocks = mem.num_blocks
+    conc = layout.max_concurrency(blocks, engine.max_model_len) if blocks else 0.0
+    per_gpu = []
+    for s in mem.stages:
+        for rank in range(engine.tp):
+            index = s.stage * engine.tp + rank
+            kv = max(0.0, s.kv.num_blocks(s.available.expected) * s.kv.bytes_per_block)
+            per_gpu.append(GpuMemory(
+                label=f"GPU {index}" + (f" (stage {s.stage})" if engine.pp > 1 else ""),
+                gpu_total_gib=_gib(mem.gpu_total),
+                budget_gib=_gib(mem.budget),
+                weights_gib=_gib(s.weights),
+                activation_gib=_gib(s.activation.expected),
+                non_torch_gib=_gib(s.non_torch.expected),
+                cuda_graph_gib=_gib(s.cuda_graph.expected),
+                overhead_gib=_gib(s.overhead),
+                kv_cache_gib=_gib(kv),
+                outside_budget_gib=_gib(mem.gpu_total - mem.budget),
+            ))
+    avail = stage.available
+    ranges = {
+        "activation_gib": Range(low=_gib(stage.activation.low), expected=_gib(stage.activation.expected), high=_gib(stage.activation.high)),
+        "non_torch_gib": Range(low=_gib(stage.non_torch.low), expected=_gib(stage.non_torch.expected), high=_gib(stage.non_torch.high)),
+        "cuda_graph_gib": Range(low=_gib(stage.cuda_graph.low), expected=_gib(stage.cuda_graph.expected), high=_gib(stage.cuda_graph.high)),
+        "kv_cache_gib": Range(low=_gib(max(0.0, avail.low)), expected=_gib(avail.expected), high=_gib(max(0.0, avail.high))),
+    }
+    total = mem.gpu_total / GIB
+    formulas = {
+        "budget_gib": f"{total:.2f} GiB (CUDA total) x {engine.gpu_memory_utilization:g} (gpu_memory_utilization) = {mem.budget / GIB:.2f} GiB",
+        "kv_cache_gib": (
+            f"{mem.budget / GIB:.2f} budget - {stage.weights / GIB:.2f} weights - {stage.activation.expected / GIB:.2f} activation "
+            f"- {stage.non_torch.expected / GIB:.2f} non-torch - {stage.cuda_graph.expected / GIB:.2f} CUDA graphs"
+            + (f" - {stage.overhead / GIB:.2f} overhead" if stage.overhead else "")
+            + f" = {avail.expected / GIB:.2f} GiB"
+        ),
+        "kv_cache_tokens": (
+            f"{blocks:,} blocks of {layout.block_size} tokens ({layout.bytes_per_block / 1024**2:.2f} MiB each) hold "
+            f"{conc:.2f} requests of max_model_len {engine.max_model_len:,} -> {int(conc * engine.max_model_len):,} tokens"
+        ),
+        "kv_bytes_per_token": (
+            f"{layout.attention_layers} layers x {layout.page_bytes // layout.block_size:,} B per token per layer "
+            f"= {layout.bytes_per_token:,} B"
+        ),
+    }
+    frontier = []
+    if blocks:
+        length, top = 1024, model_limit
+        while length < top:
+            frontier.append(FrontierPoint(tokens=length, max_requests=blocks // layout.blocks_per_request(length)))
+            length *= 2
+        frontier.append(FrontierPoint(tokens=top, max_requests=blocks // layout.blocks_per_request(top)))
+    return MemoryReport(
+        vllm_version=rel.label,
+        engine=rel.engine,
+        gpu_total_gib=round(total, 2),
+        gpu_memory_utilization=engine.gpu_memory_utilization,
+        budget_gib=_gib(mem.budget),
+        weights_gib=_gib(stage.weights),
+        activation_gib=_gib(stage.activation.expected),
+        non_torch_gib=_gib(stage.non_torch.expected),
+        cuda_graph_gib=_gib(stage.cuda_graph.expected),
+        overhead_gib=_gib(stage.overhead),
+        kv_cache_gib=_gib(avail.expected),
+        kv_cache_tokens=int(conc * engine.max_model_len),
+        kv_blocks=blocks,
+        block_size=layout.block_size,
+        kv_bytes_per_token=layout.bytes_per_token,
+        kv_cache_dtype=kv_dtype,
+        max_model_len=engine.max_model_len,
+        max_num_seqs=engine.max_num_seqs,
+        max_num_batched_tokens=engine.max_num_batched_tokens,
+        cuda_graphs=engine.cuda_graphs,
+        cuda_graph_in_budget=engine.cuda_graphs_in_budget,
+        ranges=ranges,
+        per_gpu=per_gpu,
+        frontier=frontier,
+        formulas=formulas,
+    )
+
+
+def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Architecture) -> list[str]:
+    warnings = list(hw.warnings)
+    engine, wl = cand.engine, request.workload
+    gpu = hw.gpu
+    if gpu.cuda_total_estimated:
+        warnings.append(f"{gpu.name}: no vLLM log gives its CUDA memory; {gpu.cuda_total_gib} GiB is estimated from the driver's total")
+    if wl.concurrency > engine.max_num_seqs:
+        warnings.append(f"concurrency {wl.concurrency} exceeds max_num_seqs {engine.max_num_seqs}: the rest wait in vLLM's queue")
+    used = engine.tp * engine.pp
+    available = hw.gpus_per_node * hw.nodes
+    if used < available:
+        warnings.append(f"the plan uses {used} of {available} GPUs; run {available // used} replicas (data parallel) to use them all")
+    if engine.tp > 1 and hw.interconnect == "pcie-no-p2p":
+        warnings.append("tensor parallelism over PCIe without peer-to-peer (consumer cards) is slow: every layer waits on two all-reduces")
+    if engine.tp > hw.gpus_per_node:
+        warnings.append(f"tensor_parallel_size {engine.tp} spans nodes ({hw.gpus_per_node} GPUs per node): use pipeline parallelism across nodes instead")
+    if "sliding" in arch.layer_kinds:
+        warnings.append("sliding-window layers keep only their window: vLLM's token count is the full-attention equivalent of the pool")
+    return warnings
+
+
+def response(inp: Inputs, sol: Solution) -> PlanResponse:
+    request, info, fmt, hw, dtype, util = inp.request, inp.info, inp.fmt, inp.hw, inp.dtype, inp.util
+    cand, tp, pp, seqs, tokens = sol.candidate, sol.tensor_parallel_size, sol.pipeline_parallel_size, sol.max_num_seqs, sol.max_num_batched_tokens
+    arch = info.arch
+    _, loaded, _, param_notes = weight_params(info, request, fmt)
+    engine, verdict = cand.engine, cand.verdict
+    kv_choice = cand.kv_cache_dtype
+    model = _model_report(info, fmt, loaded, engine.kv_bytes, param_notes)
+    hardware = HardwareReport(
+        gpu=hw.gpu.name,
+        gpu_id=hw.gpu.id,
+        detected=hw.detected,
+        gpus_per_node=hw.gpus_per_node,
+        nodes=hw.nodes,
+        gpus_used=engine.tp * engine.pp,
+        gpu_total_gib=hw.gpu.cuda_total_gib,
+        gpu_total_estimated=hw.gpu.cuda_total_estimated,
+        memory_gb_marketed=hw.gpu.memory_gb_marketed,
+        bandwidth_gbs=hw.gpu.bandwidth_gbs,
+        bf16_tflops=hw.gpu.bf16_tflops,
+        fp8_tflops=hw.gpu.fp8_tflops,
+        fp8_native=hw.gpu.fp8_native,
+        interconnect=hw.interconnect,
+        tensor_parallel_size=engine.tp,
+        pipeline_parallel_size=engine.pp,
+    )
+    memory = _memory_report(cand, inp.rel, str(kv_choice.value), arch.max_model_len)
+    warnings = _warnings(request, hw, cand, arch)
+    feasibility = Feasibility(
+        fits=verdict.fits,
+        starts=verdict.starts,
+        workload_fits=verdict.workload_fits,
+        failed=verdict.failed,
+        oom_risk=verdict.oom_risk,  # type: ignore[arg-type]
+        oom_risk_reason=verdict.oom_risk_reason,
+        headroom_gib=round(verdict.headroom_gib, 2),
+        kv_needed_gib=round(verdict.kv_needed_gib, 2),
+        context_tokens=request.workload.prompt_tokens + request.workload.gen_tokens,
+        max_concurrency=verdict.max_concurrency,
+        max_context_tokens=verdict.max_context_tokens,
+        max_concurrency_at_max_model_len=verdict.max_concurrency_at_max_model_len,
+        warnings=warnings,
+    )
+    quant_choice = (
+        Choice(fmt.method, "user" if request.model.quantization else "checkpoint", f"{fmt.label}" + (" quantized online by vLLM" if fmt.online else " (from the checkpoint's quantization_config)"))
+        if fmt.kind != "none" else Choice(None, "checkpoint", "unquantized checkpoint")
+    )
+    expert_parallel = recommend.expert_parallel(arch, engine.tp)
+    recommendation = Recommendation(
+        tensor_parallel_size=_setting(tp),
+        pipeline_parallel_size=_setting(pp),
+        enable_expert_parallel=_setting(expert_parallel),
+        dtype=_setting(dtype),
+        quantization=_setting(quant_choice),
+        kv_cache_dtype=_setting(kv_choice),
+        max_model_len=_setting(cand.max_model_len),
+        max_num_seqs=_setting(seqs),
+        max_num_batched_tokens=_setting(tokens),
+        gpu_memory_utilization=_setting(util),
+        enforce_eager=_setting(cand.enforce_eager),
+    )
+    response = PlanResponse(
+        request=request,
+        model=model,
+        hardware=hardware,
+        memory=memory,
+        feasibility=feasibility,
+        recommendation=recommendation,
+        performance=_performance(inp, cand) if cand.verdict.starts else None,
+        warnings=warnings,
+    )
+    response.artifacts = artifacts.build(response)
+    return response
+
+
+def perf_workload(request: PlanRequest) -> perf.Workload:
+    """The request's traffic as the performance model takes it (a request rate makes it open loop)."""
+    wl = request.workload
+    return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
+                         concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+
+
+def step_model(inp: Inputs, cand: Candidate) -> perf.StepModel:
+    """Per-step costs of a planned configuration (shared by plans, sweeps and the accuracy report)."""
+    return perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version,
+                           inp.hw.nodes)
+
+
+def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
+    """Throughput and latency ranges for the request's workload on the chosen configuration."""
+    wl = inp.request.workload
+    model = step_model(inp, cand)
+    half, why = perf.spread(model, inp.hw.gpu)
+    result = perf.estimate(model, cand.engine, cand.memory, perf_workload(inp.request), half)
+
+    def rng(triple: tuple[float, float, float], digits: int = 1) -> Range:
+        low, mid, high = triple
+        return Range(low=round(low, digits), expected=round(mid, digits), high=round(high, digits))
+
+    def band(value: float, digits: int = 1) -> Range:
+        return rng((value * (1 - half), value, value * (1 + half)), digits)
+
+    itl = result.itl_ms
+    kind = (f"Poisson arrivals at {wl.request_rate:g} requests/s" if wl.request_rate
+            else f"{wl.concurrency} concurrent requests") + f" of {wl.prompt_tokens:,} prompt + {wl.gen_tokens:,} output tokens"
+    return PerformanceReport(
+        workload=kind,
+        prefill_tokens_per_s=band(result.prefill_tokens_per_s, 0),
+        decode_tokens_per_s=rng((1000 / itl[2], 1000 / itl[1], 1000 / itl[0])),
+        itl_ms=rng(itl, 2),
+        ttft_ms=rng(result.ttft_ms),
+        output_tokens_per_s=rng(result.output_tokens_per_s, 0),
+        request_throughput_per_s=rng(result.request_throughput_per_s, 3),
+        max_request_rate_per_s=band(result.max_request_rate_per_s, 3),
+        batch_size=round(result.batch, 1),
+        saturated=result.saturated,
+        calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
+        assumptions=result.assumptions + [
+            f"range +-{half:.0%}: {why}",
+            f"roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
+            f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
+            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s" if model.tp > 1 else ""),
+        ] + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + activations at "
+              f"{perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"] if model.inter_node_hops else []),
+    )
