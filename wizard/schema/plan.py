@@ -1,0 +1,204 @@
+"""Response models: every block of a plan, each field described once (the JSON's documentation)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wizard.schema.request import PlanRequest
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(_Block):
+    """A heuristic number: the expected value and the range it is believed to lie in."""
+
+    low: float
+    expected: float
+    high: float
+
+
+class ModelReport(_Block):
+    model: str
+    source: Literal["local", "catalog", "hub"]
+    revision: str | None = None
+    architecture: str
+    model_type: str
+    params_total: int = Field(description="Parameters the model has (checkpoint count, MTP layers included).")
+    params_loaded: int = Field(description="Parameters vLLM loads for serving (e.g. without MTP draft layers).")
+    params_source: str
+    params_active: int | None = Field(None, description="Parameters used per token (MoE only).")
+    num_layers: int
+    hidden_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    attention: str
+    layer_types: dict[str, int]
+    moe: str | None = None
+    max_model_len_limit: int = Field(description="Longest context the model supports, as vLLM derives it.")
+    torch_dtype: str
+    quantization: str | None = Field(None, description="The checkpoint's quantization, if any.")
+    kv_bytes_per_token: int = Field(description="KV-cache bytes per token, all layers, before tensor parallelism.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class HardwareReport(_Block):
+    gpu: str
+    gpu_id: str | None = None
+    detected: bool = False
+    gpus_per_node: int
+    nodes: int
+    gpus_used: int
+    gpu_total_gib: float = Field(description="Memory per GPU as CUDA reports it.")
+    gpu_total_estimated: bool = False
+    memory_gb_marketed: float | None = None
+    bandwidth_gbs: float | None = None
+    bf16_tflops: float | None = None
+    fp8_tflops: float | None = None
+    fp8_native: bool = False
+    interconnect: str
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+
+
+class GpuMemory(_Block):
+    """Memory of one GPU (one rank), in GiB, for the stacked VRAM bar."""
+
+    label: str
+    gpu_total_gib: float
+    budget_gib: float
+    weights_gib: float
+    activation_gib: float
+    non_torch_gib: float
+    cuda_graph_gib: float
+    overhead_gib: float
+    kv_cache_gib: float
+    outside_budget_gib: float
+
+
+class FrontierPoint(_Block):
+    """How many requests of a given length the KV cache holds at once."""
+
+    tokens: int
+    max_requests: int
+
+
+class MemoryReport(_Block):
+    vllm_version: str = Field(description="The vLLM release whose memory accounting this follows.")
+    engine: str = Field(description="vLLM engine generation of that release (V0 or V1).")
+    gpu_total_gib: float
+    gpu_memory_utilization: float
+    budget_gib: float = Field(description="gpu_total_gib x gpu_memory_utilization: what vLLM may use per GPU.")
+    weights_gib: float
+    activation_gib: float = Field(description="Peak activation of vLLM's profiling run (heuristic, see ranges).")
+    non_torch_gib: float = Field(description="Memory outside PyTorch's allocator: NCCL, cuBLAS and attention workspaces (heuristic).")
+    cuda_graph_gib: float = Field(description="CUDA-graph memory vLLM estimates and subtracts before sizing the KV cache (heuristic).")
+    overhead_gib: float
+    kv_cache_gib: float = Field(description="KV-cache pool per GPU: the budget minus everything above (vLLM's 'Available KV cache memory').")
+    kv_cache_tokens: int = Field(description="vLLM's 'GPU KV cache size' in tokens: max concurrency x max_model_len.")
+    kv_blocks: int
+    block_size: int
+    kv_bytes_per_token: int = Field(description="KV-cache bytes per token on one GPU (all its layers).")
+    kv_cache_dtype: str
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    cuda_graphs: bool
+    cuda_graph_in_budget: bool = Field(description="Whether vLLM subtracts CUDA-graph memory before sizing the KV cache (0.21+); before, graphs sit outside the budget.")
+    ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
+    per_gpu: list[GpuMemory]
+    frontier: list[FrontierPoint] = Field(default_factory=list, description="Requests the KV cache holds at once, per context length.")
+    formulas: dict[str, str] = Field(default_factory=dict, description="Each headline number's formula with the live values.")
+
+
+class Feasibility(_Block):
+    fits: bool
+    starts: bool = Field(description="vLLM starts: the weights load and the KV cache holds one request at max_model_len.")
+    workload_fits: bool = Field(description="The requested concurrency at the requested context fits in the KV cache.")
+    failed: list[str] = Field(default_factory=list, description="Which condition failed, and by how much.")
+    oom_risk: Literal["low", "medium", "high"]
+    oom_risk_reason: str
+    headroom_gib: float = Field(description="KV-cache GiB per GPU left over at the requested concurrency and context.")
+    kv_needed_gib: float
+    context_tokens: int = Field(description="The requested context per request: prompt + generated tokens.")
+    max_concurrency: int = Field(description="Requests of the requested context the KV cache holds at once.")
+    max_context_tokens: int = Field(description="Longest context per request at the requested concurrency.")
+    max_concurrency_at_max_model_len: float = Field(description="vLLM's 'Maximum concurrency for max_model_len tokens per request'.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Setting(_Block):
+    value: int | float | str | bool | None
+    source: Literal["user", "recommended", "vllm default", "checkpoint"]
+    reason: str
+
+
+class Suggestion(_Block):
+    """A change to the request that makes a failing plan fit (verified by planning it)."""
+
+    text: str
+    changes: dict[str, Any] = Field(description="Request fields to change, by their flat names.")
+
+
+class Recommendation(_Block):
+    tensor_parallel_size: Setting
+    pipeline_parallel_size: Setting
+    enable_expert_parallel: Setting
+    dtype: Setting
+    quantization: Setting
+    kv_cache_dtype: Setting
+    max_model_len: Setting
+    max_num_seqs: Setting
+    max_num_batched_tokens: Setting
+    gpu_memory_utilization: Setting
+    enforce_eager: Setting
+    suggestions: list[Suggestion] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
+
+
+class PerformanceReport(_Block):
+    """Estimated serving performance; every figure is low / expected / high."""
+
+    workload: str = Field(description="The traffic the estimate is for.")
+    prefill_tokens_per_s: Range = Field(description="Prompt tokens per second when a full max_num_batched_tokens chunk is prefilled.")
+    decode_tokens_per_s: Range = Field(description="Output tokens per second one sequence sees (1000 / itl_ms).")
+    itl_ms: Range = Field(description="Time per output token (vllm bench's TPOT) at the estimated batch.")
+    ttft_ms: Range = Field(description="Time to first token, queueing included.")
+    output_tokens_per_s: Range = Field(description="Aggregate output tokens per second of the deployment.")
+    request_throughput_per_s: Range = Field(description="Completed requests per second.")
+    max_request_rate_per_s: Range = Field(description="Highest Poisson request rate the plan sustains before queues grow.")
+    batch_size: float = Field(description="Sequences decoding per engine step, on average.")
+    saturated: bool = Field(description="The workload asks for more than the plan serves at once: requests queue.")
+    calibrated: bool = Field(description="Whether this GPU has published vLLM benchmarks behind the efficiency factors.")
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class Artifacts(_Block):
+    """Commands and manifests that start the plan, all rendered from its recommendation."""
+
+    image: str = Field(description="Container image, pinned to the planned vLLM release.")
+    vllm_args: list[str] = Field(description="vLLM arguments after the model, shared by every artifact.")
+    serve_command: str
+    serve_script: str
+    docker_run: str
+    docker_compose: str
+    kubernetes: str
+    multi_node: str | None = Field(None, description="Multi-node plans: Ray cluster commands per node, then vllm serve on the head.")
+    profile_yaml: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class PlanResponse(_Block):
+    request: PlanRequest
+    model: ModelReport
+    hardware: HardwareReport
+    memory: MemoryReport
+    feasibility: Feasibility
+    recommendation: Recommendation
+    performance: PerformanceReport | None = None
+    artifacts: Artifacts | None = None
+    warnings: list[str] = Field(default_factory=list)
