@@ -34,7 +34,7 @@ import kubernetes_validate
 import yaml
 
 from wizard.planning.planner import plan
-from wizard.schema import PlanRequest
+from wizard.schema import parse_request
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = "my model $(touch pwned); echo 'x' \"y\" `id` ; rm -rf ~"
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, argvs = [], []
     for name, flat in scenarios.items():
-        p = plan(PlanRequest.from_flat(flat), detected=[])
+        p = plan(parse_request(flat), detected=[])
         a = p.artifacts
         compose = yaml.safe_load(a.docker_compose)
         k8s = list(yaml.safe_load_all(a.kubernetes))

@@ -29,7 +29,7 @@ from wizard.planning.assemble import step_model
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.search import search
 from wizard.reality.logcheck import release_version
-from wizard.schema import PlanRequest
+from wizard.schema import PlanRequest, parse_request
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_perf_results.csv"
 
@@ -112,7 +112,7 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
         values["max_model_len"] = CONTEXT[row["model"]]
     if "max-num-seqs" in row["max_concurrency"]:
         values["max_num_seqs"] = int(number(row["max_concurrency"]))
-    return PlanRequest.from_flat(values)
+    return parse_request(values)
 
 
 def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:

@@ -15,10 +15,17 @@ from wizard.catalog.gpus import catalog
 from wizard.catalog.metadata import catalog_ids
 from wizard.errors import WizardError
 from wizard.faces import charts
-from wizard.faces.fields import query_string
-from wizard.faces.profile import parse_profile, request_from
+from wizard.faces.fields import describe, query_string
+from wizard.faces.profile import parse_profile
 from wizard.planning.planner import plan
-from wizard.schema import PlanRequest, PlanResponse, Targets, field_info
+from wizard.schema import (
+    PlanRequest,
+    PlanResponse,
+    Targets,
+    field_info,
+    parse_request,
+    parse_targets,
+)
 
 PLOTLY_CONFIG = {"displayModeBar": False}
 DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
@@ -91,12 +98,12 @@ overrides = tuple((row["GPU"], float(row["USD per GPU-hour"])) for row in edited
                   if row["USD per GPU-hour"] and row["USD per GPU-hour"] != bundled[row["GPU"]])
 
 try:
-    base = request_from({"model": str(st.session_state["sweep_model"]).strip(), "prompt_tokens": st.session_state["sweep_prompt"],
+    base = parse_request({"model": str(st.session_state["sweep_model"]).strip(), "prompt_tokens": st.session_state["sweep_prompt"],
                          "gen_tokens": st.session_state["sweep_gen"], "concurrency": st.session_state["sweep_concurrency"],
                          **({"request_rate": st.session_state["sweep_rate"]} if st.session_state["sweep_rate"] else {})})
-    targets = Targets(**{name: st.session_state[f"target_{name}"] for name in TARGET_LABELS})
-except (WizardError, ValueError) as exc:
-    st.error(str(exc), title="The sweep request is not valid")
+    targets = parse_targets({name: st.session_state[f"target_{name}"] for name in TARGET_LABELS})
+except WizardError as exc:
+    st.error(describe(exc, "form"), title="The sweep request is not valid")
     st.stop()
 if not st.session_state["sweep_gpus"]:
     st.info("Pick at least one GPU type on the left.", icon=":material/lightbulb:")
@@ -163,7 +170,7 @@ if source == "two profiles":
         if upload is None:
             continue
         try:
-            requests.append(request_from({}, parse_profile(upload.getvalue().decode("utf-8", "replace"), origin=upload.name)))
+            requests.append(parse_request({}, parse_profile(upload.getvalue().decode("utf-8", "replace"), origin=upload.name)))
         except WizardError as exc:
             st.error(str(exc), title=f"{upload.name} could not be loaded")
     names = [u.name for u in uploads if u is not None]

@@ -14,16 +14,22 @@ from wizard.catalog.metadata import catalog_ids
 from wizard.errors import WizardError
 from wizard.faces import charts
 from wizard.faces.fields import (
+    describe,
     field_specs,
     query_params,
     query_string,
-    request_values,
     widget_value,
 )
-from wizard.faces.profile import parse_profile, request_from
+from wizard.faces.profile import parse_profile
 from wizard.planning.planner import plan
 from wizard.reality.logcheck import LogCheck, check_log
-from wizard.schema import Feasibility, PlanRequest, PlanResponse, field_info
+from wizard.schema import (
+    Feasibility,
+    PlanRequest,
+    PlanResponse,
+    field_info,
+    parse_request,
+)
 
 EXAMPLE = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100 SXM 80GB"}
 SPECS = field_specs()
@@ -64,9 +70,9 @@ def apply_profile() -> None:
     if upload is None:
         return
     try:
-        request = request_from({}, parse_profile(upload.getvalue().decode("utf-8", "replace"), origin=upload.name))
+        request = parse_request({}, parse_profile(upload.getvalue().decode("utf-8", "replace"), origin=upload.name))
     except WizardError as exc:
-        st.session_state["profile_error"] = str(exc)
+        st.session_state["profile_error"] = describe(exc, "profile")
         return
     st.session_state.pop("profile_error", None)
     flat = request.flat()
@@ -120,14 +126,13 @@ with st.sidebar:
                     draw_widget(spec)
         st.form_submit_button("Plan", type="primary", icon=":material/play_arrow:", width="stretch")
 
+raw = {spec.name: st.session_state.get(spec.name) for spec in SPECS}
+if raw.get("gpu") == AUTO_GPU:
+    raw["gpu"] = "auto"
 try:
-    raw = {spec.name: st.session_state.get(spec.name) for spec in SPECS}
-    if raw.get("gpu") == AUTO_GPU:
-        raw["gpu"] = "auto"
-    values = request_values(raw)
-    request = request_from(values)
+    request = parse_request({name: value for name, value in raw.items() if value is not None})
 except WizardError as exc:
-    st.error(f"{exc}. Correct it in the form on the left.", title="The request is not valid")
+    st.error(f"{describe(exc, 'form')}. Correct it in the form on the left.", title="The request is not valid")
     st.stop()
 
 with st.spinner("Planning...", show_time=False):

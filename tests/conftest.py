@@ -10,12 +10,12 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from wizard.planning.planner import plan  # noqa: E402
-from wizard.schema import PlanRequest  # noqa: E402
+from wizard.schema import parse_request  # noqa: E402
 
 
 def make_plan(**flat):
     """Plan from flat field names, as the CLI and the query string give them."""
-    return plan(PlanRequest.from_flat(flat), detected=[])
+    return plan(parse_request(flat), detected=[])
 
 
 @pytest.fixture

@@ -147,8 +147,7 @@ def compare_page(app, **query):
 def test_compare_page_sweeps_and_links_each_row_to_the_plan_page(app):
     from urllib.parse import parse_qsl
 
-    from wizard.faces.fields import request_values
-    from wizard.faces.profile import request_from
+    from wizard.schema import parse_request
 
     at = compare_page(app)
     assert not at.exception and not at.error
@@ -157,7 +156,7 @@ def test_compare_page_sweeps_and_links_each_row_to_the_plan_page(app):
     table = at.dataframe[1].value  # the price editor is the first table
     assert list(table["$/hour"]) == sorted(table["$/hour"])
     first = table.iloc[0]
-    request = request_from(request_values(dict(parse_qsl(first["plan"].split("?", 1)[1]))))
+    request = parse_request(dict(parse_qsl(first["plan"].split("?", 1)[1])))
     assert request.hardware.gpu == first["GPU"] and request.hardware.gpus == first["GPUs/node"]
     assert make_plan(**{k: v for k, v in request.flat().items() if v is not None}).feasibility.fits
     assert len(plotly_specs(at)) == 2  # the Pareto chart and the comparison's memory bars

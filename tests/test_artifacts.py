@@ -17,7 +17,8 @@ from benchmarks.check_artifacts import SCENARIOS as ISSUE_MATRIX
 from tests.conftest import make_plan
 from wizard.deploy.artifacts import vllm_args
 from wizard.faces.cli import main
-from wizard.faces.profile import parse_profile, request_from
+from wizard.faces.profile import parse_profile
+from wizard.schema import parse_request
 
 DATA = Path(__file__).parent / "data"
 VLLM_ARGS = json.loads((DATA / "vllm_0_33_0_serve_args.json").read_text())
@@ -150,7 +151,7 @@ def test_kubernetes_manifests(scenario):
 
 def test_profile_yaml_gives_back_the_request(scenario):
     _, p = scenario
-    assert request_from({}, parse_profile(p.artifacts.profile_yaml)) == p.request
+    assert parse_request({}, parse_profile(p.artifacts.profile_yaml)) == p.request
 
 
 def test_older_release_pins_the_image_and_never_says_auto():

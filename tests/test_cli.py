@@ -72,7 +72,7 @@ def test_profile_supplies_values_and_flags_override(tmp_path, capsys):
     "argv, message",
     [
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H9000"], "unknown GPU 'H9000'"),
-        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "0"], "--gpus Input should be greater than or equal to 1"),
+        (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "0"], "--gpus: must be at least 1 (got 0)"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpus", "-2"], "--gpus"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--concurrency", "0"], "--concurrency"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gpu-memory-utilization", "0"], "--gpu-memory-utilization"),
@@ -82,7 +82,7 @@ def test_profile_supplies_values_and_flags_override(tmp_path, capsys):
         (["-m", "nobody/no-such-model", "--gpu", "H100"], "cannot be reached"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--max-model-len", "0"], "--max-model-len"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-q", "awq"], "unquantized"),
-        (["--gpu", "H100"], "--model is required"),
+        (["--gpu", "H100"], "--model: is required"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-p", "/no/such/profile.yaml"], "does not exist"),
     ],
 )
@@ -101,14 +101,27 @@ def test_broken_profile_is_a_clear_error(tmp_path, capsys):
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("version: 1\nmodel:\n  model: Qwen/Qwen3-8B\n  colour: blue\n")
     code, _, err = run(capsys, "plan", "-p", str(wrong), "--gpu", "H100")
-    assert code == 2 and "--colour is not a known field" in err
+    assert code == 2 and "wrong.yaml: model.colour: is not a known field" in err
 
 
-def test_argparse_rejects_bad_choices_with_exit_2(capsys):
+def test_a_bad_choice_is_one_line_naming_the_options_and_exit_2(capsys):
+    code, _, err = run(capsys, "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--dtype", "bf17")
+    assert code == 2
+    assert err == "vllm-wizard: error: --dtype: must be one of 'auto', 'bfloat16', 'float16' or 'float32' (got 'bf17')\n"
+
+
+def test_a_value_argparse_cannot_take_is_one_line_without_usage(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--dtype", "bf17"])
+        main(["sweep", "-m", "Qwen/Qwen3-8B", "--limit", "ten"])
     assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert capsys.readouterr().err == "vllm-wizard: error: --limit: invalid int value: 'ten'\n"
+
+
+def test_a_usage_error_still_prints_the_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", "--colour", "blue"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("usage:") and "unrecognized arguments: --colour blue" in err
 
 
 def test_catalog_commands(capsys):

@@ -5,11 +5,12 @@ import json
 import pytest
 
 from tests.conftest import make_plan
-from wizard.capacity.compare import compare, render_comparison
+from wizard.capacity.compare import compare
 from wizard.capacity.sweep import sweep
 from wizard.faces import charts
 from wizard.faces.cli import main
-from wizard.schema import PlanRequest
+from wizard.faces.report import render_comparison
+from wizard.schema import parse_request
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_pareto_front_by_hand():
 
 
 def test_sweep_figure_has_one_trace_per_gpu_and_the_front():
-    result = sweep(PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4", "L40S"], full_plans=0)
+    result = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4", "L40S"], full_plans=0)
     fig = charts.sweep_figure(result.rows)
     names = [t.name for t in fig.data]
     assert names == ["L4", "L40S", "Pareto front"]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from tests.conftest import make_plan
 from wizard.catalog.detect import detect_gpus
 from wizard.planning.planner import plan
-from wizard.schema import PlanRequest
+from wizard.schema import parse_request
 
 MIB = 1024**2
 
@@ -79,18 +79,18 @@ def test_no_gpus_at_all():
 
 
 def test_auto_detect_plans_for_all_detected_gpus():
-    p = plan(PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-70B-Instruct"}), detected=detect_gpus(nvml=FakeNvml()))
+    p = plan(parse_request({"model": "meta-llama/Llama-3.1-70B-Instruct"}), detected=detect_gpus(nvml=FakeNvml()))
     assert p.hardware.detected and p.hardware.gpu == "H100 SXM 80GB" and p.hardware.gpus_per_node == 2
     assert p.hardware.tensor_parallel_size == 2
 
 
 def test_explicit_gpu_count_wins_over_detection():
-    p = plan(PlanRequest.from_flat({"model": "Qwen/Qwen3-8B", "gpus": 1}), detected=detect_gpus(nvml=FakeNvml()))
+    p = plan(parse_request({"model": "Qwen/Qwen3-8B", "gpus": 1}), detected=detect_gpus(nvml=FakeNvml()))
     assert p.hardware.gpus_per_node == 1
 
 
 def test_mixed_gpus_plan_for_the_smallest():
     found = detect_gpus(nvml=FakeNvml(names=(b"NVIDIA H100 80GB HBM3", b"NVIDIA L4")))
-    p = plan(PlanRequest.from_flat({"model": "Qwen/Qwen3-8B"}), detected=found)
+    p = plan(parse_request({"model": "Qwen/Qwen3-8B"}), detected=found)
     assert p.hardware.gpu == "L4" and any("mixed GPUs" in w for w in p.warnings)
     assert make_plan(model="Qwen/Qwen3-8B", gpu="L4").hardware.gpu == "L4"

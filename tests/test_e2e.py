@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from wizard.schema import parse_request
+
 ROOT = Path(__file__).parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -118,7 +120,6 @@ def test_unknown_model_shows_an_error_not_a_traceback(browser, server):
 def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
     from wizard.capacity.sweep import sweep
     from wizard.faces.fields import query_string
-    from wizard.schema import PlanRequest
 
     context, page = open_page(browser, f"{server}/compare")
     expect(page.get_by_text("Cost against throughput")).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
@@ -128,7 +129,7 @@ def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
     assert page.locator('[data-testid="stException"]').count() == 0
     context.close()
     # The link of the cheapest row (the page's defaults) opens the Plan page with that configuration.
-    base = PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-70B-Instruct", "concurrency": 32})
+    base = parse_request({"model": "meta-llama/Llama-3.1-70B-Instruct", "concurrency": 32})
     cheapest = sweep(base, full_plans=0).rows[0]
     context, page = open_page(browser, f"{server}/?{query_string(cheapest.request)}")
     command = serve_command(page)

@@ -3,28 +3,29 @@
 import pytest
 
 from wizard.errors import WizardError
-from wizard.faces.profile import dump_profile, parse_profile, request_from
-from wizard.schema import PlanRequest, field_info
+from wizard.faces.fields import describe
+from wizard.faces.profile import dump_profile, parse_profile
+from wizard.schema import field_info, parse_request
 
 
 def test_profile_round_trip_gives_the_same_request():
-    request = PlanRequest.from_flat({
+    request = parse_request({
         "model": "Qwen/Qwen3-8B", "gpu": "RTX 4090", "gpus": 2, "max_model_len": "auto", "kv_cache_dtype": "fp8",
         "request_rate": 2.5, "batching_mode": "latency", "enforce_eager": True, "overhead_gb": 0.5,
     })
-    assert request_from({}, parse_profile(dump_profile(request))) == request
+    assert parse_request({}, parse_profile(dump_profile(request))) == request
 
 
 def test_profile_carries_the_schema_descriptions():
-    text = dump_profile(PlanRequest.from_flat({"model": "Qwen/Qwen3-8B"}))
+    text = dump_profile(parse_request({"model": "Qwen/Qwen3-8B"}))
     assert text.startswith("# vLLM Wizard profile") and "version: 1" in text
     assert f"# {field_info('gpu_memory_utilization').description}" in text
 
 
 def test_awkward_strings_survive_yaml_escaping():
     nasty = "/models/my model: 'quoted' \"double\" #hash $(rm -rf /); `x`"
-    request = PlanRequest.from_flat({"model": nasty})
-    assert request_from({}, parse_profile(dump_profile(request))).model.model == nasty
+    request = parse_request({"model": nasty})
+    assert parse_request({}, parse_profile(dump_profile(request))).model.model == nasty
 
 
 def test_yaml_tags_are_not_executed():
@@ -48,15 +49,20 @@ def test_malformed_profiles(text, message):
 
 def test_flat_values_override_profile_values():
     base = parse_profile("model:\n  model: Qwen/Qwen3-8B\nworkload:\n  concurrency: 3\n")
-    request = request_from({"concurrency": 9}, base)
+    request = parse_request({"concurrency": 9}, base)
     assert request.workload.concurrency == 9 and request.model.model == "Qwen/Qwen3-8B"
 
 
-def test_invalid_values_name_the_flag():
-    with pytest.raises(WizardError, match="--gen-tokens"):
-        request_from({"model": "x", "gen_tokens": -1})
+def test_invalid_values_carry_the_field_and_each_face_names_it_its_own_way():
+    with pytest.raises(WizardError) as exc:
+        parse_request({"model": "x", "gen_tokens": -1})
+    assert exc.value.problems == [("gen_tokens", "must be at least 1 (got -1)")]
+    assert "--" not in str(exc.value)  # the core never names a CLI flag
+    assert describe(exc.value, "cli") == "--gen-tokens: must be at least 1 (got -1)"
+    assert describe(exc.value, "form") == "Output tokens: must be at least 1 (got -1)"
+    assert describe(exc.value, "profile") == "workload.gen_tokens: must be at least 1 (got -1)"
 
 
 def test_dtype_aliases_are_normalised_to_vllm_values():
-    assert request_from({"model": "x", "dtype": "bf16"}).model.dtype == "bfloat16"
-    assert request_from({"model": "x", "dtype": "fp16"}).model.dtype == "float16"
+    assert parse_request({"model": "x", "dtype": "bf16"}).model.dtype == "bfloat16"
+    assert parse_request({"model": "x", "dtype": "fp16"}).model.dtype == "float16"

@@ -9,7 +9,7 @@ from wizard.capacity.sweep import candidates, sweep
 from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
-from wizard.schema import PlanRequest, Targets
+from wizard.schema import Targets, parse_request
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 DEEPSEEK = "deepseek-ai/DeepSeek-V3"
@@ -90,7 +90,7 @@ def test_deepseek_v3_on_h100s_needs_two_nodes_and_replans_to_the_same_fit(capsys
 
 
 def test_candidate_enumeration_is_exact():
-    base = PlanRequest.from_flat({"model": LLAMA_70B})
+    base = parse_request({"model": LLAMA_70B})
     requests = candidates(base, [get_gpu("H100"), get_gpu("T4")])
     # H100: 4 GPUs-per-node counts x 3 node counts x {bf16, fp8 online} x {auto, fp8 KV} = 48.
     # T4 (Turing, no FP8): 4 x 3 x {bf16} x {auto} = 12.
@@ -102,14 +102,14 @@ def test_candidate_enumeration_is_exact():
 
 
 def test_a_checkpoint_quantization_and_a_fixed_kv_dtype_are_kept():
-    base = PlanRequest.from_flat({"model": "Qwen/Qwen2.5-72B-Instruct-AWQ", "kv_cache_dtype": "fp8"})
+    base = parse_request({"model": "Qwen/Qwen2.5-72B-Instruct-AWQ", "kv_cache_dtype": "fp8"})
     requests = candidates(base, [get_gpu("L40S")])
     assert {r.model.quantization for r in requests} == {None}  # the AWQ checkpoint, never FP8 on top
     assert {r.model.kv_cache_dtype for r in requests} == {"fp8"}
 
 
 def test_targets_reject_what_misses_them():
-    base = PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"})
+    base = parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"})
     loose = sweep(base, gpu_names=["L4"], full_plans=0)
     impossible = sweep(base, Targets(max_itl_ms=0.5), gpu_names=["L4"], full_plans=0)
     assert loose.rows and not impossible.rows
@@ -119,7 +119,7 @@ def test_targets_reject_what_misses_them():
 
 
 def test_ties_on_cost_are_broken_by_cost_per_token():
-    result = sweep(PlanRequest.from_flat({"model": DEEPSEEK}), gpu_names=["H100"], full_plans=0)
+    result = sweep(parse_request({"model": DEEPSEEK}), gpu_names=["H100"], full_plans=0)
     keys = [(r.cost_per_hour, r.cost_per_million_output_tokens) for r in result.rows]
     assert keys == sorted(keys)
 

@@ -73,21 +73,3 @@ def compare(a: PlanResponse, b: PlanResponse, labels: tuple[str, str] = ("A", "B
         rows.append(("settings", name, str(getattr(a.recommendation, name).value), str(getattr(b.recommendation, name).value)))
     diff = list(difflib.unified_diff(command_lines(a), command_lines(b), fromfile=labels[0], tofile=labels[1], lineterm=""))
     return Comparison(labels=labels, plans=(a, b), rows=rows, command_diff=diff)
-
-
-def render_comparison(c: Comparison) -> str:
-    """Plain-text side-by-side table and the command diff, for the terminal."""
-    width = max(len(label) for _, label, _, _ in c.rows) + 2
-    col = max(24, *(len(x) for _, _, x, _ in c.rows)) + 2
-    lines = [f"{'':<{width + 2}}{c.labels[0]:<{col}}{c.labels[1]}"]
-    group = None
-    for g, label, first, second in c.rows:
-        if g != group:
-            lines.append(g)
-            group = g
-        mark = " " if first == second else "*"
-        lines.append(f"{mark} {label:<{width}}{first:<{col}}{second}")
-    lines.append("serve command diff" + ("" if c.command_diff else ": identical"))
-    lines += [f"  {line}" for line in c.command_diff]
-    lines.append("(* marks rows that differ; performance numbers are heuristic ranges)")
-    return "\n".join(lines)

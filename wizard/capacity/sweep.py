@@ -24,7 +24,7 @@ from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import search
-from wizard.schema import PlanRequest, PlanResponse, Targets
+from wizard.schema import PlanRequest, PlanResponse, Targets, parse_request
 
 GPUS_PER_NODE = (1, 2, 4, 8)
 NODES = (1, 2, 4)
@@ -155,7 +155,7 @@ def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[in
                         values = {**flat, "gpu": gpu.name, "vram_gb": None, "gpus": g, "nodes": n,
                                   "tensor_parallel_size": g, "pipeline_parallel_size": n,
                                   "quantization": q, "kv_cache_dtype": kv}
-                        out.append(PlanRequest.from_flat(values))
+                        out.append(parse_request(values))
     return out
 
 

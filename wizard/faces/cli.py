@@ -1,8 +1,11 @@
 """``vllm-wizard``: the command line, built from the request schema.
 
 Every request field becomes a flag whose help text is the field's
-description; a profile (``--profile``) supplies values that flags override.
-Bad input prints one line and exits with status 2, never a traceback.
+description; its value stays text and goes through the schema's one door
+(:func:`wizard.schema.parse_request`), as a profile or the dashboard's form
+does.  A profile (``--profile``) supplies values that flags override.  Bad
+input prints one line naming the flag and exits with status 2, never a
+traceback; usage is printed only for usage errors (an unknown flag).
 """
 
 from __future__ import annotations
@@ -11,45 +14,60 @@ import argparse
 import json
 import os
 import sys
-import types
 import typing
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import Any, Literal, NoReturn, Sequence
 
-from wizard.errors import WizardError
-from wizard.schema import VLLM_VERSION, PlanResponse, Targets, iter_fields
-
-if TYPE_CHECKING:
-    from wizard.reality.logcheck import LogCheck
+from wizard.errors import InvalidInput, WizardError
+from wizard.faces.fields import describe, field_words, flag
+from wizard.faces.report import (
+    render_comparison,
+    render_log_check,
+    render_plan,
+    render_sweep,
+    table,
+)
+from wizard.schema import (
+    VLLM_VERSION,
+    PlanRequest,
+    Targets,
+    iter_fields,
+    parse_request,
+    parse_targets,
+)
 
 EXIT_BAD_INPUT = 2
 
 
-def _max_model_len(text: str) -> int | str:
-    if text.strip().lower() in ("auto", "-1"):
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of tokens or 'auto', got {text!r}") from None
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a value it cannot take is one line (usage is printed only for usage errors)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            self.exit(EXIT_BAD_INPUT, f"vllm-wizard: error: {message.removeprefix('argument ')}\n")
+        super().error(message)
 
 
-def _flag_options(annotation: Any) -> dict[str, Any]:
-    """argparse keyword arguments for a schema field's type."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if annotation is bool or (origin in (typing.Union, types.UnionType) and args == [bool]):
-        return {"action": argparse.BooleanOptionalAction}
-    literals = [a for a in args if typing.get_origin(a) is Literal]
+def _literals(annotation: Any) -> list[Any]:
+    """The named options of a field's type, however it is wrapped (Optional, Annotated)."""
     if typing.get_origin(annotation) is Literal:
-        return {"choices": list(typing.get_args(annotation))}
-    if literals and int in args:  # max_model_len: int | "auto"
-        return {"type": _max_model_len, "metavar": "TOKENS|auto"}
-    if literals:
-        return {"choices": [v for lit in literals for v in typing.get_args(lit)]}
-    for kind in (int, float, str):
-        if annotation is kind or kind in args:
-            return {"type": kind}
-    return {"type": str}
+        return list(typing.get_args(annotation))
+    return [v for arg in typing.get_args(annotation) for v in _literals(arg)]
+
+
+def _is_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_is_bool(arg) for arg in typing.get_args(annotation))
+
+
+def _help(info: Any) -> str:
+    """A field's help: its description, its options and its default."""
+    text = info.description or ""
+    options = [str(v) for v in dict.fromkeys(_literals(info.annotation)) if v != "auto" or "max_model_len" not in text]
+    if options and not _is_bool(info.annotation):
+        text += f" One of: {', '.join(options)}."
+    default = info.get_default()
+    if default not in (None, "", False) and not info.is_required():
+        text += f" (default: {default})"
+    return text
 
 
 # Request fields a sweep chooses itself (it takes --gpu more than once instead of the hardware section).
@@ -57,103 +75,38 @@ SWEPT = {"gpu", "gpus", "nodes", "vram_gb", "tensor_parallel_size", "pipeline_pa
 
 
 def add_request_arguments(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
-    """One flag per request field (but ``skip``), grouped by section, help from the schema."""
+    """One flag per request field (but ``skip``), grouped by section, help from the schema; values stay text."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     for section, name, info in iter_fields():
         if name in skip:
             continue
         group = groups.setdefault(section, parser.add_argument_group(f"{section} options"))
         extra = (info.json_schema_extra or {}) if isinstance(info.json_schema_extra, dict) else {}
-        flags = ["--" + name.replace("_", "-"), *extra.get("cli", [])]
-        default = info.get_default()
-        help_text = info.description or ""
-        if default not in (None, "", False) and not info.is_required():
-            help_text += f" (default: {default})"
-        group.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=help_text, **_flag_options(info.annotation))
+        kind = {"action": argparse.BooleanOptionalAction} if _is_bool(info.annotation) else {"metavar": name.upper()}
+        group.add_argument(flag(name), *extra.get("cli", []), dest=name, default=argparse.SUPPRESS, help=_help(info), **kind)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, model: type, title: str) -> None:
     """One flag per field of a small pydantic model (sweep targets), help from its descriptions."""
     group = parser.add_argument_group(title)
     for name, info in model.model_fields.items():
-        group.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=info.description,
-                           **_flag_options(info.annotation))
+        group.add_argument(flag(name), dest=name, default=None, help=info.description, metavar=name.upper())
 
 
-def _given(namespace: argparse.Namespace) -> dict[str, Any]:
+def _request(args: argparse.Namespace) -> PlanRequest:
+    """The request from a profile (if any) and the flags beside it, through the schema's one door."""
+    from wizard.faces.profile import load_profile
+
     names = {name for _, name, _ in iter_fields()}
-    return {k: v for k, v in vars(namespace).items() if k in names}
-
-
-def _request(args: argparse.Namespace):
-    from wizard.faces.profile import load_profile, request_from
-
-    base = load_profile(args.profile) if args.profile else None
-    values = _given(args)
-    if base is None and "model" not in values:
-        raise WizardError("--model is required (or a --profile that names one)")
-    return request_from(values, base)
-
-
-# ------------------------------------------------------------------ output
-
-
-def _row(label: str, value: str) -> str:
-    return f"  {label:<24}{value}"
-
-
-def render_plan(resp: PlanResponse, explain: bool) -> str:
-    """A plain-text summary of a plan for the terminal."""
-    m, h, mem, f, rec = resp.model, resp.hardware, resp.memory, resp.feasibility, resp.recommendation
-    params = f"{m.params_loaded / 1e9:.2f}B params"
-    lines = [
-        f"vLLM Wizard plan (memory model of vLLM {mem.vllm_version})",
-        _row("model", f"{m.model} [{m.source}] {m.architecture}, {params}, {m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads"
-             + (f", {m.quantization}" if m.quantization else "")),
-        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), TP {h.tensor_parallel_size}, PP {h.pipeline_parallel_size}, {h.interconnect}"),
-        "memory per GPU (GiB)",
-        _row("budget", f"{mem.budget_gib:.2f}  = {mem.gpu_total_gib} x {mem.gpu_memory_utilization:g}"),
-        _row("weights", f"{mem.weights_gib:.2f}"),
-    ]
-    for key, label in (("activation_gib", "activation peak"), ("non_torch_gib", "non-torch"), ("cuda_graph_gib", "CUDA graphs")):
-        r = mem.ranges[key]
-        lines.append(_row(label, f"{getattr(mem, key):.2f}  (heuristic, range {r.low:.2f}-{r.high:.2f})"))
-    if mem.overhead_gib:
-        lines.append(_row("overhead (--overhead-gb)", f"{mem.overhead_gib:.2f}"))
-    kv = mem.ranges["kv_cache_gib"]
-    lines.append(_row("KV cache", f"{mem.kv_cache_gib:.2f}  (range {kv.low:.2f}-{kv.high:.2f}) -> {mem.kv_cache_tokens:,} tokens, "
-                      f"{mem.kv_blocks:,} blocks of {mem.block_size}, {mem.kv_bytes_per_token:,} B/token, kv {mem.kv_cache_dtype}"))
-    verdict = "FITS" if f.fits else "DOES NOT FIT"
-    lines += [
-        f"verdict: {verdict}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
-        _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
-        _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.concurrency}"),
-        _row("KV headroom", f"{f.headroom_gib:.2f} GiB per GPU (needs {f.kv_needed_gib:.2f})"),
-    ]
-    lines += [f"  failed: {reason}" for reason in f.failed]
-    lines.append("settings" + ("" if explain else " (--explain for the reasons)"))
-    for name in ("tensor_parallel_size", "pipeline_parallel_size", "dtype", "quantization", "kv_cache_dtype", "max_model_len",
-                 "max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "enable_expert_parallel"):
-        setting = getattr(rec, name)
-        text = f"{setting.value}" + (f"  [{setting.source}] {setting.reason}" if explain else "")
-        lines.append(_row(name, text))
-    if explain and mem.formulas:
-        lines.append("how the numbers are calculated")
-        lines += [_row(k, v) for k, v in mem.formulas.items()]
-    if rec.suggestions:
-        lines.append("to make it fit")
-        lines += [f"  - {s.text}" for s in rec.suggestions]
-    if resp.warnings:
-        lines.append("warnings")
-        lines += [f"  - {w}" for w in resp.warnings]
-    return "\n".join(lines)
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    out = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(out)
+    given = {k: v for k, v in vars(args).items() if k in names}
+    try:
+        return parse_request(given, load_profile(args.profile) if args.profile else None)
+    except InvalidInput as exc:
+        # A field given as a flag is named as the flag; one from the profile by its key in that file.
+        raise WizardError("; ".join(
+            f"{flag(field)}: {message}" if field in given or not args.profile else
+            f"{args.profile}: {field_words(field, 'profile') if field else 'profile'}: {message}"
+            for field, message in exc.problems)) from None
 
 
 # ------------------------------------------------------------------ commands
@@ -163,6 +116,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from wizard.planning.planner import plan
 
     resp = plan(_request(args))
+    # The JSON always carries every reason and formula; --explain adds them to the text report.
     print(resp.model_dump_json(indent=2) if args.json else render_plan(resp, args.explain))
     return 0
 
@@ -227,47 +181,24 @@ def _counts(text: str) -> tuple[int, ...]:
     return counts
 
 
-SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "usd_per_hour", "usd_per_m_tokens",
-                 "output_tok_s", "itl_ms", "ttft_ms"]
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from wizard.capacity.prices import parse_overrides
     from wizard.capacity.sweep import sweep
-    from wizard.faces.profile import describe_validation_error
 
-    try:
-        targets = Targets(**{name: getattr(args, name) for name in Targets.model_fields})
-    except ValidationError as exc:
-        raise WizardError(describe_validation_error(exc)) from None
+    targets = parse_targets({name: getattr(args, name) for name in Targets.model_fields})
     result = sweep(_request(args), targets, gpu_names=args.gpu_list, provider=args.provider,
                    prices=parse_overrides(args.price or []), full_plans=args.limit if args.json else 0,
                    per_node=args.gpus_per_node, nodes=args.node_counts)
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-        return 0
-    print(f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.rows)} fit and meet "
-          f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})")
-    if not result.rows:
-        print("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
-        return 0
-    rows = [{"gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes, "tp": r.tensor_parallel_size,
-             "pp": r.pipeline_parallel_size, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
-             "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
-             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.rows[:args.limit or None]]
-    print(_table(rows, SWEEP_COLUMNS))
-    print("cost: on-demand USD per GPU-hour x GPUs; performance: expected values of the heuristic model (plan one row for its ranges)")
+    print(json.dumps(result.to_json(), indent=2) if args.json else render_sweep(result, args.limit))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from wizard.capacity.compare import compare, render_comparison
-    from wizard.faces.profile import load_profile, request_from
+    from wizard.capacity.compare import compare
+    from wizard.faces.profile import load_profile
     from wizard.planning.planner import plan
 
-    plans = [plan(request_from({}, load_profile(path))) for path in (args.profile_a, args.profile_b)]
+    plans = [plan(parse_request({}, load_profile(path))) for path in (args.profile_a, args.profile_b)]
     comparison = compare(*plans, labels=(args.profile_a, args.profile_b))
     print(json.dumps(comparison.to_json(), indent=2) if args.json else render_comparison(comparison))
     return 0
@@ -281,21 +212,6 @@ def _read_log(path: str) -> str:
             return handle.read()
     except OSError as exc:
         raise WizardError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def render_log_check(check: LogCheck) -> str:
-    """Predicted against measured, one quantity per line, for the terminal."""
-    p, log = check.plan, check.log
-    lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
-             f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), TP {p.hardware.tensor_parallel_size}; "
-             f"planned as vLLM {p.memory.vllm_version}",
-             f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<22}verdict"]
-    for row in check.rows:
-        digits = 0 if row.unit == "tokens" else 2
-        lines.append(f"  {row.quantity[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
-                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<22}{row.verdict}")
-    lines += [f"  note: {note}" for note in check.notes]
-    return "\n".join(lines)
 
 
 def cmd_check_log(args: argparse.Namespace) -> int:
@@ -314,10 +230,7 @@ def cmd_gpus(args: argparse.Namespace) -> int:
          "bw_gbs": g.bandwidth_gbs, "bf16_tflops": g.bf16_tflops, "fp8": "yes" if g.fp8_native else "no", "link": g.interconnect}
         for g in catalog()
     ]
-    if args.json:
-        print(json.dumps([g.__dict__ for g in catalog()], indent=2))
-    else:
-        print(_table(rows, list(rows[0])))
+    print(json.dumps([g.__dict__ for g in catalog()], indent=2) if args.json else table(rows, list(rows[0])))
     return 0
 
 
@@ -325,7 +238,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from wizard.catalog.summary import model_rows
 
     rows = model_rows()
-    print(json.dumps(rows, indent=2) if args.json else _table(rows, ["model", "params_b", "architecture", "attention", "context", "kv_bytes_per_token", "quantization"]))
+    print(json.dumps(rows, indent=2) if args.json else
+          table(rows, ["model", "params_b", "architecture", "attention", "context", "kv_bytes_per_token", "quantization"]))
     return 0
 
 
@@ -338,9 +252,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     elif not found:
         print("no NVIDIA GPU detected (NVML and nvidia-smi found none); plan with --gpu NAME instead")
     else:
-        print(_table([{"index": g.index, "name": g.name, "memory_mib": int(g.memory_total_mib), "used_mib": int(g.memory_used_mib),
-                       "driver": g.driver, "catalog": g.spec().name, "via": g.source} for g in found],
-                     ["index", "name", "memory_mib", "used_mib", "driver", "catalog", "via"]))
+        print(table([{"index": g.index, "name": g.name, "memory_mib": int(g.memory_total_mib), "used_mib": int(g.memory_used_mib),
+                      "driver": g.driver, "catalog": g.spec().name, "via": g.source} for g in found],
+                    ["index", "name", "memory_mib", "used_mib", "driver", "catalog", "via"]))
     return 0
 
 
@@ -348,24 +262,52 @@ def _commas(counts: tuple[int, ...]) -> str:
     return ",".join(map(str, counts))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _output_options(parser: argparse.ArgumentParser, json_help: str) -> argparse._ArgumentGroup:
+    out = parser.add_argument_group("output options")
+    out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
+    out.add_argument("--json", action="store_true", help=json_help)
+    return out
+
+
+def _sweep_parser(sub: Any) -> None:
     from wizard.capacity.prices import providers
     from wizard.capacity.sweep import (  # the sweep's own search space, for defaults and help
         GPUS_PER_NODE,
         NODES,
     )
 
-    parser = argparse.ArgumentParser(
+    sw = sub.add_parser("sweep", help="find the cheapest deployments that fit and meet targets",
+                        description="Plan every GPU type x GPUs per node x nodes x weight format x KV dtype; keep what fits "
+                                    "and meets the targets; rank by cost per hour.")
+    add_request_arguments(sw, skip=SWEPT)
+    options = sw.add_argument_group("sweep options")
+    options.add_argument("--gpu", dest="gpu_list", action="append", metavar="GPU",
+                         help="a GPU type to consider (repeat for several; default: every catalog GPU with a price)")
+    options.add_argument("--gpus-per-node", type=_counts, default=GPUS_PER_NODE, metavar="N,N,...",
+                         help=f"GPUs per node to try; tensor parallelism spans them (default: {_commas(GPUS_PER_NODE)})")
+    options.add_argument("--nodes", dest="node_counts", type=_counts, default=NODES, metavar="N,N,...",
+                         help=f"node counts to try; pipeline stages span them (default: {_commas(NODES)})")
+    options.add_argument("--provider", help="bundled price list to use: " + ", ".join(providers()) + " (default: the first)")
+    options.add_argument("--price", action="append", metavar="GPU=USD",
+                         help="your own on-demand USD per GPU-hour for a GPU (repeatable); overrides the price list")
+    options.add_argument("--limit", type=int, default=10, help="rows to print; with --json, results with a full plan (default: 10)")
+    options.add_argument("--profile", "-p", help="YAML profile with the model, workload and policy")
+    options.add_argument("--json", action="store_true", help='print {"candidates_evaluated": N, "results": [...]} as JSON')
+    add_model_arguments(sw, Targets, "targets (expected values must meet them)")
+    sw.set_defaults(func=cmd_sweep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="vllm-wizard",
         description=f"Plan a vLLM deployment before renting GPUs: memory as vLLM {VLLM_VERSION} accounts for it, fit, settings.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("plan", help="plan one deployment", description="Plan one vLLM deployment: memory per GPU, fit, settings.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    p = sub.add_parser("plan", help="plan one deployment",
+                       description="Plan one vLLM deployment: fit, memory per GPU, settings, performance and the serve command.")
     add_request_arguments(p)
-    out = p.add_argument_group("output options")
-    out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
-    out.add_argument("--json", action="store_true", help="print the whole plan as JSON")
-    out.add_argument("--explain", action="store_true", help="give the reason for every setting and the formulas")
+    out = _output_options(p, "print the whole plan as JSON (every reason and formula included)")
+    out.add_argument("--explain", action="store_true", help="give the reason for every setting, the formulas and the assumptions")
     p.set_defaults(func=cmd_plan)
     g = sub.add_parser("generate", help="plan and write the deployment artifacts",
                        description="Plan one deployment and write its artifacts (always also plan.json).")
@@ -376,25 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"artifacts to write, comma-separated: {','.join(ARTIFACT_FILES)} (default: all; ray only for multi-node plans)")
     out.add_argument("--profile", "-p", help="YAML profile with the request; flags given beside it override it")
     g.set_defaults(func=cmd_generate)
-    sw = sub.add_parser("sweep", help="find the cheapest deployments that fit and meet targets",
-                        description="Plan every GPU type x GPUs per node x nodes x weight format x KV dtype; keep what fits "
-                                    "and meets the targets; rank by cost per hour.")
-    add_request_arguments(sw, skip=SWEPT)
-    sweep_options = sw.add_argument_group("sweep options")
-    sweep_options.add_argument("--gpu", dest="gpu_list", action="append", metavar="GPU",
-                               help="a GPU type to consider (repeat for several; default: every catalog GPU with a price)")
-    sweep_options.add_argument("--gpus-per-node", type=_counts, default=GPUS_PER_NODE, metavar="N,N,...",
-                               help=f"GPUs per node to try; tensor parallelism spans them (default: {_commas(GPUS_PER_NODE)})")
-    sweep_options.add_argument("--nodes", dest="node_counts", type=_counts, default=NODES, metavar="N,N,...",
-                               help=f"node counts to try; pipeline stages span them (default: {_commas(NODES)})")
-    sweep_options.add_argument("--provider", help="bundled price list to use: " + ", ".join(providers()) + " (default: the first)")
-    sweep_options.add_argument("--price", action="append", metavar="GPU=USD",
-                               help="your own on-demand USD per GPU-hour for a GPU (repeatable); overrides the price list")
-    sweep_options.add_argument("--limit", type=int, default=10, help="rows to print; with --json, results with a full plan (default: 10)")
-    sweep_options.add_argument("--profile", "-p", help="YAML profile with the model, workload and policy")
-    sweep_options.add_argument("--json", action="store_true", help='print {"candidates_evaluated": N, "results": [...]} as JSON')
-    add_model_arguments(sw, Targets, "targets (expected values must meet them)")
-    sw.set_defaults(func=cmd_sweep)
+    _sweep_parser(sub)
     cmp = sub.add_parser("compare", help="compare two plans side by side",
                          description="Plan two profiles and show memory, performance and settings side by side, and how their commands differ.")
     cmp.add_argument("profile_a", metavar="PROFILE_A", help="YAML profile of the first plan")
@@ -423,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except WizardError as exc:
-        print(f"vllm-wizard: error: {exc}", file=sys.stderr)
+        print(f"vllm-wizard: error: {describe(exc, 'cli')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -2,9 +2,10 @@
 
 The dashboard draws one widget per :class:`FieldSpec`, keyed by the field's
 own name, so the URL query string of a plan uses the request's field names
-(``?model=...&gpu=H100&gpus=2``).  Values travel as text in URLs and widgets;
-:func:`request_values` turns them back into typed request values, dropping the
-ones left empty so the schema's defaults apply.
+(``?model=...&gpu=H100&gpus=2``).  Widget and URL values go to the schema's
+one door, :func:`wizard.schema.parse_request`, as they are.  :func:`describe`
+puts an error's fields in a face's own words: the flag in the CLI, the label
+on the page, the key in a profile.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from urllib.parse import urlencode
 
 from wizard.errors import WizardError
 from wizard.schema import PlanRequest, iter_fields
+
+Face = Literal["cli", "form", "profile"]
 
 # Short labels for the form; the long help text is the schema's description.
 LABELS = {
@@ -29,6 +32,8 @@ LABELS = {
     "max_num_batched_tokens": "Max batched tokens", "enforce_eager": "Eager mode (no CUDA graphs)",
     "vllm_version": "vLLM version", "port": "Port", "overhead_gb": "Extra overhead (GiB)",
     "fragmentation_factor": "KV fragmentation factor", "headroom_gb": "Required KV headroom (GiB)",
+    "max_ttft_ms": "Max TTFT (ms)", "max_itl_ms": "Max time per output token (ms)",
+    "min_output_tokens_per_s": "Min output tokens/s", "min_request_rate": "Min requests/s",
 }
 # Fields shown outside the "advanced vLLM settings" expander.
 BASIC = {"model", "gpu", "gpus", "nodes", "vram_gb", "interconnect", "prompt_tokens", "gen_tokens", "concurrency",
@@ -89,47 +94,8 @@ def field_specs() -> list[FieldSpec]:
     return specs
 
 
-def _convert(spec: FieldSpec, value: Any) -> Any:
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return None
-    if spec.kind == "choice":
-        if value == DEFAULT:
-            return None
-        if value in ("true", "false"):
-            return value == "true"
-        return value
-    if spec.name == "max_model_len":
-        text = str(value).strip().lower()
-        if text == "auto":
-            return "auto"
-        try:
-            return int(text.replace(",", "").replace("_", ""))
-        except ValueError:
-            raise WizardError(f"Max model length must be a number of tokens or 'auto', not {value!r}") from None
-    if spec.kind == "int":
-        return int(value)
-    if spec.kind == "float":
-        return float(value)
-    if spec.kind == "text":
-        return str(value).strip()
-    return value
-
-
-def request_values(raw: dict[str, Any]) -> dict[str, Any]:
-    """Typed flat request values from widget values; empty and 'auto' ones are left out."""
-    specs = {s.name: s for s in field_specs()}
-    values = {}
-    for name, value in raw.items():
-        if name not in specs:
-            continue
-        converted = _convert(specs[name], value)
-        if converted is not None:
-            values[name] = converted
-    return values
-
-
 def widget_value(spec: FieldSpec, request_value: Any) -> Any:
-    """A request value as its widget shows it (the inverse of :func:`request_values`)."""
+    """A request value as its widget shows it."""
     if request_value is None:
         return DEFAULT if spec.kind == "choice" and DEFAULT in spec.options else None
     if isinstance(request_value, bool) and spec.kind == "choice":
@@ -159,3 +125,25 @@ def query_params(request: PlanRequest, changes: dict[str, Any] | None = None) ->
 def query_string(request: PlanRequest, changes: dict[str, Any] | None = None) -> str:
     """:func:`query_params` URL-encoded, for links."""
     return urlencode(query_params(request, changes))
+
+
+def flag(name: str) -> str:
+    """A field's command-line flag."""
+    return "--" + name.replace("_", "-")
+
+
+def field_words(name: str, face: Face) -> str:
+    """How a face names a field: the flag in the CLI, the label on the page, the section.key in a profile."""
+    if "." in name:  # an unknown key, named with its section
+        return name if face == "profile" else field_words(name.rsplit(".", 1)[1], face)
+    if face == "cli":
+        return flag(name)
+    if face == "form":
+        return LABELS.get(name, name)
+    section = next((s for s, field, _ in iter_fields() if field == name), None)
+    return f"{section}.{name}" if section else name
+
+
+def describe(error: WizardError, face: Face) -> str:
+    """An error in a face's own words, on one line: each bad field named as that face names it."""
+    return "; ".join(f"{field_words(field, face)}: {message}" if field else message for field, message in error.problems)

@@ -1,52 +1,21 @@
 """Versioned YAML profiles: a whole :class:`PlanRequest` in a file people can share.
 
 A profile is written with every field and its schema description as a comment,
-and read with ``yaml.safe_load``; loading a written profile gives back the same
-request.  Flat flag values given beside a profile override it.
+and read with ``yaml.safe_load``; ``parse_request({}, parse_profile(text))``
+gives back the same request.  Flat values given beside a profile override it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from wizard.errors import WizardError
 from wizard.schema import SECTIONS, PlanRequest, iter_fields
 
 PROFILE_VERSION = 1
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each bad field by its flag name and what is wrong with it."""
-    parts = []
-    for error in exc.errors():
-        location = [str(p) for p in error["loc"] if str(p) not in SECTIONS]
-        name = location[0] if location else "request"
-        flag = "--" + name.replace("_", "-")
-        message = error["msg"]
-        if error["type"] == "missing":
-            message = "is required"
-        elif error["type"] == "extra_forbidden":
-            message = "is not a known field"
-        parts.append(f"{flag} {message}")
-    return "invalid input: " + "; ".join(parts)
-
-
-def request_from(values: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> PlanRequest:
-    """A request from flat values over an optional nested base (a loaded profile)."""
-    nested: dict[str, dict[str, Any]] = {section: dict((base or {}).get(section) or {}) for section in SECTIONS}
-    known = {name: section for section, name, _ in iter_fields()}
-    for name, value in values.items():
-        if name not in known:
-            raise WizardError(f"unknown field {name!r}")
-        nested[known[name]][name] = value
-    try:
-        return PlanRequest.model_validate(nested)
-    except ValidationError as exc:
-        raise WizardError(describe_validation_error(exc)) from None
 
 
 def parse_profile(text: str, origin: str = "profile") -> dict[str, Any]:

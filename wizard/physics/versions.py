@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from wizard.errors import WizardError
-from wizard.schema import VLLM_VERSION
+
+VLLM_VERSION = "0.33.0"
+"""The vLLM release whose memory accounting, defaults and flags the planner follows."""
 
 
 @dataclass(frozen=True)

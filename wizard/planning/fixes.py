@@ -9,7 +9,7 @@ from wizard.catalog.metadata import catalog_ids, resolve_model
 from wizard.errors import WizardError
 from wizard.physics.arch import Architecture
 from wizard.planning.inputs import Inputs
-from wizard.schema import PlanRequest, PlanResponse, Suggestion
+from wizard.schema import PlanRequest, PlanResponse, Suggestion, parse_request
 
 MAX_SUGGESTIONS = 5  # verified fixes shown for a failing plan; each costs a full re-plan
 
@@ -61,7 +61,7 @@ def suggestions(inp: Inputs, resp: PlanResponse, replan: Callable[[PlanRequest],
         if group in done:
             continue
         try:
-            variant = replan(PlanRequest.from_flat({**flat, **changes}))
+            variant = replan(parse_request({**flat, **changes}))
         except WizardError:
             continue
         if variant.feasibility.fits:

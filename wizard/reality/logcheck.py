@@ -25,6 +25,7 @@ from wizard.schema import (
     PlanRequest,
     PlanResponse,
     Quantization,
+    parse_request,
 )
 
 GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
@@ -81,7 +82,7 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
     rel = release(vllm_version, pre_ampere=not spec.ampere_or_newer)
     seqs, tokens = batching("balanced", spec, 1, max_num_seqs, max_num_batched_tokens, max_model_len or arch.max_model_len, rel)
     values["max_num_seqs"], values["max_num_batched_tokens"] = seqs.value, tokens.value
-    return PlanRequest.from_flat(values)
+    return parse_request(values)
 
 
 @dataclass(frozen=True)

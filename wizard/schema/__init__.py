@@ -35,11 +35,13 @@ from wizard.schema.request import (
     WorkloadSection,
     field_info,
     iter_fields,
+    parse_request,
+    parse_targets,
 )
 
 __all__ = [
     "SECTIONS", "VLLM_VERSION", "Artifacts", "BatchingMode", "DtypeName", "Feasibility", "FrontierPoint", "GpuMemory",
     "HardwareReport", "HardwareSection", "Interconnect", "KvCacheDtype", "MemoryReport", "ModelReport", "ModelSection",
     "PerformanceReport", "PlanRequest", "PlanResponse", "PolicySection", "Quantization", "Range", "Recommendation",
-    "Setting", "Suggestion", "Targets", "WorkloadSection", "field_info", "iter_fields",
+    "Setting", "Suggestion", "Targets", "WorkloadSection", "field_info", "iter_fields", "parse_request", "parse_targets",
 ]

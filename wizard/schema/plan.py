@@ -159,6 +159,11 @@ class Recommendation(_Block):
     enforce_eager: Setting
     suggestions: list[Suggestion] = Field(default_factory=list, description="Changes that would make a failing plan fit.")
 
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """The settings in schema order (what every face's settings table lists; suggestions are not one)."""
+        return [name for name, info in cls.model_fields.items() if info.annotation is Setting]
+
 
 class PerformanceReport(_Block):
     """Estimated serving performance; every figure is low / expected / high."""

@@ -1,21 +1,160 @@
-"""Request models: the single source of truth for every input.
+"""Request models: the single source of truth for every input, and the one door into them.
 
 Each request field's ``description`` is the text of the CLI's ``--help``, the
 dashboard's tooltip and the comment in a YAML profile; field names are the
 flag names (``max_model_len`` -> ``--max-model-len``), the query-string keys of
 a shareable link and the keys of a profile.  Field names are unique across the
 four sections so that one flat namespace can address them all.
+
+Every face hands its values to :func:`parse_request`, typed (a YAML profile)
+or as the text a person typed (CLI, form, URL): the accepted syntax of each
+kind of value is declared once here (``Count``, ``MaxModelLen``, ``Number``,
+``Choice`` ...), so ``8192``, ``8,192``, ``8k`` and ``8K`` mean the same
+everywhere, and a bad value is an :class:`~wizard.errors.InvalidInput` that
+names the field for the face to put in its own words.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal
+import math
+import re
+from typing import Annotated, Any, Iterator, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 
-VLLM_VERSION = "0.33.0"
-"""The vLLM release whose memory accounting, defaults and flags the planner follows."""
+from wizard.errors import InvalidInput
+from wizard.physics.versions import VLLM_VERSION, parse_version
+
+# ------------------------------------------------------------------ accepted syntax, declared once
+
+# vLLM's human_readable_int (vllm/engine/arg_utils.py): lowercase suffixes are decimal,
+# uppercase binary, and only decimal ones take a fraction ("25.6k"). Thousands separators
+# ("8,192", "8_192") are accepted too: people paste them.
+_DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BINARY = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_COUNT_RE = re.compile(r"([+-]?\d+(?:\.\d+)?)([kmgtKMGT]?)")
+_EMPTY = ("", "default", "none", "null")  # what leaves an optional field to the wizard
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: Any) -> Any:
+    """Strings stripped; anything else as it is."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def _empty_is_none(value: Any) -> Any:
+    """An optional field left empty (blank, 'default', 'none') means: the wizard decides."""
+    value = _text(value)
+    return None if isinstance(value, str) and value.lower() in _EMPTY else value
+
+
+def parse_count(value: Any) -> Any:
+    """A whole number as people and vLLM write it: 8192, 8,192, 8_192, 8k (8,000), 8K (8,192), 1.5m."""
+    value = _text(value)
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number (got {value!r})")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, float):
+        value = str(value)  # a fraction is refused below in the same words as typed text
+    if not isinstance(value, str):
+        return value
+    match = _COUNT_RE.fullmatch(value.replace(",", "").replace("_", ""))
+    if not match:
+        raise ValueError(f"must be a whole number like 8192, 8,192 or 8k (got {value!r})")
+    number, suffix = match.groups()
+    if suffix in _DECIMAL:
+        return int(float(number) * _DECIMAL[suffix])
+    if "." in number:
+        raise ValueError(f"must be a whole number (got {value!r}; a fraction needs a decimal suffix, as in 25.6k)")
+    return int(number) * _BINARY.get(suffix, 1)
+
+
+def _optional_count(value: Any) -> Any:
+    value = _empty_is_none(value)
+    return None if value is None else parse_count(value)
+
+
+def _max_model_len(value: Any) -> Any:
+    """vLLM's --max-model-len: a count, or 'auto' / -1 to let vLLM fit it to memory."""
+    value = _empty_is_none(value)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    count = parse_count(value)
+    return "auto" if count == -1 else count
+
+
+def _number(value: Any) -> Any:
+    """A decimal number: 0.9, 1e3, 2,048.5; never NaN (infinity only where a field allows it)."""
+    value = _text(value)
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number (got {value!r})")
+    if isinstance(value, str):
+        try:
+            value = float(value.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise ValueError(f"must be a number like 0.9 or 2.5 (got {value!r})") from None
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("must be a number (got NaN)")
+    return value
+
+
+def _optional_number(value: Any) -> Any:
+    value = _empty_is_none(value)
+    return None if value is None else _number(value)
+
+
+def _choice(value: Any) -> Any:
+    """A named option, case-insensitive."""
+    value = _text(value)
+    return value.lower() if isinstance(value, str) else value
+
+
+def _optional_choice(value: Any) -> Any:
+    value = _empty_is_none(value)
+    return None if value is None else _choice(value)
+
+
+def _optional_bool(value: Any) -> Any:
+    return _empty_is_none(value)
+
+
+def _line(value: Any) -> Any:
+    """One line of text (an id or a path): no control characters."""
+    value = _text(value)
+    if isinstance(value, str) and _CONTROL_RE.search(value):
+        raise ValueError("must be one line without control characters (a Hugging Face id or a path)")
+    return value
+
+
+def _release(value: Any) -> Any:
+    """A vLLM release number (0.33.0, v0.6.4.post1)."""
+    value = _text(value)
+    if isinstance(value, str):
+        try:
+            parse_version(value)
+        except ValueError:
+            raise ValueError(f"must be a vLLM release number like {VLLM_VERSION} (got {value!r})") from None
+    return value
+
+
+Count = Annotated[int, BeforeValidator(parse_count)]
+OptionalCount = Annotated[int | None, BeforeValidator(_optional_count)]
+Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_number)]
+OptionalNumber = Annotated[float | None, Field(allow_inf_nan=False), BeforeValidator(_optional_number)]
+MaxModelLen = Annotated[int | Literal["auto"] | None, BeforeValidator(_max_model_len)]
+OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
+OptionalText = Annotated[str | None, BeforeValidator(lambda v: _line(_empty_is_none(v)))]
 
 DtypeName = Literal["auto", "bfloat16", "float16", "float32"]
 KvCacheDtype = Literal["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"]
@@ -25,6 +164,11 @@ Quantization = Literal[
 ]
 Interconnect = Literal["auto", "nvlink", "pcie", "pcie-no-p2p"]
 BatchingMode = Literal["latency", "balanced", "throughput"]
+
+# Sane upper bounds: far beyond any real deployment, low enough that arithmetic stays finite.
+MAX_GPUS = 4096  # GPUs per node, nodes, and parallel sizes
+MAX_TOKENS = 2**31 - 1  # vLLM stores token counts in int32
+MAX_GIB = 1024**2  # a PiB per GPU
 
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32", "fp32": "float32"}
 
@@ -36,8 +180,9 @@ class _Section(BaseModel):
 class ModelSection(_Section):
     """Which model to serve and how vLLM should load it."""
 
-    model: str = Field(
+    model: Annotated[str, BeforeValidator(_line)] = Field(
         min_length=1,
+        max_length=4096,
         description=(
             "Hugging Face model id (e.g. meta-llama/Llama-3.1-8B-Instruct) or a local "
             "directory holding the model's config.json. Looked up in a local directory "
@@ -45,7 +190,7 @@ class ModelSection(_Section):
         ),
         json_schema_extra={"cli": ["-m"]},
     )
-    revision: str | None = Field(
+    revision: OptionalText = Field(
         None, description="Hub revision (branch, tag or commit) to read the model's config from."
     )
     trust_remote_code: bool = Field(
@@ -63,7 +208,7 @@ class ModelSection(_Section):
             "checkpoint's torch_dtype (float16 on GPUs without bfloat16)."
         ),
     )
-    quantization: Quantization | None = Field(
+    quantization: Annotated[Quantization | None, BeforeValidator(_optional_choice)] = Field(
         None,
         description=(
             "Quantization method. Empty: the checkpoint's own quantization_config. "
@@ -72,7 +217,7 @@ class ModelSection(_Section):
         ),
         json_schema_extra={"cli": ["-q"]},
     )
-    kv_cache_dtype: KvCacheDtype | None = Field(
+    kv_cache_dtype: Annotated[KvCacheDtype | None, BeforeValidator(_optional_choice)] = Field(
         None,
         description=(
             "KV-cache dtype. 'auto' stores the cache in the model dtype; 'fp8' "
@@ -80,17 +225,19 @@ class ModelSection(_Section):
             "GPU supports it and the plan is limited by KV-cache memory)."
         ),
     )
-    max_model_len: int | Literal["auto"] | None = Field(
+    max_model_len: MaxModelLen = Field(
         None,
         description=(
-            "Maximum tokens per request (prompt + output) vLLM accepts. Empty: the "
-            "model's maximum when the KV cache can hold one such request, otherwise "
-            "the longest length that fits. 'auto': let vLLM fit it to memory at start-up."
+            "Maximum tokens per request (prompt + output) vLLM accepts, written as vLLM takes it "
+            "(8192, 8k, 8K) or with separators (8,192). Empty: the model's maximum when the KV "
+            "cache can hold one such request, otherwise the longest length that fits. 'auto' "
+            "or -1: let vLLM fit it to memory at start-up."
         ),
     )
-    params_b: float | None = Field(
+    params_b: OptionalNumber = Field(
         None,
         gt=0,
+        le=1e6,
         description=(
             "Override the parameter count, in billions, used for the weights. The "
             "architecture (layers, heads, KV cache) still comes from the model's config."
@@ -107,15 +254,15 @@ class ModelSection(_Section):
     @field_validator("max_model_len")
     @classmethod
     def _positive_len(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be a positive number of tokens or 'auto'")
+        if isinstance(value, int) and not 1 <= value <= MAX_TOKENS:
+            raise ValueError(f"must be 1 to {MAX_TOKENS:,} tokens, or 'auto' (got {value:,})")
         return value
 
 
 class HardwareSection(_Section):
     """Which GPUs, how many, and how they are split."""
 
-    gpu: str | None = Field(
+    gpu: OptionalText = Field(
         None,
         description=(
             "GPU model from the catalog, by name or alias, case-insensitive (H100, "
@@ -123,17 +270,18 @@ class HardwareSection(_Section):
             "'auto' or empty: the GPUs detected on this machine through NVML."
         ),
     )
-    gpus: int = Field(1, ge=1, description="Number of GPUs per node.")
-    nodes: int = Field(1, ge=1, description="Number of nodes, each with --gpus GPUs.")
-    vram_gb: float | None = Field(
+    gpus: Count = Field(1, ge=1, le=MAX_GPUS, description="Number of GPUs per node.")
+    nodes: Count = Field(1, ge=1, le=MAX_GPUS, description="Number of nodes, each with the GPUs per node above.")
+    vram_gb: OptionalNumber = Field(
         None,
         gt=0,
+        le=MAX_GIB,
         description=(
             "GPU memory in GiB as CUDA reports it (nvidia-smi's MiB / 1024), for a GPU "
             "not in the catalog; with --gpu it overrides that GPU's memory."
         ),
     )
-    interconnect: Interconnect = Field(
+    interconnect: Annotated[Interconnect, BeforeValidator(_choice)] = Field(
         "auto",
         description=(
             "GPU-to-GPU link: 'nvlink' (NVLink/NVSwitch or AMD Infinity Fabric), "
@@ -141,18 +289,20 @@ class HardwareSection(_Section):
             "takes the GPU's usual link from the catalog."
         ),
     )
-    tensor_parallel_size: int | None = Field(
+    tensor_parallel_size: OptionalCount = Field(
         None,
         ge=1,
+        le=MAX_GPUS,
         description=(
             "GPUs each layer is split over. Must divide the attention heads. Empty: "
             "the smallest size that holds the model and the workload."
         ),
         json_schema_extra={"cli": ["--tp"]},
     )
-    pipeline_parallel_size: int | None = Field(
+    pipeline_parallel_size: OptionalCount = Field(
         None,
         ge=1,
+        le=MAX_GPUS,
         description=(
             "Pipeline stages the layers are split into (usually one per node). Empty: "
             "1, or one stage per node when the model needs more than one node."
@@ -164,23 +314,25 @@ class HardwareSection(_Section):
 class WorkloadSection(_Section):
     """What the deployment has to serve."""
 
-    prompt_tokens: int = Field(1024, ge=1, description="Typical prompt length in tokens.")
-    gen_tokens: int = Field(256, ge=1, description="Typical number of generated tokens per request.")
-    concurrency: int = Field(
+    prompt_tokens: Count = Field(1024, ge=1, le=MAX_TOKENS, description="Typical prompt length in tokens.")
+    gen_tokens: Count = Field(256, ge=1, le=MAX_TOKENS, description="Typical number of generated tokens per request.")
+    concurrency: Count = Field(
         16,
         ge=1,
+        le=10**7,
         description="Requests in flight at the same time (closed loop: a new one starts as one ends).",
         json_schema_extra={"cli": ["-c"]},
     )
-    request_rate: float | None = Field(
+    request_rate: OptionalNumber = Field(
         None,
         gt=0,
+        le=1e6,
         description=(
             "Arrival rate in requests per second (Poisson, open loop). When set, the "
-            "performance estimate uses it instead of --concurrency."
+            "performance estimate uses it instead of the concurrency."
         ),
     )
-    batching_mode: BatchingMode = Field(
+    batching_mode: Annotated[BatchingMode, BeforeValidator(_choice)] = Field(
         "balanced",
         description=(
             "'latency': small batches and prefill chunks for a low time per token; "
@@ -193,7 +345,7 @@ class WorkloadSection(_Section):
 class PolicySection(_Section):
     """Memory policy and vLLM scheduler limits."""
 
-    gpu_memory_utilization: float | None = Field(
+    gpu_memory_utilization: OptionalNumber = Field(
         None,
         gt=0,
         le=1,
@@ -203,44 +355,45 @@ class PolicySection(_Section):
             "cards that also drive a display."
         ),
     )
-    max_num_seqs: int | None = Field(
-        None, ge=1, description="Most sequences vLLM schedules in one step. Empty: set by --batching-mode."
+    max_num_seqs: OptionalCount = Field(
+        None, ge=1, le=MAX_TOKENS, description="Most sequences vLLM schedules in one step. Empty: set by the batching mode."
     )
-    max_num_batched_tokens: int | None = Field(
+    max_num_batched_tokens: OptionalCount = Field(
         None,
         ge=1,
+        le=MAX_TOKENS,
         description=(
             "Most tokens in one engine step (the chunked-prefill budget); it sizes the "
-            "activation memory vLLM reserves. Empty: set by --batching-mode."
+            "activation memory vLLM reserves. Empty: set by the batching mode."
         ),
     )
-    enforce_eager: bool | None = Field(
+    enforce_eager: OptionalBool = Field(
         None,
         description=(
             "Run without CUDA graphs: saves their memory, costs speed at small batches. "
             "Empty: only when CUDA graphs would not fit."
         ),
     )
-    vllm_version: str = Field(
+    vllm_version: Annotated[str, BeforeValidator(_release)] = Field(
         VLLM_VERSION,
-        pattern=r"^v?\d+\.\d+(\.\d+)?$",
         description=(
             "The vLLM release to plan for: memory accounting and defaults follow it (V0 engine "
             "before 0.8; CUDA graphs inside the budget from 0.21) and the Docker image is pinned "
             f"to it. Default {VLLM_VERSION}, the release the emitted flags are checked against."
         ),
     )
-    port: int = Field(8000, ge=1, le=65535, description="Port the vLLM server listens on (and the artifacts publish).")
-    overhead_gb: float = Field(
+    port: Count = Field(8000, ge=1, le=65535, description="Port the vLLM server listens on (and the artifacts publish).")
+    overhead_gb: Number = Field(
         0.0,
         ge=0,
+        le=MAX_GIB,
         description=(
             "Extra GiB per GPU to reserve inside vLLM's budget for anything the model "
             "does not know about (e.g. a LoRA adapter pool). 0 by default: weights, "
             "activations, non-torch memory and CUDA graphs are already counted."
         ),
     )
-    fragmentation_factor: float = Field(
+    fragmentation_factor: Number = Field(
         1.0,
         ge=1.0,
         le=2.0,
@@ -250,9 +403,10 @@ class PolicySection(_Section):
             "which is already counted."
         ),
     )
-    headroom_gb: float = Field(
+    headroom_gb: Number = Field(
         0.0,
         ge=0,
+        le=MAX_GIB,
         description=(
             "KV-cache GiB per GPU that must stay free at the requested concurrency and "
             "context for the plan to count as fitting. 0 by default."
@@ -270,20 +424,8 @@ class PlanRequest(BaseModel):
     workload: WorkloadSection = Field(default_factory=WorkloadSection)
     policy: PolicySection = Field(default_factory=PolicySection)
 
-    @classmethod
-    def from_flat(cls, values: dict[str, Any]) -> "PlanRequest":
-        """Build a request from flat field names (CLI flags, query string)."""
-        nested: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
-        for section, name, _ in iter_fields():
-            if name in values:
-                nested[section][name] = values[name]
-        unknown = set(values) - {name for _, name, _ in iter_fields()}
-        if unknown:
-            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
-        return cls.model_validate(nested)
-
     def flat(self) -> dict[str, Any]:
-        """The request as flat field names, the inverse of :meth:`from_flat`."""
+        """The request as flat field names, the inverse of :func:`parse_request`."""
         return {name: getattr(getattr(self, section), name) for section, name, _ in iter_fields()}
 
 
@@ -315,10 +457,93 @@ class Targets(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_ttft_ms: float | None = Field(None, gt=0, description="Longest acceptable time to first token, in ms.")
-    max_itl_ms: float | None = Field(
-        None, gt=0, description="Longest acceptable time per output token (TPOT / inter-token latency), in ms.")
-    min_output_tokens_per_s: float | None = Field(
-        None, gt=0, description="Aggregate output tokens per second the deployment must sustain.")
-    min_request_rate: float | None = Field(
-        None, gt=0, description="Poisson request rate (requests/s) the deployment must sustain without queues growing.")
+    max_ttft_ms: OptionalNumber = Field(None, gt=0, le=1e9, description="Longest acceptable time to first token, in ms.")
+    max_itl_ms: OptionalNumber = Field(
+        None, gt=0, le=1e9, description="Longest acceptable time per output token (TPOT / inter-token latency), in ms.")
+    min_output_tokens_per_s: OptionalNumber = Field(
+        None, gt=0, le=1e12, description="Aggregate output tokens per second the deployment must sustain.")
+    min_request_rate: OptionalNumber = Field(
+        None, gt=0, le=1e6, description="Poisson request rate (requests/s) the deployment must sustain without queues growing.")
+
+
+def _number_text(value: Any) -> str:
+    """1000000 -> '1,000,000'; 2.0 -> '2'; 0.95 -> '0.95'; 10**400 -> 'a 401-digit number'."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"a {len(str(abs(value)))}-digit number"
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def _message(error: Any) -> str:
+    """pydantic's message for one error, in the words of this schema."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    given = error.get("input")
+    if isinstance(given, int) and not isinstance(given, bool) or isinstance(given, float) and math.isfinite(given):
+        shown = f" (got {_number_text(given)})"
+    elif isinstance(given, (str, float)) and not isinstance(given, bool):
+        shown = f" (got {given!r})"
+    else:
+        shown = ""
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "string_too_short":
+        return "is required (it is empty)"
+    if kind == "string_too_long":
+        return f"is too long (at most {ctx.get('max_length'):,} characters)"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+                 "less_than": "less than"}[kind]
+        limit = next(iter(ctx.values()))
+        return f"must be {words} {_number_text(limit)}{shown}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{shown}"
+    if kind == "finite_number":
+        return f"must be a finite number{shown}"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _problems(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """(flat field name, message) for each error pydantic found."""
+    problems: list[tuple[str | None, str]] = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] == "extra_forbidden" and len(loc) >= 2:
+            problems.append((".".join(loc[:2]), _message(error)))  # unknown: only its section says where it was
+            continue
+        if len(loc) >= 2 and loc[0] in SECTIONS:
+            loc = loc[1:]
+        problems.append((loc[0] if loc else None, _message(error)))
+    return problems
+
+
+def parse_request(values: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None) -> PlanRequest:
+    """The one door into a request, for every face.
+
+    ``values`` are flat field values, typed or as typed text (CLI flags, form
+    widgets, URL parameters); ``base`` is a nested profile (sections of
+    fields) they override.  A bad value raises :class:`InvalidInput`, which
+    names each field so the face can say it in its own words.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        body = (base or {}).get(section) or {}
+        nested[section] = dict(body) if isinstance(body, Mapping) else body
+    known = {name: section for section, name, _ in iter_fields()}
+    unknown = [name for name in (values or {}) if name not in known]
+    if unknown:
+        raise InvalidInput([(name, "is not a known field") for name in unknown])
+    for name, value in (values or {}).items():
+        nested[known[name]][name] = value
+    try:
+        return PlanRequest.model_validate(nested)
+    except ValidationError as exc:
+        raise InvalidInput(_problems(exc)) from None
+
+
+def parse_targets(values: Mapping[str, Any]) -> Targets:
+    """The one door into sweep targets (typed or as text), like :func:`parse_request`."""
+    try:
+        return Targets.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInput(_problems(exc)) from None

@@ -1,0 +1,160 @@
+"""Plain-text reports for the terminal: a plan, a sweep, a comparison, a log check.
+
+Pure formatting of schema objects: every number is computed in ``wizard``
+and only laid out here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from wizard.schema import PlanResponse, Range, Recommendation
+
+if TYPE_CHECKING:
+    from wizard.capacity.compare import Comparison
+    from wizard.capacity.sweep import SweepResult
+    from wizard.reality.logcheck import LogCheck
+
+LABEL_WIDTH = 24
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<{LABEL_WIDTH}}{value}"
+
+
+def _range(r: Range, unit: str, digits: int = 1) -> str:
+    return f"{r.expected:,.{digits}f} {unit}  (range {r.low:,.{digits}f}-{r.high:,.{digits}f})"
+
+
+def _memory_lines(resp: PlanResponse) -> list[str]:
+    mem = resp.memory
+    lines = [
+        "memory per GPU (GiB)",
+        _row("budget", f"{mem.budget_gib:.2f}  = {mem.gpu_total_gib} x {mem.gpu_memory_utilization:g}"),
+        _row("weights", f"{mem.weights_gib:.2f}"),
+    ]
+    for key, label in (("activation_gib", "activation peak"), ("non_torch_gib", "non-torch"), ("cuda_graph_gib", "CUDA graphs")):
+        r = mem.ranges[key]
+        lines.append(_row(label, f"{getattr(mem, key):.2f}  (heuristic, range {r.low:.2f}-{r.high:.2f})"))
+    if mem.overhead_gib:
+        lines.append(_row("extra overhead", f"{mem.overhead_gib:.2f}"))
+    kv = mem.ranges["kv_cache_gib"]
+    lines.append(_row("KV cache", f"{mem.kv_cache_gib:.2f}  (range {kv.low:.2f}-{kv.high:.2f}) -> {mem.kv_cache_tokens:,} tokens, "
+                      f"{mem.kv_blocks:,} blocks of {mem.block_size}, {mem.kv_bytes_per_token:,} B/token, kv {mem.kv_cache_dtype}"))
+    return lines
+
+
+def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
+    perf = resp.performance
+    if perf is None:
+        return ["performance: none (vLLM would not start with these settings)"]
+    lines = [
+        f"performance ({perf.workload}; heuristic ranges)",
+        _row("decode per request", _range(perf.decode_tokens_per_s, "tok/s")),
+        _row("time per output token", _range(perf.itl_ms, "ms", 2)),
+        _row("time to first token", _range(perf.ttft_ms, "ms", 0)),
+        _row("prefill", _range(perf.prefill_tokens_per_s, "tok/s", 0)),
+        _row("output throughput", _range(perf.output_tokens_per_s, "tok/s", 0)),
+        _row("sustainable rate", _range(perf.max_request_rate_per_s, "req/s", 2)),
+    ]
+    lines += [f"  assumption: {line}" for line in perf.assumptions] if explain else \
+        ["  (--explain for the assumptions behind these numbers)"]
+    return lines
+
+
+def render_plan(resp: PlanResponse, explain: bool) -> str:
+    """The plan for the terminal: fit, memory, settings, performance, and the command to run."""
+    m, h, mem, f, rec = resp.model, resp.hardware, resp.memory, resp.feasibility, resp.recommendation
+    lines = [
+        f"vLLM Wizard plan (memory model of vLLM {mem.vllm_version})",
+        _row("model", f"{m.model} [{m.source}] {m.architecture}, {m.params_loaded / 1e9:.2f}B params, "
+             f"{m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads" + (f", {m.quantization}" if m.quantization else "")),
+        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), TP {h.tensor_parallel_size}, "
+             f"PP {h.pipeline_parallel_size}, {h.interconnect}"),
+        f"verdict: {'FITS' if f.fits else 'DOES NOT FIT'}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
+        _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
+        _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.concurrency}"),
+        _row("KV headroom", f"{f.headroom_gib:.2f} GiB per GPU (needs {f.kv_needed_gib:.2f})"),
+    ]
+    lines += [f"  failed: {reason}" for reason in f.failed]
+    lines += _memory_lines(resp)
+    lines.append("settings" + ("" if explain else " (--explain for the reasons)"))
+    for name in Recommendation.setting_names():
+        setting = getattr(rec, name)
+        lines.append(_row(name, f"{setting.value}" + (f"  [{setting.source}] {setting.reason}" if explain else "")))
+    if explain and mem.formulas:
+        lines.append("how the numbers are calculated")
+        lines += [_row(k, v) for k, v in mem.formulas.items()]
+    lines += _performance_lines(resp, explain)
+    if rec.suggestions:
+        lines.append("to make it fit")
+        lines += [f"  - {s.text}" for s in rec.suggestions]
+    if resp.warnings:
+        lines.append("warnings")
+        lines += [f"  - {w}" for w in resp.warnings]
+    if resp.artifacts:
+        lines.append("vllm serve command" + ("" if f.fits else " (the plan does NOT fit: this command would not start)"))
+        lines.append(resp.artifacts.serve_command)
+    return "\n".join(lines)
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Left-aligned columns wide enough for their header and every cell."""
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    out = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    out += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(out)
+
+
+SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "usd_per_hour", "usd_per_m_tokens",
+                 "output_tok_s", "itl_ms", "ttft_ms"]
+
+
+def render_sweep(result: SweepResult, limit: int | None) -> str:
+    """The sweep's summary line and its cheapest rows as a table."""
+    lines = [f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.rows)} fit and meet "
+             f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})"]
+    if not result.rows:
+        lines.append("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
+        return "\n".join(lines)
+    rows = [{"gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes, "tp": r.tensor_parallel_size,
+             "pp": r.pipeline_parallel_size, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
+             "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
+             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.rows[:limit or None]]
+    lines.append(table(rows, SWEEP_COLUMNS))
+    lines.append("cost: on-demand USD per GPU-hour x GPUs; performance: expected values of the heuristic model "
+                 "(plan one row for its ranges)")
+    return "\n".join(lines)
+
+
+def render_comparison(c: Comparison) -> str:
+    """Plain-text side-by-side table and the command diff, for the terminal."""
+    width = max(len(label) for _, label, _, _ in c.rows) + 2
+    col = max(24, len(c.labels[0]) + 1, *(len(x) for _, _, x, _ in c.rows)) + 2
+    lines = [f"{'':<{width + 2}}{c.labels[0]:<{col}}{c.labels[1]}"]
+    group = None
+    for g, label, first, second in c.rows:
+        if g != group:
+            lines.append(g)
+            group = g
+        mark = " " if first == second else "*"
+        lines.append(f"{mark} {label:<{width}}{first:<{col}}{second}")
+    lines.append("serve command diff" + ("" if c.command_diff else ": identical"))
+    lines += [f"  {line}" for line in c.command_diff]
+    lines.append("(* marks rows that differ; performance numbers are heuristic ranges)")
+    return "\n".join(lines)
+
+
+def render_log_check(check: LogCheck) -> str:
+    """Predicted against measured, one quantity per line, for the terminal."""
+    p, log = check.plan, check.log
+    lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
+             f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), TP {p.hardware.tensor_parallel_size}; "
+             f"planned as vLLM {p.memory.vllm_version}",
+             f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<22}verdict"]
+    for row in check.rows:
+        digits = 0 if row.unit == "tokens" else 2
+        lines.append(f"  {row.quantity[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
+                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<22}{row.verdict}")
+    lines += [f"  note: {note}" for note in check.notes]
+    return "\n".join(lines)
