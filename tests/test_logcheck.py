@@ -22,7 +22,9 @@ from wizard.reality.startup_log import parse_startup_log
 LOGS = Path(__file__).parent / "data" / "logs"
 RTX3090 = (LOGS / "v0_0.6.4_memory_profiling_rtx3090.log").read_text()
 CONSUMED = (LOGS / "v1_tp2_consumed_memory_rtx6kpro.log").read_text()
+BYTES_0_10_2 = LOGS / "v1_0.10.2_summary_bytes_tp2_h200.log"
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
+NEMO = "mistralai/Mistral-Nemo-Instruct-2407"  # stands in for that run's Qwen3-Next: it allows the 262,144-token context
 
 
 def test_rtx3090_log_is_replayed_with_what_vllm_ran():
@@ -61,6 +63,47 @@ def test_verdicts_say_which_side_a_miss_is_on():
     assert weights.measured == 81.11 and weights.verdict == "above range"  # the run served a far larger model
     kv = next(r for r in rows if r.quantity == "available KV cache memory")
     assert kv.measured == 7.94 and kv.verdict == "below range"
+
+
+def test_summary_rows_budget_and_cuda_graph_estimate():
+    """The summary's requested memory is the plan's budget; vLLM's CUDA-graph estimate meets the plan's."""
+    p = make_plan(model=LLAMA_8B, gpu="H100")
+    rows = {r.quantity: r for r in compare_rows(parse_startup_log(CONSUMED), p)}
+    budget = rows["requested memory (total x utilization)"]
+    assert (budget.measured, budget.predicted) == (92.6, p.memory.budget_gib)
+    assert (budget.low, budget.high) == (pytest.approx(p.memory.budget_gib - 0.01), pytest.approx(p.memory.budget_gib + 0.01))
+    estimate, graphs = rows["CUDA-graph memory estimate"], rows["CUDA graphs"]
+    assert (estimate.measured, graphs.measured) == (0.32, 0.2)
+    cg = p.memory.ranges["cuda_graph_gib"]
+    assert (estimate.predicted, estimate.low, estimate.high) == (cg.expected, cg.low, cg.high)
+    assert "weights + non-torch memory" not in rows  # the weights line splits it: non-torch has its own row
+
+
+def test_consumed_memory_without_the_weights_line_is_one_row():
+    """0.27+ prints weights + non-torch as one number; without 'Model loading took' it is compared as the sum."""
+    text = "\n".join(line for line in CONSUMED.splitlines() if "Model loading took" not in line)
+    p = make_plan(model=LLAMA_8B, gpu="H100")
+    rows = {r.quantity: r for r in compare_rows(parse_startup_log(text), p)}
+    assert "model weights" not in rows and "non-torch memory" not in rows
+    row = rows["weights + non-torch memory"]
+    nt = p.memory.ranges["non_torch_gib"]
+    assert row.measured == 83.1
+    assert row.predicted == pytest.approx(p.memory.weights_gib + nt.expected)
+    assert row.low == pytest.approx(p.memory.weights_gib * 0.97 + nt.low)
+    assert row.high == pytest.approx(p.memory.weights_gib * 1.03 + nt.high)
+
+
+def test_kv_cache_memory_advice_is_a_note_beside_the_plans_pool():
+    """0.10.2 (bytes, no GiB printed): both suggestions, in GiB too, beside the plan's KV pool; H200 from 139.81 GiB."""
+    check = check_log(BYTES_0_10_2.read_text(), model=NEMO)
+    assert check.plan.hardware.gpu.startswith("H200") and check.request.flat()["tensor_parallel_size"] == 2
+    assert check.notes[-1] == (
+        "vLLM suggests --kv-cache-memory=45175492096 (42.07 GiB) to fit the requested memory or "
+        "--kv-cache-memory=59540753920 (55.45 GiB) to use all free GPU memory; "
+        f"the plan's KV pool is {check.plan.memory.kv_cache_gib:.2f} GiB per GPU"
+    )
+    budget = next(r for r in check.rows if r.quantity.startswith("requested memory"))
+    assert (budget.measured, budget.verdict) == (125.83, "within range")  # 139.81 x 0.9 = 125.829
 
 
 def test_a_log_the_model_cannot_have_produced_is_a_clear_error():
@@ -113,6 +156,13 @@ def test_cli_check_log_text_and_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["log"]["weights_gib"] == 14.9888 and data["plan"]["hardware"]["gpu"] == "RTX 3090"
     assert [r["verdict"] for r in data["rows"]] == ["within range"] * 6
+
+
+def test_cli_check_log_json_carries_the_summary_fields(capsys):
+    assert main(["check-log", str(BYTES_0_10_2), "--model", NEMO, "--json"]) == 0
+    log = json.loads(capsys.readouterr().out)["log"]
+    assert (log["suggested_kv_cache_memory_bytes"], log["suggested_kv_cache_memory_full_gpu_bytes"]) == (45175492096, 59540753920)
+    assert (log["requested_memory_gib"], log["gpu_free_at_startup_gib"]) == (125.83, 139.21)
 
 
 def test_cli_check_log_reads_standard_input(capsys, monkeypatch):

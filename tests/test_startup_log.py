@@ -122,27 +122,76 @@ EXPECTED = {
         max_num_batched_tokens=1024,
         block_size=16,
         gpu_total_gib=16.0,  # "Free memory on device (15.89/16.0 GiB)"
+        gpu_free_at_startup_gib=15.89,
+        requested_memory_gib=15.2,  # "Desired GPU memory utilization is (0.95, 15.2 GiB)"
         weights_gib=0.88,
         activation_gib=0.26,
         non_torch_gib=0.16,
         cuda_graph_gib=0.24,
+        cuda_graph_estimate_gib=0.58,  # "CUDA graph pool memory: … 0.58 GiB (estimated)"
         kv_cache_gib=13.33,
         kv_cache_tokens=2324244,
         max_concurrency=70.93,
+        suggested_kv_cache_memory_bytes=14514713805,
+        suggested_kv_cache_memory_full_gpu_bytes=15258363904,
     ),
     "v1_tp2_consumed_memory_rtx6kpro.log": _expect(
         engine="V1",
         max_model_len=1048576,
         gpu_memory_utilization=0.975,
         gpu_total_gib=94.97,
+        gpu_free_at_startup_gib=93.79,
+        requested_memory_gib=92.6,
         weights_gib=81.11,
         activation_gib=1.24,
         non_torch_gib=1.99,  # consumed 83.1 - weights 81.11
+        weights_and_non_torch_gib=83.1,
         cuda_graph_gib=0.2,  # vLLM's own summary, not a capture line's 0.31
+        cuda_graph_estimate_gib=0.32,  # Worker_TP1's "CUDA graph pool memory: … 0.32 GiB (estimated)"
         kv_cache_gib=7.94,
         kv_cache_tokens=1196643,
         max_concurrency=1.14,
+        suggested_kv_cache_memory_bytes=8496266036,
+        suggested_kv_cache_memory_full_gpu_bytes=9781741568,
         activation_includes_cuda_graphs=True,  # "... for consumed memory (weights + non-torch), ... for peak activation"
+    ),
+    "v1_0.10.2_summary_bytes_tp2_h200.log": _expect(
+        vllm_version="0.10.2",
+        engine="V1",
+        model="/data/models/Qwen3-Next-80B-A3B-Instruct",
+        tensor_parallel_size=2,
+        pipeline_parallel_size=1,
+        max_model_len=262144,  # max_seq_len=262144
+        dtype="bfloat16",
+        kv_cache_dtype="auto",
+        enforce_eager=False,
+        gpu_memory_utilization=0.9,  # only in "Desired GPU memory utilization is (0.9, 125.83 GiB)"
+        gpu_total_gib=139.81,
+        gpu_free_at_startup_gib=139.21,
+        requested_memory_gib=125.83,
+        weights_gib=74.2812,  # "Model loading took 74.2812 GiB", not the summary's rounded 74.28
+        activation_gib=5.58,
+        non_torch_gib=1.38,
+        cuda_graph_gib=2.37,
+        kv_cache_gib=44.59,  # "Available KV cache memory: 44.59 GiB"; 47878721024 bytes = 44.5907 GiB
+        kv_cache_tokens=973760,
+        max_concurrency=14.77,
+        suggested_kv_cache_memory_bytes=45175492096,
+        suggested_kv_cache_memory_full_gpu_bytes=59540753920,
+    ),
+    "v1_0.11dev_summary_negative_cudagraph_dp4.log": _expect(
+        engine="V1",
+        gpu_memory_utilization=0.9,
+        gpu_total_gib=178.35,
+        gpu_free_at_startup_gib=176.17,
+        requested_memory_gib=160.52,
+        weights_gib=60.79,  # "60.79 GiB for weight"
+        activation_gib=13.33,
+        non_torch_gib=10.96,
+        cuda_graph_gib=-9.96,  # as printed: vLLM's own measurement error
+        kv_cache_gib=75.44,
+        suggested_kv_cache_memory_bytes=91539781222,
+        suggested_kv_cache_memory_full_gpu_bytes=108345741312,
     ),
 }
 
@@ -171,6 +220,84 @@ def test_notes_say_how_derived_values_were_derived() -> None:
     assert "consumed memory 83.1 - weights 81.11" in later
     assert "includes the CUDA-graph memory estimate" in later
     assert parse_startup_log(_read("v1_0.26.0_free_memory_summary_lfm2.log")).notes == ()
+
+
+WITH_PRINTED_GIB = (
+    "v1_0.26.0_free_memory_summary_lfm2.log",
+    "v1_0.11dev_summary_negative_cudagraph_dp4.log",
+    "v1_tp2_consumed_memory_rtx6kpro.log",
+)
+
+
+@pytest.mark.parametrize("name", WITH_PRINTED_GIB)
+def test_suggested_bytes_are_the_ones_vllm_also_prints_in_gib(name: str) -> None:
+    """0.11+ prints each suggestion again as round(bytes / 2**30, 2) GiB: the parsed bytes give that text back."""
+    text = _read(name)
+    log = parse_startup_log(text)
+    for value in (log.suggested_kv_cache_memory_bytes, log.suggested_kv_cache_memory_full_gpu_bytes):
+        assert f"`--kv-cache-memory={value}` ({round(value / 2**30, 2)} GiB)" in text
+
+
+def _replace_in(text: str, line_start: str, old: str, new: str) -> str:
+    """The text with ``old`` replaced in the one line that starts with ``line_start``."""
+    lines = text.splitlines()
+    (index,) = [i for i, line in enumerate(lines) if line.startswith(line_start) and old in line]
+    lines[index] = lines[index].replace(old, new)
+    return "\n".join(lines)
+
+
+def test_suggestions_that_differ_across_ranks_give_the_smallest() -> None:
+    """Each rank prints its own summary; only the smallest suggestion fits every rank (rank 1's edited here)."""
+    text = _replace_in(_read("v1_0.10.2_summary_bytes_tp2_h200.log"), "(Worker_TP1 pid=1806414) INFO 10-23 15:14:56 [gpu_worker",
+                       "--kv-cache-memory=45175492096`", "--kv-cache-memory=45075492096`")
+    log = parse_startup_log(text)
+    assert log.suggested_kv_cache_memory_bytes == 45075492096
+    assert log.suggested_kv_cache_memory_full_gpu_bytes == 59540753920
+    assert log.notes == (
+        ("the suggested --kv-cache-memory to fit into requested memory differs across ranks "
+         "(45075492096-45175492096 bytes); took the minimum, the one that fits every rank"),
+    )
+
+
+def test_kv_cache_in_gib_and_in_bytes_is_one_value_within_the_printed_rounding() -> None:
+    """44.59 GiB (two decimals) and 47878721024 bytes (44.5907 GiB) are the same pool: no note, the printed value."""
+    log = parse_startup_log(_read("v1_0.10.2_summary_bytes_tp2_h200.log"))
+    assert log.kv_cache_gib == 44.59
+    assert log.notes == ()
+
+
+def test_negative_suggestion_is_kept_and_noted() -> None:
+    """vLLM issue #57936 reports both suggestions negative; the value is kept as printed, with a note."""
+    text = _read("v1_0.26.0_free_memory_summary_lfm2.log").replace(
+        "`--kv-cache-memory=14514713805` (13.52 GiB)", "`--kv-cache-memory=-22364920832` (-20.83 GiB)")
+    log = parse_startup_log(text)
+    assert log.suggested_kv_cache_memory_bytes == -22364920832
+    assert log.notes == (
+        ("vLLM suggested a negative --kv-cache-memory to fit into requested memory (-22364920832 bytes), "
+         "which cannot be used"),
+    )
+
+
+def test_summary_notes_on_double_counted_and_negative_cuda_graph_memory() -> None:
+    """0.27+ suggestions subtract the CUDA-graph estimate twice; a negative graph pool inflates them."""
+    later = _read("v1_tp2_consumed_memory_rtx6kpro.log")
+    double = ("this release's suggested --kv-cache-memory values subtract CUDA-graph memory twice (the estimate "
+              "inside 'peak activation' and the captured pool): they are the 0.32 GiB CUDA-graph estimate below "
+              "what fits (vLLM issue #57936)")
+    assert double in parse_startup_log(later).notes
+    no_pool_line = "\n".join(line for line in later.splitlines() if "CUDA graph pool memory" not in line)
+    assert any("they are the CUDA-graph estimate below what fits" in n for n in parse_startup_log(no_pool_line).notes)
+    dp4 = parse_startup_log(_read("v1_0.11dev_summary_negative_cudagraph_dp4.log")).notes
+    assert ("vLLM measured negative CUDA-graph memory (-9.96 GiB), a measurement error (see vLLM PR #25683); "
+            "any suggested --kv-cache-memory is too large by that much") in dp4
+
+
+def test_cuda_graph_pool_line_stands_in_for_the_summary() -> None:
+    """Without the summary, the pool line's actual size (0.2) comes before a capture line's (TP0: 0.31)."""
+    text = "\n".join(line for line in _read("v1_tp2_consumed_memory_rtx6kpro.log").splitlines() if "Free memory" not in line)
+    log = parse_startup_log(text)
+    assert (log.cuda_graph_gib, log.cuda_graph_estimate_gib) == (0.2, 0.32)
+    assert log.suggested_kv_cache_memory_bytes is None and log.requested_memory_gib is None
 
 
 def test_engine_config_line_without_a_version() -> None:
@@ -275,6 +402,10 @@ def test_summary_with_kv_cache_in_bytes() -> None:
             non_torch_gib=0.02,
             cuda_graph_gib=0.68,
             kv_cache_gib=8.5982,  # 9232221491 / 2**30
+            gpu_free_at_startup_gib=23.08,
+            requested_memory_gib=18.82,
+            suggested_kv_cache_memory_bytes=8347223347,
+            suggested_kv_cache_memory_full_gpu_bytes=12923195904,
         ),
     )
 

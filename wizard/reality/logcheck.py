@@ -18,7 +18,7 @@ from wizard.errors import WizardError
 from wizard.physics.versions import release
 from wizard.planning.planner import plan
 from wizard.planning.recommend import batching
-from wizard.reality.startup_log import StartupLog, parse_startup_log
+from wizard.reality.startup_log import GIB, StartupLog, parse_startup_log
 from wizard.schema import (
     VLLM_VERSION,
     KvCacheDtype,
@@ -130,8 +130,12 @@ def compare_rows(log: StartupLog, p: PlanResponse) -> list[Row]:
     """Each number the log reports beside the plan's prediction and range."""
     mem, rng = p.memory, p.memory.ranges
     rows = []
+    if log.requested_memory_gib is not None:  # arithmetic on the log's own total and utilization, both rounded
+        b = mem.budget_gib
+        rows.append(Row("requested memory (total x utilization)", "GiB", log.requested_memory_gib,
+                        b, b - ROUNDING_GIB, b + ROUNDING_GIB))
+    w = mem.weights_gib
     if log.weights_gib is not None:
-        w = mem.weights_gib
         rows.append(Row("model weights", "GiB", log.weights_gib, w, w * (1 - WEIGHTS_TOLERANCE), w * (1 + WEIGHTS_TOLERANCE)))
     if log.activation_gib is not None:
         act = rng["activation_gib"]
@@ -141,8 +145,13 @@ def compare_rows(log: StartupLog, p: PlanResponse) -> list[Row]:
                             log.activation_gib, act.expected + cg.expected, act.low + cg.low, act.high + cg.high))
         else:
             rows.append(Row("activation peak", "GiB", log.activation_gib, act.expected, act.low, act.high))
-    for key, label in (("non_torch_gib", "non-torch memory"), ("cuda_graph_gib", "CUDA graphs")):
-        measured = getattr(log, key)
+    if log.weights_and_non_torch_gib is not None and log.non_torch_gib is None:  # 0.27+ summary without the weights line
+        nt = rng["non_torch_gib"]
+        rows.append(Row("weights + non-torch memory", "GiB", log.weights_and_non_torch_gib, w + nt.expected,
+                        w * (1 - WEIGHTS_TOLERANCE) + nt.low, w * (1 + WEIGHTS_TOLERANCE) + nt.high))
+    for measured, key, label in ((log.non_torch_gib, "non_torch_gib", "non-torch memory"),
+                                 (log.cuda_graph_gib, "cuda_graph_gib", "CUDA graphs"),
+                                 (log.cuda_graph_estimate_gib, "cuda_graph_gib", "CUDA-graph memory estimate")):
         if measured is not None:
             r = rng[key]
             rows.append(Row(label, "GiB", measured, r.expected, r.low, r.high))
@@ -159,6 +168,16 @@ def compare_rows(log: StartupLog, p: PlanResponse) -> list[Row]:
         c = p.feasibility.max_concurrency_at_max_model_len
         rows.append(Row("maximum concurrency at max_model_len", "x", log.max_concurrency, c, c * scale_low, c * scale_high))
     return rows
+
+
+def suggestion_note(log: StartupLog, p: PlanResponse) -> str | None:
+    """vLLM's own --kv-cache-memory advice beside the plan's KV pool, or None when the log has none."""
+    fit, full = log.suggested_kv_cache_memory_bytes, log.suggested_kv_cache_memory_full_gpu_bytes
+    if fit is None and full is None:
+        return None
+    advice = [f"--kv-cache-memory={value} ({value / GIB:.2f} GiB) {purpose}" for value, purpose in
+              ((fit, "to fit the requested memory"), (full, "to use all free GPU memory")) if value is not None]
+    return f"vLLM suggests {' or '.join(advice)}; the plan's KV pool is {p.memory.kv_cache_gib:.2f} GiB per GPU"
 
 
 def check_log(text: str, model: str | None = None, gpu: str | None = None) -> LogCheck:
@@ -190,4 +209,6 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
         resp = plan(request, detected=[])
     except WizardError as exc:
         raise WizardError(f"cannot replay the log's settings for {name}: {exc}") from None
+    if advice := suggestion_note(log, resp):
+        notes.append(advice)
     return LogCheck(log=log, request=request, plan=resp, rows=compare_rows(log, resp), notes=notes)

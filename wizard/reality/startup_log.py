@@ -18,12 +18,18 @@ Memory lines by release (all numbers GiB per GPU; V0's "GB" is GiB):
 * V1: ``Available KV cache memory: 5.77 GiB``, ``GPU KV cache size: 47,120 tokens``,
   ``Maximum concurrency for 8,192 tokens per request: 5.75x``,
   ``Graph capturing finished in 7 secs, took 0.53 GiB``;
-* V1 0.10.2+ (vllm/v1/worker/gpu_worker.py): ``Free memory on device (X/Y GiB) on
-  startup. Desired GPU memory utilization is (u, R GiB). Actual usage is W GiB for
-  weight, A GiB for peak activation, N GiB for non-torch memory, and G GiB for
-  CUDAGraph memory. … Current kv cache memory in use is K GiB.`` (K in bytes in the
-  first releases); later releases (0.33) print ``C GiB for consumed memory
-  (weights + non-torch), A GiB for peak activation, and G GiB for CUDAGraph memory``;
+* V1 0.18+: ``Estimated CUDA graph memory: E GiB total`` and ``CUDA graph pool memory:
+  G GiB (actual), E GiB (estimated), difference: …``;
+* V1 summary (vllm/v1/worker/gpu_worker.py, after CUDA-graph capture, once per rank):
+  ``Free memory on device (F/T GiB) on startup. Desired GPU memory utilization is
+  (u, R GiB). Actual usage is W GiB for weight, A GiB for peak activation, N GiB for
+  non-torch memory, and G GiB for CUDAGraph memory. Replace gpu_memory_utilization
+  config with `--kv-cache-memory=S` to fit into requested memory, or
+  `--kv-cache-memory=M` to fully utilize gpu memory. Current kv cache memory in use is
+  K bytes.`` at INFO in 0.10.2; 0.11.0-0.25 add `` (X GiB)`` after S and M, print K in
+  GiB and log the line at DEBUG only; 0.26.0 logs it at INFO again; 0.27.0+ print
+  ``C GiB for consumed memory (weights + non-torch), A GiB for peak activation, and G
+  GiB for CUDAGraph memory`` (A then includes the applied CUDA-graph estimate);
 * blocks: ``# GPU blocks: 1952, # CPU blocks: 2048`` (also ``# cuda blocks``).
 
 With several ranks each worker prints its own lines: per-rank values come from
@@ -41,6 +47,7 @@ from wizard.errors import WizardError
 
 GIB = 1024**3
 DEFAULT_BLOCK_SIZE = 16  # vLLM's default --block-size on CUDA
+PRINTED_GIB_ROUNDING = 0.005  # vLLM prints GiB to two decimals: values this close may be the same number
 
 NO_MEMORY_LINES = (
     "no vLLM memory lines found: expected 'Model loading took … GiB', "
@@ -72,16 +79,24 @@ class StartupLog:
     max_num_batched_tokens: int | None
     block_size: int | None
     gpu_total_gib: float | None
+    gpu_free_at_startup_gib: float | None
+    requested_memory_gib: float | None
     weights_gib: float | None
     activation_gib: float | None
     non_torch_gib: float | None
+    weights_and_non_torch_gib: float | None
     cuda_graph_gib: float | None
+    cuda_graph_estimate_gib: float | None
     kv_cache_gib: float | None
     kv_cache_tokens: int | None
     gpu_blocks: int | None
     max_concurrency: float | None
+    # vLLM's own advice for --kv-cache-memory (bytes per GPU; the smallest over ranks):
+    # fit into the requested memory (total x gpu_memory_utilization), or use all free memory.
+    suggested_kv_cache_memory_bytes: int | None
+    suggested_kv_cache_memory_full_gpu_bytes: int | None
     notes: tuple[str, ...]
-    # 0.33's summary ("consumed memory (weights + non-torch)") counts the applied
+    # 0.27+'s summary ("consumed memory (weights + non-torch)") counts the applied
     # CUDA-graph estimate in its "peak activation".
     activation_includes_cuda_graphs: bool = False
 
@@ -123,10 +138,12 @@ _WEIGHTS_RES = (
     re.compile(rf"model weights take\s+{_NUM} ?GiB"),
     re.compile(rf"{_NUM} GiB for weight\b"),
 )
+_FREE_MEMORY_RE = re.compile(rf"Free memory on device \({_NUM}/{_NUM} GiB\)")
 _TOTAL_RES = (
     re.compile(rf"total_gpu_memory[=\s(]+{_NUM} ?GiB"),
-    re.compile(rf"Free memory on device \({_NUM}/{_NUM} GiB\)"),
+    _FREE_MEMORY_RE,
 )
+_REQUESTED_RE = re.compile(rf"Desired GPU memory utilization is \({_NUM}, {_NUM} GiB\)")
 _GMU_RES = (
     re.compile(rf"gpu_memory_utilization[=\s(]+{_NUM}"),
     re.compile(rf"Desired GPU memory utilization is \({_NUM},"),
@@ -143,7 +160,12 @@ _PEAK_TORCH_RE = re.compile(rf"peak_torch_memory={_NUM} ?GiB")
 _CONSUMED_RE = re.compile(rf"{_NUM} GiB for consumed memory \(weights \+ non-torch\)")
 _CUDA_GRAPH_RES = (
     re.compile(rf"{_NUM} GiB for CUDAGraph memory"),
+    re.compile(rf"CUDA graph pool memory: {_NUM} GiB \(actual\)"),
     re.compile(rf"Graph capturing finished in \S+ secs?, took {_NUM} GiB"),
+)
+_CUDA_GRAPH_ESTIMATE_RES = (
+    re.compile(rf"CUDA graph pool memory: {_NUM} GiB \(actual\), {_NUM} GiB \(estimated\)"),
+    re.compile(rf"Estimated CUDA graph memory: {_NUM} GiB total"),
 )
 _KV_GIB_RES = (
     re.compile(rf"Available KV cache memory: {_NUM} ?GiB"),
@@ -152,6 +174,8 @@ _KV_GIB_RES = (
     re.compile(rf"Current kv cache memory in use is {_NUM} GiB"),
 )
 _KV_BYTES_RE = re.compile(rf"Current kv cache memory in use is {_NUM} bytes")
+_SUGGESTED_FIT_RE = re.compile(rf"--kv-cache-memory={_NUM}`(?: \({_NUM} GiB\))? to fit into requested memory")
+_SUGGESTED_FULL_RE = re.compile(rf"--kv-cache-memory={_NUM}`(?: \({_NUM} GiB\))? to fully utilize gpu memory")
 _KV_TOKENS_RE = re.compile(rf"KV cache size: {_NUM} tokens")
 _GPU_BLOCKS_RE = re.compile(rf"(?:GPU|CUDA|cuda) blocks: {_NUM}")
 _CONCURRENCY_RE = re.compile(rf"Maximum concurrency for {_NUM} tokens per request: {_NUM}x")
@@ -198,11 +222,18 @@ def parse_startup_log(text: str) -> StartupLog:
         max_model_len = int(_number(concurrency.group(1)))
         notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
 
-    # 0.33's summary line ("consumed memory (weights + non-torch)") changes what two numbers mean.
+    # 0.27+'s summary line ("consumed memory (weights + non-torch)") changes what two numbers mean.
     consumed_summary = _first(lines, (_CONSUMED_RE,)) is not None
     gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
     if gpu_memory_utilization is None:
         gpu_memory_utilization = _first_number(lines, _GMU_RES)
+    free_memory = _first(lines, (_FREE_MEMORY_RE,))
+    cuda_graph_estimate_gib = _first_number(lines, _CUDA_GRAPH_ESTIMATE_RES)
+    suggested_fit, suggested_full = _suggested_kv_cache_memory(lines, consumed_summary, cuda_graph_estimate_gib, notes)
+    cuda_graph_gib = _first_number(lines, _CUDA_GRAPH_RES)
+    if cuda_graph_gib is not None and cuda_graph_gib < 0:
+        notes.append(f"vLLM measured negative CUDA-graph memory ({cuda_graph_gib} GiB), a measurement error "
+                     "(see vLLM PR #25683); any suggested --kv-cache-memory is too large by that much")
 
     return StartupLog(
         vllm_version=_version(lines),
@@ -220,14 +251,20 @@ def parse_startup_log(text: str) -> StartupLog:
         max_num_batched_tokens=_to_int(settings.get("max_num_batched_tokens")),
         block_size=block_size,
         gpu_total_gib=_first_number(lines, _TOTAL_RES),
+        gpu_free_at_startup_gib=None if free_memory is None else _number(free_memory.group(1)),
+        requested_memory_gib=_first_number(lines, (_REQUESTED_RE,)),
         weights_gib=weights_gib,
         activation_gib=_activation_gib(lines, weights_gib, consumed_summary, notes),
         non_torch_gib=_non_torch_gib(lines, weights_gib, notes),
-        cuda_graph_gib=_first_number(lines, _CUDA_GRAPH_RES),
+        weights_and_non_torch_gib=_first_number(lines, (_CONSUMED_RE,)),
+        cuda_graph_gib=cuda_graph_gib,
+        cuda_graph_estimate_gib=cuda_graph_estimate_gib,
         kv_cache_gib=kv_cache_gib,
         kv_cache_tokens=kv_cache_tokens,
         gpu_blocks=gpu_blocks,
         max_concurrency=None if concurrency is None else _number(concurrency.group(2)),
+        suggested_kv_cache_memory_bytes=suggested_fit,
+        suggested_kv_cache_memory_full_gpu_bytes=suggested_full,
         notes=tuple(notes),
         activation_includes_cuda_graphs=consumed_summary,
     )
@@ -410,11 +447,42 @@ def _kv_cache_gib(lines: list[str], notes: list[str]) -> float | None:
     """KV cache memory per GPU: the minimum over ranks and over the lines that report it."""
     values = [_number(m.group(1)) for p in _KV_GIB_RES for line in lines if (m := p.search(line))]
     values += [round(_number(m.group(1)) / GIB, 4) for line in lines if (m := _KV_BYTES_RE.search(line))]
+    return _smallest_over_ranks(values, "KV cache memory", "GiB", "as vLLM does", PRINTED_GIB_ROUNDING, notes)
+
+
+def _suggested_kv_cache_memory(lines: list[str], consumed_summary: bool, cuda_graph_estimate_gib: float | None,
+                               notes: list[str]) -> tuple[int | None, int | None]:
+    """The summary's two ``--kv-cache-memory=N`` suggestions in bytes: to fit the requested memory, to fill the GPU."""
+    fit = _suggested_bytes(lines, _SUGGESTED_FIT_RE, "to fit into requested memory", notes)
+    full = _suggested_bytes(lines, _SUGGESTED_FULL_RE, "to fully utilize gpu memory", notes)
+    if consumed_summary and fit is not None:
+        # 0.27+ compile_or_warm_up_model: total_consumed + peak_activation_memory (which holds the applied
+        # CUDA-graph estimate) + the captured CUDA-graph pool.
+        by = "the" if cuda_graph_estimate_gib is None else f"the {cuda_graph_estimate_gib} GiB"
+        notes.append(
+            "this release's suggested --kv-cache-memory values subtract CUDA-graph memory twice (the estimate "
+            f"inside 'peak activation' and the captured pool): they are {by} CUDA-graph estimate below what fits "
+            "(vLLM issue #57936)"
+        )
+    return fit, full
+
+
+def _suggested_bytes(lines: list[str], pattern: re.Pattern[str], purpose: str, notes: list[str]) -> int | None:
+    """One ``--kv-cache-memory=N`` suggestion in bytes: the smallest over ranks, which fits every rank."""
+    values = [int(_number(m.group(1))) for line in lines if (m := pattern.search(line))]
+    smallest = _smallest_over_ranks(values, f"the suggested --kv-cache-memory {purpose}", "bytes",
+                                    "the one that fits every rank", 0, notes)
+    if smallest is not None and smallest < 0:
+        notes.append(f"vLLM suggested a negative --kv-cache-memory {purpose} ({smallest} bytes), which cannot be used")
+    return None if smallest is None else int(smallest)
+
+
+def _smallest_over_ranks(values: list[float], what: str, unit: str, why: str, rounding: float,
+                         notes: list[str]) -> float | None:
+    """The smallest value (None for none), with a note when ranks disagree by more than the log's rounding."""
     if not values:
         return None
-    if max(values) != min(values):
-        notes.append(
-            f"KV cache memory differs across ranks ({min(values)}-{max(values)} GiB); "
-            "took the minimum, as vLLM does"
-        )
-    return min(values)
+    low, high = min(values), max(values)
+    if high - low > rounding:
+        notes.append(f"{what} differs across ranks ({low}-{high} {unit}); took the minimum, {why}")
+    return low
