@@ -23,7 +23,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line naming each bad field by its flag name and what is wrong with it."""
     parts = []
     for error in exc.errors():
-        location = [str(p) for p in error["loc"] if str(p) not in SECTIONS]
+        location = [str(p) for p in error["loc"]]
+        if location and location[0] in SECTIONS:  # a section's name, not a field's (the model section has a model field)
+            location = location[1:]
         name = location[0] if location else "request"
         flag = "--" + name.replace("_", "-")
         message = error["msg"]
