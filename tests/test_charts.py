@@ -11,7 +11,7 @@ from wizard.capacity.sweep import sweep
 from wizard.catalog.gpus import catalog
 from wizard.faces import charts
 from wizard.faces import format as fmt
-from wizard.schema import PlanRequest
+from wizard.schema import parse_request
 
 # No quantity on these charts (tokens, requests, ms, tok/s, GiB, USD, %) comes near a billion: a value or
 # range beyond it is a placement bug, like an hline label put at 10**256 on a log axis.
@@ -134,7 +134,7 @@ def test_every_axis_spans_its_data_at_the_extremes(extremes, name, figure):
 def test_comparison_and_sweep_axes_span_their_data(extremes):
     pair = [extremes["405B on 1x RTX 4090 (weights do not fit)"], extremes["405B on 2 nodes x 8 H100 (PP 2)"]]
     assert_axes_span_their_data(charts.compare_vram_figure(pair, ["a", "b"]))
-    rows = sweep(PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"}),
+    rows = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}),
                  gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).rows
     assert_axes_span_their_data(charts.sweep_figure(rows))
 
@@ -330,7 +330,7 @@ def test_every_catalog_gpu_has_its_own_colour():
 
 
 def test_sweep_colours_follow_the_gpu_not_the_order_of_the_rows():
-    base = PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"})
+    base = parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"})
     rows = sweep(base, gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).rows
     colours = {t.name: t.marker.color for t in charts.sweep_figure(rows).data if t.mode == "markers"}
     assert colours == {"L40": "#00CC96", "RTX 5090": "#FC0080", "H200 SXM 141GB": "#FEAF16"}
@@ -339,7 +339,7 @@ def test_sweep_colours_follow_the_gpu_not_the_order_of_the_rows():
 
 
 def test_sweep_cost_ticks_are_whole_dollar_labels_and_an_empty_sweep_draws_nothing():
-    rows = sweep(PlanRequest.from_flat({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4"], full_plans=0).rows
+    rows = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4"], full_plans=0).rows
     axis = charts.sweep_figure(rows).layout.xaxis
     assert list(axis.ticktext) == ["$" + fmt.compact(v) for v in axis.tickvals]
     assert charts.sweep_figure([]).data == ()

@@ -83,6 +83,7 @@ def test_profile_supplies_values_and_flags_override(tmp_path, capsys):
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--max-model-len", "0"], "--max-model-len"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-q", "awq"], "unquantized"),
         (["--gpu", "H100"], "--model: is required"),
+        (["-m", "", "--gpu", "H100"], "--model: is required (it is empty)"),
         (["-m", "Qwen/Qwen3-8B", "--gpu", "H100", "-p", "/no/such/profile.yaml"], "does not exist"),
     ],
 )

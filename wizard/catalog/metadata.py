@@ -5,6 +5,9 @@ headers for exact counts), the bundled catalog (``wizard/data/models``), then
 the Hugging Face Hub through ``huggingface_hub`` (config.json and safetensors
 metadata; ``--revision`` and ``HF_TOKEN`` honoured; offline mode respected).
 Only JSON is read: nothing from a model repository is ever executed.
+
+Which server directories may be read is one setting, ``VLLM_WIZARD_MODELS_DIR``
+(see :func:`server_path`): a hosted dashboard reads only inside its models folder.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ HUB_TIMEOUT_S = 10.0  # seconds for each Hub request (config download, safetenso
 HUB_DEADLINE_S = 15.0  # seconds for a whole Hub call, retries included
 HUB_PROBE_S = 3.0  # seconds to open a connection to the Hub before trying it at all
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
+MODELS_DIR_ENV = "VLLM_WIZARD_MODELS_DIR"  # unset: any path; a folder: only inside it; "" or "none": no path
+_NO_PATHS = ("", "none")  # values of MODELS_DIR_ENV that refuse every server path
+_SHOWN_CHARS = 120  # longest input an error message quotes whole (longer ones lose their middle)
+_HUB_NAME_CHARS = 96  # huggingface_hub's validate_repo_id: at most 96 characters for the org and for the name
+_MAX_REVISION_CHARS = 255  # NAME_MAX: huggingface_hub stores a revision as a file name under refs/
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,63 @@ def _local_safetensors(directory: Path) -> list[tuple[str, list[int]]]:
     files = sorted(directory.glob("*.safetensors"))
     tensors = []
     for path in files:
-        header = _read_header(path)
+        header = _read_header(server_path(path))
         tensors += [(name, meta["shape"]) for name, meta in header.items() if name != "__metadata__"]
     return tensors
+
+
+# ------------------------------------------------------------------ server paths
+
+
+def _shown(text: str) -> str:
+    """An input as an error message quotes it: escaped (control characters visible), its middle cut when long."""
+    if len(text) > _SHOWN_CHARS:
+        half = _SHOWN_CHARS // 2
+        text = f"{text[:half]}...{text[-half:]}"
+    return repr(text)
+
+
+def _models_dir() -> tuple[bool, Path | None]:
+    """(server paths readable at all, the folder they must lie in or None for anywhere), from MODELS_DIR_ENV."""
+    value = os.environ.get(MODELS_DIR_ENV)
+    if value is None:
+        return True, None
+    if value.strip().lower() in _NO_PATHS:
+        return False, None
+    return True, Path(os.path.realpath(os.path.expanduser(value.strip())))
+
+
+def server_path(path: Path) -> Path:
+    """The path to read for ``path`` on this server, or a WizardError saying why it may not be read.
+
+    The one place the hosting rule lives (MODELS_DIR_ENV): unset, any path is
+    read as given (a person's own machine, the CLI); set to a folder, a path is
+    read only if its real path (symbolic links followed) lies inside that folder,
+    and relative paths are taken from the folder; set to "" or "none", no server
+    path is read. Every file and directory a model is read from passes here.
+    """
+    allowed, root = _models_dir()
+    if not allowed:
+        raise WizardError(
+            f"{_shown(str(path))} is a path, and this server reads no model directories "
+            f"({MODELS_DIR_ENV} is {os.environ.get(MODELS_DIR_ENV, '')!r}): give a Hugging Face id (org/name) or a "
+            f"catalog model; whoever runs the server can set {MODELS_DIR_ENV} to a folder of models"
+        )
+    expanded = Path(os.path.expanduser(path))  # an unknown ~user stays as typed
+    if root is None:
+        return expanded
+    candidate = root / expanded  # an absolute path replaces the folder
+    real = Path(os.path.realpath(candidate))
+    if real.is_relative_to(root):
+        return real
+    if not Path(os.path.normpath(candidate)).is_relative_to(root):
+        why = "'..' leads out of it" if ".." in path.parts else "it is not inside it"
+    else:
+        why = "a symbolic link on the way points outside it"
+    raise WizardError(
+        f"{_shown(str(path))} is outside the models folder {root} that this server reads ({MODELS_DIR_ENV}): {why}. "
+        f"Give a directory inside {root} (or a path relative to it), a Hugging Face id or a catalog model"
+    )
 
 
 # ------------------------------------------------------------------ local / hub
@@ -158,7 +220,8 @@ def _load_config(path: Path) -> dict[str, Any]:
 
 
 def _from_directory(directory: Path) -> ModelInfo:
-    config_path = directory / "config.json"
+    """A model directory that :func:`server_path` has let through; its files pass there too."""
+    config_path = server_path(directory / "config.json")
     if not config_path.is_file():
         raise WizardError(f"{directory} has no config.json: point --model at a model directory or a Hugging Face id")
     config = _load_config(config_path)
@@ -243,7 +306,7 @@ def _from_hub(model: str, revision: str | None) -> ModelInfo:
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(HUB_TIMEOUT_S)))
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(HUB_TIMEOUT_S)))
     import huggingface_hub
-    from huggingface_hub import constants, errors
+    from huggingface_hub import constants
 
     token = os.environ.get("HF_TOKEN") or None
     offline = constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT)
@@ -253,11 +316,6 @@ def _from_hub(model: str, revision: str | None) -> ModelInfo:
                 model, "config.json", revision=revision, token=token, etag_timeout=HUB_TIMEOUT_S, local_files_only=offline
             )
         )
-    except errors.HFValidationError:
-        raise WizardError(
-            f"unknown model {model!r}: not a local directory, not in the bundled catalog and not a valid "
-            "Hugging Face id (org/name)"
-        ) from None
     except Exception as exc:  # every hub failure becomes one clear message
         raise _hub_error(model, exc) from None
     config = _load_config(Path(config_path))
@@ -289,22 +347,86 @@ def _from_hub(model: str, revision: str | None) -> ModelInfo:
 
 
 def _looks_like_path(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~", ".\\")) or "\\" in model or model.count("/") > 1
+    """Whether the input can only be meant as a path (a Hub id is ``name`` or ``org/name``)."""
+    return (model in (".", "..") or model.startswith(("/", "./", "../", "~", ".\\")) or "\\" in model
+            or model.count("/") > 1)
+
+
+def _check_hub_id(model: str) -> None:
+    """A WizardError unless ``model`` is a valid Hub id (huggingface_hub's own validator decides)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        if not model.isascii():
+            why = "it has non-ASCII characters"
+        elif max(len(part) for part in model.split("/")) > _HUB_NAME_CHARS:
+            why = f"it is {len(model):,} characters long"
+        else:
+            why = "it is not of that form"
+        raise WizardError(
+            f"unknown model {_shown(model)}: not a local directory, not in the bundled catalog, and not a valid "
+            f"Hugging Face id ({why}). A Hub id is org/name made of ASCII letters, digits, '-', '_' and '.', "
+            f"at most {_HUB_NAME_CHARS} characters each, without '--' or '..'; pick a catalog model (vllm-wizard models) "
+            "or give a model directory"
+        ) from None
+
+
+def _check_revision(revision: str | None) -> None:
+    """A WizardError unless ``revision`` is a plain branch, tag or commit name.
+
+    huggingface_hub keeps a revision as a file name under its cache's ``refs/``
+    folder, so one with '..', a leading '/' or a backslash would read files elsewhere.
+    """
+    if revision is None:
+        return
+    bad = (not revision or not revision.isprintable() or not revision.isascii() or any(c.isspace() for c in revision)
+           or ".." in revision or revision.startswith("/") or "\\" in revision or len(revision) > _MAX_REVISION_CHARS)
+    if bad:
+        raise WizardError(
+            f"revision {_shown(revision)} is not a branch, tag or commit name: a revision is printable ASCII of at most "
+            f"{_MAX_REVISION_CHARS} characters with no spaces, no '..', no '\\' and no leading '/' "
+            "(e.g. main, v1.0, refs/pr/1 or a commit hash)"
+        )
+
+
+def _local_directory(model: str) -> Path | None:
+    """The model directory on this server that ``model`` names, or None when it names none (a catalog or Hub id)."""
+    looks_like_path = _looks_like_path(model)
+    if not looks_like_path and not _models_dir()[0]:
+        return None  # no probing at all: ids go to the catalog and the Hub
+    path = server_path(Path(model))
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        if looks_like_path:
+            raise WizardError(f"cannot use {_shown(model)} as a directory: {exc.strerror}") from None
+        return None
+    if is_dir:
+        return path
+    if exists:
+        raise WizardError(f"{_shown(model)} is a file; --model takes a model directory (holding config.json) or a Hugging Face id")
+    if looks_like_path:
+        raise WizardError(f"no such directory: {_shown(model)}")
+    return None
 
 
 def resolve_model(model: str, revision: str | None = None) -> ModelInfo:
-    """Find the model: a local directory, then the catalog, then the Hub."""
+    """Find the model: a directory on this server (as MODELS_DIR_ENV allows), then the catalog, then the Hub."""
     model = model.strip()
     if not model:
         raise WizardError("no model given: pass --model with a Hugging Face id or a local directory")
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise WizardError(f"{model} is a file; --model takes a model directory (holding config.json) or a Hugging Face id")
-        return _from_directory(path)
-    if _looks_like_path(model):
-        raise WizardError(f"no such directory: {model}")
+    if not model.isprintable():
+        raise WizardError(f"the model {_shown(model)} holds control characters or binary data: type a Hugging Face id "
+                          "(org/name), a catalog model or a directory path")
+    directory = _local_directory(model)
+    if directory is not None:
+        return _from_directory(directory)
     entry = catalog_entry(model)
     if entry is not None and revision is None:
         return _from_catalog(entry)
+    _check_hub_id(model)
+    _check_revision(revision)
     return _from_hub(model, revision)
