@@ -173,7 +173,7 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
         unpriced = [g.name for g in gpus if price_of(g, provider, prices) is None]
         if unpriced:
             raise WizardError(f"no price for {', '.join(unpriced)} in the {provider or 'default'} price list: "
-                              f"give one, e.g. --price '{unpriced[0]}=2.50' (USD per GPU-hour)")
+                              "give one in USD per GPU-hour")
     else:
         gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
     workload = perf_workload(base)

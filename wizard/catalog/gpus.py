@@ -117,9 +117,7 @@ def get_gpu(name: str) -> GpuSpec:
     if spec is None:
         known = ", ".join(s.name for s in catalog())
         raise WizardError(
-            f"unknown GPU {name!r}. Known GPUs: {known}. For another GPU pass --vram-gb "
-            "with its memory in GiB."
-        )
+            f"unknown GPU {name!r}. Known GPUs: {known}. For another GPU, give its memory in GiB instead.", field="gpu")
     return spec
 
 
@@ -130,7 +128,7 @@ def custom_gpu(vram_gib: float, base: GpuSpec | None = None) -> GpuSpec:
             base,
             cuda_total_gib=vram_gib,
             cuda_total_estimated=False,
-            cuda_total_source="given by the user (--vram-gb)",
+            cuda_total_source="given by the user (custom GPU memory)",
         )
     return GpuSpec(
         id="custom",
@@ -144,7 +142,7 @@ def custom_gpu(vram_gib: float, base: GpuSpec | None = None) -> GpuSpec:
         driver_mib=None,
         cuda_total_gib=vram_gib,
         cuda_total_estimated=False,
-        cuda_total_source="given by the user (--vram-gb)",
+        cuda_total_source="given by the user (custom GPU memory)",
         bandwidth_gbs=None,
         bf16_tflops=None,
         fp8_tflops=None,

@@ -223,7 +223,7 @@ def _from_directory(directory: Path) -> ModelInfo:
     """A model directory that :func:`server_path` has let through; its files pass there too."""
     config_path = server_path(directory / "config.json")
     if not config_path.is_file():
-        raise WizardError(f"{directory} has no config.json: point --model at a model directory or a Hugging Face id")
+        raise WizardError(f"{directory} has no config.json: give a model directory or a Hugging Face id", field="model")
     config = _load_config(config_path)
     arch = parse_config(config)
     tensors = _local_safetensors(directory)
@@ -247,7 +247,7 @@ def _hub_error(model: str, exc: Exception) -> WizardError:
     if isinstance(exc, errors.GatedRepoError):
         return WizardError(f"{model} is gated on the Hugging Face Hub: accept its licence on the model page and set HF_TOKEN")
     if isinstance(exc, errors.RevisionNotFoundError):
-        return WizardError(f"{model} has no revision by that name on the Hugging Face Hub (check --revision)")
+        return WizardError(f"{model} has no revision by that name on the Hugging Face Hub", field="revision")
     if isinstance(exc, errors.RepositoryNotFoundError):
         return WizardError(
             f"unknown model {model!r}: not a local directory, not in the bundled catalog (vllm-wizard models), "
@@ -407,7 +407,8 @@ def _local_directory(model: str) -> Path | None:
     if is_dir:
         return path
     if exists:
-        raise WizardError(f"{_shown(model)} is a file; --model takes a model directory (holding config.json) or a Hugging Face id")
+        raise WizardError(f"{_shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
+                          field="model")
     if looks_like_path:
         raise WizardError(f"no such directory: {_shown(model)}")
     return None
@@ -417,7 +418,7 @@ def resolve_model(model: str, revision: str | None = None) -> ModelInfo:
     """Find the model: a directory on this server (as MODELS_DIR_ENV allows), then the catalog, then the Hub."""
     model = model.strip()
     if not model:
-        raise WizardError("no model given: pass --model with a Hugging Face id or a local directory")
+        raise WizardError("no model given: give a Hugging Face id or a local directory", field="model")
     if not model.isprintable():
         raise WizardError(f"the model {_shown(model)} holds control characters or binary data: type a Hugging Face id "
                           "(org/name), a catalog model or a directory path")

@@ -252,13 +252,13 @@ def resolve(checkpoint: WeightFormat, requested: str | None) -> WeightFormat:
         if requested == "fp8":
             return ONLINE_FP8
         raise WizardError(
-            f"--quantization {requested} needs a checkpoint quantized with {requested}; this one is "
-            "unquantized. Use 'fp8' (vLLM quantizes online) or pick a pre-quantized checkpoint."
+            f"{requested} needs a checkpoint quantized with {requested}; this one is "
+            "unquantized. Use 'fp8' (vLLM quantizes online) or pick a pre-quantized checkpoint.", field="quantization"
         )
     if requested not in _COMPATIBLE.get(checkpoint.method, {checkpoint.method}):
         raise WizardError(
-            f"--quantization {requested} does not match the checkpoint, which is {checkpoint.label} "
-            f"(quant_method {checkpoint.method}); leave --quantization empty to use it."
+            f"{requested} does not match the checkpoint, which is {checkpoint.label} "
+            f"(quant_method {checkpoint.method}); leave it empty to use the checkpoint's own.", field="quantization"
         )
     return checkpoint
 

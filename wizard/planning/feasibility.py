@@ -82,7 +82,7 @@ def judge(
             f"but the pool holds {blocks * layout.bytes_per_block / GIB:.2f} GiB"
         )
     elif weights_fit and headroom < headroom_required_gib:
-        failed.append(f"KV headroom {headroom:.2f} GiB is below the required --headroom-gb {headroom_required_gib:g}")
+        failed.append(f"KV headroom {headroom:.2f} GiB is below the {headroom_required_gib:g} GiB required")
 
     max_conc = blocks // layout.blocks_per_request(context_tokens) if weights_fit else 0
     max_ctx = layout.max_tokens_per_request(blocks, concurrency, model_limit) if weights_fit else 0

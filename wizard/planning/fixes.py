@@ -30,7 +30,7 @@ def _variants(inp: Inputs, resp: PlanResponse) -> list[tuple[str, str, dict[str,
         for entry_id in quantized_siblings(arch):
             out.append(("checkpoint", f"use the pre-quantized checkpoint {entry_id}", {"model": entry_id, "quantization": None}))
         if hw.gpu.ampere_or_newer:
-            out.append(("fp8", "quantize the weights to fp8 when vLLM loads them (--quantization fp8)", {"quantization": "fp8"}))
+            out.append(("fp8", "quantize the weights to fp8 when vLLM loads them (vLLM's --quantization fp8)", {"quantization": "fp8"}))
     gpus = hw.gpus_per_node
     if gpus < 8:
         more = 1 << gpus.bit_length() if gpus & (gpus - 1) == 0 else 1 << (gpus - 1).bit_length()

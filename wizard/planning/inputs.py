@@ -62,7 +62,8 @@ def _hardware(request: PlanRequest, detected: list[DetectedGpu] | None) -> Hardw
         if not found:
             if hw.vram_gb:
                 return Hardware(custom_gpu(hw.vram_gb), hw.gpus, hw.nodes, _link(hw.interconnect, "pcie"), False)
-            raise WizardError("no GPU given and none detected on this machine: pass --gpu (e.g. --gpu H100) or --vram-gb")
+            raise WizardError("none given and none detected on this machine: name a GPU (e.g. H100) or give its memory",
+                              field="gpu")
         specs = [g.spec() for g in found]
         gpu = min(specs, key=lambda s: s.cuda_total_gib)
         if len({s.name for s in specs}) > 1:

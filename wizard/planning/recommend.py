@@ -73,8 +73,8 @@ def batching(mode: str, gpu: GpuSpec, concurrency: int, user_seqs: int | None,
         tok_choice = Choice(min(tokens, seq_choice.value * max_model_len), "recommended", why)
     if tok_choice.value < seq_choice.value:
         raise WizardError(
-            f"max_num_batched_tokens ({tok_choice.value}) must be at least max_num_seqs ({seq_choice.value}); vLLM rejects it"
-        )
+            f"{tok_choice.value:,} must be at least max_num_seqs ({seq_choice.value:,}); vLLM rejects it",
+            field="max_num_batched_tokens")
     return seq_choice, tok_choice
 
 
@@ -91,7 +91,8 @@ def dtype(user: str, arch: Architecture, gpu: GpuSpec) -> Choice:
     """The dtype vLLM runs in; 'auto' resolved the way vLLM resolves it."""
     if user != "auto":
         if user == "bfloat16" and not gpu.ampere_or_newer:
-            raise WizardError(f"{gpu.name} has no bfloat16 support (compute capability {gpu.compute_capability}); use --dtype float16")
+            raise WizardError(f"{gpu.name} has no bfloat16 support (compute capability {gpu.compute_capability}); use float16",
+                              field="dtype")
         return Choice(user, "user", "set by the user")
     config_dtype = arch.torch_dtype if arch.torch_dtype in ("bfloat16", "float16", "float32") else "bfloat16"
     if config_dtype == "float32":
@@ -129,10 +130,12 @@ def check_tp(tp: int, arch: Architecture, fmt: WeightFormat) -> None:
     if tp in valid_tp_sizes(arch, fmt, tp):
         return
     if arch.num_heads % tp:
-        raise WizardError(f"tensor_parallel_size {tp} does not divide the {arch.num_heads} attention heads")
+        raise WizardError(f"{tp} does not divide the {arch.num_heads} attention heads", field="tensor_parallel_size")
     if not arch.mla and arch.num_kv_heads % tp and tp % arch.num_kv_heads:
-        raise WizardError(f"tensor_parallel_size {tp} neither divides nor is a multiple of the {arch.num_kv_heads} KV heads")
-    raise WizardError(f"tensor_parallel_size {tp} does not split the MLP width evenly (or into whole quantization groups)")
+        raise WizardError(f"{tp} neither divides nor is a multiple of the {arch.num_kv_heads} KV heads",
+                          field="tensor_parallel_size")
+    raise WizardError(f"{tp} does not split the MLP width evenly (or into whole quantization groups)",
+                      field="tensor_parallel_size")
 
 
 # Below this many intermediate columns per GPU an expert's GEMMs get too thin to

@@ -62,8 +62,7 @@ def _max_model_len(memory: MemoryPlan, arch: Architecture, requested: int | str 
     if isinstance(requested, int):
         if requested > limit:
             raise WizardError(
-                f"max_model_len {requested:,} is above the model's maximum of {limit:,} tokens; vLLM rejects it"
-            )
+                f"{requested:,} is above the model's maximum of {limit:,} tokens; vLLM rejects it", field="max_model_len")
         return Choice(requested, "user", "set by the user")
     fitting = _longest(memory, "expected", limit)
     if requested == "auto":
@@ -126,16 +125,16 @@ def search(inp: Inputs) -> Solution:
     else:
         tps = recommend.valid_tp_sizes(arch, fmt, hw.gpus_per_node)
         if not tps:
-            raise WizardError(f"no tensor-parallel size up to {hw.gpus_per_node} splits this model's heads evenly")
+            raise WizardError(f"no tensor-parallel size up to {hw.gpus_per_node} splits this model's heads evenly", field="gpus")
     total = hw.gpus_per_node * hw.nodes
     if tps[0] * pp > total:
         raise WizardError(
             f"tensor_parallel_size {tps[0]} x pipeline_parallel_size {pp} needs {tps[0] * pp} GPUs; "
-            f"only {total} are given (--gpus x --nodes)"
+            f"only {total} are given (GPUs per node x nodes)", field="tensor_parallel_size"
         )
     tps = [tp for tp in tps if tp * pp <= total]
     if pp > arch.num_layers:
-        raise WizardError(f"pipeline_parallel_size {pp} exceeds the model's {arch.num_layers} layers")
+        raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
     seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.concurrency, pol.max_num_seqs,
                                       pol.max_num_batched_tokens, inp.planned_len, inp.rel)
     kv_user, eager_user = request.model.kv_cache_dtype, pol.enforce_eager

@@ -208,7 +208,9 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
     try:
         resp = plan(request, detected=[])
     except WizardError as exc:
-        raise WizardError(f"cannot replay the log's settings for {name}: {exc}") from None
+        # The log's settings carry vLLM's own names, which are the request's field names.
+        why = "; ".join(f"{field}: {message}" if field else message for field, message in exc.problems)
+        raise WizardError(f"cannot replay the log's settings for {name}: {why}") from None
     if advice := suggestion_note(log, resp):
         notes.append(advice)
     return LogCheck(log=log, request=request, plan=resp, rows=compare_rows(log, resp), notes=notes)

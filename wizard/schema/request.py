@@ -278,7 +278,7 @@ class HardwareSection(_Section):
         le=MAX_GIB,
         description=(
             "GPU memory in GiB as CUDA reports it (nvidia-smi's MiB / 1024), for a GPU "
-            "not in the catalog; with --gpu it overrides that GPU's memory."
+            "not in the catalog; with a catalog GPU named, it overrides that GPU's memory."
         ),
     )
     interconnect: Annotated[Interconnect, BeforeValidator(_choice)] = Field(
