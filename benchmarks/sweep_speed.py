@@ -37,7 +37,7 @@ out = []
 for _ in range(2):
     t = time.perf_counter()
     r = sweep(base, Targets(max_itl_ms=50), prices=prices, full_plans=0)
-    out.append({"candidates": r.candidates_evaluated, "fitting": len(r.rows), "seconds": time.perf_counter() - t})
+    out.append({"candidates": r.candidates_evaluated, "fitting": r.fitting, "seconds": time.perf_counter() - t})
 print(json.dumps(out))
 """
 

@@ -119,22 +119,22 @@ if error or result is None:
 with st.container(horizontal=True):
     st.metric("Configurations evaluated", f"{result.candidates_evaluated:,}", border=True,
               help=f"GPU type x GPUs per node {GPUS_PER_NODE} x nodes {NODES} x weight format x KV-cache dtype.")
-    st.metric("Fit and meet the targets", f"{len(result.rows):,}", border=True,
+    st.metric("Fit and meet the targets", f"{len(result.results):,}", border=True,
               help="Rejected: " + ", ".join(f"{k} {v}" for k, v in result.rejected.items()))
     st.metric("Sweep time", f"{result.seconds * 1000:,.0f} ms", border=True)
-    if result.rows:
-        best = result.rows[0]
+    if result.results:
+        best = result.results[0]
         st.metric("Cheapest", f"${best.cost_per_hour:,.2f}/h", border=True,
                   help=f"{best.gpus_per_node * best.nodes} x {best.gpu}, {best.weights}, KV {best.kv_cache_dtype}")
 
-if not result.rows:
+if not result.results:
     st.warning("Nothing fits and meets the targets. Relax a target, add GPU types, or give prices for more GPUs.",
                icon=":material/warning:")
     st.stop()
 
 with st.container(border=True):
     st.markdown("**Cost against throughput** (one colour per GPU type; the dotted line is the Pareto front)")
-    st.plotly_chart(charts.sweep_figure(result.rows), width="stretch", key="pareto", config=PLOTLY_CONFIG,
+    st.plotly_chart(charts.sweep_figure(result.results), width="stretch", key="pareto", config=PLOTLY_CONFIG,
                     alt="Cost per hour against output tokens per second")
     st.caption("Throughput and latency are expected values of a heuristic model; open a row on the Plan page for its ranges.")
 
@@ -143,7 +143,7 @@ table = [
      "PP": r.pipeline_parallel_size, "weights": r.weights, "KV": r.kv_cache_dtype, "$/hour": r.cost_per_hour,
      "$/M output tokens": r.cost_per_million_output_tokens, "output tok/s": r.output_tokens_per_s, "ITL ms": r.itl_ms,
      "TTFT ms": r.ttft_ms, "max concurrency": r.max_concurrency, "plan": f"./?{query_string(r.request)}"}
-    for i, r in enumerate(result.rows)
+    for i, r in enumerate(result.results)
 ]
 st.dataframe(table, hide_index=True, width="stretch", key="sweep_table", alt="Fitting configurations, cheapest first",
              column_config={
@@ -159,7 +159,7 @@ st.caption("Click a column header to sort. Cost = on-demand USD per GPU-hour x G
 # ---------------------------------------------------------------- two plans side by side
 st.markdown("#### Compare two plans")
 labels = [f"#{i + 1} {r.gpus_per_node * r.nodes} x {r.gpu} ({r.nodes} node{'s' if r.nodes > 1 else ''}), {r.weights}, "
-          f"KV {r.kv_cache_dtype}, ${r.cost_per_hour:,.2f}/h" for i, r in enumerate(result.rows)]
+          f"KV {r.kv_cache_dtype}, ${r.cost_per_hour:,.2f}/h" for i, r in enumerate(result.results)]
 source = st.segmented_control("Plans from", ["sweep results", "two profiles"], default="sweep results", key="compare_source")
 requests: list[PlanRequest] = []
 if source == "two profiles":
@@ -178,9 +178,9 @@ else:
     left, right = st.columns(2)
     first = left.selectbox("Plan A", range(len(labels)), index=0, format_func=labels.__getitem__, key="compare_a")
     # By default B is the cheapest row on another GPU type: the comparison people usually want.
-    other = next((i for i, r in enumerate(result.rows) if r.gpu != result.rows[0].gpu), min(1, len(labels) - 1))
+    other = next((i for i, r in enumerate(result.results) if r.gpu != result.results[0].gpu), min(1, len(labels) - 1))
     second = right.selectbox("Plan B", range(len(labels)), index=other, format_func=labels.__getitem__, key="compare_b")
-    requests = [result.rows[first].request, result.rows[second].request]
+    requests = [result.results[first].request, result.results[second].request]
     names = [f"A: #{first + 1}", f"B: #{second + 1}"]
 
 if len(requests) == 2:
@@ -198,7 +198,7 @@ if len(requests) == 2:
         st.plotly_chart(charts.compare_vram_figure(plans, list(names)), width="stretch", key="compare_vram",
                         config=PLOTLY_CONFIG, alt="Memory per GPU of both plans")
     with right:
-        st.dataframe([{"quantity": label, names[0]: a, names[1]: b, "differs": a != b} for _, label, a, b in comparison.rows],
+        st.dataframe([{"quantity": r.label, names[0]: r.a, names[1]: r.b, "differs": r.differs} for r in comparison.rows],
                      hide_index=True, width="stretch", height=36 * 16, key="compare_rows", alt="Both plans side by side",
                      column_config={"quantity": st.column_config.TextColumn(pinned=True)})
     st.markdown("**How the serve commands differ**")

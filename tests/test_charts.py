@@ -135,7 +135,7 @@ def test_comparison_and_sweep_axes_span_their_data(extremes):
     pair = [extremes["405B on 1x RTX 4090 (weights do not fit)"], extremes["405B on 2 nodes x 8 H100 (PP 2)"]]
     assert_axes_span_their_data(charts.compare_vram_figure(pair, ["a", "b"]))
     rows = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}),
-                 gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).rows
+                 gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).results
     assert_axes_span_their_data(charts.sweep_figure(rows))
 
 
@@ -331,7 +331,7 @@ def test_every_catalog_gpu_has_its_own_colour():
 
 def test_sweep_colours_follow_the_gpu_not_the_order_of_the_rows():
     base = parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"})
-    rows = sweep(base, gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).rows
+    rows = sweep(base, gpu_names=["L40", "RTX 5090", "H200"], full_plans=0).results
     colours = {t.name: t.marker.color for t in charts.sweep_figure(rows).data if t.mode == "markers"}
     assert colours == {"L40": "#00CC96", "RTX 5090": "#FC0080", "H200 SXM 141GB": "#FEAF16"}
     alone = {t.name: t.marker.color for t in charts.sweep_figure([r for r in rows if r.gpu == "L40"]).data}
@@ -339,7 +339,7 @@ def test_sweep_colours_follow_the_gpu_not_the_order_of_the_rows():
 
 
 def test_sweep_cost_ticks_are_whole_dollar_labels_and_an_empty_sweep_draws_nothing():
-    rows = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4"], full_plans=0).rows
+    rows = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4"], full_plans=0).results
     axis = charts.sweep_figure(rows).layout.xaxis
     assert list(axis.ticktext) == ["$" + fmt.compact(v) for v in axis.tickvals]
     assert charts.sweep_figure([]).data == ()

@@ -11,6 +11,7 @@ from wizard.faces import charts
 from wizard.faces.cli import main
 from wizard.faces.report import render_comparison
 from wizard.schema import parse_request
+from wizard.schema.results import Comparison
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +24,12 @@ def pair():
 def test_rows_hold_both_plans_numbers(pair):
     a, b = pair
     c = compare(a, b, labels=("h100", "a100"))
-    rows = {label: (first, second) for _, label, first, second in c.rows}
+    rows = {r.label: (r.a, r.b) for r in c.rows}
     assert rows["GPU"] == ("4 x H100 SXM 80GB", "4 x A100 SXM 80GB")
     assert rows["weights GiB"] == (f"{a.memory.weights_gib:.2f}", f"{b.memory.weights_gib:.2f}")
     assert rows["KV cache tokens"] == (f"{a.memory.kv_cache_tokens:,}", f"{b.memory.kv_cache_tokens:,}")
     assert rows["kv_cache_dtype"] == ("auto", "fp8")
+    assert rows["enable_expert_parallel"] == ("False", "False")  # every setting of the recommendation, none forgotten
     itl = a.performance.itl_ms
     assert rows["time per output token ms"][0] == f"{itl.expected:,.1f} ({itl.low:,.1f}-{itl.high:,.1f})"
 
@@ -57,6 +59,7 @@ def test_cli_compare_two_profiles(tmp_path, pair, capsys):
         paths.append(str(path))
     assert main(["compare", *paths, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
+    assert Comparison.model_validate(data).labels == tuple(paths)  # the JSON is the schema's model
     assert data["labels"] == paths
     kv = next(r for r in data["rows"] if r["label"] == "kv_cache_dtype")
     assert (kv["a"], kv["b"], kv["differs"]) == ("auto", "fp8", True)
@@ -78,12 +81,12 @@ def test_pareto_front_by_hand():
 
 def test_sweep_figure_has_one_trace_per_gpu_and_the_front():
     result = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"}), gpu_names=["L4", "L40S"], full_plans=0)
-    fig = charts.sweep_figure(result.rows)
+    fig = charts.sweep_figure(result.results)
     names = [t.name for t in fig.data]
     assert names == ["L4", "L40S", "Pareto front"]
     l4 = fig.data[0]
-    assert list(l4.x) == [r.cost_per_hour for r in result.rows if r.gpu == "L4"]
-    assert list(l4.y) == [r.output_tokens_per_s for r in result.rows if r.gpu == "L4"]
+    assert list(l4.x) == [r.cost_per_hour for r in result.results if r.gpu == "L4"]
+    assert list(l4.y) == [r.output_tokens_per_s for r in result.results if r.gpu == "L4"]
 
 
 def test_compare_vram_figure_stacks_each_plans_most_loaded_gpu(pair):

@@ -130,7 +130,7 @@ def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
     context.close()
     # The link of the cheapest row (the page's defaults) opens the Plan page with that configuration.
     base = parse_request({"model": "meta-llama/Llama-3.1-70B-Instruct", "concurrency": 32})
-    cheapest = sweep(base, full_plans=0).rows[0]
+    cheapest = sweep(base, full_plans=0).results[0]
     context, page = open_page(browser, f"{server}/?{query_string(cheapest.request)}")
     command = serve_command(page)
     assert command.startswith("vllm serve meta-llama/Llama-3.1-70B-Instruct")

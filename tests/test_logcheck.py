@@ -18,6 +18,7 @@ from wizard.reality.logcheck import (
     replay_request,
 )
 from wizard.reality.startup_log import parse_startup_log
+from wizard.schema.results import LogCheck
 
 LOGS = Path(__file__).parent / "data" / "logs"
 RTX3090 = (LOGS / "v0_0.6.4_memory_profiling_rtx3090.log").read_text()
@@ -156,6 +157,7 @@ def test_cli_check_log_text_and_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["log"]["weights_gib"] == 14.9888 and data["plan"]["hardware"]["gpu"] == "RTX 3090"
     assert [r["verdict"] for r in data["rows"]] == ["within range"] * 6
+    assert LogCheck.model_validate(data).log.weights_gib == 14.9888  # the JSON is the schema's model
 
 
 def test_cli_check_log_json_carries_the_summary_fields(capsys):

@@ -8,16 +8,16 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from wizard.errors import WizardError
-from wizard.reality.startup_log import StartupLog, parse_startup_log
+from wizard.reality.startup_log import parse_startup_log
+from wizard.schema.results import StartupLog
 
 LOGS = Path(__file__).parent / "data" / "logs"
-FIELDS = tuple(f.name for f in fields(StartupLog) if f.name != "notes")
+FIELDS = tuple(name for name in StartupLog.model_fields if name != "notes")
 
 
 def _read(name: str) -> str:

@@ -10,6 +10,7 @@ from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
 from wizard.schema import Targets, parse_request
+from wizard.schema.results import SweepResult
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
 DEEPSEEK = "deepseek-ai/DeepSeek-V3"
@@ -44,6 +45,7 @@ def llama_sweep_json():
 
 def test_sweep_json_has_the_documented_shape(llama_sweep_json):
     data = llama_sweep_json
+    assert SweepResult.model_validate(data).fitting == data["fitting"]  # the JSON is the schema's model
     assert isinstance(data["candidates_evaluated"], int) and data["candidates_evaluated"] > 0
     assert len(data["results"]) == 10  # --limit default
     for result in data["results"]:
@@ -59,7 +61,7 @@ def test_results_are_sorted_by_cost_and_meet_the_target(llama_sweep_json):
     for result in llama_sweep_json["results"]:
         assert result["itl_ms"] <= 35
         # The row's cost is the bundled price times every GPU it rents.
-        assert result["cost_per_hour"] == round(result["usd_per_gpu_hour"] * result["gpus_per_node"] * result["nodes"], 2)
+        assert result["cost_per_hour"] == pytest.approx(result["usd_per_gpu_hour"] * result["gpus_per_node"] * result["nodes"])
 
 
 def test_every_result_fits_when_planned_alone_with_the_cli(llama_sweep_json, capsys):
@@ -112,15 +114,15 @@ def test_targets_reject_what_misses_them():
     base = parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"})
     loose = sweep(base, gpu_names=["L4"], full_plans=0)
     impossible = sweep(base, Targets(max_itl_ms=0.5), gpu_names=["L4"], full_plans=0)
-    assert loose.rows and not impossible.rows
-    assert impossible.rejected["misses targets"] == len(loose.rows)
-    fast = sweep(base, Targets(min_output_tokens_per_s=loose.rows[0].output_tokens_per_s + 1), gpu_names=["L4"], full_plans=0)
-    assert all(r.output_tokens_per_s > loose.rows[0].output_tokens_per_s for r in fast.rows)
+    assert loose.results and not impossible.results
+    assert impossible.rejected["misses targets"] == len(loose.results)
+    fast = sweep(base, Targets(min_output_tokens_per_s=loose.results[0].output_tokens_per_s + 1), gpu_names=["L4"], full_plans=0)
+    assert all(r.output_tokens_per_s > loose.results[0].output_tokens_per_s for r in fast.results)
 
 
 def test_ties_on_cost_are_broken_by_cost_per_token():
     result = sweep(parse_request({"model": DEEPSEEK}), gpu_names=["H100"], full_plans=0)
-    keys = [(r.cost_per_hour, r.cost_per_million_output_tokens) for r in result.rows]
+    keys = [(r.cost_per_hour, r.cost_per_million_output_tokens) for r in result.results]
     assert keys == sorted(keys)
 
 

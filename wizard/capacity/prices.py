@@ -8,22 +8,14 @@ mixing clouds; a user's own prices (``{"H100": 2.1}``) override it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from wizard.catalog.gpus import GpuSpec, get_gpu
 from wizard.errors import WizardError
+from wizard.schema.results import Price
 
 PRICES = Path(__file__).parents[1] / "data" / "prices.json"
-
-
-@dataclass(frozen=True)
-class Price:
-    usd_per_gpu_hour: float
-    provider: str
-    date: str
-    source: str
 
 
 @cache
@@ -32,8 +24,8 @@ def _tables() -> tuple[str, dict[str, dict[str, Price]]]:
     tables: dict[str, dict[str, Price]] = {}
     for name, provider in data["providers"].items():
         tables[name] = {
-            get_gpu(row["gpu"]).id: Price(row["usd_per_gpu_hour"], provider["label"], row.get("date", provider["date"]),
-                                          row.get("source", provider["source"]))
+            get_gpu(row["gpu"]).id: Price(usd_per_gpu_hour=row["usd_per_gpu_hour"], provider=provider["label"],
+                                          date=row.get("date", provider["date"]), source=row.get("source", provider["source"]))
             for row in provider["prices"]
         }
     return data["default_provider"], tables
@@ -64,7 +56,7 @@ def price_of(gpu: GpuSpec, provider: str | None = None, overrides: dict[str, flo
     """The user's price for this GPU (by any of its names), else the provider's, else None."""
     for name, usd in (overrides or {}).items():
         if get_gpu(name).id == gpu.id:
-            return Price(usd, "your price", "", "given by the user")
+            return Price(usd_per_gpu_hour=usd, provider="your price", date="", source="given by the user")
     default, tables = _tables()
     if provider is not None and provider not in tables:
         raise WizardError(f"no price list for provider {provider!r}; choose from {', '.join(providers())}")

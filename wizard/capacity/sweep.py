@@ -11,10 +11,9 @@ Only the top results are assembled into full plans.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
-from wizard.capacity.prices import Price, price_of
+from wizard.capacity.prices import price_of
 from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
@@ -24,7 +23,8 @@ from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import search
-from wizard.schema import PlanRequest, PlanResponse, Targets, parse_request
+from wizard.schema import PlanRequest, Targets, parse_request
+from wizard.schema.results import SweepResult, SweepRow
 
 GPUS_PER_NODE = (1, 2, 4, 8)
 NODES = (1, 2, 4)
@@ -42,73 +42,6 @@ def misses(targets: Targets, result: perf.PerfResult) -> list[str]:
     if targets.min_request_rate is not None and result.max_request_rate_per_s < targets.min_request_rate:
         out.append(f"sustains {result.max_request_rate_per_s:.2f} requests/s < {targets.min_request_rate:g}")
     return out
-
-
-@dataclass
-class Row:
-    """One candidate that fits: its settings, cost and expected performance."""
-
-    gpu: str
-    gpus_per_node: int
-    nodes: int
-    tensor_parallel_size: int
-    pipeline_parallel_size: int
-    quantization: str | None  # the request's --quantization: None keeps the checkpoint's own format
-    weights: str  # what the weights are stored as, e.g. "fp8 (checkpoint)", "bf16", "fp8 (online)"
-    kv_cache_dtype: str
-    price: Price
-    output_tokens_per_s: float
-    itl_ms: float
-    ttft_ms: float
-    max_request_rate_per_s: float
-    max_concurrency: int
-    request: PlanRequest = field(repr=False)
-
-    @property
-    def cost_per_hour(self) -> float:
-        """On-demand USD per hour: the GPU-hour price times every GPU rented."""
-        return self.price.usd_per_gpu_hour * self.gpus_per_node * self.nodes
-
-    @property
-    def cost_per_million_output_tokens(self) -> float:
-        """USD per million output tokens at the expected throughput."""
-        tokens_per_hour = self.output_tokens_per_s * 3600
-        return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else float("inf")
-
-
-@dataclass
-class SweepResult:
-    """Every fitting configuration, cheapest first; full plans for the first ``len(plans)``."""
-
-    candidates_evaluated: int
-    seconds: float  # evaluating the candidates, without assembling the full plans
-    rows: list[Row]
-    rejected: dict[str, int]
-    plans: list[PlanResponse]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"candidates_evaluated": N, "results": [...]}``: the rows that have a full plan, cheapest first."""
-        return {
-            "candidates_evaluated": self.candidates_evaluated,
-            "fitting": len(self.rows),
-            "seconds": round(self.seconds, 3),
-            "rejected": self.rejected,
-            "results": [
-                {
-                    "gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes,
-                    "tensor_parallel_size": r.tensor_parallel_size, "pipeline_parallel_size": r.pipeline_parallel_size,
-                    "quantization": r.quantization, "weights": r.weights, "kv_cache_dtype": r.kv_cache_dtype,
-                    "cost_per_hour": round(r.cost_per_hour, 2),
-                    "usd_per_gpu_hour": r.price.usd_per_gpu_hour, "price_source": f"{r.price.provider} {r.price.date}".strip(),
-                    "cost_per_million_output_tokens": round(r.cost_per_million_output_tokens, 3),
-                    "output_tokens_per_s": round(r.output_tokens_per_s, 1), "itl_ms": round(r.itl_ms, 2),
-                    "ttft_ms": round(r.ttft_ms, 1), "max_request_rate_per_s": round(r.max_request_rate_per_s, 3),
-                    "max_concurrency": r.max_concurrency,
-                    "plan": p.model_dump(mode="json"),
-                }
-                for r, p in zip(self.rows, self.plans)
-            ],
-        }
 
 
 def _quantizations(base: PlanRequest, gpu: GpuSpec, checkpoint_quantized: bool) -> list[str | None]:
@@ -177,7 +110,7 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
     else:
         gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
     workload = perf_workload(base)
-    rows: list[Row] = []
+    rows: list[SweepRow] = []
     rejected = {"does not fit": 0, "misses targets": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes)
     for request in todo:
@@ -198,15 +131,17 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
         if misses(targets, result):
             rejected["misses targets"] += 1
             continue
-        rows.append(Row(
+        rows.append(SweepRow(
             gpu=gpu.name, gpus_per_node=hw.gpus, nodes=hw.nodes, tensor_parallel_size=cand.engine.tp,
             pipeline_parallel_size=cand.engine.pp, quantization=request.model.quantization, weights=_weights(inp),
-            kv_cache_dtype=str(cand.kv_cache_dtype.value), price=price,
+            kv_cache_dtype=str(cand.kv_cache_dtype.value), usd_per_gpu_hour=price.usd_per_gpu_hour,
+            price_source=f"{price.provider} {price.date}".strip(),
             output_tokens_per_s=result.output_tokens_per_s[1], itl_ms=result.itl_ms[1], ttft_ms=result.ttft_ms[1],
             max_request_rate_per_s=result.max_request_rate_per_s, max_concurrency=cand.verdict.max_concurrency,
             request=request,
         ))
     rows.sort(key=lambda r: (r.cost_per_hour, r.cost_per_million_output_tokens))
     elapsed = time.perf_counter() - start
-    plans = [plan(r.request) for r in rows[:full_plans]]
-    return SweepResult(candidates_evaluated=len(todo), seconds=elapsed, rows=rows, rejected=rejected, plans=plans)
+    for row in rows[:full_plans]:
+        row.plan = plan(row.request)
+    return SweepResult(candidates_evaluated=len(todo), seconds=elapsed, rejected=rejected, fitting=len(rows), results=rows)

@@ -318,7 +318,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 def sweep_figure(rows: list) -> go.Figure:
     """Cost per hour against output throughput, one colour per GPU type, the Pareto front as a line.
 
-    ``rows`` are :class:`wizard.capacity.sweep.Row` objects (anything with the same attributes).
+    ``rows`` are :class:`wizard.schema.results.SweepRow` objects (anything with the same attributes).
     """
     fig = go.Figure()
     for gpu in dict.fromkeys(r.gpu for r in rows):

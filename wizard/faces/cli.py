@@ -189,7 +189,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     result = sweep(_request(args), targets, gpu_names=args.gpu_list, provider=args.provider,
                    prices=parse_overrides(args.price or []), full_plans=args.limit if args.json else 0,
                    per_node=args.gpus_per_node, nodes=args.node_counts)
-    print(json.dumps(result.to_json(), indent=2) if args.json else render_sweep(result, args.limit))
+    if args.json:  # the cheapest --limit rows, each with its full plan
+        print(result.model_copy(update={"results": result.results[:args.limit]}).model_dump_json(indent=2))
+    else:
+        print(render_sweep(result, args.limit))
     return 0
 
 
@@ -200,7 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     plans = [plan(parse_request({}, load_profile(path))) for path in (args.profile_a, args.profile_b)]
     comparison = compare(*plans, labels=(args.profile_a, args.profile_b))
-    print(json.dumps(comparison.to_json(), indent=2) if args.json else render_comparison(comparison))
+    print(comparison.model_dump_json(indent=2) if args.json else render_comparison(comparison))
     return 0
 
 
@@ -218,7 +221,7 @@ def cmd_check_log(args: argparse.Namespace) -> int:
     from wizard.reality.logcheck import check_log
 
     check = check_log(_read_log(args.file), model=args.model, gpu=args.gpu)
-    print(json.dumps(check.to_json(), indent=2) if args.json else render_log_check(check))
+    print(check.model_dump_json(indent=2) if args.json else render_log_check(check))
     return 0
 
 

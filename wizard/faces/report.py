@@ -6,14 +6,10 @@ and only laid out here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from wizard.schema import PlanResponse, Range, Recommendation
-
-if TYPE_CHECKING:
-    from wizard.capacity.compare import Comparison
-    from wizard.capacity.sweep import SweepResult
-    from wizard.reality.logcheck import LogCheck
+from wizard.schema.results import Comparison, LogCheck, SweepResult
 
 LABEL_WIDTH = 24
 
@@ -112,15 +108,15 @@ SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "
 
 def render_sweep(result: SweepResult, limit: int | None) -> str:
     """The sweep's summary line and its cheapest rows as a table."""
-    lines = [f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.rows)} fit and meet "
+    lines = [f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.results)} fit and meet "
              f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})"]
-    if not result.rows:
+    if not result.results:
         lines.append("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
         return "\n".join(lines)
     rows = [{"gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes, "tp": r.tensor_parallel_size,
              "pp": r.pipeline_parallel_size, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
              "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
-             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.rows[:limit or None]]
+             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.results[:limit or None]]
     lines.append(table(rows, SWEEP_COLUMNS))
     lines.append("cost: on-demand USD per GPU-hour x GPUs; performance: expected values of the heuristic model "
                  "(plan one row for its ranges)")
@@ -129,16 +125,15 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
 
 def render_comparison(c: Comparison) -> str:
     """Plain-text side-by-side table and the command diff, for the terminal."""
-    width = max(len(label) for _, label, _, _ in c.rows) + 2
-    col = max(24, len(c.labels[0]) + 1, *(len(x) for _, _, x, _ in c.rows)) + 2
+    width = max(len(r.label) for r in c.rows) + 2
+    col = max(24, len(c.labels[0]) + 1, *(len(r.a) for r in c.rows)) + 2
     lines = [f"{'':<{width + 2}}{c.labels[0]:<{col}}{c.labels[1]}"]
     group = None
-    for g, label, first, second in c.rows:
-        if g != group:
-            lines.append(g)
-            group = g
-        mark = " " if first == second else "*"
-        lines.append(f"{mark} {label:<{width}}{first:<{col}}{second}")
+    for r in c.rows:
+        if r.group != group:
+            lines.append(r.group)
+            group = r.group
+        lines.append(f"{'*' if r.differs else ' '} {r.label:<{width}}{r.a:<{col}}{r.b}")
     lines.append("serve command diff" + ("" if c.command_diff else ": identical"))
     lines += [f"  {line}" for line in c.command_diff]
     lines.append("(* marks rows that differ; performance numbers are heuristic ranges)")

@@ -9,7 +9,6 @@ same settings and lines up predicted against measured numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from wizard.catalog.gpus import GpuSpec, catalog, custom_gpu, get_gpu
@@ -18,7 +17,7 @@ from wizard.errors import WizardError
 from wizard.physics.versions import release
 from wizard.planning.planner import plan
 from wizard.planning.recommend import batching
-from wizard.reality.startup_log import GIB, StartupLog, parse_startup_log
+from wizard.reality.startup_log import GIB, parse_startup_log
 from wizard.schema import (
     VLLM_VERSION,
     KvCacheDtype,
@@ -27,10 +26,10 @@ from wizard.schema import (
     Quantization,
     parse_request,
 )
+from wizard.schema.results import ROUNDING_GIB, LogCheck, LogCheckRow, StartupLog
 
 GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
 WEIGHTS_TOLERANCE = 0.03  # weights are exact arithmetic: within 3% counts as a match
-ROUNDING_GIB = 0.01  # logs print two decimals
 
 
 def release_version(text: str | None, engine: str | None) -> str:
@@ -85,88 +84,51 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
     return parse_request(values)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One quantity vLLM reported, and what the plan predicted for it."""
-
-    quantity: str
-    unit: str
-    measured: float
-    predicted: float
-    low: float
-    high: float
-
-    @property
-    def verdict(self) -> str:
-        if self.low - ROUNDING_GIB <= self.measured <= self.high + ROUNDING_GIB:
-            return "within range"
-        return "above range" if self.measured > self.high else "below range"
-
-    @property
-    def error_pct(self) -> float | None:
-        return (self.predicted - self.measured) / self.measured * 100 if self.measured else None
+def _row(quantity: str, unit: str, measured: float, predicted: float, low: float, high: float) -> LogCheckRow:
+    return LogCheckRow(quantity=quantity, unit=unit, measured=measured, predicted=predicted, low=low, high=high)
 
 
-@dataclass(frozen=True)
-class LogCheck:
-    log: StartupLog
-    request: PlanRequest
-    plan: PlanResponse
-    rows: list[Row]
-    notes: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "log": {k: v for k, v in asdict(self.log).items() if k != "notes"},
-            "rows": [{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 3),
-                      "low": round(r.low, 3), "high": round(r.high, 3), "verdict": r.verdict,
-                      "error_pct": round(r.error_pct, 1) if r.error_pct is not None else None} for r in self.rows],
-            "notes": self.notes,
-            "plan": self.plan.model_dump(mode="json"),
-        }
-
-
-def compare_rows(log: StartupLog, p: PlanResponse) -> list[Row]:
+def compare_rows(log: StartupLog, p: PlanResponse) -> list[LogCheckRow]:
     """Each number the log reports beside the plan's prediction and range."""
     mem, rng = p.memory, p.memory.ranges
     rows = []
     if log.requested_memory_gib is not None:  # arithmetic on the log's own total and utilization, both rounded
         b = mem.budget_gib
-        rows.append(Row("requested memory (total x utilization)", "GiB", log.requested_memory_gib,
-                        b, b - ROUNDING_GIB, b + ROUNDING_GIB))
+        rows.append(_row("requested memory (total x utilization)", "GiB", log.requested_memory_gib,
+                     b, b - ROUNDING_GIB, b + ROUNDING_GIB))
     w = mem.weights_gib
     if log.weights_gib is not None:
-        rows.append(Row("model weights", "GiB", log.weights_gib, w, w * (1 - WEIGHTS_TOLERANCE), w * (1 + WEIGHTS_TOLERANCE)))
+        rows.append(_row("model weights", "GiB", log.weights_gib, w, w * (1 - WEIGHTS_TOLERANCE), w * (1 + WEIGHTS_TOLERANCE)))
     if log.activation_gib is not None:
         act = rng["activation_gib"]
         if log.activation_includes_cuda_graphs and mem.cuda_graph_in_budget:
             cg = rng["cuda_graph_gib"]
-            rows.append(Row("peak activation (with the CUDA-graph estimate, as this release reports it)", "GiB",
-                            log.activation_gib, act.expected + cg.expected, act.low + cg.low, act.high + cg.high))
+            rows.append(_row("peak activation (with the CUDA-graph estimate, as this release reports it)", "GiB",
+                     log.activation_gib, act.expected + cg.expected, act.low + cg.low, act.high + cg.high))
         else:
-            rows.append(Row("activation peak", "GiB", log.activation_gib, act.expected, act.low, act.high))
+            rows.append(_row("activation peak", "GiB", log.activation_gib, act.expected, act.low, act.high))
     if log.weights_and_non_torch_gib is not None and log.non_torch_gib is None:  # 0.27+ summary without the weights line
         nt = rng["non_torch_gib"]
-        rows.append(Row("weights + non-torch memory", "GiB", log.weights_and_non_torch_gib, w + nt.expected,
-                        w * (1 - WEIGHTS_TOLERANCE) + nt.low, w * (1 + WEIGHTS_TOLERANCE) + nt.high))
+        rows.append(_row("weights + non-torch memory", "GiB", log.weights_and_non_torch_gib, w + nt.expected,
+                     w * (1 - WEIGHTS_TOLERANCE) + nt.low, w * (1 + WEIGHTS_TOLERANCE) + nt.high))
     for measured, key, label in ((log.non_torch_gib, "non_torch_gib", "non-torch memory"),
                                  (log.cuda_graph_gib, "cuda_graph_gib", "CUDA graphs"),
                                  (log.cuda_graph_estimate_gib, "cuda_graph_gib", "CUDA-graph memory estimate")):
         if measured is not None:
             r = rng[key]
-            rows.append(Row(label, "GiB", measured, r.expected, r.low, r.high))
+            rows.append(_row(label, "GiB", measured, r.expected, r.low, r.high))
     kv = rng["kv_cache_gib"]
     if log.kv_cache_gib is not None:
-        rows.append(Row("available KV cache memory", "GiB", log.kv_cache_gib, kv.expected, kv.low, kv.high))
+        rows.append(_row("available KV cache memory", "GiB", log.kv_cache_gib, kv.expected, kv.low, kv.high))
     # Tokens and concurrency scale with the KV pool: their range is the pool's.
     scale_low = kv.low / kv.expected if kv.expected > 0 else 0.0
     scale_high = kv.high / kv.expected if kv.expected > 0 else 0.0
     if log.kv_cache_tokens is not None:
         t = mem.kv_cache_tokens
-        rows.append(Row("GPU KV cache size", "tokens", log.kv_cache_tokens, t, t * scale_low, t * scale_high))
+        rows.append(_row("GPU KV cache size", "tokens", log.kv_cache_tokens, t, t * scale_low, t * scale_high))
     if log.max_concurrency is not None:
         c = p.feasibility.max_concurrency_at_max_model_len
-        rows.append(Row("maximum concurrency at max_model_len", "x", log.max_concurrency, c, c * scale_low, c * scale_high))
+        rows.append(_row("maximum concurrency at max_model_len", "x", log.max_concurrency, c, c * scale_low, c * scale_high))
     return rows
 
 

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 
 from wizard.errors import WizardError
+from wizard.schema.results import StartupLog
 
 GIB = 1024**3
 DEFAULT_BLOCK_SIZE = 16  # vLLM's default --block-size on CUDA
@@ -58,47 +58,6 @@ EMPTY_LOG = (
     "the startup log is empty: paste the server's startup log from its first line "
     "to 'Application startup complete'"
 )
-
-
-@dataclass(frozen=True)
-class StartupLog:
-    """What a vLLM start-up log reported; None where the log does not show it."""
-
-    vllm_version: str | None
-    engine: str | None
-    model: str | None
-    tensor_parallel_size: int | None
-    pipeline_parallel_size: int | None
-    max_model_len: int | None
-    dtype: str | None
-    quantization: str | None
-    kv_cache_dtype: str | None
-    enforce_eager: bool | None
-    gpu_memory_utilization: float | None
-    max_num_seqs: int | None
-    max_num_batched_tokens: int | None
-    block_size: int | None
-    gpu_total_gib: float | None
-    gpu_free_at_startup_gib: float | None
-    requested_memory_gib: float | None
-    weights_gib: float | None
-    activation_gib: float | None
-    non_torch_gib: float | None
-    weights_and_non_torch_gib: float | None
-    cuda_graph_gib: float | None
-    cuda_graph_estimate_gib: float | None
-    kv_cache_gib: float | None
-    kv_cache_tokens: int | None
-    gpu_blocks: int | None
-    max_concurrency: float | None
-    # vLLM's own advice for --kv-cache-memory (bytes per GPU; the smallest over ranks):
-    # fit into the requested memory (total x gpu_memory_utilization), or use all free memory.
-    suggested_kv_cache_memory_bytes: int | None
-    suggested_kv_cache_memory_full_gpu_bytes: int | None
-    notes: tuple[str, ...]
-    # 0.27+'s summary ("consumed memory (weights + non-torch)") counts the applied
-    # CUDA-graph estimate in its "peak activation".
-    activation_includes_cuda_graphs: bool = False
 
 
 _NUM = r"(-?\d[\d,]*(?:\.\d+)?)"

@@ -1,0 +1,184 @@
+"""Result models beyond one plan: the sweep, two plans side by side, a start-up log and its check.
+
+Every face's JSON for these is ``model_dump``; every field is described once here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from wizard.schema.plan import PlanResponse
+from wizard.schema.request import PlanRequest
+
+ROUNDING_GIB = 0.01  # start-up logs print GiB with two decimals: a measurement is within a range up to this
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_are_not_inputs(cls, data: Any) -> Any:
+        """A dumped result validates again: its computed fields are read back as what they are, derived."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        return data
+
+
+# ------------------------------------------------------------------ capacity planning
+
+
+class Price(_Result):
+    """An on-demand GPU price, with where it comes from."""
+
+    usd_per_gpu_hour: float = Field(description="On-demand USD per GPU-hour.")
+    provider: str = Field(description="The price list it comes from.")
+    date: str = Field(description="When the price was read.")
+    source: str = Field(description="Where the price was read (URL or 'given by the user').")
+
+
+class SweepRow(_Result):
+    """One configuration that fits and meets the targets: its layout, cost and expected performance."""
+
+    gpu: str
+    gpus_per_node: int
+    nodes: int
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+    quantization: str | None = Field(description="The request's quantization: empty keeps the checkpoint's own format.")
+    weights: str = Field(description="What the weights are stored as, e.g. 'fp8 (checkpoint)', 'bf16', 'fp8 (online)'.")
+    kv_cache_dtype: str
+    usd_per_gpu_hour: float = Field(description="On-demand USD per GPU-hour.")
+    price_source: str = Field(description="The price list and date the price comes from.")
+    output_tokens_per_s: float = Field(description="Expected aggregate output tokens per second.")
+    itl_ms: float = Field(description="Expected time per output token.")
+    ttft_ms: float = Field(description="Expected time to first token.")
+    max_request_rate_per_s: float = Field(description="Highest request rate the configuration sustains.")
+    max_concurrency: int = Field(description="Requests of the workload's context the KV cache holds at once.")
+    request: PlanRequest = Field(description="The request that plans this row alone (same verdict and memory).")
+    plan: PlanResponse | None = Field(None, description="The full plan, for the cheapest rows only.")
+
+    @computed_field(description="On-demand USD per hour: the GPU-hour price times every GPU rented.")  # type: ignore[prop-decorator]
+    @property
+    def cost_per_hour(self) -> float:
+        return self.usd_per_gpu_hour * self.gpus_per_node * self.nodes
+
+    @computed_field(description="USD per million output tokens at the expected throughput.")  # type: ignore[prop-decorator]
+    @property
+    def cost_per_million_output_tokens(self) -> float:
+        tokens_per_hour = self.output_tokens_per_s * 3600
+        return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else math.inf
+
+
+class SweepResult(_Result):
+    """Every configuration that fits and meets the targets, cheapest first."""
+
+    candidates_evaluated: int = Field(description="Configurations planned.")
+    seconds: float = Field(description="Time spent evaluating them (full plans excluded).")
+    rejected: dict[str, int] = Field(description="Configurations left out, by reason.")
+    fitting: int = Field(description="How many configurations fit and meet the targets (results may list only the cheapest).")
+    results: list[SweepRow] = Field(description="The configurations kept, cheapest per hour first.")
+
+
+# ------------------------------------------------------------------ two plans side by side
+
+
+class ComparisonRow(_Result):
+    group: str = Field(description="memory, performance or settings.")
+    label: str
+    a: str
+    b: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def differs(self) -> bool:
+        return self.a != self.b
+
+
+class Comparison(_Result):
+    """Two plans row by row, and how their serve commands differ."""
+
+    labels: tuple[str, str]
+    rows: list[ComparisonRow]
+    command_diff: list[str] = Field(description="Unified diff of the two serve commands, one argument per line.")
+    plans: tuple[PlanResponse, PlanResponse]
+
+
+# ------------------------------------------------------------------ checks against reality
+
+
+class StartupLog(_Result):
+    """What a vLLM start-up log reported; empty where the log does not show it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vllm_version: str | None
+    engine: str | None
+    model: str | None
+    tensor_parallel_size: int | None
+    pipeline_parallel_size: int | None
+    max_model_len: int | None
+    dtype: str | None
+    quantization: str | None
+    kv_cache_dtype: str | None
+    enforce_eager: bool | None
+    gpu_memory_utilization: float | None
+    max_num_seqs: int | None
+    max_num_batched_tokens: int | None
+    block_size: int | None
+    gpu_total_gib: float | None
+    gpu_free_at_startup_gib: float | None
+    requested_memory_gib: float | None
+    weights_gib: float | None
+    activation_gib: float | None
+    non_torch_gib: float | None
+    weights_and_non_torch_gib: float | None
+    cuda_graph_gib: float | None
+    cuda_graph_estimate_gib: float | None
+    kv_cache_gib: float | None
+    kv_cache_tokens: int | None
+    gpu_blocks: int | None
+    max_concurrency: float | None
+    suggested_kv_cache_memory_bytes: int | None = Field(
+        description="vLLM's advice for --kv-cache-memory that fits the requested memory (bytes per GPU, smallest over ranks).")
+    suggested_kv_cache_memory_full_gpu_bytes: int | None = Field(
+        description="vLLM's advice for --kv-cache-memory that uses all free memory (bytes per GPU, smallest over ranks).")
+    notes: tuple[str, ...]
+    activation_includes_cuda_graphs: bool = Field(
+        False, description="0.27+'s summary ('consumed memory (weights + non-torch)') counts the CUDA-graph estimate in its peak activation.")
+
+
+class LogCheckRow(_Result):
+    """One quantity vLLM reported, and what the plan predicted for it."""
+
+    quantity: str
+    unit: str
+    measured: float
+    predicted: float
+    low: float
+    high: float
+
+    @computed_field(description="Whether the measurement lies in the predicted range (logs round to 0.01).")  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> str:
+        if self.low - ROUNDING_GIB <= self.measured <= self.high + ROUNDING_GIB:
+            return "within range"
+        return "above range" if self.measured > self.high else "below range"
+
+    @computed_field(description="(predicted - measured) / measured, in percent.")  # type: ignore[prop-decorator]
+    @property
+    def error_pct(self) -> float | None:
+        return (self.predicted - self.measured) / self.measured * 100 if self.measured else None
+
+
+class LogCheck(_Result):
+    """A real start-up log beside the plan of the same settings."""
+
+    log: StartupLog
+    request: PlanRequest = Field(description="The settings the run used, vLLM's defaults filling what it did not set.")
+    plan: PlanResponse
+    rows: list[LogCheckRow]
+    notes: list[str]
