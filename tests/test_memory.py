@@ -55,15 +55,6 @@ def test_pipeline_stages_hold_their_layers_embedding_first_head_last():
     assert first + last - 2 * rope == 8_030_261_248 * 2
 
 
-def test_gpt_oss_mxfp4_weights_match_logs_within_half_a_percent():
-    # vLLM logs: gpt-oss-120b 65.97 GiB (H100), gpt-oss-20b 13.72 GiB (A100).
-    for model_id, logged, layers in (("openai/gpt-oss-120b", 65.97, 36), ("openai/gpt-oss-20b", 13.72, 24)):
-        arch = _arch(model_id)
-        fmt = from_checkpoint(arch.quantization_config)
-        weights = stage_weights(arch, fmt, ENGINE, range(layers), True, True) / GIB
-        assert abs(weights - logged) / logged < 0.005
-
-
 def test_online_fp8_keeps_embeddings_and_head_in_bf16():
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
     fp8 = stage_weights(arch, ONLINE_FP8, ENGINE, range(32), True, True)

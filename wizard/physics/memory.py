@@ -26,7 +26,7 @@ from wizard.physics.params import (
     layer_tensors,
     pp_layer_ranges,
 )
-from wizard.physics.quant import WeightFormat
+from wizard.physics.quant import MXFP4_MARLIN, Mxfp4Kernel, WeightFormat
 
 GIB = 1024**3
 MIB = 1024**2
@@ -108,6 +108,7 @@ class Engine:
     sampler_in_profile: bool = True
     overhead_gib: float = 0.0
     fragmentation_factor: float = 1.0
+    mxfp4_kernel: Mxfp4Kernel = MXFP4_MARLIN  # quant.mxfp4_kernel(gpu.cc, gpu.vendor, release.version)
 
     @property
     def in_flight_tokens(self) -> int:
@@ -188,12 +189,12 @@ def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers:
     user's parameter-count override to every tensor.
     """
     return _stage_weights(arch, fmt, engine.tp, engine.dtype_bytes, layers.start, layers.stop, first, last,
-                          extra_params, scale)
+                          extra_params, scale, engine.mxfp4_kernel)
 
 
 @cache
 def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: int, start: int, stop: int,
-                   first: bool, last: bool, extra_params: int, scale: float) -> float:
+                   first: bool, last: bool, extra_params: int, scale: float, kernel: Mxfp4Kernel) -> float:
     total = 0.0
     # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
     # size one of each, multiply.
@@ -204,7 +205,7 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
         if fmt.layer_specific:
             key += tuple(fmt.covers(t, layer) for t in tensors)
         if key not in sized:
-            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes) for t in tensors)
+            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel) for t in tensors)
         total += sized[key]
     embed, head = embedding_tensors(arch, tp)
     if first:
@@ -218,8 +219,8 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
     total *= scale
     total += extra_params * dtype_bytes / tp
     # RoPE cos/sin cache, one per model in the model dtype (Llama-3.1-8B loads
-    # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B).
-    total += arch.rope_positions * arch.rope_dim * dtype_bytes
+    # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B), float32 where the model asks.
+    total += arch.rope_positions * arch.rope_dim * (arch.rope_bytes or dtype_bytes)
     return total
 
 
