@@ -5,7 +5,8 @@ Replays every usable row of ``../shared/truth/vllm_memory_logs.csv`` (or the
 file given with --csv) through the planner with the row's settings (GPU memory
 as vLLM printed it, TP/PP, utilization, max_model_len, batch limits, eager
 mode, KV dtype, and the row's vLLM release), and prints a per-row table and a
-summary: weights within 3%, KV pool within 10% or 1 GiB, start/no-start.
+summary: weights within 3%, KV pool within 10% or 1 GiB, the printed "GPU KV
+cache size" in tokens within 10%, start/no-start.
 
 A row is usable when its model is in the bundled catalog (or named by an
 alias below), its GPU memory is known, and it reports weights, KV pool or
@@ -42,6 +43,7 @@ ALIASES = {
 }
 WEIGHTS_TOLERANCE = 0.03
 KV_TOLERANCE, KV_TOLERANCE_GIB = 0.10, 1.0
+TOKENS_TOLERANCE = 0.10
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -74,6 +76,7 @@ class Result:
     label: str
     weights: tuple[float, float] | None
     kv: tuple[float, float] | None
+    tokens: tuple[int, int] | None
     start: tuple[bool, bool] | None
     note: str = ""
 
@@ -119,6 +122,7 @@ def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
             skipped.append((index, request))
             continue
         obs_w, obs_kv, obs_start = number(row["weights_gib"]), number(row["kv_cache_gib"]), observed_start(row)
+        obs_tokens = integer(row["kv_cache_tokens"]) if "derived" not in row["kv_cache_tokens"] else None
         if obs_w is None and obs_kv is None and obs_start is None:
             skipped.append((index, "reports neither weights, KV pool nor start-up outcome"))
             continue
@@ -134,6 +138,7 @@ def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
             label=label,
             weights=(mem.weights_gib, obs_w) if obs_w is not None else None,
             kv=(mem.kv_cache_gib, obs_kv) if obs_kv is not None and obs_kv > 0 else None,
+            tokens=(mem.kv_cache_tokens, obs_tokens) if obs_tokens and resp.feasibility.starts else None,
             start=(resp.feasibility.starts, obs_start) if obs_start is not None else None,
             note=f"{mem.engine} L={mem.max_model_len} seqs={mem.max_num_seqs} mnbt={mem.max_num_batched_tokens}",
         ))
@@ -144,28 +149,39 @@ def kv_ok(pred: float, obs: float) -> bool:
     return abs(pred - obs) <= max(KV_TOLERANCE * obs, KV_TOLERANCE_GIB)
 
 
+def tokens_ok(pred: int, obs: int) -> bool:
+    return abs(pred - obs) <= TOKENS_TOLERANCE * obs
+
+
 def report(results: list[Result], skipped: list[tuple[int, str]], verbose: bool) -> str:
-    lines = [f"{'row':>3}  {'case':<58} {'weights pred/obs':>18} {'err':>6}  {'KV pred/obs GiB':>17} {'err':>7}  {'starts pred/obs':>15}"]
+    header = (f"{'row':>3}  {'case':<58} {'weights pred/obs':>18} {'err':>6}  {'KV pred/obs GiB':>17} {'err':>7}  "
+              f"{'tokens pred/obs':>21} {'err':>7}  {'starts pred/obs':>15}")
+    lines = [header]
     for r in results:
         w = f"{r.weights[0]:8.2f}/{r.weights[1]:<8.2f}" if r.weights else ""
         we = f"{(r.weights[0] - r.weights[1]) / r.weights[1] * 100:+5.1f}%" if r.weights else ""
         kv = f"{r.kv[0]:7.2f}/{r.kv[1]:<8.2f}" if r.kv else ""
         ke = f"{r.kv[0] - r.kv[1]:+6.2f}{'' if kv_ok(*r.kv) else '!'}" if r.kv else ""
+        tk = f"{r.tokens[0]:>10,}/{r.tokens[1]:<10,}" if r.tokens else ""
+        te = f"{(r.tokens[0] - r.tokens[1]) / r.tokens[1] * 100:+5.1f}%{'' if tokens_ok(*r.tokens) else '!'}" if r.tokens else ""
         st = f"{r.start[0]!s:>6}/{r.start[1]!s:<6}{'' if r.start[0] == r.start[1] else '!'}" if r.start else ""
-        lines.append(f"{r.row:>3}  {r.label:<58} {w:>18} {we:>6}  {kv:>17} {ke:>7}  {st:>15}")
+        lines.append(f"{r.row:>3}  {r.label:<58} {w:>18} {we:>6}  {kv:>17} {ke:>7}  {tk:>21} {te:>7}  {st:>15}")
         if verbose:
             lines.append(f"     {r.note}")
     lines.append("")
-    lines.append("summary (KV within 10% or 1 GiB; '!' marks a miss)")
+    lines.append("summary (KV within 10% or 1 GiB, tokens within 10%; '!' marks a miss)")
     for engine in ("all", "V1", "V0"):
         sel = [r for r in results if engine == "all" or _engine(r) == engine]
         w = [r for r in sel if r.weights]
         k = [r for r in sel if r.kv]
+        t = [r for r in sel if r.tokens]
         s = [r for r in sel if r.start]
         w_ok = sum(abs(a - b) / b <= WEIGHTS_TOLERANCE for a, b in (r.weights for r in w))
         k_ok = sum(kv_ok(*r.kv) for r in k)
+        t_ok = sum(tokens_ok(*r.tokens) for r in t)
         s_ok = sum(a == b for a, b in (r.start for r in s))
-        lines.append(f"  {engine:>3} rows: weights within 3% {w_ok}/{len(w)}, KV pool {k_ok}/{len(k)}, start/no-start {s_ok}/{len(s)}")
+        lines.append(f"  {engine:>3} rows: weights within 3% {w_ok}/{len(w)}, KV pool {k_ok}/{len(k)}, "
+                     f"tokens {t_ok}/{len(t)}, start/no-start {s_ok}/{len(s)}")
     lines.append(f"  rows replayed: {len(results)}, skipped: {len(skipped)}")
     if verbose:
         lines += [f"  skipped row {i}: {why}" for i, why in skipped]

@@ -7,7 +7,12 @@ import pytest
 
 from wizard.catalog.gpus import get_gpu
 from wizard.physics.arch import parse_config
-from wizard.physics.kv import block_size_for, layout
+from wizard.physics.kv import (
+    block_size_for,
+    layout,
+    reported_kv_tokens,
+    reported_max_concurrency,
+)
 
 CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
 
@@ -92,3 +97,35 @@ def test_mla_block_size_by_backend(gpu, size):
 
 def test_dense_block_size_is_16():
     assert block_size_for(_arch("Qwen/Qwen3-8B"), get_gpu("H100")) == 16
+
+
+def test_hybrid_token_count_as_0_1x_releases_print_it():
+    # gpt-oss-120b on 4 x A100 (TP 4): two groups of 18 layers. Before 0.21 vLLM printed
+    # num_blocks // groups x block_size: 330,018 blocks -> 2,640,144 tokens (a real log).
+    arch = _arch("openai/gpt-oss-120b")
+    kv = layout(arch, range(36), tp=4, kv_bytes=2, block_size=16, in_flight_tokens=2048)
+    assert reported_kv_tokens(kv, 330_018, 131072, (0, 11, 0)) == 165_009 * 16 == 2_640_144
+    # 9,798 blocks at TP 1 (5.38 GiB of 18 x 32 KiB blocks) -> the 78,384 tokens of the truth CSV.
+    kv1 = layout(arch, range(36), tp=1, kv_bytes=2, block_size=16, in_flight_tokens=8192)
+    assert reported_kv_tokens(kv1, 9_798, 131072, (0, 11, 0)) == 78_384
+    # The raw block capacity stays available beside it.
+    assert kv.capacity_tokens(330_018) == 5_280_288
+
+
+def test_hybrid_token_count_from_0_21_is_concurrency_times_max_model_len():
+    arch = _arch("openai/gpt-oss-120b")
+    kv = layout(arch, range(36), tp=4, kv_bytes=2, block_size=16, in_flight_tokens=2 * 2048)
+    # One 131072-token request: 8192 full blocks + cdiv(127 + 4096, 16) + 1 = 265 sliding blocks.
+    assert kv.blocks_per_request(131072) == 8457
+    assert reported_kv_tokens(kv, 330_018, 131072, (0, 33, 0)) == int(330_018 / 8457 * 131072) == 5_114_830
+    assert reported_max_concurrency(kv, 330_018, 131072) == pytest.approx(39.02, abs=0.005)
+
+
+def test_uniform_model_prints_the_same_tokens_in_every_release():
+    arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
+    kv = layout(arch, range(32), 1, 2, 16, 4096)
+    for version in ((0, 9, 2), (0, 20, 0), (0, 33, 0)):
+        assert reported_kv_tokens(kv, 1000, 8192, version) == 16_000  # 1000 / 512 x 8192 from 0.21
+    # V0 printed "# GPU blocks" and a concurrency of blocks x 16 / max_model_len (1952 x 16 / 20000 = 1.56x).
+    assert reported_kv_tokens(kv, 1952, 20000, (0, 6, 4), v0=True) == 31_232
+    assert reported_max_concurrency(kv, 1952, 20000, v0=True) == pytest.approx(1.5616)

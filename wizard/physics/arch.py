@@ -29,6 +29,9 @@ _UNSUPPORTED_HINTS = ("mamba", "ssm", "rwkv", "jamba", "nemotron_h", "whisper", 
 # Families whose MLP is not gated, or whose layers carry learned position
 # embeddings and biased layer norms: their parameter count is not modelled.
 _NON_GATED = {"opt", "gpt2", "gpt_neox", "gpt_bigcode", "gptj", "falcon", "phi", "bloom", "mpt", "starcoder2", "chatglm", "glm"}
+# Families whose RoPE cos/sin cache vLLM keeps in float32 whatever the model dtype
+# (vllm/model_executor/models/gpt_oss.py passes dtype=torch.float32 to get_rope).
+_FP32_ROPE = {"gpt_oss"}
 # Families whose accounting is checked against published parameter counts
 # (tests/test_params.py); others get a note that a Llama-style layout is assumed.
 VERIFIED_MODEL_TYPES = {
@@ -93,6 +96,7 @@ class Architecture:
     max_model_len: int
     rope_dim: int
     rope_positions: int
+    rope_bytes: int  # bytes per element of the cos/sin cache; 0 = the model dtype
     multimodal: bool
     # Not part of equality or the hash: architectures key caches of per-layer tensors.
     quantization_config: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -289,6 +293,7 @@ def parse_config(config: Mapping[str, Any]) -> Architecture:
         max_model_len=_max_model_len(cfg, model_type),
         rope_dim=rope_dim,
         rope_positions=rope_positions,
+        rope_bytes=4 if model_type in _FP32_ROPE else 0,
         multimodal=multimodal,
         quantization_config=config.get("quantization_config") or cfg.get("quantization_config"),
     )

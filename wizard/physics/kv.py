@@ -14,6 +14,11 @@ from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, kv_heads_per_rank
 
 DEFAULT_BLOCK_SIZE = 16  # vllm/config/cache.py: 16 tokens per block on CUDA
+# vllm/v1/core/kv_cache_utils.py prints "GPU KV cache size: N tokens" as
+# int(max_concurrency x max_model_len) from 0.21.0 (get_kv_cache_capacity);
+# 0.9-0.20 printed num_blocks // len(kv_cache_groups) x min block size, and
+# single-group models (and V0's "# GPU blocks") amount to num_blocks x block_size.
+TOKENS_FROM_CONCURRENCY_SINCE = (0, 21, 0)
 
 
 def cdiv(a: int, b: int) -> int:
@@ -63,6 +68,10 @@ class KvLayout:
     def num_blocks(self, available_bytes: float) -> int:
         return max(0, int(available_bytes // self.bytes_per_block))
 
+    def capacity_tokens(self, num_blocks: int) -> int:
+        """Raw block capacity: block ids x tokens per block (what one group could hold alone)."""
+        return num_blocks * self.block_size
+
     def blocks_per_request(self, tokens: int) -> int:
         return sum(g.blocks_for(tokens, self.block_size, self.in_flight_tokens) for g in self.groups)
 
@@ -85,6 +94,31 @@ class KvLayout:
             else:
                 hi = mid - 1
         return lo
+
+
+def reported_kv_tokens(kv: KvLayout, num_blocks: int, max_model_len: int, version: tuple[int, int, int],
+                       v0: bool = False) -> int:
+    """The token count vLLM prints as "GPU KV cache size: N tokens" for this pool.
+
+    For a hybrid (sliding + full) model the releases disagree by a wide margin:
+    gpt-oss-120b on 4 x A100 at 0.8 printed 2,640,144 tokens on a 0.1x release
+    (330,018 blocks // 2 groups x 16), where 0.21+ prints concurrency x max_model_len.
+    """
+    if v0 or version < TOKENS_FROM_CONCURRENCY_SINCE:
+        return num_blocks // len(kv.groups) * kv.block_size
+    return int(kv.max_concurrency(num_blocks, max_model_len) * max_model_len)
+
+
+def reported_max_concurrency(kv: KvLayout, num_blocks: int, max_model_len: int, v0: bool = False) -> float:
+    """vLLM's "Maximum concurrency for L tokens per request": blocks over one request's need.
+
+    V1 divides by the blocks one max_model_len request holds summed over the
+    groups (get_max_concurrency_for_kv_cache_config); V0 divided the token
+    capacity by max_model_len.
+    """
+    if v0:
+        return kv.capacity_tokens(num_blocks) / max_model_len
+    return kv.max_concurrency(num_blocks, max_model_len)
 
 
 def kv_dtype_bytes(kv_cache_dtype: str, model_dtype_bytes: int) -> int:

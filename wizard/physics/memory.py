@@ -6,6 +6,11 @@ vllm/v1/worker/gpu_worker.py ``determine_available_memory``:
                    - weights - activation peak - non-torch increase
                    - estimated CUDA-graph memory      (default since v0.21)
 
+or, with ``--kv-cache-memory-bytes`` (0.10.2+), exactly the bytes given: the
+profile run still compiles the model but nothing is measured or subtracted and
+the utilization no longer sizes the pool, so what decides whether vLLM starts
+is whether weights, working memory, graphs and that pool fit in the free memory.
+
 Weights are computed exactly from the tensor list and the weight format.
 The activation peak, non-torch memory and CUDA-graph memory are heuristics
 calibrated on real start-up logs (sources beside each constant); each comes
@@ -26,7 +31,7 @@ from wizard.physics.params import (
     layer_tensors,
     pp_layer_ranges,
 )
-from wizard.physics.quant import WeightFormat
+from wizard.physics.quant import MXFP4_MARLIN, Mxfp4Kernel, WeightFormat
 
 GIB = 1024**3
 MIB = 1024**2
@@ -69,6 +74,11 @@ CUDA_GRAPH_MOE_FACTOR = 1.8
 CUDA_GRAPH_ESTIMATE_FACTOR = 1.1
 CUDA_GRAPH_RANGE = (0.6, 1.6)
 
+# ---- memory free when vLLM takes its baseline (after the CUDA context and NCCL set-up):
+# "Free memory on device (78.84/79.25 GiB)" (A100, v0.31) and (78.66/79.19 GiB)
+# (H100, v0.10.2): 0.41-0.53 GiB taken before vLLM measures anything.
+CUDA_CONTEXT_GIB = 0.5
+
 
 @dataclass(frozen=True)
 class Triple:
@@ -108,12 +118,16 @@ class Engine:
     sampler_in_profile: bool = True
     overhead_gib: float = 0.0
     fragmentation_factor: float = 1.0
+    mxfp4_kernel: Mxfp4Kernel = MXFP4_MARLIN  # quant.mxfp4_kernel(gpu.cc, gpu.vendor, release.version)
+    sliding_reserves_in_flight: bool = True  # Release.sliding_reserves_in_flight (vLLM 0.26+)
+    kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the pool per GPU, utilization ignored
 
     @property
     def in_flight_tokens(self) -> int:
-        """Tokens scheduled but not yet settled: async scheduling keeps two batches
-        in flight without PP, PP keeps one per stage (VllmConfig.max_in_flight_tokens)."""
-        if self.v0:
+        """Tokens a sliding window reserves beyond itself: from 0.26 every batch in flight
+        (async scheduling keeps two without PP, PP one per stage: VllmConfig.max_in_flight_tokens);
+        before, one max_num_batched_tokens chunk (SlidingWindowSpec.max_memory_usage_bytes)."""
+        if self.v0 or not self.sliding_reserves_in_flight:
             return self.max_num_batched_tokens
         return (2 if self.pp == 1 else self.pp) * self.max_num_batched_tokens
 
@@ -132,6 +146,8 @@ class StageMemory:
     overhead: float
     kv: KvLayout
     cuda_graph_in_budget: bool = True
+    kv_pinned: float | None = None  # --kv-cache-memory-bytes
+    device_free: float = 0.0  # free memory when vLLM takes its baseline
 
     @cached_property
     def non_kv(self) -> Triple:
@@ -141,9 +157,29 @@ class StageMemory:
 
     @cached_property
     def available(self) -> Triple:
-        """KV-cache bytes left: high when the heuristics come out low and vice versa."""
+        """KV-cache bytes left: high when the heuristics come out low and vice versa.
+
+        A pinned pool (``--kv-cache-memory-bytes``) is exactly what was asked for.
+        """
+        if self.kv_pinned is not None:
+            return Triple.exact(self.kv_pinned)
         non_kv = self.non_kv
         return Triple(self.budget - non_kv.high, self.budget - non_kv.expected, self.budget - non_kv.low)
+
+    @cached_property
+    def unallocated(self) -> Triple:
+        """Device memory left once weights, working memory, captured graphs and the pool are in.
+
+        Graphs count as captured (the estimate over CUDA_GRAPH_ESTIMATE_FACTOR)
+        whether or not vLLM subtracted them.  Below zero a pinned pool does not
+        start: vLLM runs out of memory allocating it or capturing graphs.
+        """
+        graphs = Triple(*(g / CUDA_GRAPH_ESTIMATE_FACTOR for g in (self.cuda_graph.low, self.cuda_graph.expected,
+                                                                    self.cuda_graph.high)))
+        used = Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + graphs
+        pool = self.available
+        return Triple(self.device_free - used.high - pool.high, self.device_free - used.expected - pool.expected,
+                      self.device_free - used.low - pool.low)
 
 
 @dataclass(frozen=True)
@@ -164,6 +200,13 @@ class MemoryPlan:
     def limiting(self) -> StageMemory:
         """The stage whose memory sets the block count."""
         return min(self.stages, key=lambda s: s.kv.num_blocks(s.available.expected))
+
+    @cached_property
+    def pinned_shortfall(self) -> float:
+        """Bytes a pinned pool (--kv-cache-memory-bytes) overcommits the tightest GPU by; 0 when it fits."""
+        if self.stages[0].kv_pinned is None:
+            return 0.0
+        return max(0.0, -min(s.unallocated.expected for s in self.stages))
 
 
 def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) -> list[int]:
@@ -188,12 +231,12 @@ def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers:
     user's parameter-count override to every tensor.
     """
     return _stage_weights(arch, fmt, engine.tp, engine.dtype_bytes, layers.start, layers.stop, first, last,
-                          extra_params, scale)
+                          extra_params, scale, engine.mxfp4_kernel)
 
 
 @cache
 def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: int, start: int, stop: int,
-                   first: bool, last: bool, extra_params: int, scale: float) -> float:
+                   first: bool, last: bool, extra_params: int, scale: float, kernel: Mxfp4Kernel) -> float:
     total = 0.0
     # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
     # size one of each, multiply.
@@ -204,7 +247,7 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
         if fmt.layer_specific:
             key += tuple(fmt.covers(t, layer) for t in tensors)
         if key not in sized:
-            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes) for t in tensors)
+            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel) for t in tensors)
         total += sized[key]
     embed, head = embedding_tensors(arch, tp)
     if first:
@@ -218,8 +261,8 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
     total *= scale
     total += extra_params * dtype_bytes / tp
     # RoPE cos/sin cache, one per model in the model dtype (Llama-3.1-8B loads
-    # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B).
-    total += arch.rope_positions * arch.rope_dim * dtype_bytes
+    # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B), float32 where the model asks.
+    total += arch.rope_positions * arch.rope_dim * (arch.rope_bytes or dtype_bytes)
     return total
 
 
@@ -303,6 +346,8 @@ def plan_memory(
                 kv=layout(arch, layers, engine.tp, engine.kv_bytes, engine.block_size,
                           engine.in_flight_tokens, engine.fragmentation_factor),
                 cuda_graph_in_budget=engine.cuda_graphs_in_budget,
+                kv_pinned=None if engine.kv_cache_memory_bytes is None else float(engine.kv_cache_memory_bytes),
+                device_free=total - CUDA_CONTEXT_GIB * GIB,
             )
         )
     return MemoryPlan(stages=tuple(stages), gpu_total=total, budget=budget)

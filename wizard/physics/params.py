@@ -24,7 +24,7 @@ class Tensor:
     """``count`` identical weight matrices of ``rows`` x ``cols`` on one GPU."""
 
     module: str  # HF-style module path inside a layer ("self_attn.q_proj") or at the top
-    kind: str  # linear | expert | router | embedding | lm_head | norm | bias | runtime
+    kind: str  # linear | expert | expert_bias | router | embedding | lm_head | norm | bias | runtime
     rows: int
     cols: int = 1
     count: int = 1
@@ -116,7 +116,10 @@ def _moe_mlp(arch: Architecture, tp: int) -> list[Tensor]:
     if moe.score_bias:
         out.append(Tensor("mlp.gate.e_score_correction_bias", "bias", e))
     if moe.expert_bias:
-        out.append(Tensor("mlp.experts.bias", "bias", 2 * inter + h, 1, e))
+        out += [
+            Tensor("mlp.experts.gate_up_proj.bias", "expert_bias", 2 * inter, 1, e),
+            Tensor("mlp.experts.down_proj.bias", "expert_bias", h, 1, e),
+        ]
     if moe.shared_intermediate:
         out += _dense_mlp(arch, tp, moe.shared_intermediate, prefix="mlp.shared_experts")
     if moe.shared_gate:
@@ -188,7 +191,7 @@ def active_params(arch: Architecture) -> int | None:
     unused = 0.0
     for layer in range(arch.num_layers):
         for t in layer_tensors(arch, layer):
-            if t.kind == "expert" or (t.module == "mlp.experts.bias"):
+            if t.kind in ("expert", "expert_bias"):
                 unused += t.params * idle
     return int(count_params(arch) - unused)
 

@@ -170,7 +170,8 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     expert_bytes = 0.0
     if moe_layers:
         i = moe_layers[0]
-        expert_bytes = sum(fmt.tensor_bytes(t, i, engine.dtype_bytes) for t in layer_tensors(arch, i, engine.tp) if t.kind == "expert")
+        expert_bytes = sum(fmt.tensor_bytes(t, i, engine.dtype_bytes, engine.mxfp4_kernel)
+                           for t in layer_tensors(arch, i, engine.tp) if t.kind == "expert")
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
     # Active linear parameters on one GPU: every tensor but the idle experts (embedding lookups are free).
     linear = 0.0

@@ -21,10 +21,101 @@ from wizard.errors import WizardError
 from wizard.physics.params import Tensor
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+MXFP4_BLOCK = 32  # elements per E8M0 scale (OCP MX spec; vllm .../quantization/mxfp4.py mxfp4_block)
 
 
 def _round_up(value: int, multiple: int) -> int:
     return math.ceil(value / multiple) * multiple
+
+
+@dataclass(frozen=True)
+class Mxfp4Kernel:
+    """How one vLLM MXFP4 MoE backend stores a layer's experts once loaded.
+
+    vLLM pads the hidden and per-rank intermediate sizes for the backend when it
+    creates the expert tensors (``mxfp4_round_up_hidden_size_and_intermediate_size``
+    in vllm/model_executor/layers/fused_moe/oracle/mxfp4.py), then converts them
+    (``convert_gpt_oss_weight_to_mxfp4_moe_kernel_format``).  The OpenAI Triton
+    kernels swizzle values and scales into new tensors with their own alignment;
+    until vLLM 0.25 the original scale tensors stayed registered beside the copies.
+    """
+
+    name: str
+    hidden_multiple: int = 1
+    intermediate_multiple: int = 1
+    bias_bytes: int = 2  # the expert biases: bf16, or fp32 for Triton/TRT-LLM
+    value_rows_multiple: int = 1  # swizzled value matrix (rows = outputs, cols = packed input bytes)
+    value_bytes_multiple: int = 1
+    scale_rows_multiple: int = 1  # swizzled scale matrix (rows = outputs, cols = input / 32)
+    scale_cols_multiple: int = 1
+    scales_kept: bool = False  # the checkpoint-layout scales stay allocated beside the swizzled ones
+
+    def expert_bytes(self, outputs: int, inputs: int) -> int:
+        """Bytes of one expert matrix of ``outputs`` x ``inputs`` (both already padded) with its scales."""
+        values = _round_up(outputs, self.value_rows_multiple) * _round_up(inputs // 2, self.value_bytes_multiple)
+        scale_cols = inputs // MXFP4_BLOCK
+        scales = _round_up(outputs, self.scale_rows_multiple) * _round_up(scale_cols, self.scale_cols_multiple)
+        if self.scales_kept:
+            scales += outputs * scale_cols
+        return values + scales
+
+
+# Marlin (vllm/model_executor/layers/quantization/utils/marlin_utils_fp4.py,
+# prepare_moe_mxfp4_layer_for_marlin): n % 256 and k % 128 -> hidden padded to 256,
+# intermediate to 128; repacked values keep their size, scales become one
+# float8_e8m0 byte per 32, biases stay in the model dtype.  Logs: gpt-oss-120b
+# 65.9651 GiB on H100 (vLLM 0.10.1), gpt-oss-20b 13.72 GiB on A100 (0.19).
+MXFP4_MARLIN = Mxfp4Kernel("marlin", hidden_multiple=256, intermediate_multiple=128)
+
+
+def _triton_hopper(value_prepad: int, scales_kept: bool) -> Mxfp4Kernel:
+    """OpenAI Triton kernels on Hopper (vllm/third_party/triton_kernels, HopperMX*Layout).
+
+    Intermediate padded to 64 (the backend's round-up), biases cast to fp32.
+    HopperMXValueLayout tiles the packed values in 16 rows x 32 bytes (0.17-0.21
+    vendor a copy that first pads both to 64); HopperMXScaleLayout with 8 warps
+    pads scale rows to 2 x 8 x 2 x 8 = 256 and scale columns to 2.
+    """
+    return Mxfp4Kernel(
+        "triton (Hopper swizzle)", intermediate_multiple=64, bias_bytes=4,
+        value_rows_multiple=max(16, value_prepad), value_bytes_multiple=max(32, value_prepad),
+        scale_rows_multiple=256, scale_cols_multiple=2, scales_kept=scales_kept,
+    )
+
+
+# gpt-oss-120b on one H100 loaded 64.38 GiB and gpt-oss-20b 13.47 GiB with the
+# Triton backend (a public H100 profiling note); the 0.12-0.16 layout gives 64.33 and 13.44.
+MXFP4_TRITON_HOPPER = _triton_hopper(value_prepad=1, scales_kept=True)  # 0.12-0.16, 0.22-0.24
+MXFP4_TRITON_HOPPER_PREPAD = _triton_hopper(value_prepad=64, scales_kept=True)  # 0.17-0.21
+MXFP4_TRITON_HOPPER_FREED = _triton_hopper(value_prepad=1, scales_kept=False)  # 0.25+: "del layer.w13_weight_scale"
+# FlashInfer TRT-LLM-gen on datacenter Blackwell: hidden to 256, intermediate to
+# 256 (128 from 0.27), shuffled copies replace the originals, biases in fp32.
+MXFP4_TRTLLM = Mxfp4Kernel("flashinfer trtllm", hidden_multiple=256, intermediate_multiple=256, bias_bytes=4)
+MXFP4_TRTLLM_128 = Mxfp4Kernel("flashinfer trtllm", hidden_multiple=256, intermediate_multiple=128, bias_bytes=4)
+# ROCm: Triton kernels with strided layouts (views, no copies), both sizes padded to 256.
+MXFP4_ROCM_TRITON = Mxfp4Kernel("triton (ROCm)", hidden_multiple=256, intermediate_multiple=256, bias_bytes=4)
+
+
+def mxfp4_kernel(cc: tuple[int, int] | None, vendor: str, version: tuple[int, int, int]) -> Mxfp4Kernel:
+    """The MXFP4 MoE backend ``pip install vllm==version`` picks on a GPU, as vLLM's selector does.
+
+    CUDA before Hopper and consumer Blackwell (SM12x, ordered after Marlin) get
+    Marlin.  Hopper gets the Triton kernels once vLLM bundles them (0.12.0;
+    before, triton_kernels was an optional install, so pip users got Marlin).
+    Datacenter Blackwell gets FlashInfer TRT-LLM once FlashInfer is a required
+    dependency (0.12.0).  AMD GPUs get the Triton kernels.
+    """
+    if vendor.upper() == "AMD":
+        return MXFP4_ROCM_TRITON
+    if cc is None or cc < (9, 0) or cc >= (11, 0) or version < (0, 12, 0):
+        return MXFP4_MARLIN
+    if cc >= (10, 0):
+        return MXFP4_TRTLLM_128 if version >= (0, 27, 0) else MXFP4_TRTLLM
+    if version >= (0, 25, 0):
+        return MXFP4_TRITON_HOPPER_FREED
+    if (0, 17, 0) <= version < (0, 22, 0):
+        return MXFP4_TRITON_HOPPER_PREPAD
+    return MXFP4_TRITON_HOPPER
 
 
 @dataclass(frozen=True)
@@ -81,22 +172,23 @@ class WeightFormat:
         """Paths already matched against the ignore patterns (plans size the same layers many times)."""
         return {}
 
-    def matrix_bytes(self, rows: int, cols: int, expert: str | None = None) -> int:
+    def matrix_bytes(self, rows: int, cols: int, expert: str | None = None,
+                     kernel: Mxfp4Kernel = MXFP4_MARLIN) -> int:
         """Bytes of one ``rows`` x ``cols`` matrix in this format.
 
         ``expert`` is "gate_up" (rows = 2 x intermediate, cols = hidden) or
-        "down" (rows = hidden, cols = intermediate) for fused-MoE expert weights.
+        "down" (rows = hidden, cols = intermediate) for fused-MoE expert weights,
+        which MXFP4 stores as ``kernel`` lays them out.
         """
         n = rows * cols
         if self.kind == "mxfp4":
-            # vllm/model_executor/layers/fused_moe/oracle/mxfp4.py: NVIDIA kernels
-            # (Marlin, TRT-LLM) pad hidden to 256 and intermediate to 128; the
-            # logs (gpt-oss-120b 65.97 GiB, 20b 13.72 GiB) match that padding.
             if expert == "gate_up":
-                n = 2 * _round_up(rows // 2, 128) * _round_up(cols, 256)
-            elif expert == "down":
-                n = _round_up(rows, 256) * _round_up(cols, 128)
-            return n // 2 + n // 32  # 4-bit values + one E8M0 scale per 32
+                inter = _round_up(rows // 2, kernel.intermediate_multiple)
+                return kernel.expert_bytes(2 * inter, _round_up(cols, kernel.hidden_multiple))
+            if expert == "down":
+                inter = _round_up(cols, kernel.intermediate_multiple)
+                return kernel.expert_bytes(_round_up(rows, kernel.hidden_multiple), inter)
+            return n // 2 + n // MXFP4_BLOCK  # 4-bit values + one E8M0 scale per 32
         if self.kind == "nvfp4":
             return n // 2 + n // 16 + 8  # 4-bit values + FP8 scale per 16 + two fp32 globals
         if self.kind == "bnb":
@@ -116,13 +208,21 @@ class WeightFormat:
             return data + rows * 4
         return data + 8  # one weight scale and one input scale
 
-    def tensor_bytes(self, tensor: Tensor, layer: int | None, dtype_bytes: int) -> int:
-        """Bytes of a tensor on one GPU: covered matrices in this format, the rest in the model dtype."""
+    def tensor_bytes(self, tensor: Tensor, layer: int | None, dtype_bytes: int,
+                     kernel: Mxfp4Kernel = MXFP4_MARLIN) -> int:
+        """Bytes of a tensor on one GPU: covered matrices in this format, the rest in the model dtype.
+
+        ``kernel`` is the MXFP4 MoE backend, which also pads and retypes the expert biases.
+        """
         if self.covers(tensor, layer):
             role = None
             if tensor.kind == "expert":
                 role = "gate_up" if "gate_up" in tensor.module else "down"
-            return tensor.count * self.matrix_bytes(tensor.rows, tensor.cols, role)
+            return tensor.count * self.matrix_bytes(tensor.rows, tensor.cols, role, kernel)
+        if self.kind == "mxfp4" and tensor.kind == "expert_bias":
+            multiple = kernel.intermediate_multiple if "gate_up" in tensor.module else kernel.hidden_multiple
+            rows = 2 * _round_up(tensor.rows // 2, multiple) if "gate_up" in tensor.module else _round_up(tensor.rows, multiple)
+            return tensor.count * rows * kernel.bias_bytes
         return tensor.params * dtype_bytes
 
 

@@ -17,6 +17,15 @@ release it targets (``--vllm-version``):
   log needs it too, so the era is taken to start with 0.21), 11.8 on a 0.31 log
   after the PyTorch-native path was warmed in profiling; 0.33's native path
   masks top-k/top-p in place (~4.5 copies by reading the code).
+  V1 from 0.8 to 0.11 used FlashInfer's sampler whenever FlashInfer was
+  installed (vllm/v1/sample/ops/topk_topp_sampler.py: ``VLLM_USE_FLASHINFER_SAMPLER
+  is not False``, unset = on): the Docker images ship it, ``pip install vllm``
+  did not (an extra until 0.12, which made the sampler opt-in instead).
+
+Three more differences change what a plan reports rather than the pool:
+``--kv-cache-memory-bytes`` exists from 0.10.2; sliding-window layers reserve
+for every batch in flight from 0.26 (one chunk before); and the printed
+"GPU KV cache size" of hybrid models follows kv.reported_kv_tokens.
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ class Release:
     cuda_graphs_in_budget: bool
     sampler_copies: tuple[float, float, float]  # low / expected / high fp32 copies per logit
     v0_chunked_prefill_tokens: int  # V0: batch budget when chunked prefill turns on (> 32K context)
+    sliding_reserves_in_flight: bool  # sliding windows reserve every in-flight batch (0.26+)
+    kv_cache_memory_bytes: bool  # --kv-cache-memory-bytes exists (V1 0.10.2+, vllm/config/cache.py)
 
     @property
     def label(self) -> str:
@@ -61,19 +72,24 @@ def parse_version(version: str) -> tuple[int, int, int]:
 
 
 @cache
-def release(version: str = VLLM_VERSION, pre_ampere: bool = False) -> Release:
+def release(version: str = VLLM_VERSION, pre_ampere: bool = False, flashinfer_installed: bool = False) -> Release:
     """The behaviour of the named release (any 0.x.y from 0.4 on) on a GPU.
 
     ``pre_ampere``: GPUs below compute capability 8.0 (V100, T4) ran the V0
     engine until V0 was removed in 0.11, because V1 needed Ampere.
+    ``flashinfer_installed``: FlashInfer is present although the release did not
+    require it (the vllm/vllm-openai images before 0.12); V1 0.8-0.11 then samples
+    with FlashInfer and its profiling peak loses the sort-based copies.
     """
     v = parse_version(version)
     if v < (0, 4, 0):
         raise WizardError(f"vLLM {version} is older than the planner models (0.4 and newer)")
     if v > parse_version(VLLM_VERSION):
-        return release(VLLM_VERSION, pre_ampere)
+        return release(VLLM_VERSION, pre_ampere, flashinfer_installed)
     engine = "V0" if v < (0, 8, 0) or (pre_ampere and v < (0, 11, 0)) else "V1"
-    if v < (0, 21, 0) or engine == "V0":
+    if engine == "V1" and v < (0, 12, 0) and flashinfer_installed:
+        sampler = _FLASHINFER_SAMPLER
+    elif v < (0, 21, 0) or engine == "V0":
         sampler = _SORT_SAMPLER
     elif v < (0, 29, 0):
         sampler = _FLASHINFER_SAMPLER
@@ -86,4 +102,6 @@ def release(version: str = VLLM_VERSION, pre_ampere: bool = False) -> Release:
         cuda_graphs_in_budget=v >= (0, 21, 0),
         sampler_copies=sampler,
         v0_chunked_prefill_tokens=512 if v < (0, 7, 0) else 2048,
+        sliding_reserves_in_flight=v >= (0, 26, 0),  # VllmConfig.max_in_flight_tokens first in 0.26.0
+        kv_cache_memory_bytes=engine == "V1" and v >= (0, 10, 2),
     )
