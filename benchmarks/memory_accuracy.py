@@ -28,7 +28,7 @@ from wizard.catalog.gpus import find_gpu
 from wizard.catalog.metadata import catalog_entry
 from wizard.errors import WizardError
 from wizard.planning.planner import plan
-from wizard.reality.logcheck import release_version, replay_request
+from wizard.reality.logcheck import infer_install, release_version, replay_request
 from wizard.schema import PlanRequest
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_memory_logs.csv"
@@ -127,6 +127,8 @@ def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
             skipped.append((index, "reports neither weights, KV pool nor start-up outcome"))
             continue
         try:
+            # How vLLM was installed is in no log; the row's own weights and activation peak say it.
+            request, install_note = infer_install(request, obs_w, number(row["activation_peak_gib"]))
             resp = plan(request, detected=[])
         except WizardError as exc:
             skipped.append((index, f"planner refused: {exc}"))
@@ -140,7 +142,8 @@ def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
             kv=(mem.kv_cache_gib, obs_kv) if obs_kv is not None and obs_kv > 0 else None,
             tokens=(mem.kv_cache_tokens, obs_tokens) if obs_tokens and resp.feasibility.starts else None,
             start=(resp.feasibility.starts, obs_start) if obs_start is not None else None,
-            note=f"{mem.engine} L={mem.max_model_len} seqs={mem.max_num_seqs} mnbt={mem.max_num_batched_tokens}",
+            note=f"{mem.engine} L={mem.max_model_len} seqs={mem.max_num_seqs} mnbt={mem.max_num_batched_tokens} "
+                 f"{request.policy.vllm_install}" + (f" ({install_note})" if install_note else ""),
         ))
     return results, skipped
 

@@ -8,8 +8,9 @@ import pytest
 
 from wizard.physics import quant
 from wizard.physics.arch import parse_config
-from wizard.physics.memory import GIB, Engine, stage_weights
+from wizard.physics.memory import Engine, stage_weights
 from wizard.physics.params import layer_tensors
+from wizard.units import GIB
 
 CATALOG = Path(__file__).parents[1] / "wizard" / "data" / "models"
 ENGINE = Engine(tp=1, pp=1, dtype_bytes=2, kv_bytes=2, block_size=16, max_model_len=131072, max_num_seqs=256,

@@ -60,12 +60,21 @@ def test_headroom_requirement_turns_a_fit_into_a_miss():
     assert "headroom" in strict.feasibility.failed[0]
 
 
-def test_gpt_oss_120b_on_one_h100_lowers_max_num_seqs_to_fit():
-    p = make_plan(model="openai/gpt-oss-120b", gpu="H100")
-    assert p.feasibility.fits
-    assert p.recommendation.max_num_seqs.value < 1024
+def test_gpt_oss_120b_on_one_h100_lowers_max_num_seqs_to_fit_under_pip_0_11():
+    # pip's 0.11 loads the Marlin layout (65.93 GiB) and samples with the sort-based sampler:
+    # 1,024 sequences of 201k-vocabulary logits leave no KV cache, 256 do.
+    p = make_plan(model="openai/gpt-oss-120b", gpu="H100", vllm_version="0.11.0", vllm_install="pip")
+    assert p.feasibility.fits and p.memory.weights_gib == 65.93
+    assert p.recommendation.max_num_seqs.value == 256
     assert "sampler" in p.recommendation.max_num_seqs.reason
     assert p.model.quantization.startswith("MXFP4")
+
+
+def test_gpt_oss_120b_on_one_h100_at_0_9_and_16k_starts_from_the_v0_11_image():
+    # A public profile of the v0.11.0 image: 64.38 GiB of weights, 3.33 GiB of KV cache at 0.9.
+    p = make_plan(model="openai/gpt-oss-120b", gpu="H100", vllm_version="0.11.0", gpu_memory_utilization=0.9,
+                  max_model_len=16384, max_num_seqs=1024)
+    assert p.feasibility.starts and p.memory.weights_gib == 64.33
 
 
 def test_fp8_kv_recommended_only_on_fp8_gpus_when_kv_bound():
@@ -189,3 +198,33 @@ def test_pre_ampere_gpus_ran_v0_until_0_11():
 def test_bad_vllm_version_is_rejected():
     with pytest.raises(WizardError, match="older than"):
         make_plan(model="Qwen/Qwen3-8B", gpu="H100", vllm_version="0.2.0")
+
+
+def test_hybrid_models_report_the_tokens_their_release_prints():
+    # gpt-oss-120b, 4 x A100 80GB at 0.8: a 0.1x release printed "GPU KV cache size: 2,640,144 tokens";
+    # blocks // 2 KV groups x 16 gives 2,615,568 here (1% low), beside 5,231,136 raw block capacity.
+    old = make_plan(model="openai/gpt-oss-120b", gpu="A100 80GB", gpus=4, tensor_parallel_size=4, gpu_memory_utilization=0.8,
+                    vllm_version="0.11.0")
+    assert (old.memory.kv_cache_tokens, old.memory.kv_capacity_tokens) == (2_615_568, 5_231_136)
+    assert old.memory.kv_cache_tokens == old.memory.kv_blocks // 2 * 16
+    new = make_plan(model="openai/gpt-oss-120b", gpu="A100 80GB", gpus=4, tensor_parallel_size=4, gpu_memory_utilization=0.8)
+    mem = new.memory
+    # 0.21+ prints concurrency x max_model_len. One 131,072-token request holds 8,192 full-attention blocks
+    # and, in the sliding group, cdiv(127 + 2 x 2,048 in-flight tokens, 16) + 1 = 265: 8,457 blocks.
+    assert mem.kv_cache_tokens == int(mem.kv_blocks / 8457 * 131072)
+    assert mem.kv_capacity_tokens == mem.kv_blocks * 16 != mem.kv_cache_tokens
+
+
+def test_a_pinned_kv_pool_replaces_the_utilization_and_reaches_the_serve_command():
+    p = make_plan(model="Qwen/Qwen3-8B", gpu="H100", kv_cache_memory_bytes=20 * 1024**3)
+    assert p.feasibility.fits and p.memory.kv_cache_gib == 20.0
+    assert p.memory.kv_blocks == 20 * 1024**3 // (36 * 8 * 128 * 2 * 2 * 16)  # 36 layers x 8 KV heads x 128 x K,V x bf16 x 16
+    assert "--kv-cache-memory-bytes 21474836480" in p.artifacts.serve_command
+    too_big = make_plan(model="Qwen/Qwen3-8B", gpu="H100", kv_cache_memory_bytes=80 * 1024**3)
+    assert not too_big.feasibility.starts and "more than the GPU has free" in too_big.feasibility.failed[0]
+
+
+def test_a_pinned_kv_pool_needs_a_release_that_has_it():
+    with pytest.raises(WizardError) as exc:
+        make_plan(model="Qwen/Qwen3-8B", gpu="H100", kv_cache_memory_bytes="20G", vllm_version="0.10.1")
+    assert exc.value.field == "kv_cache_memory_bytes" and "0.10.2" in str(exc.value)

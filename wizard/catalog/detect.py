@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from wizard.catalog.gpus import GpuSpec, custom_gpu, find_gpu
+from wizard.units import MIB
 
-MIB = 1024**2
 # NVML reports the whole board; CUDA's total is ~0.5 GiB lower on the cards we
 # have logs for (see wizard/data/gpus/*.json cuda_total_source).
 CUDA_RESERVED_GIB = 0.5

@@ -32,7 +32,7 @@ def model_rows() -> list[dict[str, Any]]:
             "attention": f"{arch.attention} {arch.num_heads}/{arch.num_kv_heads}",
             "layers": arch.num_layers,
             "context": arch.max_model_len,
-            "kv_bytes_per_token": arch.num_layers * arch.kv_elements_per_token_layer * 2,
+            "kv_bytes_per_token": arch.kv_bytes_per_token(2),  # bf16
             "quantization": fmt.label if fmt.kind != "none" else "-",
             "notes": "; ".join(notes),
         })

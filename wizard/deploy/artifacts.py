@@ -89,7 +89,9 @@ def vllm_args(resp: PlanResponse) -> list[str]:
     if length == "auto" and parse_version(req.policy.vllm_version) < AUTO_LEN_SINCE:
         length = resp.memory.max_model_len
     args += ["--max-model-len", str(length)]
-    args += ["--gpu-memory-utilization", f"{rec.gpu_memory_utilization.value:g}"]
+    args += ["--gpu-memory-utilization", f"{rec.gpu_memory_utilization.value:g}"]  # still vLLM's free-memory check
+    if req.policy.kv_cache_memory_bytes is not None:
+        args += ["--kv-cache-memory-bytes", str(req.policy.kv_cache_memory_bytes)]
     args += ["--max-num-seqs", str(rec.max_num_seqs.value)]
     args += ["--max-num-batched-tokens", str(rec.max_num_batched_tokens.value)]
     if rec.enforce_eager.value:

@@ -191,13 +191,12 @@ def oom_gauge(plan: PlanResponse) -> go.Figure:
     """Share of the budget the plan commits (non-KV memory plus the workload's KV), coloured by OOM risk.
 
     The dial ends at GAUGE_MAX_FRACTION; the share itself (and past the dial, the multiple of the budget)
-    is written under it. A plan that does not fit is never green, whatever its OOM risk.
+    is written under it.
     """
     mem, f = plan.memory, plan.feasibility
-    committed = mem.budget_gib - mem.kv_cache_gib + max(f.kv_needed_gib, 0.0)
-    fraction = committed / mem.budget_gib
+    fraction = f.budget_committed_fraction
     verdict = "fits" if f.fits else ("workload does not fit at once" if f.starts else "vLLM does not start")
-    colour = RISK_COLORS["medium" if f.oom_risk == "low" and not f.fits else f.oom_risk]
+    colour = RISK_COLORS[f.oom_risk]  # feasibility never rates a plan that does not fit below "high"
     dial_max = GAUGE_MAX_FRACTION * 100
     fig = go.Figure(go.Indicator(
         mode="gauge",

@@ -117,6 +117,10 @@ class Architecture:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.num_kv_heads * self.head_dim
 
+    def kv_bytes_per_token(self, element_bytes: int) -> int:
+        """KV-cache bytes one token takes in every layer, before tensor parallelism."""
+        return self.num_layers * self.kv_elements_per_token_layer * element_bytes
+
     def is_moe_layer(self, layer: int) -> bool:
         return self.moe is not None and layer not in self.moe.dense_layers
 

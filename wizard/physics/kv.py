@@ -96,6 +96,10 @@ class KvLayout:
         return lo
 
 
+def _tokens_from_concurrency(version: tuple[int, int, int], v0: bool) -> bool:
+    return not v0 and version >= TOKENS_FROM_CONCURRENCY_SINCE
+
+
 def reported_kv_tokens(kv: KvLayout, num_blocks: int, max_model_len: int, version: tuple[int, int, int],
                        v0: bool = False) -> int:
     """The token count vLLM prints as "GPU KV cache size: N tokens" for this pool.
@@ -104,9 +108,32 @@ def reported_kv_tokens(kv: KvLayout, num_blocks: int, max_model_len: int, versio
     gpt-oss-120b on 4 x A100 at 0.8 printed 2,640,144 tokens on a 0.1x release
     (330,018 blocks // 2 groups x 16), where 0.21+ prints concurrency x max_model_len.
     """
-    if v0 or version < TOKENS_FROM_CONCURRENCY_SINCE:
+    if not _tokens_from_concurrency(version, v0):
         return num_blocks // len(kv.groups) * kv.block_size
-    return int(kv.max_concurrency(num_blocks, max_model_len) * max_model_len)
+    return int(num_blocks / kv.blocks_per_request(max_model_len) * max_model_len)
+
+
+def reported_kv_tokens_formula(kv: KvLayout, num_blocks: int, max_model_len: int, version: tuple[int, int, int],
+                               v0: bool = False) -> str:
+    """:func:`reported_kv_tokens` as arithmetic with its live values (what the plan prints beside it)."""
+    tokens = reported_kv_tokens(kv, num_blocks, max_model_len, version, v0)
+    if not _tokens_from_concurrency(version, v0):
+        return f"{num_blocks:,} blocks // {len(kv.groups)} groups x {kv.block_size} tokens = {tokens:,} tokens"
+    return (f"{num_blocks:,} blocks / {kv.blocks_per_request(max_model_len):,} blocks per max_model_len request "
+            f"x {max_model_len:,} tokens = {tokens:,} tokens")
+
+
+def frontier(kv: KvLayout, num_blocks: int, model_limit: int, shortest: int = 1024) -> list[tuple[int, int]]:
+    """(context tokens, requests the pool holds at once): doubling from ``shortest`` up to the model's limit."""
+    if num_blocks <= 0:
+        return []
+    lengths = []
+    length = shortest
+    while length < model_limit:
+        lengths.append(length)
+        length *= 2
+    lengths.append(model_limit)
+    return [(n, num_blocks // kv.blocks_per_request(n)) for n in lengths]
 
 
 def reported_max_concurrency(kv: KvLayout, num_blocks: int, max_model_len: int, v0: bool = False) -> float:

@@ -32,9 +32,7 @@ from wizard.physics.params import (
     pp_layer_ranges,
 )
 from wizard.physics.quant import MXFP4_MARLIN, Mxfp4Kernel, WeightFormat
-
-GIB = 1024**3
-MIB = 1024**2
+from wizard.units import GIB, MIB
 
 # ---- activation peak of the profiling run (vllm/v1/worker/gpu_model_runner.py profile_run)
 # Forward pass over max_num_batched_tokens tokens: per token, the gate/up output,

@@ -96,18 +96,27 @@ MXFP4_TRTLLM_128 = Mxfp4Kernel("flashinfer trtllm", hidden_multiple=256, interme
 MXFP4_ROCM_TRITON = Mxfp4Kernel("triton (ROCm)", hidden_multiple=256, intermediate_multiple=256, bias_bytes=4)
 
 
-def mxfp4_kernel(cc: tuple[int, int] | None, vendor: str, version: tuple[int, int, int]) -> Mxfp4Kernel:
-    """The MXFP4 MoE backend ``pip install vllm==version`` picks on a GPU, as vLLM's selector does.
+# The vllm/vllm-openai images carried triton_kernels for gpt-oss before pip's vLLM bundled it:
+# a public H100 profile of the v0.11.0 image loaded gpt-oss-120b in 64.38 GiB, the Triton
+# layout (64.33 GiB here), where pip's 0.11 loads the Marlin layout (65.97 GiB logged).
+IMAGE_TRITON_KERNELS_SINCE = (0, 10, 2)
+
+
+def mxfp4_kernel(cc: tuple[int, int] | None, vendor: str, version: tuple[int, int, int],
+                 image: bool = False) -> Mxfp4Kernel:
+    """The MXFP4 MoE backend vLLM picks on a GPU, as its selector does.
 
     CUDA before Hopper and consumer Blackwell (SM12x, ordered after Marlin) get
     Marlin.  Hopper gets the Triton kernels once vLLM bundles them (0.12.0;
-    before, triton_kernels was an optional install, so pip users got Marlin).
-    Datacenter Blackwell gets FlashInfer TRT-LLM once FlashInfer is a required
-    dependency (0.12.0).  AMD GPUs get the Triton kernels.
+    before, triton_kernels was an optional install, so pip users got Marlin,
+    while the container images shipped it: ``image``).  Datacenter Blackwell
+    gets FlashInfer TRT-LLM once FlashInfer is a required dependency (0.12.0).
+    AMD GPUs get the Triton kernels.
     """
     if vendor.upper() == "AMD":
         return MXFP4_ROCM_TRITON
-    if cc is None or cc < (9, 0) or cc >= (11, 0) or version < (0, 12, 0):
+    hopper_image = image and cc is not None and (9, 0) <= cc < (10, 0) and version >= IMAGE_TRITON_KERNELS_SINCE
+    if cc is None or cc < (9, 0) or cc >= (11, 0) or (version < (0, 12, 0) and not hopper_image):
         return MXFP4_MARLIN
     if cc >= (10, 0):
         return MXFP4_TRTLLM_128 if version >= (0, 27, 0) else MXFP4_TRTLLM

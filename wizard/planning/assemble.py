@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from wizard.catalog.metadata import ModelInfo
 from wizard.deploy import artifacts
-from wizard.physics import perf, quant
+from wizard.physics import kv, perf, quant
 from wizard.physics.arch import Architecture
-from wizard.physics.memory import GIB
+from wizard.physics.memory import StageMemory
 from wizard.physics.params import active_params, count_params, mtp_params
 from wizard.physics.versions import Release
 from wizard.planning import recommend
@@ -27,6 +27,7 @@ from wizard.schema import (
     Recommendation,
     Setting,
 )
+from wizard.units import GIB
 
 
 def _setting(choice: Choice) -> Setting:
@@ -76,9 +77,28 @@ def _model_report(info: ModelInfo, fmt: quant.WeightFormat, loaded: int, kv_byte
         max_model_len_limit=arch.max_model_len,
         torch_dtype=arch.torch_dtype,
         quantization=None if fmt.kind == "none" or fmt.online else fmt.label,
-        kv_bytes_per_token=arch.num_layers * arch.kv_elements_per_token_layer * kv_bytes,
+        kv_bytes_per_token=arch.kv_bytes_per_token(kv_bytes),
         notes=list(info.notes) + notes,
     )
+
+
+def _kv_formula(stage: StageMemory, budget_gib: float, graphs_in_budget: bool, release_label: str) -> tuple[float, str]:
+    """The KV pool per GPU and the arithmetic that gives it, from the very numbers the plan prints (2 decimals)."""
+    if stage.kv_pinned is not None:
+        pool = _gib(stage.kv_pinned)
+        return pool, f"{stage.kv_pinned:,.0f} B (kv_cache_memory_bytes) / 1,073,741,824 = {pool:.2f} GiB"
+    terms = [("weights", _gib(stage.weights)), ("activation", _gib(stage.activation.expected)),
+             ("non-torch", _gib(stage.non_torch.expected))]
+    if graphs_in_budget:
+        terms.append(("CUDA graphs", _gib(stage.cuda_graph.expected)))
+    if stage.overhead:
+        terms.append(("extra overhead", _gib(stage.overhead)))
+    pool = round(budget_gib - sum(value for _, value in terms), 2)
+    text = f"{budget_gib:.2f} budget " + " ".join(f"- {value:.2f} {name}" for name, value in terms) + f" = {pool:.2f} GiB"
+    if not graphs_in_budget and stage.cuda_graph.expected:
+        text += (f" (CUDA graphs, {_gib(stage.cuda_graph.expected):.2f} GiB, are captured outside the budget "
+                 f"in vLLM {release_label})")
+    return pool, text
 
 
 def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: int) -> MemoryReport:
@@ -86,12 +106,11 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
     stage = mem.limiting
     layout = stage.kv
     blocks = mem.num_blocks
-    conc = layout.max_concurrency(blocks, engine.max_model_len) if blocks else 0.0
     per_gpu = []
     for s in mem.stages:
         for rank in range(engine.tp):
             index = s.stage * engine.tp + rank
-            kv = max(0.0, s.kv.num_blocks(s.available.expected) * s.kv.bytes_per_block)
+            pool_bytes = max(0.0, s.kv.num_blocks(s.available.expected) * s.kv.bytes_per_block)
             per_gpu.append(GpuMemory(
                 label=f"GPU {index}" + (f" (stage {s.stage})" if engine.pp > 1 else ""),
                 gpu_total_gib=_gib(mem.gpu_total),
@@ -101,54 +120,42 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
                 non_torch_gib=_gib(s.non_torch.expected),
                 cuda_graph_gib=_gib(s.cuda_graph.expected),
                 overhead_gib=_gib(s.overhead),
-                kv_cache_gib=_gib(kv),
+                kv_cache_gib=_gib(pool_bytes),
                 outside_budget_gib=_gib(mem.gpu_total - mem.budget),
             ))
     avail = stage.available
+    total, budget = mem.gpu_total / GIB, _gib(mem.budget)
+    pool, pool_formula = _kv_formula(stage, budget, engine.cuda_graphs_in_budget, rel.label)
     ranges = {
         "activation_gib": Range(low=_gib(stage.activation.low), expected=_gib(stage.activation.expected), high=_gib(stage.activation.high)),
         "non_torch_gib": Range(low=_gib(stage.non_torch.low), expected=_gib(stage.non_torch.expected), high=_gib(stage.non_torch.high)),
         "cuda_graph_gib": Range(low=_gib(stage.cuda_graph.low), expected=_gib(stage.cuda_graph.expected), high=_gib(stage.cuda_graph.high)),
-        "kv_cache_gib": Range(low=_gib(max(0.0, avail.low)), expected=_gib(avail.expected), high=_gib(max(0.0, avail.high))),
+        "kv_cache_gib": Range(low=min(pool, _gib(max(0.0, avail.low))), expected=pool, high=max(pool, _gib(max(0.0, avail.high)))),
     }
-    total = mem.gpu_total / GIB
+    v0 = rel.engine == "V0"
     formulas = {
-        "budget_gib": f"{total:.2f} GiB (CUDA total) x {engine.gpu_memory_utilization:g} (gpu_memory_utilization) = {mem.budget / GIB:.2f} GiB",
-        "kv_cache_gib": (
-            f"{mem.budget / GIB:.2f} budget - {stage.weights / GIB:.2f} weights - {stage.activation.expected / GIB:.2f} activation "
-            f"- {stage.non_torch.expected / GIB:.2f} non-torch - {stage.cuda_graph.expected / GIB:.2f} CUDA graphs"
-            + (f" - {stage.overhead / GIB:.2f} overhead" if stage.overhead else "")
-            + f" = {avail.expected / GIB:.2f} GiB"
-        ),
-        "kv_cache_tokens": (
-            f"{blocks:,} blocks of {layout.block_size} tokens ({layout.bytes_per_block / 1024**2:.2f} MiB each) hold "
-            f"{conc:.2f} requests of max_model_len {engine.max_model_len:,} -> {int(conc * engine.max_model_len):,} tokens"
-        ),
+        "budget_gib": f"{total:g} GiB (CUDA total) x {engine.gpu_memory_utilization:g} (gpu_memory_utilization) = {budget:.2f} GiB",
+        "kv_cache_gib": pool_formula,
+        "kv_cache_tokens": kv.reported_kv_tokens_formula(layout, blocks, engine.max_model_len, rel.version, v0),
         "kv_bytes_per_token": (
-            f"{layout.attention_layers} layers x {layout.page_bytes // layout.block_size:,} B per token per layer "
+            f"{layout.attention_layers} layers x {layout.page_bytes:,} B per page // {layout.block_size} tokens per page "
             f"= {layout.bytes_per_token:,} B"
         ),
     }
-    frontier = []
-    if blocks:
-        length, top = 1024, model_limit
-        while length < top:
-            frontier.append(FrontierPoint(tokens=length, max_requests=blocks // layout.blocks_per_request(length)))
-            length *= 2
-        frontier.append(FrontierPoint(tokens=top, max_requests=blocks // layout.blocks_per_request(top)))
     return MemoryReport(
         vllm_version=rel.label,
         engine=rel.engine,
         gpu_total_gib=round(total, 2),
         gpu_memory_utilization=engine.gpu_memory_utilization,
-        budget_gib=_gib(mem.budget),
+        budget_gib=budget,
         weights_gib=_gib(stage.weights),
         activation_gib=_gib(stage.activation.expected),
         non_torch_gib=_gib(stage.non_torch.expected),
         cuda_graph_gib=_gib(stage.cuda_graph.expected),
         overhead_gib=_gib(stage.overhead),
-        kv_cache_gib=_gib(avail.expected),
-        kv_cache_tokens=int(conc * engine.max_model_len),
+        kv_cache_gib=pool,
+        kv_cache_tokens=kv.reported_kv_tokens(layout, blocks, engine.max_model_len, rel.version, v0) if blocks else 0,
+        kv_capacity_tokens=layout.capacity_tokens(blocks),
         kv_blocks=blocks,
         block_size=layout.block_size,
         kv_bytes_per_token=layout.bytes_per_token,
@@ -160,7 +167,7 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
         cuda_graph_in_budget=engine.cuda_graphs_in_budget,
         ranges=ranges,
         per_gpu=per_gpu,
-        frontier=frontier,
+        frontier=[FrontierPoint(tokens=n, max_requests=r) for n, r in kv.frontier(layout, blocks, model_limit)],
         formulas=formulas,
     )
 
@@ -227,6 +234,7 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         max_concurrency=verdict.max_concurrency,
         max_context_tokens=verdict.max_context_tokens,
         max_concurrency_at_max_model_len=verdict.max_concurrency_at_max_model_len,
+        budget_committed_fraction=round(verdict.budget_committed_fraction, 4),
         warnings=warnings,
     )
     quant_choice = (

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wizard.physics.memory import GIB, MemoryPlan
+from wizard.physics.memory import MemoryPlan, StageMemory
+from wizard.units import GIB
 
 # Memory left outside vLLM's budget absorbs CUDA-graph capture beyond vLLM's
 # estimate, the CUDA context and other tenants; below these it is thin.
 OUTSIDE_BUDGET_HIGH_RISK_GIB = 0.5
 OUTSIDE_BUDGET_MEDIUM_RISK_GIB = 1.0
 # A GeForce card that drives a display loses 0.3-1 GiB to it before vLLM starts,
-# and vLLM refuses to start when free memory is below the requested budget.
-CONSUMER_SAFE_UTILIZATION = 0.90
+# and vLLM refuses to start when free memory is below the requested budget: 0.90
+# leaves ~0.5 GiB more than vLLM's 0.92 default (the recommendation for such cards).
+CONSUMER_UTILIZATION = 0.90
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Verdict:
     max_concurrency: int
     max_context_tokens: int
     max_concurrency_at_max_model_len: float
+    budget_committed_fraction: float
 
 
 def judge(
@@ -54,10 +57,16 @@ def judge(
     available = stage.available
     failed: list[str] = []
 
-    weights_fit = available.expected > 0
+    short = mem.pinned_shortfall  # a pool pinned by kv_cache_memory_bytes that does not fit beside the rest
+    weights_fit = available.expected > 0 and short == 0
     one_request = layout.blocks_per_request(max_model_len)
     starts = weights_fit and blocks >= one_request
-    if not weights_fit:
+    if short:
+        failed.append(
+            f"vLLM does not start: weights, working memory, CUDA graphs and the {available.expected / GIB:.2f} GiB KV pool "
+            f"asked for need {short / GIB:.2f} GiB more than the GPU has free"
+        )
+    elif not weights_fit:
         failed.append(
             f"vLLM does not start: weights and working memory need {stage.non_kv.expected / GIB:.2f} GiB per GPU "
             f"but the budget is {stage.budget / GIB:.2f} GiB ({-available.expected / GIB:.2f} GiB short)"
@@ -88,9 +97,12 @@ def judge(
     max_ctx = layout.max_tokens_per_request(blocks, concurrency, model_limit) if weights_fit else 0
     conc_at_len = layout.max_concurrency(blocks, max_model_len) if weights_fit else 0.0
 
+    fits = starts and workload_fits
     risk, reason = _oom_risk(mem, starts, one_request, needed_blocks, consumer_gpu, utilization)
+    if not fits and risk != "high":  # the risk never tells a gentler story than the verdict
+        risk, reason = "high", f"the plan does not fit: {failed[0] if failed else 'see the failed conditions'}"
     return Verdict(
-        fits=starts and workload_fits,
+        fits=fits,
         starts=starts,
         workload_fits=workload_fits,
         failed=failed,
@@ -101,7 +113,19 @@ def judge(
         max_concurrency=int(max_conc),
         max_context_tokens=int(max_ctx),
         max_concurrency_at_max_model_len=round(conc_at_len, 2),
+        budget_committed_fraction=committed_fraction(stage, kv_needed),
     )
+
+
+def committed_fraction(stage: StageMemory, kv_needed_bytes: float) -> float:
+    """Share of vLLM's budget the plan commits: everything but the KV cache, plus the KV the workload needs.
+
+    Above 1 the workload does not fit at once; far above 1 vLLM does not even
+    start (what the OOM gauge shows, and how many times the budget a plan needs).
+    """
+    if stage.kv_pinned is not None:  # a pinned pool sits beside the rest, not inside the utilization's budget
+        return (stage.non_kv.expected + max(stage.kv_pinned, kv_needed_bytes)) / stage.budget
+    return (stage.non_kv.expected + kv_needed_bytes) / stage.budget
 
 
 def _oom_risk(mem: MemoryPlan, starts: bool, one_request: int, needed_blocks: int,
@@ -115,8 +139,8 @@ def _oom_risk(mem: MemoryPlan, starts: bool, one_request: int, needed_blocks: in
         return "high", f"only {outside:.2f} GiB stays outside vLLM's budget (< {OUTSIDE_BUDGET_HIGH_RISK_GIB} GiB) for CUDA-graph capture and the CUDA context"
     if pessimistic < one_request:
         return "medium", "at the high end of the activation and CUDA-graph estimates the KV cache cannot hold one max_model_len request (vLLM would refuse to start)"
-    if consumer_gpu and utilization > CONSUMER_SAFE_UTILIZATION:
-        return "medium", f"gpu_memory_utilization {utilization:g} > {CONSUMER_SAFE_UTILIZATION} on a consumer card that may drive a display: vLLM refuses to start when free memory is below its budget"
+    if consumer_gpu and utilization > CONSUMER_UTILIZATION:
+        return "medium", f"gpu_memory_utilization {utilization:g} > {CONSUMER_UTILIZATION} on a consumer card that may drive a display: vLLM refuses to start when free memory is below its budget"
     if outside < OUTSIDE_BUDGET_MEDIUM_RISK_GIB:
         return "medium", f"{outside:.2f} GiB outside vLLM's budget (< {OUTSIDE_BUDGET_MEDIUM_RISK_GIB} GiB) leaves little slack for CUDA-graph capture"
     if pessimistic < needed_blocks:

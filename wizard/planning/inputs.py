@@ -134,7 +134,11 @@ def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = No
     """Resolve the model, GPUs, release, weight format, dtype and utilization of a request."""
     info = resolve_model(request.model.model, request.model.revision)
     hw = _hardware(request, detected)
-    rel = release(request.policy.vllm_version, pre_ampere=not hw.gpu.ampere_or_newer)
+    pol = request.policy
+    rel = release(pol.vllm_version, pre_ampere=not hw.gpu.ampere_or_newer, flashinfer_installed=pol.vllm_install == "image")
+    if pol.kv_cache_memory_bytes is not None and not rel.kv_cache_memory_bytes:
+        raise WizardError(f"vLLM {rel.label} ({rel.engine}) has no such setting: it arrived with the V1 engine in 0.10.2",
+                          field="kv_cache_memory_bytes")
     fmt = _weight_format(info, request, hw.gpu)
     extra, _, scale, _ = weight_params(info, request, fmt)
     return Inputs(

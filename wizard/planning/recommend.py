@@ -15,11 +15,10 @@ from wizard.errors import WizardError
 from wizard.physics.arch import Architecture
 from wizard.physics.quant import WeightFormat
 from wizard.physics.versions import Release
+from wizard.planning.feasibility import CONSUMER_UTILIZATION
 
-CONSUMER_UTILIZATION = 0.90  # leaves ~0.5 GiB more for a display on GeForce cards
 LATENCY_BATCHED_TOKENS = 2048  # small prefill chunks keep decode steps short
 LATENCY_MIN_SEQS = 8
-GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def utilization(user: float | None, gpu: GpuSpec, rel: Release) -> Choice:
         return Choice(user, "user", "set by the user")
     if gpu.consumer:
         return Choice(min(CONSUMER_UTILIZATION, rel.default_utilization), "recommended",
-                      "consumer card that may drive a display: 0.90 keeps vLLM's free-memory start-up check from failing")
+                      f"consumer card that may drive a display: {CONSUMER_UTILIZATION:g} keeps vLLM's free-memory start-up check from failing")
     return Choice(rel.default_utilization, "vllm default", f"vLLM {rel.label}'s default")
 
 

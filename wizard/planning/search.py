@@ -54,6 +54,9 @@ def _engine(inp: Inputs, tp: int, pp: int, kv_dtype: str, seqs: int, tokens: int
         sampler_in_profile=not (rel.engine == "V0" and tokens < inp.planned_len),
         overhead_gib=inp.request.policy.overhead_gb,
         fragmentation_factor=inp.request.policy.fragmentation_factor,
+        mxfp4_kernel=quant.mxfp4_kernel(gpu.cc, gpu.vendor, rel.version, image=inp.request.policy.vllm_install == "image"),
+        sliding_reserves_in_flight=rel.sliding_reserves_in_flight,
+        kv_cache_memory_bytes=inp.request.policy.kv_cache_memory_bytes,
     )
 
 
@@ -139,7 +142,7 @@ def search(inp: Inputs) -> Solution:
                                       pol.max_num_batched_tokens, inp.planned_len, inp.rel)
     kv_user, eager_user = request.model.kv_cache_dtype, pol.enforce_eager
     kv = Choice(kv_user, "user", "set by the user") if kv_user else Choice(
-        "auto", "vllm default", "the model dtype; the KV cache is not the limit")
+        "auto", "vllm default", "the model dtype: the workload fits without fp8")
     eager = Choice(eager_user, "user", "set by the user") if eager_user is not None else Choice(
         False, "vllm default", "CUDA graphs fit and speed up small batches")
     # Settings the user left open are relaxed one at a time, least costly first:
@@ -179,6 +182,10 @@ def search(inp: Inputs) -> Solution:
     else:
         # Nothing fits: report the largest TP with the user's (or vLLM's default) settings.
         cand = _evaluate(inp, tps[-1], pp, seqs, tokens, levels[0][1], levels[0][2])
+    if cand.kv_cache_dtype is kv and not kv_user and not cand.verdict.fits:
+        why = ("fp8 did not make it fit either" if hw.gpu.fp8_native else
+               f"{hw.gpu.name} has no native FP8, so the planner does not choose an fp8 cache for it")
+        cand = replace(cand, kv_cache_dtype=Choice("auto", "vllm default", f"the model dtype; {why}"))
     tp_choice, pp_choice = _tp_choices(cand, tps, hwr.tensor_parallel_size, pp, hwr.pipeline_parallel_size, hw, arch)
     return Solution(cand, tp_choice, pp_choice, cand.max_num_seqs, tokens)
 

@@ -17,7 +17,7 @@ from wizard.errors import WizardError
 from wizard.physics.versions import release
 from wizard.planning.planner import plan
 from wizard.planning.recommend import batching
-from wizard.reality.startup_log import GIB, parse_startup_log
+from wizard.reality.startup_log import parse_startup_log
 from wizard.schema import (
     VLLM_VERSION,
     KvCacheDtype,
@@ -27,6 +27,7 @@ from wizard.schema import (
     parse_request,
 )
 from wizard.schema.results import ROUNDING_GIB, LogCheck, LogCheckRow, StartupLog
+from wizard.units import GIB
 
 GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
 WEIGHTS_TOLERANCE = 0.03  # weights are exact arithmetic: within 3% counts as a match
@@ -53,7 +54,7 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
                    dtype: str | None = None) -> PlanRequest:
     """The request that replays a real start-up: vLLM's own defaults fill what the run did not set."""
     if gpu is None and total_gib is None:
-        raise WizardError("the GPU is unknown: the log shows no total GPU memory; name the GPU (--gpu)")
+        raise WizardError("the GPU is unknown: the log shows no total GPU memory; name the GPU", field="gpu")
     arch = resolve_model(model).arch
     values: dict[str, Any] = {
         "model": model, "gpus": tp * pp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
@@ -142,12 +143,39 @@ def suggestion_note(log: StartupLog, p: PlanResponse) -> str | None:
     return f"vLLM suggests {' or '.join(advice)}; the plan's KV pool is {p.memory.kv_cache_gib:.2f} GiB per GPU"
 
 
+def infer_install(request: PlanRequest, weights_gib: float | None, activation_gib: float | None) -> tuple[PlanRequest, str | None]:
+    """The installation a run's own numbers point to, and why (None when they cannot tell).
+
+    How vLLM was installed changes two things before 0.12: the container images
+    bundle FlashInfer (a smaller sampler peak) and the Triton MoE kernels (gpt-oss
+    loads unpadded on Hopper).  A log never says which, but its weights and
+    activation peak do: the replay takes the installation whose plan lands closer.
+    """
+    if weights_gib is None and activation_gib is None:
+        return request, None
+    candidates = {}
+    for install in ("image", "pip"):
+        variant = request.model_copy(update={"policy": request.policy.model_copy(update={"vllm_install": install})})
+        try:
+            memory = plan(variant, detected=[], suggest=False).memory
+        except WizardError:
+            continue
+        miss = sum(abs(predicted - measured) for predicted, measured in
+                   ((memory.weights_gib, weights_gib), (memory.activation_gib, activation_gib)) if measured is not None)
+        candidates[install] = (miss, variant, memory)
+    if len(candidates) < 2 or candidates["image"][0] <= candidates["pip"][0]:
+        return request, None
+    memory = candidates["pip"][2]
+    return candidates["pip"][1], (f"the log's weights and activation peak match pip's vLLM {memory.vllm_version} "
+                                  f"(no bundled FlashInfer or Triton MoE kernels): planned as a pip install")
+
+
 def check_log(text: str, model: str | None = None, gpu: str | None = None) -> LogCheck:
     """Parse a start-up log, plan what it ran with, and compare; ``model``/``gpu`` fill what the log lacks."""
     log = parse_startup_log(text)
     name = model or log.model
     if not name:
-        raise WizardError("the log does not name the model: give it (--model)")
+        raise WizardError("the log does not name the model: give it", field="model")
     notes = list(log.notes)
     matches = gpus_for_total(log.gpu_total_gib) if log.gpu_total_gib and not gpu else []
     spec = get_gpu(gpu) if gpu else (matches[0] if matches else None)
@@ -155,7 +183,7 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
         notes.append(f"{log.gpu_total_gib} GiB is the memory of {', '.join(g.name for g in matches)}: planned as "
                      f"{spec.name} (name the GPU to choose)")
     if spec is None and log.gpu_total_gib:
-        notes.append(f"no catalog GPU has {log.gpu_total_gib} GiB: planned as a custom GPU of that size (name it with --gpu)")
+        notes.append(f"no catalog GPU has {log.gpu_total_gib} GiB: planned as a custom GPU of that size (name the GPU to choose)")
     if log.vllm_version is None:
         notes.append(f"the log shows no vLLM version: planned as vLLM {release_version(None, log.engine)}")
     request = replay_request(
@@ -168,11 +196,14 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
     if log.gpu_memory_utilization is None:
         notes.append("the log shows no gpu_memory_utilization: planned with that release's default")
     try:
+        request, install_note = infer_install(request, log.weights_gib, log.activation_gib)
         resp = plan(request, detected=[])
     except WizardError as exc:
         # The log's settings carry vLLM's own names, which are the request's field names.
         why = "; ".join(f"{field}: {message}" if field else message for field, message in exc.problems)
         raise WizardError(f"cannot replay the log's settings for {name}: {why}") from None
+    if install_note:
+        notes.append(install_note)
     if advice := suggestion_note(log, resp):
         notes.append(advice)
     return LogCheck(log=log, request=request, plan=resp, rows=compare_rows(log, resp), notes=notes)

@@ -43,10 +43,10 @@ import ast
 import re
 
 from wizard.errors import WizardError
+from wizard.physics.kv import DEFAULT_BLOCK_SIZE
 from wizard.schema.results import StartupLog
+from wizard.units import GIB
 
-GIB = 1024**3
-DEFAULT_BLOCK_SIZE = 16  # vLLM's default --block-size on CUDA
 PRINTED_GIB_ROUNDING = 0.005  # vLLM prints GiB to two decimals: values this close may be the same number
 
 NO_MEMORY_LINES = (

@@ -99,8 +99,15 @@ class MemoryReport(_Block):
     non_torch_gib: float = Field(description="Memory outside PyTorch's allocator: NCCL, cuBLAS and attention workspaces (heuristic).")
     cuda_graph_gib: float = Field(description="CUDA-graph memory vLLM estimates and subtracts before sizing the KV cache (heuristic).")
     overhead_gib: float
-    kv_cache_gib: float = Field(description="KV-cache pool per GPU: the budget minus everything above (vLLM's 'Available KV cache memory').")
-    kv_cache_tokens: int = Field(description="vLLM's 'GPU KV cache size' in tokens: max concurrency x max_model_len.")
+    kv_cache_gib: float = Field(description=(
+        "KV-cache pool per GPU: the budget minus everything above (vLLM's 'Available KV cache memory'); "
+        "negative when the rest does not fit, by that much."))
+    kv_cache_tokens: int = Field(description=(
+        "vLLM's 'GPU KV cache size' in tokens, as this release prints it (0.21+: max concurrency x max_model_len; "
+        "before: blocks // KV groups x block size)."))
+    kv_capacity_tokens: int = Field(description=(
+        "Blocks x tokens per block: what the pool holds for one attention kind (differs from kv_cache_tokens "
+        "for sliding-window hybrids)."))
     kv_blocks: int
     block_size: int
     kv_bytes_per_token: int = Field(description="KV-cache bytes per token on one GPU (all its layers).")
@@ -129,6 +136,9 @@ class Feasibility(_Block):
     max_concurrency: int = Field(description="Requests of the requested context the KV cache holds at once.")
     max_context_tokens: int = Field(description="Longest context per request at the requested concurrency.")
     max_concurrency_at_max_model_len: float = Field(description="vLLM's 'Maximum concurrency for max_model_len tokens per request'.")
+    budget_committed_fraction: float = Field(
+        description="Share of vLLM's budget the plan commits: everything but the KV cache plus the KV the workload needs "
+                    "(above 1: the workload does not fit at once; the OOM gauge).")
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -164,6 +164,7 @@ Quantization = Literal[
 ]
 Interconnect = Literal["auto", "nvlink", "pcie", "pcie-no-p2p"]
 BatchingMode = Literal["latency", "balanced", "throughput"]
+VllmInstall = Literal["image", "pip"]
 
 # Sane upper bounds: far beyond any real deployment, low enough that arithmetic stays finite.
 MAX_GPUS = 4096  # GPUs per node, nodes, and parallel sizes
@@ -372,6 +373,26 @@ class PolicySection(_Section):
         description=(
             "Run without CUDA graphs: saves their memory, costs speed at small batches. "
             "Empty: only when CUDA graphs would not fit."
+        ),
+    )
+    kv_cache_memory_bytes: OptionalCount = Field(
+        None,
+        ge=1,
+        le=MAX_GIB * 1024**3,
+        description=(
+            "KV-cache bytes per GPU, instead of sizing the pool from the memory utilization "
+            "(vLLM 0.10.2+; 20G means 20 GiB). vLLM's start-up log suggests a value. Empty: "
+            "the pool is what the utilization leaves."
+        ),
+        json_schema_extra={"cli": ["--kv-cache-memory"]},
+    )
+    vllm_install: Annotated[VllmInstall, BeforeValidator(_choice)] = Field(
+        "image",
+        description=(
+            "How vLLM is installed: 'image' (the vllm/vllm-openai container the artifacts run, "
+            "which bundles FlashInfer and the Triton MoE kernels) or 'pip' (pip install vllm: "
+            "before 0.12 that left both out, so the sampler's start-up peak is larger and "
+            "gpt-oss loads padded for Marlin on Hopper)."
         ),
     )
     vllm_version: Annotated[str, BeforeValidator(_release)] = Field(
