@@ -268,6 +268,20 @@ def _pipeline(model: StepModel, seconds: float, tokens: float = 1.0) -> float:
     return seconds * model.pp + local * PIPELINE_SEND_LATENCY_S + network
 
 
+def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int, prefill_tokens: int,
+                 prefill_ctx_sum_tokens: int) -> float:
+    """One engine step through every pipeline stage, from the batch's token counts.
+
+    The simulator's step cost (``functools.partial(step_seconds, model)``): contexts
+    come as sums (over decoding sequences; over prefill tokens, of the context each
+    attends to) and StepModel.step_time takes their averages.
+    """
+    decode_ctx = decode_ctx_sum_tokens / decode_seqs if decode_seqs else 0.0
+    prefill_ctx = prefill_ctx_sum_tokens / prefill_tokens if prefill_tokens else 0.0
+    seconds = model.step_time(decode_seqs, prefill_tokens, decode_ctx, prefill_ctx)
+    return _pipeline(model, seconds, decode_seqs + prefill_tokens)
+
+
 def _decode_ctx(wl: Workload) -> float:
     return wl.prompt_tokens + wl.gen_tokens / 2
 

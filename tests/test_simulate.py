@@ -1,0 +1,294 @@
+"""The step-level scheduler simulation, against hand-stepped timelines and a literal step-by-step model.
+
+Most cases use a constant step cost of 10 ms and no API-server ingestion time,
+so every token time is a whole number of steps.
+"""
+
+import random
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+import pytest
+
+from tests import sim_reference
+from wizard.errors import WizardError
+from wizard.physics.kv import KvGroup, KvLayout
+from wizard.physics.perf import PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
+from wizard.physics.simulate import EngineLimits, WeightedSamples, simulate, stats
+
+STEP = 0.010
+FULL = KvLayout(block_size=16, page_bytes=1, group_size=1, groups=(KvGroup("full", None),), attention_layers=1,
+                in_flight_tokens=64)
+
+
+def constant(decode, decode_ctx, prefill, prefill_ctx):
+    return STEP
+
+
+def engine(seats=256, budget=2048, blocks=10_000, layout=FULL, **kw):
+    return EngineLimits(max_num_seqs=seats, max_num_batched_tokens=budget, num_gpu_blocks=blocks, layout=layout, **kw)
+
+
+def run(arrival, prompt, out, eng, cost=constant, **kw):
+    return simulate(np.array(arrival, dtype=float), np.array(prompt), np.array(out), eng, cost,
+                    ingest_s=kw.pop("ingest_s", 0.0), **kw)
+
+
+def gaps(result):
+    return np.repeat(result.itl_s.values, result.itl_s.counts)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_one_request_ttft_tpot_e2e(is_async):
+    # Step 1 prefills the 100 prompt tokens and samples token 1; steps 2 and 3 decode tokens 2 and 3.
+    r = run([0.0], [100], [3], engine(async_scheduling=is_async))
+    assert r.ttft_s.tolist() == pytest.approx([0.010])
+    assert r.e2e_s.tolist() == pytest.approx([0.030])
+    assert r.tpot_s.tolist() == pytest.approx([0.010])
+    assert gaps(r) == pytest.approx([0.010, 0.010])
+    assert (r.steps, r.completed, r.total_output_tokens, r.preemptions) == (3, 1, 3, 0)
+    assert r.duration_s == pytest.approx(0.030)
+
+
+def test_ingestion_delays_the_engine_not_the_send():
+    # Three prompts sent at once reach the engine 1, 2 and 3 ms later: one step admits the first only.
+    r = run([0.0, 0.0, 0.0], [100, 100, 100], [1, 1, 1], engine(), ingest_s=0.001)
+    # Step 1 [1 ms, 11 ms] holds request 0; step 2 (scheduled at 11 ms) holds both others.
+    assert r.ttft_s.tolist() == pytest.approx([0.011, 0.021, 0.021])
+    assert r.send_s.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_async_scheduling_starts_a_new_arrival_one_step_later():
+    # A runs from 0; B reaches the engine at 5 ms, during A's first step.
+    # Sync: step 2 is scheduled at 10 ms and prefills B, first token at 20 ms (TTFT 15 ms).
+    # Async: step 2 was scheduled at 0 ms (without B); step 3, scheduled at 10 ms, runs 20-30 ms.
+    sync = run([0.0, 0.005], [100, 100], [3, 3], engine(async_scheduling=False))
+    lagged = run([0.0, 0.005], [100, 100], [3, 3], engine(async_scheduling=True))
+    assert sync.ttft_s.tolist() == pytest.approx([0.010, 0.015])
+    assert lagged.ttft_s.tolist() == pytest.approx([0.010, 0.025])
+    assert sync.e2e_s[0] == lagged.e2e_s[0] == pytest.approx(0.030)
+
+
+def test_async_scheduling_frees_a_finished_seat_one_step_later():
+    # Two seats: A (2 tokens) and C (10 tokens) run, B waits for A's seat.
+    # Sync: A's last token ends step 2 (20 ms); step 3 admits B, first token at 30 ms.
+    # Async: step 3 is scheduled at 10 ms while A's last token is in flight, so A keeps its seat
+    # and B enters step 4 (scheduled at 20 ms, run 30-40 ms).
+    arrival, prompt, out = [0.0, 0.0, 0.0], [50, 50, 50], [2, 10, 3]
+    sync = run(arrival, prompt, out, engine(seats=2, async_scheduling=False))
+    lagged = run(arrival, prompt, out, engine(seats=2, async_scheduling=True))
+    assert sync.ttft_s.tolist() == pytest.approx([0.010, 0.010, 0.030])
+    assert lagged.ttft_s.tolist() == pytest.approx([0.010, 0.010, 0.040])
+
+
+def test_chunked_prefill_splits_the_second_prompt():
+    # Budget 100: step 1 = A's 80 tokens + B's first 20; step 2 = A's decode + B's last 60.
+    calls = []
+
+    def recording(*args):
+        calls.append(args)
+        return STEP
+
+    r = run([0.0, 0.0], [80, 80], [3, 3], engine(budget=100, async_scheduling=False), recording)
+    assert r.ttft_s.tolist() == pytest.approx([0.010, 0.020])
+    assert r.e2e_s.tolist() == pytest.approx([0.030, 0.040])
+    # (decodes, Σ their contexts, prefill tokens, Σ over prefill tokens of the context each sees)
+    assert calls == [
+        (0, 0, 100, 80 * 81 // 2 + 20 * 21 // 2),
+        (1, 81, 60, 60 * 20 + 60 * 61 // 2),
+        (2, 82 + 81, 0, 0),
+        (1, 82, 0, 0),
+    ]
+
+
+def test_preemption_of_the_newest_request_and_its_recompute():
+    # Block size 16, 3 usable blocks.  Step 1 admits A and B (16-token prompts, one block each).
+    # Step 2: A's decode takes the last block; B needs one too, so B (the newest) is preempted.
+    # A decodes alone (its 3rd block at token 18) and finishes at step 20 (200 ms).  Step 21
+    # recomputes B's 16 + 1 tokens and samples its 2nd token at 210 ms: one 200 ms gap.
+    # B then decodes tokens 3..20 in steps 22..39.
+    for is_async in (False, True):
+        r = run([0.0, 0.0], [16, 16], [20, 20], engine(blocks=4, async_scheduling=is_async))
+        assert r.preemptions == 1
+        assert r.ttft_s.tolist() == pytest.approx([0.010, 0.010])
+        assert r.e2e_s.tolist() == pytest.approx([0.200, 0.390])
+        assert r.tpot_s.tolist() == pytest.approx([0.190 / 19, 0.380 / 19])
+        itl = np.sort(gaps(r))
+        assert len(itl) == 38
+        assert itl[-1] == pytest.approx(0.200)
+        assert itl[:-1] == pytest.approx([0.010] * 37)
+        assert r.timeline.preemptions[-1] == 1
+        assert r.timeline.kv_usage.max() == pytest.approx(1.0)
+
+
+def test_max_num_seqs_holds_back_the_third_request():
+    r = run([0.0, 0.0, 0.0], [10, 10, 10], [2, 2, 2], engine(seats=2, async_scheduling=False))
+    assert r.ttft_s.tolist() == pytest.approx([0.010, 0.010, 0.030])
+    assert r.timeline.running.max() == 2
+
+
+def test_head_of_line_blocking_on_kv():
+    # 6 usable blocks: A holds 4 (64-token prompt); B needs 4 for its prompt and blocks C (1 block),
+    # which would fit but is behind B in the queue.
+    r = run([0.0, 0.0, 0.0], [64, 64, 16], [2, 2, 2], engine(blocks=7, async_scheduling=False))
+    # A: steps 1-2. B and C: step 3 after A frees its blocks (C follows B in the same step).
+    assert r.ttft_s.tolist() == pytest.approx([0.010, 0.030, 0.030])
+
+
+def test_v0_runs_prefill_only_steps():
+    # Without chunked prefill B's prompt gets a step of its own and A's decode waits (a 20 ms gap).
+    v0 = run([0.0, 0.005], [10, 10], [3, 2], engine(budget=100, chunked_prefill=False, async_scheduling=False))
+    v1 = run([0.0, 0.005], [10, 10], [3, 2], engine(budget=100, async_scheduling=False))
+    assert v0.e2e_s.tolist() == pytest.approx([0.040, 0.025])
+    assert np.sort(gaps(v0)) == pytest.approx([0.010, 0.010, 0.020])
+    assert v1.e2e_s.tolist() == pytest.approx([0.030, 0.025])
+
+
+def test_closed_loop_never_exceeds_its_concurrency_and_ttft_starts_at_the_send():
+    r = run([0.0] * 10, [10] * 10, [2] * 10, engine(async_scheduling=False), max_concurrency=3)
+    last = r.send_s + r.e2e_s
+    for t in np.concatenate([r.send_s, last]):
+        assert np.sum((r.send_s <= t) & (t < last)) <= 3
+    # Each wave of three runs two steps; the client's wait is not part of TTFT or E2E.
+    assert r.send_s.tolist() == pytest.approx([0, 0, 0, 0.02, 0.02, 0.02, 0.04, 0.04, 0.04, 0.06])
+    assert r.ttft_s == pytest.approx([0.010] * 10)
+    assert r.e2e_s == pytest.approx([0.020] * 10)
+
+
+def test_sliding_window_groups_hold_only_the_window():
+    # One sliding group (window 32), 4 usable blocks.  A 64-token prompt takes 4 blocks, and in
+    # decode the request holds the blocks of its last ~32 tokens (3 or 4): it runs without
+    # preemption.  Full attention would need 7 blocks for 64 + 40 tokens: never admitted.
+    window = KvLayout(block_size=16, page_bytes=1, group_size=1, groups=(KvGroup("sliding", 32),), attention_layers=1,
+                      in_flight_tokens=16)
+    r = run([0.0], [64], [40], engine(blocks=5, layout=window))
+    assert r.preemptions == 0 and r.e2e_s == pytest.approx([0.400])
+    with pytest.raises(WizardError, match="needs 7 KV blocks"):
+        run([0.0], [64], [40], engine(blocks=5))
+
+
+def test_decode_steps_respect_the_step_cost():
+    # A toy roofline (10 GB of weights at 0.8 x 1 TB/s = 12.5 ms, + 1 ms): no step can be faster.
+    toy = StepModel(
+        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
+        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
+        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
+        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
+        link_bandwidth=100e9,
+    )
+    r = run([0.0] * 20, [500] * 20, [50] * 20, engine(budget=10_000), partial(step_seconds, toy))
+    assert r.itl_s.values.min() >= 13.5e-3
+    # One prefill step, then 49 decode steps of all 20: token k (2..50) reads 499 + k tokens of context
+    # per sequence, 100 kB each, at 0.8 TB/s on top of the 13.5 ms.
+    assert r.itl_s.count == 20 * 49
+    assert r.itl_s.values.min() == pytest.approx(13.5e-3 + 20 * 501 * 100e3 / 0.8e12, rel=1e-9)
+    assert r.itl_s.values.max() == pytest.approx(13.5e-3 + 20 * 549 * 100e3 / 0.8e12, rel=1e-9)
+
+
+def test_step_seconds_averages_the_contexts_and_adds_pipeline_stages():
+    toy = StepModel(
+        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
+        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
+        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
+        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
+        link_bandwidth=100e9,
+    )
+    assert step_seconds(toy, 8, 8000, 512, 512 * 256) == toy.step_time(8, 512, 1000, 256)
+    assert step_seconds(toy, 0, 0, 0, 0) == toy.step_time(0, 0, 0, 0)
+    two = replace(toy, pp=2)
+    assert step_seconds(two, 8, 8000, 0, 0) == pytest.approx(2 * toy.step_time(8, 0, 1000, 0) + PIPELINE_SEND_LATENCY_S)
+
+
+def test_same_inputs_same_result():
+    rng = np.random.default_rng(0)
+    arrival = np.sort(rng.uniform(0, 2, 200))
+    prompt, out = rng.integers(1, 800, 200), rng.integers(1, 300, 200)
+    a = simulate(arrival, prompt, out, engine(blocks=2000), constant)
+    b = simulate(arrival, prompt, out, engine(blocks=2000), constant)
+    assert a.preemptions == b.preemptions > 0
+    for field in ("ttft_s", "e2e_s", "tpot_s"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
+    assert np.array_equal(a.itl_s.values, b.itl_s.values)
+
+
+def test_bench_statistics():
+    s = stats(np.array([4.0, 1.0, 3.0, 2.0]))
+    assert (s.mean, s.median, s.p90, s.p99) == (2.5, 2.5, pytest.approx(3.7), pytest.approx(3.97))
+    # Weighted samples give numpy.percentile of the samples written out: [1, 2, 2, 3]
+    w = WeightedSamples.of(np.array([3.0, 1.0, 2.0]), np.array([1, 1, 2]))
+    assert (w.count, w.mean(), w.percentile(50), w.percentile(90)) == (4, 2.0, 2.0, pytest.approx(2.7))
+    assert stats(np.array([])).mean == 0.0
+
+
+def test_percentiles_are_ordered_and_match_numpy():
+    r = run(np.sort(np.random.default_rng(1).uniform(0, 1, 300)), [300] * 300, [100] * 300, engine(blocks=3000))
+    for samples in (r.ttft_s, r.tpot_s, r.e2e_s, r.itl_s):
+        s = stats(samples)
+        assert s.median <= s.p90 <= s.p99
+    expanded = gaps(r)
+    assert stats(r.itl_s).p99 == pytest.approx(np.percentile(expanded, 99), rel=1e-12)
+    assert stats(r.itl_s).mean == pytest.approx(expanded.mean(), rel=1e-12)
+
+
+def test_timeline_is_short():
+    r = run([0.0] * 400, [200] * 400, [300] * 400, engine(blocks=3000))
+    assert 10 < len(r.timeline.time_s) <= 300
+    assert np.all(np.diff(r.timeline.time_s) >= 0)
+    assert r.timeline.time_s[-1] == pytest.approx(r.duration_s)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"arrival": [0.0, -1.0]}, "non-negative"),
+    ({"prompt": [0, 5]}, "at least one"),
+    ({"out": [4]}, "one arrival time"),
+])
+def test_bad_inputs_are_clear_errors(bad, message):
+    args = {"arrival": [0.0, 0.0], "prompt": [5, 5], "out": [4, 4]} | bad
+    with pytest.raises(WizardError, match=message):
+        run(args["arrival"], args["prompt"], args["out"], engine())
+
+
+def _cost(decode, decode_ctx, prefill, prefill_ctx):
+    """A step cost that depends on every input, so that no two steps happen to tie."""
+    return 1e-3 + 1e-5 * decode + 3e-7 * decode_ctx + 2e-6 * prefill + 1e-9 * prefill_ctx
+
+
+def _random_case(seed: int):
+    rng = random.Random(seed)
+    n = rng.randint(1, 25)
+    sliding = rng.random() < 0.3
+    chunked = rng.random() < 0.75
+    prompt = [rng.randint(1, 200) for _ in range(n)]
+    out = [rng.randint(1, 60) for _ in range(n)]
+    longest = max(p + o - 1 for p, o in zip(prompt, out))
+    groups = (KvGroup("full", None),) + ((KvGroup("sliding", 40),) * 2 if sliding else ())
+    layout = KvLayout(16, 1, 1, groups, len(groups), 64)
+    blocks = len(groups) * -(-longest // 16) + 1 + rng.choice([0, 2, 5, 20, 200])
+    budget = rng.choice([16, 32, 64, 128, 512]) if chunked else longest + rng.randint(0, 200)
+    eng = EngineLimits(rng.randint(1, 10), budget, blocks, layout, async_scheduling=rng.random() < 0.5,
+                       chunked_prefill=chunked)
+    arrival, t = [], 0.0
+    for _ in range(n):
+        t += rng.choice([0.0, 0.0, rng.random() * 0.02])
+        arrival.append(t)
+    return arrival, prompt, out, eng, rng.choice([None, None, rng.randint(1, 5)]), rng.choice([0.0, 0.0005])
+
+
+def test_equals_the_literal_step_by_step_model():
+    """Fast-forwarded decode stretches and vectorised scheduling give exactly what stepping one by one gives."""
+    preempted = stretched = 0
+    for seed in range(120):
+        arrival, prompt, out, eng, concurrency, ingest = _random_case(seed)
+        fast = simulate(np.array(arrival), np.array(prompt), np.array(out), eng, _cost, max_concurrency=concurrency,
+                        ingest_s=ingest)
+        slow = sim_reference.run(arrival, prompt, out, eng, _cost, max_concurrency=concurrency, ingest_s=ingest)
+        send = np.array(slow.send)
+        assert np.array_equal(fast.send_s, send), seed
+        assert np.array_equal(fast.ttft_s, np.array(slow.first) - send), seed
+        assert np.array_equal(fast.e2e_s, np.array(slow.last) - send), seed
+        assert np.array_equal(gaps(fast), np.sort(slow.gaps)), seed
+        assert (fast.preemptions, fast.steps) == (slow.preemptions, slow.steps), seed
+        preempted += fast.preemptions > 0
+        stretched += len(fast.timeline.time_s) < fast.steps
+    assert preempted >= 10 and stretched >= 50  # the comparison covers preemptions and fast-forwarding
