@@ -14,7 +14,7 @@ from wizard.faces.cli import main
 from wizard.faces.fields import describe, flag
 from wizard.faces.profile import parse_profile
 from wizard.schema import parse_request, parse_targets
-from wizard.schema.request import parse_count
+from wizard.schema.syntax import parse_count
 
 MODEL = "Qwen/Qwen3-8B"
 

@@ -7,17 +7,15 @@ a shareable link and the keys of a profile.  Field names are unique across the
 four sections so that one flat namespace can address them all.
 
 Every face hands its values to :func:`parse_request`, typed (a YAML profile)
-or as the text a person typed (CLI, form, URL): the accepted syntax of each
-kind of value is declared once here (``Count``, ``MaxModelLen``, ``Number``,
-``Choice`` ...), so ``8192``, ``8,192``, ``8k`` and ``8K`` mean the same
+or as the text a person typed (CLI, form, URL): each field's type (from
+``schema/syntax.py``: ``Count``, ``MaxModelLen``, ``Number`` ...) declares its
+accepted syntax once, so ``8192``, ``8,192``, ``8k`` and ``8K`` mean the same
 everywhere, and a bad value is an :class:`~wizard.errors.InvalidInput` that
 names the field for the face to put in its own words.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Annotated, Any, Iterator, Literal, Mapping
 
 from pydantic import (
@@ -31,130 +29,21 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from wizard.errors import InvalidInput
-from wizard.physics.versions import VLLM_VERSION, parse_version
-
-# ------------------------------------------------------------------ accepted syntax, declared once
-
-# vLLM's human_readable_int (vllm/engine/arg_utils.py): lowercase suffixes are decimal,
-# uppercase binary, and only decimal ones take a fraction ("25.6k"). Thousands separators
-# ("8,192", "8_192") are accepted too: people paste them.
-_DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_BINARY = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-_COUNT_RE = re.compile(r"([+-]?\d+(?:\.\d+)?)([kmgtKMGT]?)")
-_EMPTY = ("", "default", "none", "null")  # what leaves an optional field to the wizard
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _text(value: Any) -> Any:
-    """Strings stripped; anything else as it is."""
-    return value.strip() if isinstance(value, str) else value
-
-
-def _empty_is_none(value: Any) -> Any:
-    """An optional field left empty (blank, 'default', 'none') means: the wizard decides."""
-    value = _text(value)
-    return None if isinstance(value, str) and value.lower() in _EMPTY else value
-
-
-def parse_count(value: Any) -> Any:
-    """A whole number as people and vLLM write it: 8192, 8,192, 8_192, 8k (8,000), 8K (8,192), 1.5m."""
-    value = _text(value)
-    if isinstance(value, bool):
-        raise ValueError(f"must be a whole number (got {value!r})")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, float):
-        value = str(value)  # a fraction is refused below in the same words as typed text
-    if not isinstance(value, str):
-        return value
-    match = _COUNT_RE.fullmatch(value.replace(",", "").replace("_", ""))
-    if not match:
-        raise ValueError(f"must be a whole number like 8192, 8,192 or 8k (got {value!r})")
-    number, suffix = match.groups()
-    if suffix in _DECIMAL:
-        return int(float(number) * _DECIMAL[suffix])
-    if "." in number:
-        raise ValueError(f"must be a whole number (got {value!r}; a fraction needs a decimal suffix, as in 25.6k)")
-    return int(number) * _BINARY.get(suffix, 1)
-
-
-def _optional_count(value: Any) -> Any:
-    value = _empty_is_none(value)
-    return None if value is None else parse_count(value)
-
-
-def _max_model_len(value: Any) -> Any:
-    """vLLM's --max-model-len: a count, or 'auto' / -1 to let vLLM fit it to memory."""
-    value = _empty_is_none(value)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.lower() == "auto":
-        return "auto"
-    count = parse_count(value)
-    return "auto" if count == -1 else count
-
-
-def _number(value: Any) -> Any:
-    """A decimal number: 0.9, 1e3, 2,048.5; never NaN (infinity only where a field allows it)."""
-    value = _text(value)
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number (got {value!r})")
-    if isinstance(value, str):
-        try:
-            value = float(value.replace(",", "").replace("_", ""))
-        except ValueError:
-            raise ValueError(f"must be a number like 0.9 or 2.5 (got {value!r})") from None
-    if isinstance(value, float) and math.isnan(value):
-        raise ValueError("must be a number (got NaN)")
-    return value
-
-
-def _optional_number(value: Any) -> Any:
-    value = _empty_is_none(value)
-    return None if value is None else _number(value)
-
-
-def _choice(value: Any) -> Any:
-    """A named option, case-insensitive."""
-    value = _text(value)
-    return value.lower() if isinstance(value, str) else value
-
-
-def _optional_choice(value: Any) -> Any:
-    value = _empty_is_none(value)
-    return None if value is None else _choice(value)
-
-
-def _optional_bool(value: Any) -> Any:
-    return _empty_is_none(value)
-
-
-def _line(value: Any) -> Any:
-    """One line of text (an id or a path): no control characters."""
-    value = _text(value)
-    if isinstance(value, str) and _CONTROL_RE.search(value):
-        raise ValueError("must be one line without control characters (a Hugging Face id or a path)")
-    return value
-
-
-def _release(value: Any) -> Any:
-    """A vLLM release number (0.33.0, v0.6.4.post1)."""
-    value = _text(value)
-    if isinstance(value, str):
-        try:
-            parse_version(value)
-        except ValueError:
-            raise ValueError(f"must be a vLLM release number like {VLLM_VERSION} (got {value!r})") from None
-    return value
-
-
-Count = Annotated[int, BeforeValidator(parse_count)]
-OptionalCount = Annotated[int | None, BeforeValidator(_optional_count)]
-Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_number)]
-OptionalNumber = Annotated[float | None, Field(allow_inf_nan=False), BeforeValidator(_optional_number)]
-MaxModelLen = Annotated[int | Literal["auto"] | None, BeforeValidator(_max_model_len)]
-OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
-OptionalText = Annotated[str | None, BeforeValidator(lambda v: _line(_empty_is_none(v)))]
+from wizard.physics.versions import VLLM_VERSION
+from wizard.schema.syntax import (
+    Count,
+    MaxModelLen,
+    Number,
+    OptionalBool,
+    OptionalCount,
+    OptionalNumber,
+    OptionalText,
+    as_choice,
+    as_line,
+    as_optional_choice,
+    as_release,
+    problems,
+)
 
 DtypeName = Literal["auto", "bfloat16", "float16", "float32"]
 KvCacheDtype = Literal["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"]
@@ -181,7 +70,7 @@ class _Section(BaseModel):
 class ModelSection(_Section):
     """Which model to serve and how vLLM should load it."""
 
-    model: Annotated[str, BeforeValidator(_line)] = Field(
+    model: Annotated[str, BeforeValidator(as_line)] = Field(
         min_length=1,
         max_length=4096,
         description=(
@@ -209,7 +98,7 @@ class ModelSection(_Section):
             "checkpoint's torch_dtype (float16 on GPUs without bfloat16)."
         ),
     )
-    quantization: Annotated[Quantization | None, BeforeValidator(_optional_choice)] = Field(
+    quantization: Annotated[Quantization | None, BeforeValidator(as_optional_choice)] = Field(
         None,
         description=(
             "Quantization method. Empty: the checkpoint's own quantization_config. "
@@ -218,7 +107,7 @@ class ModelSection(_Section):
         ),
         json_schema_extra={"cli": ["-q"]},
     )
-    kv_cache_dtype: Annotated[KvCacheDtype | None, BeforeValidator(_optional_choice)] = Field(
+    kv_cache_dtype: Annotated[KvCacheDtype | None, BeforeValidator(as_optional_choice)] = Field(
         None,
         description=(
             "KV-cache dtype. 'auto' stores the cache in the model dtype; 'fp8' "
@@ -282,7 +171,7 @@ class HardwareSection(_Section):
             "not in the catalog; with a catalog GPU named, it overrides that GPU's memory."
         ),
     )
-    interconnect: Annotated[Interconnect, BeforeValidator(_choice)] = Field(
+    interconnect: Annotated[Interconnect, BeforeValidator(as_choice)] = Field(
         "auto",
         description=(
             "GPU-to-GPU link: 'nvlink' (NVLink/NVSwitch or AMD Infinity Fabric), "
@@ -333,7 +222,7 @@ class WorkloadSection(_Section):
             "performance estimate uses it instead of the concurrency."
         ),
     )
-    batching_mode: Annotated[BatchingMode, BeforeValidator(_choice)] = Field(
+    batching_mode: Annotated[BatchingMode, BeforeValidator(as_choice)] = Field(
         "balanced",
         description=(
             "'latency': small batches and prefill chunks for a low time per token; "
@@ -386,7 +275,7 @@ class PolicySection(_Section):
         ),
         json_schema_extra={"cli": ["--kv-cache-memory"]},
     )
-    vllm_install: Annotated[VllmInstall, BeforeValidator(_choice)] = Field(
+    vllm_install: Annotated[VllmInstall, BeforeValidator(as_choice)] = Field(
         "image",
         description=(
             "How vLLM is installed: 'image' (the vllm/vllm-openai container the artifacts run, "
@@ -395,7 +284,7 @@ class PolicySection(_Section):
             "gpt-oss loads padded for Marlin on Hopper)."
         ),
     )
-    vllm_version: Annotated[str, BeforeValidator(_release)] = Field(
+    vllm_version: Annotated[str, BeforeValidator(as_release)] = Field(
         VLLM_VERSION,
         description=(
             "The vLLM release to plan for: memory accounting and defaults follow it (V0 engine "
@@ -487,57 +376,6 @@ class Targets(BaseModel):
         None, gt=0, le=1e6, description="Poisson request rate (requests/s) the deployment must sustain without queues growing.")
 
 
-def _number_text(value: Any) -> str:
-    """1000000 -> '1,000,000'; 2.0 -> '2'; 0.95 -> '0.95'; 10**400 -> 'a 401-digit number'."""
-    if isinstance(value, int) and abs(value) >= 10**15:
-        return f"a {len(str(abs(value)))}-digit number"
-    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
-
-
-def _message(error: Any) -> str:
-    """pydantic's message for one error, in the words of this schema."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    given = error.get("input")
-    if isinstance(given, int) and not isinstance(given, bool) or isinstance(given, float) and math.isfinite(given):
-        shown = f" (got {_number_text(given)})"
-    elif isinstance(given, (str, float)) and not isinstance(given, bool):
-        shown = f" (got {given!r})"
-    else:
-        shown = ""
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a known field"
-    if kind == "string_too_short":
-        return "is required (it is empty)"
-    if kind == "string_too_long":
-        return f"is too long (at most {ctx.get('max_length'):,} characters)"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        words = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
-                 "less_than": "less than"}[kind]
-        limit = next(iter(ctx.values()))
-        return f"must be {words} {_number_text(limit)}{shown}"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}{shown}"
-    if kind == "finite_number":
-        return f"must be a finite number{shown}"
-    return error["msg"].removeprefix("Value error, ")
-
-
-def _problems(exc: ValidationError) -> list[tuple[str | None, str]]:
-    """(flat field name, message) for each error pydantic found."""
-    problems: list[tuple[str | None, str]] = []
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        if error["type"] == "extra_forbidden" and len(loc) >= 2:
-            problems.append((".".join(loc[:2]), _message(error)))  # unknown: only its section says where it was
-            continue
-        if len(loc) >= 2 and loc[0] in SECTIONS:
-            loc = loc[1:]
-        problems.append((loc[0] if loc else None, _message(error)))
-    return problems
-
-
 def parse_request(values: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None) -> PlanRequest:
     """The one door into a request, for every face.
 
@@ -559,7 +397,7 @@ def parse_request(values: Mapping[str, Any] | None = None, base: Mapping[str, An
     try:
         return PlanRequest.model_validate(nested)
     except ValidationError as exc:
-        raise InvalidInput(_problems(exc)) from None
+        raise InvalidInput(problems(exc, tuple(SECTIONS))) from None
 
 
 def parse_targets(values: Mapping[str, Any]) -> Targets:
@@ -567,4 +405,4 @@ def parse_targets(values: Mapping[str, Any]) -> Targets:
     try:
         return Targets.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        raise InvalidInput(_problems(exc)) from None
+        raise InvalidInput(problems(exc, tuple(SECTIONS))) from None
