@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import re
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,8 @@ from pathlib import Path
 from wizard.catalog.gpus import find_gpu
 from wizard.catalog.metadata import catalog_entry
 from wizard.errors import WizardError
-from wizard.physics import perf
-from wizard.planning.assemble import step_model
 from wizard.planning.inputs import resolve_inputs
+from wizard.planning.performance import performance_report
 from wizard.planning.search import search
 from wizard.reality.logcheck import release_version
 from wizard.schema import PlanRequest, parse_request
@@ -49,8 +50,9 @@ ALIASES = {
     "meta-llama/Meta-Llama-3-70B-Instruct": ("meta-llama/Llama-3.1-70B-Instruct", None),
     "Llama 7B (Llama-2-7B class)": ("meta-llama/Llama-2-7b-hf", None),
 }
-TPOT_TOLERANCE = 0.25
-THROUGHPUT_TOLERANCE = 0.30
+TPOT_TOLERANCE = 0.25  # issue 9: mean TPOT within 25%
+TTFT_TOLERANCE = 0.50  # issue 9: mean TTFT within 50%
+P99_TOLERANCE = 0.50
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -67,13 +69,16 @@ def number(text: str) -> float | None:
 class Case:
     row: str
     label: str
-    tpot: tuple[float, float, float, float] | None  # low, expected, high, measured (ms)
+    kind: str  # conc | rate | burst | overload
+    tpot: tuple[float, float, float, float] | None  # low, expected, high, measured mean TPOT (ms)
+    ttft: tuple[float, float] | None  # expected, measured mean TTFT (ms)
+    p99: list[tuple[str, float, float]]  # (metric, predicted, measured) where the source gives P99
     output: tuple[float, float] | None  # expected, measured tokens/s
-    ttft: tuple[float, float] | None  # expected, measured ms
     note: str
 
 
-def workload(row: dict[str, str]) -> perf.Workload | str:
+def workload(row: dict[str, str]) -> dict[str, object] | str:
+    """The row's `vllm bench serve` run as request workload fields."""
     prompt, gen = number(row["mean_input_len"]), number(row["mean_output_len"])
     if not prompt or not gen:
         return "no prompt/output lengths"
@@ -81,13 +86,15 @@ def workload(row: dict[str, str]) -> perf.Workload | str:
     rate_text = row["request_rate"].strip().lower()
     conc_text = row["max_concurrency"].strip().lower()
     concurrency = int(number(conc_text)) if conc_text and not conc_text.startswith(("none", "max-num-seqs")) and number(conc_text) else None
-    kw = {"prompt_tokens": int(prompt), "gen_tokens": int(gen)}
+    lengths = "sharegpt" if "sharegpt" in row["dataset"].lower() else "fixed"
+    fields: dict[str, object] = {"prompt_tokens": round(prompt), "gen_tokens": max(round(gen), 1), "length_distribution": lengths,
+                                 "num_prompts": prompts or 1000}
     if rate_text and not rate_text.startswith("inf") and number(rate_text):
-        return perf.Workload(request_rate=number(rate_text), **kw)
+        return fields | {"request_rate": number(rate_text), "concurrency": concurrency}
     if concurrency and (prompts is None or concurrency < prompts):
-        return perf.Workload(concurrency=concurrency, **kw)
+        return fields | {"concurrency": concurrency, "num_prompts": prompts or max(10 * concurrency, 200)}
     if prompts:
-        return perf.Workload(burst=prompts, concurrency=concurrency, **kw)
+        return fields | {"request_rate": "inf", "concurrency": concurrency}
     return "no concurrency, rate or prompt count"
 
 
@@ -115,6 +122,15 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
     return parse_request(values)
 
 
+def _kind(request: PlanRequest, keeps_up: bool | None) -> str:
+    wl = request.workload
+    if wl.request_rate is None:
+        return "conc"
+    if math.isinf(wl.request_rate):
+        return "burst"
+    return "overload" if keeps_up is False else "rate"
+
+
 def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
     cases, skipped = [], []
     for row in rows(path):
@@ -123,63 +139,78 @@ def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         if isinstance(wl, str) or isinstance(request, str):
             skipped.append((row["id"], wl if isinstance(wl, str) else request))
             continue
-        request = request.model_copy(update={"workload": request.workload.model_copy(update={
-            "prompt_tokens": wl.prompt_tokens, "gen_tokens": wl.gen_tokens, "concurrency": wl.concurrency or wl.burst or 1})})
         try:
+            request = parse_request({**{k: v for k, v in request.flat().items() if v is not None}, **wl})
             inp = resolve_inputs(request, detected=[])
             cand = search(inp).candidate
+            if not cand.verdict.starts:
+                skipped.append((row["id"], "the planner says vLLM would not start"))
+                continue
+            perf_report = performance_report(inp, cand)
         except WizardError as exc:
             skipped.append((row["id"], f"planner refused: {exc}"))
             continue
-        model = step_model(inp, cand)
-        half, _ = perf.spread(model, inp.hw.gpu)
-        result = perf.estimate(model, cand.engine, cand.memory, wl, half)
-        measured = next((number(row[k]) for k in ("mean_tpot_ms", "median_tpot_ms", "mean_itl_ms", "median_itl_ms") if number(row[k])), None)
-        tpot = (*result.itl_ms, measured) if measured else None
+        pr, dist = perf_report, perf_report.distribution
+        measured = number(row["mean_tpot_ms"]) or number(row["median_tpot_ms"])
+        tpot = (pr.itl_ms.low, pr.itl_ms.expected, pr.itl_ms.high, measured) if measured else None
         out = number(row["output_tok_s"])
-        ttft = number(row["mean_ttft_ms"]) or number(row["median_ttft_ms"])
-        kind = "burst" if wl.burst else ("rate" if wl.request_rate else "conc")
-        label = f"{inp.arch.architecture[:18]} {inp.info.model.split('/')[-1][:22]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} {kind}"
+        ttft = number(row["mean_ttft_ms"])
+        p99 = [(name, getattr(dist, f"{name}_ms").p99, number(row[f"p99_{name}_ms"]))
+               for name in ("ttft", "tpot", "itl") if number(row.get(f"p99_{name}_ms", ""))]
+        kind = _kind(request, pr.keeps_up)
+        label = f"{inp.info.model.split('/')[-1][:24]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} v{inp.rel.label}"
+        wl_section = request.workload
         cases.append(Case(
-            row=row["id"],
-            label=label,
-            tpot=tpot,
-            output=(result.output_tokens_per_s[1], out) if out else None,
-            ttft=(result.ttft_ms[1], ttft) if ttft else None,
-            note=(f"in {wl.prompt_tokens} out {wl.gen_tokens} C={wl.concurrency} R={wl.request_rate} N={wl.burst} "
-                  f"batch {result.batch:.0f} seqs {cand.engine.max_num_seqs} v{inp.rel.label}"),
+            row=row["id"], label=label, kind=kind, tpot=tpot,
+            ttft=(pr.ttft_ms.expected, ttft) if ttft else None, p99=p99,
+            output=(pr.output_tokens_per_s.expected, out) if out else None,
+            note=(f"in {wl_section.prompt_tokens} out {wl_section.gen_tokens} {wl_section.length_distribution} "
+                  f"C={wl_section.concurrency} R={wl_section.request_rate} N={wl_section.num_prompts} batch {pr.batch_size:.0f} "
+                  f"seqs {cand.engine.max_num_seqs} mnbt {cand.engine.max_num_batched_tokens} preempt {pr.preemptions} "
+                  f"p50 TPOT {dist.tpot_ms.p50:.1f} (meas {number(row['median_tpot_ms']) or '-'})"),
         ))
     return cases, skipped
 
 
-def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> str:
-    lines = [f"{'id':>4}  {'case':<62} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'in range':>8}  {'out tok/s pred':>14} {'meas':>8} {'err':>6}  {'TTFT pred':>10} {'meas':>10}"]
-    for c in cases:
-        t = f"{c.tpot[1]:9.1f} {c.tpot[3]:8.1f} {(c.tpot[1] - c.tpot[3]) / c.tpot[3] * 100:+5.0f}% {'yes' if c.tpot[0] <= c.tpot[3] <= c.tpot[2] else 'NO':>8}" if c.tpot else " " * 35
-        o = f"{c.output[0]:14.0f} {c.output[1]:8.0f} {(c.output[0] - c.output[1]) / c.output[1] * 100:+5.0f}%" if c.output else " " * 30
-        f = f"{c.ttft[0]:10.0f} {c.ttft[1]:10.0f}" if c.ttft else ""
-        lines.append(f"{c.row:>4}  {c.label:<62} {t}  {o}  {f}")
-        if verbose:
-            lines.append(f"      {c.note}")
+def _err(pred: float, meas: float) -> float:
+    return (pred - meas) / meas
+
+
+def _summary(label: str, cases: list[Case]) -> str:
     tp = [c for c in cases if c.tpot]
-    within = sum(abs(c.tpot[1] - c.tpot[3]) / c.tpot[3] <= TPOT_TOLERANCE for c in tp)
+    tt = [c for c in cases if c.ttft]
+    if not tp and not tt:
+        return f"  {label:>9}: no rows"
+    within = sum(abs(_err(c.tpot[1], c.tpot[3])) <= TPOT_TOLERANCE for c in tp)
     inside = sum(c.tpot[0] <= c.tpot[3] <= c.tpot[2] for c in tp)
-    outs = [c for c in cases if c.output]
-    out_ok = sum(abs(c.output[0] - c.output[1]) / c.output[1] <= THROUGHPUT_TOLERANCE for c in outs)
-    errors = sorted(abs(c.tpot[1] - c.tpot[3]) / c.tpot[3] for c in tp)
-    median = errors[len(errors) // 2] * 100 if errors else float("nan")
-    lines += [
-        "",
-        "summary",
-        f"  TPOT within +-25%: {within}/{len(tp)}   measured inside [low, high]: {inside}/{len(tp)}   median |error| {median:.0f}%",
-        f"  output tokens/s within +-30%: {out_ok}/{len(outs)}",
-        f"  rows replayed: {len(cases)}, skipped: {len(skipped)}",
-    ]
-    for kind in ("conc", "rate", "burst"):
-        sel = [c for c in tp if c.label.endswith(kind)]
-        if sel:
-            lines.append(f"  {kind:>5}: TPOT within 25% {sum(abs(c.tpot[1] - c.tpot[3]) / c.tpot[3] <= TPOT_TOLERANCE for c in sel)}/{len(sel)}, "
-                         f"in range {sum(c.tpot[0] <= c.tpot[3] <= c.tpot[2] for c in sel)}/{len(sel)}")
+    errors = sorted(abs(_err(c.tpot[1], c.tpot[3])) for c in tp)
+    median = statistics.median(errors) * 100 if errors else float("nan")
+    ttft_ok = sum(abs(_err(*c.ttft)) <= TTFT_TOLERANCE for c in tt)
+    ttft_med = statistics.median(abs(_err(*c.ttft)) for c in tt) * 100 if tt else float("nan")
+    return (f"  {label:>9}: mean TPOT within 25% {within}/{len(tp)}, in [low, high] {inside}/{len(tp)}, median |err| "
+            f"{median:.0f}%;  mean TTFT within 50% {ttft_ok}/{len(tt)}, median |err| {ttft_med:.0f}%")
+
+
+def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> str:
+    lines = [f"{'id':>4}  {'case':<44} {'kind':<8} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'range':>5}  "
+             f"{'TTFT pred':>10} {'meas':>10} {'err':>6}  {'out pred':>8} {'meas':>8}"]
+    for c in cases:
+        t = (f"{c.tpot[1]:9.1f} {c.tpot[3]:8.1f} {_err(c.tpot[1], c.tpot[3]) * 100:+5.0f}% "
+             f"{'yes' if c.tpot[0] <= c.tpot[3] <= c.tpot[2] else 'NO':>5}") if c.tpot else " " * 32
+        f = f"{c.ttft[0]:10.0f} {c.ttft[1]:10.0f} {_err(*c.ttft) * 100:+5.0f}%" if c.ttft else " " * 28
+        o = f"{c.output[0]:8.0f} {c.output[1]:8.0f}" if c.output else ""
+        lines.append(f"{c.row:>4}  {c.label:<44} {c.kind:<8} {t}  {f}  {o}")
+        if verbose:
+            lines.append(f"      {c.note}" + "".join(f"; p99 {m} {p:.0f}/{q:.0f}" for m, p, q in c.p99))
+    lines += ["", "summary (mean TPOT and mean TTFT; P99 where the source gives it)"]
+    lines.append(_summary("all", cases))
+    for kind in ("conc", "rate", "burst", "overload"):
+        lines.append(_summary(kind, [c for c in cases if c.kind == kind]))
+    p99 = [(m, p, q) for c in cases for m, p, q in c.p99]
+    if p99:
+        lines.append(f"  P99: {sum(abs(_err(p, q)) <= P99_TOLERANCE for _, p, q in p99)}/{len(p99)} within 50% "
+                     f"(median |err| {statistics.median(abs(_err(p, q)) for _, p, q in p99) * 100:.0f}%)")
+    lines.append(f"  rows replayed: {len(cases)}, skipped: {len(skipped)}")
     if verbose:
         lines += [f"  skipped {i}: {why}" for i, why in skipped]
     return "\n".join(lines)

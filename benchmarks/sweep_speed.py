@@ -29,14 +29,14 @@ ONE_MODEL = r"""
 import json, sys, time
 from wizard.catalog.gpus import catalog
 from wizard.capacity.prices import price_of
-from wizard.schema import PlanRequest, Targets, parse_request
+from wizard.schema import PlanRequest, parse_request
 from wizard.capacity.sweep import sweep
 prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: enumerate the whole catalog
 base = parse_request({"model": sys.argv[1], "prompt_tokens": 1024, "gen_tokens": 256, "concurrency": 32})
 out = []
 for _ in range(2):
     t = time.perf_counter()
-    r = sweep(base, Targets(max_itl_ms=50), prices=prices, full_plans=0)
+    r = sweep(parse_request({**base.flat(), "max_itl_ms": 50}), prices=prices, full_plans=0)
     out.append({"candidates": r.candidates_evaluated, "fitting": r.fitting, "seconds": time.perf_counter() - t})
 print(json.dumps(out))
 """

@@ -24,7 +24,6 @@ from wizard.schema import (
     Targets,
     field_info,
     parse_request,
-    parse_targets,
 )
 
 PLOTLY_CONFIG = {"displayModeBar": False}
@@ -34,11 +33,11 @@ TARGET_LABELS = {"max_ttft_ms": "Max TTFT (ms)", "max_itl_ms": "Max time per out
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_sweep(request_json: str, targets_json: str, gpus: tuple[str, ...], provider: str,
+def cached_sweep(request_json: str, gpus: tuple[str, ...], provider: str,
                  prices: tuple[tuple[str, float], ...]) -> tuple[SweepResult | None, str | None]:
     """One sweep per distinct form (reruns that change nothing cost nothing), or the error to show."""
     try:
-        result = sweep(PlanRequest.model_validate_json(request_json), Targets.model_validate_json(targets_json),
+        result = sweep(PlanRequest.model_validate_json(request_json),
                        gpu_names=list(gpus), provider=provider, prices=dict(prices), full_plans=0)
         return result, None
     except WizardError as exc:
@@ -100,8 +99,8 @@ overrides = tuple((row["GPU"], float(row["USD per GPU-hour"])) for row in edited
 try:
     base = parse_request({"model": str(st.session_state["sweep_model"]).strip(), "prompt_tokens": st.session_state["sweep_prompt"],
                          "gen_tokens": st.session_state["sweep_gen"], "concurrency": st.session_state["sweep_concurrency"],
-                         **({"request_rate": st.session_state["sweep_rate"]} if st.session_state["sweep_rate"] else {})})
-    targets = parse_targets({name: st.session_state[f"target_{name}"] for name in TARGET_LABELS})
+                         **({"request_rate": st.session_state["sweep_rate"]} if st.session_state["sweep_rate"] else {}),
+                         **{name: st.session_state[f"target_{name}"] for name in TARGET_LABELS}})
 except WizardError as exc:
     st.error(describe(exc, "form"), title="The sweep request is not valid")
     st.stop()
@@ -110,7 +109,7 @@ if not st.session_state["sweep_gpus"]:
     st.stop()
 
 with st.spinner("Sweeping...", show_time=False):
-    result, error = cached_sweep(base.model_dump_json(), targets.model_dump_json(), tuple(st.session_state["sweep_gpus"]),
+    result, error = cached_sweep(base.model_dump_json(), tuple(st.session_state["sweep_gpus"]),
                                  provider, overrides)
 if error or result is None:
     st.error(error, title="No sweep for this request")

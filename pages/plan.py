@@ -149,7 +149,7 @@ st.subheader(f"{resp.model.model} on {hw.gpus_used} x {hw.gpu}")
 st.caption(f"{resp.model.architecture} · {resp.model.params_loaded / 1e9:.2f}B parameters · {resp.model.attention} "
            f"· TP {hw.tensor_parallel_size} · PP {hw.pipeline_parallel_size} · memory as vLLM {mem.vllm_version} ({mem.engine}) accounts for it")
 if feas.fits:
-    st.success(f"vLLM starts and {resp.request.workload.concurrency} requests of {feas.context_tokens:,} tokens fit at once.",
+    st.success(f"vLLM starts and {resp.request.workload.requests_at_once} requests of {feas.context_tokens:,} tokens fit at once.",
                title="Fits", icon=":material/check_circle:")
 else:
     st.error("\n".join(f"- {reason}" for reason in feas.failed), title="Does not fit", icon=":material/error:")
@@ -162,7 +162,7 @@ with st.grid(3, gap="small"):
               help=f"{mem.kv_cache_tokens:,} tokens in {mem.kv_blocks:,} blocks of {mem.block_size}.")
     st.metric(f"Max concurrency at {feas.context_tokens:,} tokens", f"{feas.max_concurrency:,}", border=True, height="stretch",
               help=Feasibility.model_fields["max_concurrency"].description)
-    st.metric(f"Max context at {resp.request.workload.concurrency} requests", f"{feas.max_context_tokens:,}", border=True,
+    st.metric(f"Max context at {resp.request.workload.requests_at_once} requests", f"{feas.max_context_tokens:,}", border=True,
               height="stretch", help=Feasibility.model_fields["max_context_tokens"].description)
     st.metric("KV headroom", f"{feas.headroom_gib:,.1f} GiB", border=True, height="stretch",
               help=Feasibility.model_fields["headroom_gib"].description)

@@ -13,7 +13,7 @@ from wizard.errors import InvalidInput, WizardError
 from wizard.faces.cli import main
 from wizard.faces.fields import describe, flag
 from wizard.faces.profile import parse_profile
-from wizard.schema import parse_request, parse_targets
+from wizard.schema import parse_request
 from wizard.schema.syntax import parse_count
 
 MODEL = "Qwen/Qwen3-8B"
@@ -114,8 +114,8 @@ def test_booleans_and_choices_are_read_case_insensitively():
 
 
 def test_targets_go_through_the_same_syntax():
-    assert parse_targets({"max_itl_ms": "40", "min_request_rate": "1,000"}).min_request_rate == 1000
+    assert parse_request({"model": MODEL, "max_itl_ms": "40", "min_request_rate": "1,000"}).targets.min_request_rate == 1000
     with pytest.raises(InvalidInput) as exc:
-        parse_targets({"max_itl_ms": "abc"})
+        parse_request({"model": MODEL, "max_itl_ms": "abc"})
     assert describe(exc.value, "cli") == "--max-itl-ms: must be a number like 0.9 or 2.5 (got 'abc')"
     assert describe(exc.value, "form") == "Max time per output token (ms): must be a number like 0.9 or 2.5 (got 'abc')"

@@ -9,7 +9,7 @@ from wizard.capacity.sweep import candidates, sweep
 from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
-from wizard.schema import Targets, parse_request
+from wizard.schema import parse_request
 from wizard.schema.results import SweepResult
 
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
@@ -113,10 +113,11 @@ def test_a_checkpoint_quantization_and_a_fixed_kv_dtype_are_kept():
 def test_targets_reject_what_misses_them():
     base = parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct"})
     loose = sweep(base, gpu_names=["L4"], full_plans=0)
-    impossible = sweep(base, Targets(max_itl_ms=0.5), gpu_names=["L4"], full_plans=0)
+    impossible = sweep(parse_request({**base.flat(), "max_itl_ms": 0.5}), gpu_names=["L4"], full_plans=0)
     assert loose.results and not impossible.results
     assert impossible.rejected["misses targets"] == len(loose.results)
-    fast = sweep(base, Targets(min_output_tokens_per_s=loose.results[0].output_tokens_per_s + 1), gpu_names=["L4"], full_plans=0)
+    fast = sweep(parse_request({**base.flat(), "min_output_tokens_per_s": loose.results[0].output_tokens_per_s + 1}),
+                 gpu_names=["L4"], full_plans=0)
     assert all(r.output_tokens_per_s > loose.results[0].output_tokens_per_s for r in fast.results)
 
 

@@ -18,8 +18,8 @@ from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
 from wizard.physics import perf, quant
-from wizard.planning.assemble import perf_workload, step_model
 from wizard.planning.inputs import Inputs, resolve_inputs
+from wizard.planning.performance import screen_workload, step_model
 from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import search
@@ -92,7 +92,7 @@ def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[in
     return out
 
 
-def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] | None = None,
+def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
           provider: str | None = None, prices: dict[str, float] | None = None, full_plans: int = 10,
           per_node: Iterable[int] = GPUS_PER_NODE, nodes: Iterable[int] = NODES) -> SweepResult:
     """Plan every candidate and return those that fit and meet the targets, cheapest first.
@@ -109,7 +109,7 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
                               "give one in USD per GPU-hour")
     else:
         gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
-    workload = perf_workload(base)
+    workload = screen_workload(base)
     rows: list[SweepRow] = []
     rejected = {"does not fit": 0, "misses targets": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes)
@@ -128,7 +128,7 @@ def sweep(base: PlanRequest, targets: Targets = Targets(), gpu_names: list[str] 
             rejected["does not fit"] += 1
             continue
         result = perf.estimate(step_model(inp, cand), cand.engine, cand.memory, workload, 0.0)
-        if misses(targets, result):
+        if misses(base.targets, result):
             rejected["misses targets"] += 1
             continue
         rows.append(SweepRow(

@@ -268,7 +268,7 @@ def frontier_figure(plan: PlanResponse) -> go.Figure:
     """How many requests fit at once for each context length, vLLM's max_num_seqs, and the requested point."""
     points = [p for p in plan.memory.frontier if p.max_requests >= 1]  # a log axis cannot show zero
     f, seqs = plan.feasibility, plan.memory.max_num_seqs
-    concurrency = plan.request.workload.concurrency
+    concurrency = plan.request.workload.requests_at_once
     xs = [p.tokens for p in points] + [f.context_tokens]
     ys = [p.max_requests for p in points] + [seqs, concurrency]
     x_range, y_range = _log_range(xs), _log_range(ys)

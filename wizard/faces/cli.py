@@ -29,10 +29,8 @@ from wizard.faces.report import (
 from wizard.schema import (
     VLLM_VERSION,
     PlanRequest,
-    Targets,
     iter_fields,
     parse_request,
-    parse_targets,
 )
 
 EXIT_BAD_INPUT = 2
@@ -84,13 +82,6 @@ def add_request_arguments(parser: argparse.ArgumentParser, skip: frozenset[str] 
         extra = (info.json_schema_extra or {}) if isinstance(info.json_schema_extra, dict) else {}
         kind = {"action": argparse.BooleanOptionalAction} if _is_bool(info.annotation) else {"metavar": name.upper()}
         group.add_argument(flag(name), *extra.get("cli", []), dest=name, default=argparse.SUPPRESS, help=_help(info), **kind)
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, model: type, title: str) -> None:
-    """One flag per field of a small pydantic model (sweep targets), help from its descriptions."""
-    group = parser.add_argument_group(title)
-    for name, info in model.model_fields.items():
-        group.add_argument(flag(name), dest=name, default=None, help=info.description, metavar=name.upper())
 
 
 def _request(args: argparse.Namespace) -> PlanRequest:
@@ -185,8 +176,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from wizard.capacity.prices import parse_overrides
     from wizard.capacity.sweep import sweep
 
-    targets = parse_targets({name: getattr(args, name) for name in Targets.model_fields})
-    result = sweep(_request(args), targets, gpu_names=args.gpu_list, provider=args.provider,
+    result = sweep(_request(args), gpu_names=args.gpu_list, provider=args.provider,
                    prices=parse_overrides(args.price or []), full_plans=args.limit if args.json else 0,
                    per_node=args.gpus_per_node, nodes=args.node_counts)
     if args.json:  # the cheapest --limit rows, each with its full plan
@@ -296,7 +286,6 @@ def _sweep_parser(sub: Any) -> None:
     options.add_argument("--limit", type=int, default=10, help="rows to print; with --json, results with a full plan (default: 10)")
     options.add_argument("--profile", "-p", help="YAML profile with the model, workload and policy")
     options.add_argument("--json", action="store_true", help='print {"candidates_evaluated": N, "results": [...]} as JSON')
-    add_model_arguments(sw, Targets, "targets (expected values must meet them)")
     sw.set_defaults(func=cmd_sweep)
 
 

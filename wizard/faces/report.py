@@ -69,7 +69,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
              f"PP {h.pipeline_parallel_size}, {h.interconnect}"),
         f"verdict: {'FITS' if f.fits else 'DOES NOT FIT'}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
         _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
-        _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.concurrency}"),
+        _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.requests_at_once}"),
         _row("KV headroom", f"{f.headroom_gib:.2f} GiB per GPU (needs {f.kv_needed_gib:.2f})"),
     ]
     lines += [f"  failed: {reason}" for reason in f.failed]

@@ -40,6 +40,10 @@ ETA_COMP = {"hopper": 0.45, "blackwell": 0.45, "other": 0.55}  # prefill GEMMs e
 ETA_COMP_MOE = 0.35  # MoE prefill (perf_methods 3.2)
 ETA_COMP_ATTENTION = 0.35  # long-context attention kernels (perf_methods 5: 0.35-0.45 at >= 16K)
 T_FIX_S = {"V1": 1.0e-3, "0.6": 1.5e-3, "old": 4.0e-3}  # per-step CPU overhead (perf_methods 2.2)
+# Engine CPU work per running sequence per step (scheduling, input preparation, sampling,
+# output processing); fitted on the burst rows of ../shared/truth/vllm_perf_results.csv
+# (benchmarks/perf_accuracy.py), where a thousand sequences run at once.
+CPU_PER_SEQ_S = {"V1": 0.0, "0.6": 0.0, "old": 0.0}
 # Routing and fused-MoE kernels per MoE layer per step (perf_methods 3.2 suggests 0.1-0.25 ms at
 # TP8); fitted on the concurrency-4 rows: gpt-oss-120b A100 TP1 11.7 ms, DeepSeek-R1 H200 TP8 19.4 ms.
 MOE_LAYER_OVERHEAD_S = {1: 80e-6, 2: 100e-6, 4: 150e-6, 8: 220e-6}
@@ -108,6 +112,8 @@ class StepModel:
     link_bandwidth: float  # bytes/s per GPU for all-reduce
     chunked_prefill: bool = True  # V1 mixes prefill into decode steps; V0 ran prefill-only steps
     inter_node_hops: int = 0  # pipeline stage boundaries that cross nodes
+    cpu_per_seq: float = 0.0  # engine CPU seconds per running sequence per step (schedule, sample, detokenize)
+    overlaps_cpu: bool = False  # async scheduling hides the CPU work behind the GPU's
 
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
         """Seconds for one step with ``decode`` running sequences and ``prefill`` prompt tokens."""
@@ -141,6 +147,14 @@ def _eta_comp(gpu: GpuSpec, moe: bool) -> float:
     return ETA_COMP["other"]
 
 
+def _cpu_per_seq(version: tuple[int, int, int]) -> float:
+    if version >= (0, 8, 0):
+        return CPU_PER_SEQ_S["V1"]
+    if version >= (0, 6, 0):
+        return CPU_PER_SEQ_S["0.6"]
+    return CPU_PER_SEQ_S["old"]
+
+
 def _t_fix(version: tuple[int, int, int]) -> float:
     if version >= (0, 8, 0):
         return T_FIX_S["V1"]
@@ -162,7 +176,7 @@ def _active_linear(arch: Architecture, moe: bool, tp: int) -> float:
 
 
 def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: MemoryPlan, gpu: GpuSpec,
-               interconnect: str, version: tuple[int, int, int], nodes: int = 1) -> StepModel:
+               interconnect: str, version: tuple[int, int, int], nodes: int = 1, async_scheduling: bool = False) -> StepModel:
     """Per-GPU step costs for the plan's heaviest stage."""
     stage = memory.limiting
     layers = stage.layers
@@ -217,6 +231,8 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         eta_mem=eta_mem,
         eta_comp=_eta_comp(gpu, bool(moe_layers)),
         t_fix=_t_fix(version),
+        cpu_per_seq=_cpu_per_seq(version),
+        overlaps_cpu=async_scheduling,
         chunked_prefill=not (engine.v0 and engine.max_num_batched_tokens >= engine.max_model_len),
         inter_node_hops=min(nodes - 1, engine.pp - 1),
         allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
@@ -278,8 +294,10 @@ def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int,
     """
     decode_ctx = decode_ctx_sum_tokens / decode_seqs if decode_seqs else 0.0
     prefill_ctx = prefill_ctx_sum_tokens / prefill_tokens if prefill_tokens else 0.0
-    seconds = model.step_time(decode_seqs, prefill_tokens, decode_ctx, prefill_ctx)
-    return _pipeline(model, seconds, decode_seqs + prefill_tokens)
+    device = model.step_time(decode_seqs, prefill_tokens, decode_ctx, prefill_ctx) - model.t_fix
+    device = _pipeline(model, device, decode_seqs + prefill_tokens)
+    cpu = model.t_fix + model.cpu_per_seq * (decode_seqs + (1 if prefill_tokens else 0))
+    return max(device, cpu) if model.overlaps_cpu else device + cpu
 
 
 def _decode_ctx(wl: Workload) -> float:

@@ -157,6 +157,7 @@ class SimResult:
     ttft_s: np.ndarray
     tpot_s: np.ndarray  # (e2e - ttft) / (output - 1), only requests with more than one output token
     e2e_s: np.ndarray
+    output_tokens: np.ndarray  # per request, as served
     itl_s: WeightedSamples  # every gap between consecutive tokens of every request
     duration_s: float  # from the first dispatch (t = 0) to the last token
     completed: int
@@ -528,7 +529,8 @@ class _Run:
         duration = float(np.max(self.last_t))
         total_out = int(out.sum())
         return SimResult(
-            send_s=self.send, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, itl_s=WeightedSamples.of(values, counts), duration_s=duration,
+            send_s=self.send, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, output_tokens=out, itl_s=WeightedSamples.of(values, counts),
+            duration_s=duration,
             completed=self.n, total_input_tokens=int(self.prompt.sum()), total_output_tokens=total_out,
             request_throughput_per_s=self.n / duration, output_throughput_per_s=total_out / duration,
             preemptions=self.preemptions, steps=self.steps, timeline=_timeline(self.line),

@@ -52,6 +52,8 @@ class Release:
     v0_chunked_prefill_tokens: int  # V0: batch budget when chunked prefill turns on (> 32K context)
     sliding_reserves_in_flight: bool  # sliding windows reserve every in-flight batch (0.26+)
     kv_cache_memory_bytes: bool  # --kv-cache-memory-bytes exists (V1 0.10.2+, vllm/config/cache.py)
+    async_scheduling: bool  # step k+1 scheduled while step k runs, by default (V1 0.12+: vllm PR #27614)
+    async_with_pipeline: bool  # ... with pipeline parallelism too (0.15+: vllm PR #32359)
 
     @property
     def label(self) -> str:
@@ -104,4 +106,6 @@ def release(version: str = VLLM_VERSION, pre_ampere: bool = False, flashinfer_in
         v0_chunked_prefill_tokens=512 if v < (0, 7, 0) else 2048,
         sliding_reserves_in_flight=v >= (0, 26, 0),  # VllmConfig.max_in_flight_tokens first in 0.26.0
         kv_cache_memory_bytes=engine == "V1" and v >= (0, 10, 2),
+        async_scheduling=engine == "V1" and v >= (0, 12, 0),
+        async_with_pipeline=engine == "V1" and v >= (0, 15, 0),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from wizard.catalog.metadata import ModelInfo
 from wizard.deploy import artifacts
-from wizard.physics import kv, perf, quant
+from wizard.physics import kv, quant
 from wizard.physics.arch import Architecture
 from wizard.physics.memory import StageMemory
 from wizard.physics.params import active_params, count_params, mtp_params
 from wizard.physics.versions import Release
 from wizard.planning import recommend
 from wizard.planning.inputs import Hardware, Inputs, weight_params
+from wizard.planning.performance import performance_report
 from wizard.planning.recommend import Choice
 from wizard.planning.search import Candidate, Solution
 from wizard.schema import (
@@ -20,7 +21,6 @@ from wizard.schema import (
     HardwareReport,
     MemoryReport,
     ModelReport,
-    PerformanceReport,
     PlanRequest,
     PlanResponse,
     Range,
@@ -178,8 +178,8 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
     gpu = hw.gpu
     if gpu.cuda_total_estimated:
         warnings.append(f"{gpu.name}: no vLLM log gives its CUDA memory; {gpu.cuda_total_gib} GiB is estimated from the driver's total")
-    if wl.concurrency > engine.max_num_seqs:
-        warnings.append(f"concurrency {wl.concurrency} exceeds max_num_seqs {engine.max_num_seqs}: the rest wait in vLLM's queue")
+    if wl.requests_at_once > engine.max_num_seqs:
+        warnings.append(f"concurrency {wl.requests_at_once} exceeds max_num_seqs {engine.max_num_seqs}: the rest wait in vLLM's queue")
     used = engine.tp * engine.pp
     available = hw.gpus_per_node * hw.nodes
     if used < available:
@@ -262,60 +262,8 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         memory=memory,
         feasibility=feasibility,
         recommendation=recommendation,
-        performance=_performance(inp, cand) if cand.verdict.starts else None,
+        performance=performance_report(inp, cand) if cand.verdict.starts else None,
         warnings=warnings,
     )
     response.artifacts = artifacts.build(response)
     return response
-
-
-def perf_workload(request: PlanRequest) -> perf.Workload:
-    """The request's traffic as the performance model takes it (a request rate makes it open loop)."""
-    wl = request.workload
-    return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
-                         concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
-
-
-def step_model(inp: Inputs, cand: Candidate) -> perf.StepModel:
-    """Per-step costs of a planned configuration (shared by plans, sweeps and the accuracy report)."""
-    return perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version,
-                           inp.hw.nodes)
-
-
-def _performance(inp: Inputs, cand: Candidate) -> PerformanceReport:
-    """Throughput and latency ranges for the request's workload on the chosen configuration."""
-    wl = inp.request.workload
-    model = step_model(inp, cand)
-    half, why = perf.spread(model, inp.hw.gpu)
-    result = perf.estimate(model, cand.engine, cand.memory, perf_workload(inp.request), half)
-
-    def rng(triple: tuple[float, float, float], digits: int = 1) -> Range:
-        low, mid, high = triple
-        return Range(low=round(low, digits), expected=round(mid, digits), high=round(high, digits))
-
-    def band(value: float, digits: int = 1) -> Range:
-        return rng((value * (1 - half), value, value * (1 + half)), digits)
-
-    itl = result.itl_ms
-    kind = (f"Poisson arrivals at {wl.request_rate:g} requests/s" if wl.request_rate
-            else f"{wl.concurrency} concurrent requests") + f" of {wl.prompt_tokens:,} prompt + {wl.gen_tokens:,} output tokens"
-    return PerformanceReport(
-        workload=kind,
-        prefill_tokens_per_s=band(result.prefill_tokens_per_s, 0),
-        decode_tokens_per_s=rng((1000 / itl[2], 1000 / itl[1], 1000 / itl[0])),
-        itl_ms=rng(itl, 2),
-        ttft_ms=rng(result.ttft_ms),
-        output_tokens_per_s=rng(result.output_tokens_per_s, 0),
-        request_throughput_per_s=rng(result.request_throughput_per_s, 3),
-        max_request_rate_per_s=band(result.max_request_rate_per_s, 3),
-        batch_size=round(result.batch, 1),
-        saturated=result.saturated,
-        calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
-        assumptions=result.assumptions + [
-            f"range +-{half:.0%}: {why}",
-            f"roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
-            f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
-            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s" if model.tp > 1 else ""),
-        ] + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + activations at "
-              f"{perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"] if model.inter_node_hops else []),
-    )

@@ -19,8 +19,8 @@ def _variants(inp: Inputs, resp: PlanResponse) -> list[tuple[str, str, dict[str,
     arch, request, hw = inp.arch, inp.request, inp.hw
     f = resp.feasibility
     out: list[tuple[str, str, dict[str, Any]]] = []  # (group, text, changes): one suggestion per group
-    if f.starts and not f.workload_fits and 0 < f.max_concurrency < request.workload.concurrency:
-        out.append(("load", f"serve {f.max_concurrency} requests at once instead of {request.workload.concurrency}",
+    if f.starts and not f.workload_fits and 0 < f.max_concurrency < request.workload.requests_at_once:
+        out.append(("load", f"serve {f.max_concurrency} requests at once instead of {request.workload.requests_at_once}",
                     {"concurrency": f.max_concurrency}))
     if not f.starts and f.max_context_tokens == 0 and isinstance(request.model.max_model_len, int):
         out.append(("context", "let vLLM fit max_model_len to memory", {"max_model_len": "auto"}))

@@ -101,7 +101,7 @@ def _evaluate(inp: Inputs, tp: int, pp: int, seqs: Choice, tokens: Choice, kv: C
     resolved_len = length.value if isinstance(length.value, int) else max(
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
     engine = replace(engine, max_model_len=resolved_len)
-    verdict = judge(memory, resolved_len, arch.max_model_len, context, wl.concurrency, request.policy.headroom_gb,
+    verdict = judge(memory, resolved_len, arch.max_model_len, context, wl.requests_at_once, request.policy.headroom_gb,
                     inp.hw.gpu.consumer, inp.util.value)
     return Candidate(engine, seqs, memory, verdict, length, kv, eager)
 
@@ -138,7 +138,7 @@ def search(inp: Inputs) -> Solution:
     tps = [tp for tp in tps if tp * pp <= total]
     if pp > arch.num_layers:
         raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
-    seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.concurrency, pol.max_num_seqs,
+    seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.requests_at_once, pol.max_num_seqs,
                                       pol.max_num_batched_tokens, inp.planned_len, inp.rel)
     kv_user, eager_user = request.model.kv_cache_dtype, pol.enforce_eager
     kv = Choice(kv_user, "user", "set by the user") if kv_user else Choice(
@@ -150,7 +150,7 @@ def search(inp: Inputs) -> Solution:
     # then eager mode.
     seq_options = [seqs]
     if seqs.source != "user":
-        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (wl.concurrency - 1).bit_length())
+        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (wl.requests_at_once - 1).bit_length())
         seq_options += [Choice(smaller, "recommended", (
             f"lowered from {seqs.value}: vLLM's profiling run reserves sampler memory for max_num_seqs x vocabulary "
             f"logits, and at {smaller} the plan fits (still >= the requested concurrency)"))

@@ -10,14 +10,17 @@ from wizard.schema.plan import (
     FrontierPoint,
     GpuMemory,
     HardwareReport,
+    LatencyDistribution,
     MemoryReport,
     ModelReport,
+    Percentiles,
     PerformanceReport,
     PlanResponse,
     Range,
     Recommendation,
     Setting,
     Suggestion,
+    TimelinePoint,
 )
 from wizard.schema.request import (
     SECTIONS,
@@ -36,12 +39,11 @@ from wizard.schema.request import (
     field_info,
     iter_fields,
     parse_request,
-    parse_targets,
 )
 
 __all__ = [
     "SECTIONS", "VLLM_VERSION", "Artifacts", "BatchingMode", "DtypeName", "Feasibility", "FrontierPoint", "GpuMemory",
-    "HardwareReport", "HardwareSection", "Interconnect", "KvCacheDtype", "MemoryReport", "ModelReport", "ModelSection",
+    "HardwareReport", "LatencyDistribution", "Percentiles", "TimelinePoint", "HardwareSection", "Interconnect", "KvCacheDtype", "MemoryReport", "ModelReport", "ModelSection",
     "PerformanceReport", "PlanRequest", "PlanResponse", "PolicySection", "Quantization", "Range", "Recommendation",
-    "Setting", "Suggestion", "Targets", "WorkloadSection", "field_info", "iter_fields", "parse_request", "parse_targets",
+    "Setting", "Suggestion", "Targets", "WorkloadSection", "field_info", "iter_fields", "parse_request",
 ]

@@ -175,19 +175,60 @@ class Recommendation(_Block):
         return [name for name, info in cls.model_fields.items() if info.annotation is Setting]
 
 
-class PerformanceReport(_Block):
-    """Estimated serving performance; every figure is low / expected / high."""
+class Percentiles(_Block):
+    """One latency as vllm bench summarises it (ms): the mean and three percentiles."""
 
-    workload: str = Field(description="The traffic the estimate is for.")
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+
+
+class LatencyDistribution(_Block):
+    """Every latency vllm bench reports, over the simulated run's requests (ITL over every token gap)."""
+
+    ttft_ms: Percentiles = Field(description="Time to first token, from the send (queueing in vLLM included).")
+    tpot_ms: Percentiles = Field(description="Time per output token after the first: (e2e - ttft) / (output - 1).")
+    itl_ms: Percentiles = Field(description="Every gap between two tokens of a request (a preemption is one long gap).")
+    e2e_ms: Percentiles = Field(description="End-to-end latency of a request, from the send to its last token.")
+
+
+class TimelinePoint(_Block):
+    """The engine at one moment of the simulated run."""
+
+    time_s: float
+    running: int = Field(description="Requests holding a seat (decoding or prefilling).")
+    waiting: int = Field(description="Requests in vLLM's queue (sent, not admitted).")
+    kv_usage: float = Field(description="Share of the KV blocks in use.")
+    preemptions: int = Field(description="Preemptions so far.")
+
+
+class PerformanceReport(_Block):
+    """Serving performance from a step-level simulation of vLLM's scheduler under the request's workload.
+
+    Every expected value is the simulated figure; low/high bracket it by how far
+    published measurements strayed from the model during calibration.
+    """
+
+    workload: str = Field(description="The traffic simulated, as vllm bench would send it.")
     prefill_tokens_per_s: Range = Field(description="Prompt tokens per second when a full max_num_batched_tokens chunk is prefilled.")
-    decode_tokens_per_s: Range = Field(description="Output tokens per second one sequence sees (1000 / itl_ms).")
-    itl_ms: Range = Field(description="Time per output token (vllm bench's TPOT) at the estimated batch.")
-    ttft_ms: Range = Field(description="Time to first token, queueing included.")
-    output_tokens_per_s: Range = Field(description="Aggregate output tokens per second of the deployment.")
-    request_throughput_per_s: Range = Field(description="Completed requests per second.")
-    max_request_rate_per_s: Range = Field(description="Highest Poisson request rate the plan sustains before queues grow.")
-    batch_size: float = Field(description="Sequences decoding per engine step, on average.")
-    saturated: bool = Field(description="The workload asks for more than the plan serves at once: requests queue.")
+    decode_tokens_per_s: Range = Field(description="Output tokens per second one request sees (1000 / mean TPOT).")
+    itl_ms: Range = Field(description="Mean time per output token (vllm bench's mean TPOT).")
+    ttft_ms: Range = Field(description="Mean time to first token, queueing in vLLM included.")
+    output_tokens_per_s: Range = Field(description="Aggregate output tokens per second over the run (vllm bench's output throughput).")
+    request_throughput_per_s: Range = Field(description="Completed requests per second over the run.")
+    max_request_rate_per_s: Range = Field(description="Highest request rate the plan sustains: its throughput when saturated.")
+    batch_size: float = Field(description="Requests running per engine step, on average over the run.")
+    saturated: bool = Field(description="More is asked than the plan serves at once: requests wait in vLLM's queue, "
+                                        "or arrive faster than it sustains.")
+    keeps_up: bool | None = Field(None, description="With a finite request rate: whether the plan sustains it "
+                                                    "(false: its queue and TTFT grow for as long as the load lasts).")
+    distribution: LatencyDistribution
+    duration_s: float = Field(description="Simulated run length, from the first send to the last token (vllm bench's duration).")
+    goodput_per_s: float | None = Field(None, description="Requests per second meeting every latency target (when targets are given).")
+    preemptions: int = Field(description="Requests vLLM preempted and recomputed because the KV cache ran out.")
+    simulated_requests: int = Field(description="Requests in the simulated run.")
+    timeline: list[TimelinePoint] = Field(default_factory=list, description="The engine over the run, for a chart.")
     calibrated: bool = Field(description="Whether this GPU has published vLLM benchmarks behind the efficiency factors.")
     assumptions: list[str] = Field(default_factory=list)
 

@@ -4,7 +4,7 @@ Each request field's ``description`` is the text of the CLI's ``--help``, the
 dashboard's tooltip and the comment in a YAML profile; field names are the
 flag names (``max_model_len`` -> ``--max-model-len``), the query-string keys of
 a shareable link and the keys of a profile.  Field names are unique across the
-four sections so that one flat namespace can address them all.
+sections so that one flat namespace can address them all.
 
 Every face hands its values to :func:`parse_request`, typed (a YAML profile)
 or as the text a person typed (CLI, form, URL): each field's type (from
@@ -16,6 +16,7 @@ names the field for the face to put in its own words.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Iterator, Literal, Mapping
 
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 
@@ -37,7 +39,9 @@ from wizard.schema.syntax import (
     OptionalBool,
     OptionalCount,
     OptionalNumber,
+    OptionalRate,
     OptionalText,
+    Rate,
     as_choice,
     as_line,
     as_optional_choice,
@@ -53,6 +57,7 @@ Quantization = Literal[
 ]
 Interconnect = Literal["auto", "nvlink", "pcie", "pcie-no-p2p"]
 BatchingMode = Literal["latency", "balanced", "throughput"]
+LengthDistribution = Literal["fixed", "random", "sharegpt"]
 VllmInstall = Literal["image", "pip"]
 
 # Sane upper bounds: far beyond any real deployment, low enough that arithmetic stays finite.
@@ -202,26 +207,43 @@ class HardwareSection(_Section):
 
 
 class WorkloadSection(_Section):
-    """What the deployment has to serve."""
+    """What the deployment has to serve, as `vllm bench serve` sends it."""
 
-    prompt_tokens: Count = Field(1024, ge=1, le=MAX_TOKENS, description="Typical prompt length in tokens.")
-    gen_tokens: Count = Field(256, ge=1, le=MAX_TOKENS, description="Typical number of generated tokens per request.")
-    concurrency: Count = Field(
+    prompt_tokens: Count = Field(1024, ge=1, le=MAX_TOKENS, description=(
+        "Prompt length in tokens (the mean for spread lengths; vllm bench's --random-input-len)."))
+    gen_tokens: Count = Field(256, ge=1, le=MAX_TOKENS, description=(
+        "Output tokens per request (the mean for spread lengths; vllm bench's --random-output-len)."))
+    concurrency: OptionalCount = Field(
         16,
         ge=1,
         le=10**7,
-        description="Requests in flight at the same time (closed loop: a new one starts as one ends).",
-        json_schema_extra={"cli": ["-c"]},
+        description=(
+            "Requests in flight at once (vllm bench's --max-concurrency): a closed loop, a new one as one ends. "
+            "Empty: no cap. With a request rate and no concurrency given, there is no cap."
+        ),
+        json_schema_extra={"cli": ["-c", "--max-concurrency"]},
     )
-    request_rate: OptionalNumber = Field(
+    request_rate: OptionalRate = Field(
         None,
         gt=0,
-        le=1e6,
         description=(
-            "Arrival rate in requests per second (Poisson, open loop). When set, the "
-            "performance estimate uses it instead of the concurrency."
+            "Requests sent per second (vllm bench's --request-rate; gamma arrivals shaped by the burstiness). "
+            "'inf': every prompt at once (a burst, as vllm bench's default). Empty: a closed loop at the concurrency."
         ),
     )
+    num_prompts: Count = Field(1000, ge=1, le=100_000, description=(
+        "Requests in the run (vllm bench's --num-prompts): the simulation serves them all."))
+    burstiness: Rate = Field(1.0, gt=0, description=(
+        "Shape of the gaps between requests at a finite rate (vllm bench's --burstiness): 1 is Poisson, "
+        "below 1 burstier, 'inf' evenly spaced."))
+    length_distribution: Annotated[LengthDistribution, BeforeValidator(as_choice)] = Field("fixed", description=(
+        "How prompt and output lengths vary: 'fixed' (every request the same), 'random' (uniform within "
+        "the range ratio, as vllm bench's random dataset), 'sharegpt' (a ShareGPT-like spread with the "
+        "means above)."))
+    range_ratio: Number = Field(0.0, ge=0, lt=1, description=(
+        "Spread of 'random' lengths (vllm bench's --random-range-ratio): each length is drawn "
+        "uniformly from mean x (1 - ratio) to mean x (1 + ratio)."))
+    seed: Count = Field(0, ge=0, le=2**32 - 1, description="Random seed of the arrivals and lengths (vllm bench's --seed).")
     batching_mode: Annotated[BatchingMode, BeforeValidator(as_choice)] = Field(
         "balanced",
         description=(
@@ -230,6 +252,36 @@ class WorkloadSection(_Section):
             "defaults for the most tokens per second."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_rate_lifts_the_default_cap(cls, data: Any) -> Any:
+        """vllm bench has no cap unless --max-concurrency is given: a rate without a concurrency is uncapped."""
+        if isinstance(data, dict) and data.get("request_rate") not in (None, "") and "concurrency" not in data:
+            return {**data, "concurrency": None}
+        return data
+
+    @property
+    def requests_at_once(self) -> int:
+        """Requests the KV cache must hold at once: the concurrency; without a cap, one (vLLM queues the rest)."""
+        return self.concurrency or 1
+
+    @property
+    def bursty(self) -> bool:
+        """Every prompt sent at once (rate inf) with no cap on requests in flight."""
+        return self.request_rate is not None and math.isinf(self.request_rate) and self.concurrency is None
+
+
+class Targets(_Section):
+    """What the deployment must achieve; empty means no target. Requests meeting all latency targets count as goodput."""
+
+    max_ttft_ms: OptionalNumber = Field(None, gt=0, le=1e9, description="Longest acceptable mean time to first token, in ms.")
+    max_itl_ms: OptionalNumber = Field(
+        None, gt=0, le=1e9, description="Longest acceptable mean time per output token (vllm bench's TPOT), in ms.")
+    min_output_tokens_per_s: OptionalNumber = Field(
+        None, gt=0, le=1e12, description="Aggregate output tokens per second the deployment must sustain.")
+    min_request_rate: OptionalNumber = Field(
+        None, gt=0, le=1e6, description="Requests per second the deployment must sustain without its queue growing.")
 
 
 class PolicySection(_Section):
@@ -333,6 +385,7 @@ class PlanRequest(BaseModel):
     hardware: HardwareSection = Field(default_factory=HardwareSection)
     workload: WorkloadSection = Field(default_factory=WorkloadSection)
     policy: PolicySection = Field(default_factory=PolicySection)
+    targets: Targets = Field(default_factory=Targets)
 
     def flat(self) -> dict[str, Any]:
         """The request as flat field names, the inverse of :func:`parse_request`."""
@@ -344,6 +397,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "hardware": HardwareSection,
     "workload": WorkloadSection,
     "policy": PolicySection,
+    "targets": Targets,
 }
 
 
@@ -360,20 +414,6 @@ def field_info(name: str) -> FieldInfo:
         if field_name == name:
             return info
     raise KeyError(name)
-
-
-class Targets(BaseModel):
-    """What a deployment must achieve (expected values of the performance model); empty means no target."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_ttft_ms: OptionalNumber = Field(None, gt=0, le=1e9, description="Longest acceptable time to first token, in ms.")
-    max_itl_ms: OptionalNumber = Field(
-        None, gt=0, le=1e9, description="Longest acceptable time per output token (TPOT / inter-token latency), in ms.")
-    min_output_tokens_per_s: OptionalNumber = Field(
-        None, gt=0, le=1e12, description="Aggregate output tokens per second the deployment must sustain.")
-    min_request_rate: OptionalNumber = Field(
-        None, gt=0, le=1e6, description="Poisson request rate (requests/s) the deployment must sustain without queues growing.")
 
 
 def parse_request(values: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None) -> PlanRequest:
@@ -396,13 +436,5 @@ def parse_request(values: Mapping[str, Any] | None = None, base: Mapping[str, An
         nested[known[name]][name] = value
     try:
         return PlanRequest.model_validate(nested)
-    except ValidationError as exc:
-        raise InvalidInput(problems(exc, tuple(SECTIONS))) from None
-
-
-def parse_targets(values: Mapping[str, Any]) -> Targets:
-    """The one door into sweep targets (typed or as text), like :func:`parse_request`."""
-    try:
-        return Targets.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise InvalidInput(problems(exc, tuple(SECTIONS))) from None

@@ -133,6 +133,10 @@ Count = Annotated[int, BeforeValidator(parse_count)]
 OptionalCount = Annotated[int | None, BeforeValidator(_optional_count)]
 Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_number)]
 OptionalNumber = Annotated[float | None, Field(allow_inf_nan=False), BeforeValidator(_optional_number)]
+# A rate or shape where infinity means something (vllm bench: "inf" sends every request at once,
+# burstiness inf spaces them evenly); NaN is still refused.
+OptionalRate = Annotated[float | None, BeforeValidator(_optional_number)]
+Rate = Annotated[float, BeforeValidator(_number)]
 MaxModelLen = Annotated[int | Literal["auto"] | None, BeforeValidator(_max_model_len)]
 OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: as_line(_empty_is_none(v)))]

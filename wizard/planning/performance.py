@@ -1,0 +1,215 @@
+"""Serving performance of a planned configuration: vLLM's scheduler simulated under the request's workload.
+
+The request's workload becomes a ``vllm bench serve`` run (:func:`traffic`);
+the chosen configuration becomes one engine (:func:`engine_limits`, the KV
+pool in blocks, the roofline step cost of ``physics/perf.py``); the
+simulation (``physics/simulate.py``) serves the run step by step, and every
+reported figure is measured on it as bench measures it.  A second, saturated
+run (a closed loop as wide as ``max_num_seqs``) gives the rate the plan
+sustains.  The analytic steady-state model of ``perf.estimate`` is kept only
+as the sweep's fast screen (:func:`screen_workload`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import partial
+
+import numpy as np
+
+from wizard.physics import perf
+from wizard.physics.simulate import (
+    EngineLimits,
+    SimResult,
+    Stats,
+    simulate_traffic,
+    stats,
+)
+from wizard.physics.traffic import Traffic
+from wizard.planning.inputs import Inputs
+from wizard.planning.search import Candidate
+from wizard.schema import (
+    LatencyDistribution,
+    Percentiles,
+    PerformanceReport,
+    PlanRequest,
+    Range,
+    TimelinePoint,
+    WorkloadSection,
+)
+
+# The saturated run that measures the sustainable rate: a closed loop of max_num_seqs clients,
+# long enough to reach steady state, short enough for a page rerun.
+SATURATION_MIN_REQUESTS = 200
+SATURATION_MAX_REQUESTS = 2000
+# The sustainable rate is the completion rate between these quantiles of the saturated run's
+# completions (the ramp-up and the drain at the ends are not steady state).
+STEADY_QUANTILES = (0.25, 0.75)
+TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies step-time errors)
+MAX_SPREAD = 0.9
+
+
+def screen_workload(request: PlanRequest) -> perf.Workload:
+    """The request's traffic as the analytic screen takes it (the sweep's first pass, before simulation)."""
+    wl = request.workload
+    if wl.request_rate is not None and math.isinf(wl.request_rate):
+        return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=wl.concurrency,
+                             burst=wl.num_prompts)
+    return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
+                         concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+
+
+def async_scheduling(inp: Inputs, cand: Candidate) -> bool:
+    """Whether vLLM schedules step k+1 while step k runs (the release's default; not with PP before 0.15)."""
+    return inp.rel.async_scheduling and (cand.engine.pp == 1 or inp.rel.async_with_pipeline)
+
+
+def step_model(inp: Inputs, cand: Candidate) -> perf.StepModel:
+    """Per-step costs of a planned configuration (shared by plans, sweeps and the accuracy report)."""
+    return perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version,
+                           inp.hw.nodes, async_scheduling(inp, cand))
+
+
+def traffic(wl: WorkloadSection, max_model_len: int) -> Traffic:
+    """The workload as one ``vllm bench serve`` run; lengths capped so a request fits max_model_len."""
+    output = min(wl.gen_tokens, max(max_model_len - 1, 1))
+    prompt = min(wl.prompt_tokens, max(max_model_len - output, 1))
+    return Traffic(num_prompts=wl.num_prompts, request_rate=math.inf if wl.request_rate is None else wl.request_rate,
+                   burstiness=wl.burstiness, max_concurrency=wl.concurrency, prompt_tokens=prompt, output_tokens=output,
+                   distribution=wl.length_distribution, range_ratio=wl.range_ratio, seed=wl.seed)
+
+
+def engine_limits(inp: Inputs, cand: Candidate, model: perf.StepModel) -> EngineLimits:
+    """The engine the simulation runs: vLLM's batch limits, the KV pool in blocks, the release's scheduling."""
+    engine = cand.engine
+    return EngineLimits(max_num_seqs=engine.max_num_seqs, max_num_batched_tokens=engine.max_num_batched_tokens,
+                        num_gpu_blocks=cand.memory.num_blocks, layout=cand.memory.limiting.kv,
+                        async_scheduling=async_scheduling(inp, cand), chunked_prefill=model.chunked_prefill)
+
+
+def _fitting(run: Traffic, max_model_len: int) -> Traffic:
+    """Spread lengths drawn past max_model_len are what vLLM would refuse: keep every request inside it."""
+    return replace(run, prompt_tokens=min(run.prompt_tokens, max_model_len // 2), output_tokens=min(
+        run.output_tokens, max_model_len // 2)) if run.distribution != "fixed" else run
+
+
+def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> SimResult:
+    """Serve the request's workload (or ``run``) on the planned engine."""
+    model = step_model(inp, cand)
+    limits = engine_limits(inp, cand, model)
+    run = run or traffic(inp.request.workload, cand.engine.max_model_len)
+    if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
+        run = _fitting(run, cand.engine.max_model_len)
+    return simulate_traffic(run, limits, partial(perf.step_seconds, model))
+
+
+def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
+    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs."""
+    wl = inp.request.workload
+    width = cand.engine.max_num_seqs
+    count = min(max(2 * width, SATURATION_MIN_REQUESTS), SATURATION_MAX_REQUESTS)
+    run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
+    result = simulate_plan(inp, cand, run)
+    done = np.sort(result.send_s + result.e2e_s)
+    first, last = (int(q * (len(done) - 1)) for q in STEADY_QUANTILES)
+    span = done[last] - done[first]
+    return (last - first) / span if span > 0 else result.request_throughput_per_s
+
+
+def _percentiles(s: Stats) -> Percentiles:
+    return Percentiles(mean=round(s.mean * 1000, 3), p50=round(s.median * 1000, 3), p90=round(s.p90 * 1000, 3),
+                       p99=round(s.p99 * 1000, 3))
+
+
+def _goodput(result: SimResult, request: PlanRequest) -> float | None:
+    """Requests per second that met every latency target (vllm bench's --goodput), None without targets."""
+    targets = request.targets
+    if targets.max_ttft_ms is None and targets.max_itl_ms is None:
+        return None
+    good = np.ones(len(result.ttft_s), dtype=bool)
+    if targets.max_ttft_ms is not None:
+        good &= result.ttft_s * 1000 <= targets.max_ttft_ms
+    if targets.max_itl_ms is not None:
+        # vllm bench counts TPOT as 0 for a request with a single output token.
+        out = result.output_tokens
+        tpot_ms = np.where(out > 1, (result.e2e_s - result.ttft_s) / np.maximum(out - 1, 1), 0.0) * 1000
+        good &= tpot_ms <= targets.max_itl_ms
+    return float(good.sum() / result.duration_s) if result.duration_s else 0.0
+
+
+def describe(wl: WorkloadSection) -> str:
+    """The workload in words, as vllm bench would be told to send it."""
+    lengths = f"{wl.prompt_tokens:,} prompt + {wl.gen_tokens:,} output tokens"
+    if wl.length_distribution == "random" and wl.range_ratio:
+        lengths += f" (random, +-{wl.range_ratio:.0%})"
+    elif wl.length_distribution == "sharegpt":
+        lengths = f"ShareGPT-like lengths averaging {lengths}"
+    if wl.request_rate is None:
+        sending = f"a closed loop of {wl.concurrency} concurrent requests"
+    elif math.isinf(wl.request_rate):
+        sending = "all at once" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
+    else:
+        shape = "Poisson" if wl.burstiness == 1 else f"gamma arrivals, burstiness {wl.burstiness:g}"
+        sending = f"{wl.request_rate:g} requests/s ({shape})" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
+    return f"{wl.num_prompts:,} requests of {lengths}, {sending}"
+
+
+def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
+    """Every figure measured on the simulated run, with the calibration's spread as its range."""
+    request, engine = inp.request, cand.engine
+    wl = request.workload
+    model = step_model(inp, cand)
+    half, why = perf.spread(model, inp.hw.gpu)
+    result = simulate_plan(inp, cand)
+    rate = sustainable_rate(inp, cand)
+    tpot, ttft = stats(result.tpot_s), stats(result.ttft_s)
+
+    def band(value: float, spread: float = half, digits: int = 2) -> Range:
+        return Range(low=round(value * (1 - spread), digits), expected=round(value, digits),
+                     high=round(value * (1 + spread), digits))
+
+    ttft_half = min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD)
+    prefill_s = perf.step_seconds(model, 0, 0, engine.max_num_batched_tokens,
+                                  engine.max_num_batched_tokens * min(wl.prompt_tokens, engine.max_num_batched_tokens) // 2)
+    keeps_up = None if wl.request_rate is None or math.isinf(wl.request_rate) else wl.request_rate <= rate
+    waited = bool(result.timeline.waiting.max()) if len(result.timeline.waiting) else False
+    mean_tpot_ms = tpot.mean * 1000
+    timeline = result.timeline
+    return PerformanceReport(
+        workload=describe(wl),
+        prefill_tokens_per_s=band(engine.max_num_batched_tokens / prefill_s, digits=0),
+        decode_tokens_per_s=Range(low=round(1000 / (mean_tpot_ms * (1 + half)), 1), expected=round(1000 / mean_tpot_ms, 1),
+                                  high=round(1000 / (mean_tpot_ms * (1 - half)), 1)) if mean_tpot_ms else band(0.0),
+        itl_ms=band(mean_tpot_ms),
+        ttft_ms=band(ttft.mean * 1000, ttft_half, 1),
+        output_tokens_per_s=band(result.output_throughput_per_s, digits=0),
+        request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
+        max_request_rate_per_s=band(rate, digits=3),
+        batch_size=round(float(np.mean(timeline.running)) if len(timeline.running) else 0.0, 1),
+        saturated=waited or keeps_up is False,
+        keeps_up=keeps_up,
+        distribution=LatencyDistribution(ttft_ms=_percentiles(ttft), tpot_ms=_percentiles(tpot),
+                                         itl_ms=_percentiles(stats(result.itl_s)), e2e_ms=_percentiles(stats(result.e2e_s))),
+        duration_s=round(result.duration_s, 3),
+        goodput_per_s=_goodput(result, request),
+        preemptions=result.preemptions,
+        simulated_requests=result.completed,
+        timeline=[TimelinePoint(time_s=round(float(t), 4), running=int(r), waiting=int(w), kv_usage=round(float(k), 4),
+                                preemptions=int(p))
+                  for t, r, w, k, p in zip(timeline.time_s, timeline.running, timeline.waiting, timeline.kv_usage,
+                                           timeline.preemptions)],
+        calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
+        assumptions=[
+            f"simulated: {result.completed:,} requests served step by step by vLLM {inp.rel.label}'s scheduler "
+            f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
+            f"sustainable rate: a saturated closed loop of {engine.max_num_seqs} clients completes {rate:.3g} requests/s",
+            f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}",
+            f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
+            f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
+            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
+               if model.tp > 1 else ""),
+        ] + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
+              f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"]
+             if model.inter_node_hops else []),
+    )
