@@ -9,7 +9,11 @@ predicted and measured time per output token (mean TPOT, else median TPOT,
 else ITL), output tokens/s and TTFT, the error, and whether the measurement
 falls inside the estimate's [low, high] range.
 
-    python benchmarks/perf_accuracy.py [--csv PATH] [--verbose]
+--source bundled replays the runs bundled in wizard/data/measured/ instead,
+one table per source: the calibration rows again, and NVIDIA AIConfigurator's
+measured runs, which the estimator was not calibrated on (a generalisation check).
+
+    python benchmarks/perf_accuracy.py [--csv PATH | --source bundled] [--verbose]
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from wizard.planning.assemble import step_model
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.search import search
 from wizard.reality.logcheck import release_version
+from wizard.reality.measured import collections
 from wizard.schema import PlanRequest, parse_request
+from wizard.schema.measured import MeasuredRun
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_perf_results.csv"
 
@@ -51,6 +57,7 @@ ALIASES = {
 }
 TPOT_TOLERANCE = 0.25
 THROUGHPUT_TOLERANCE = 0.30
+TTFT_TOLERANCE = 0.50  # TTFT is mostly queueing under load: a looser bar than TPOT's
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -115,6 +122,32 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
     return parse_request(values)
 
 
+def replay(row_id: str, request: PlanRequest, wl: perf.Workload,
+           tpot_ms: float | None, output_tok_s: float | None, ttft_ms: float | None) -> Case | str:
+    """One measurement through the planner and the estimator, or why the planner refused it."""
+    request = request.model_copy(update={"workload": request.workload.model_copy(update={
+        "prompt_tokens": wl.prompt_tokens, "gen_tokens": wl.gen_tokens, "concurrency": wl.concurrency or wl.burst or 1})})
+    try:
+        inp = resolve_inputs(request, detected=[])
+        cand = search(inp).candidate
+    except WizardError as exc:
+        return f"planner refused: {exc}"
+    model = step_model(inp, cand)
+    half, _ = perf.spread(model, inp.hw.gpu)
+    result = perf.estimate(model, cand.engine, cand.memory, wl, half)
+    kind = "burst" if wl.burst else ("rate" if wl.request_rate else "conc")
+    label = f"{inp.arch.architecture[:18]} {inp.info.model.split('/')[-1][:22]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} {kind}"
+    return Case(
+        row=row_id,
+        label=label,
+        tpot=(*result.itl_ms, tpot_ms) if tpot_ms else None,
+        output=(result.output_tokens_per_s[1], output_tok_s) if output_tok_s else None,
+        ttft=(result.ttft_ms[1], ttft_ms) if ttft_ms else None,
+        note=(f"in {wl.prompt_tokens} out {wl.gen_tokens} C={wl.concurrency} R={wl.request_rate} N={wl.burst} "
+              f"batch {result.batch:.0f} seqs {cand.engine.max_num_seqs} v{inp.rel.label}"),
+    )
+
+
 def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
     cases, skipped = [], []
     for row in rows(path):
@@ -123,42 +156,63 @@ def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         if isinstance(wl, str) or isinstance(request, str):
             skipped.append((row["id"], wl if isinstance(wl, str) else request))
             continue
-        request = request.model_copy(update={"workload": request.workload.model_copy(update={
-            "prompt_tokens": wl.prompt_tokens, "gen_tokens": wl.gen_tokens, "concurrency": wl.concurrency or wl.burst or 1})})
-        try:
-            inp = resolve_inputs(request, detected=[])
-            cand = search(inp).candidate
-        except WizardError as exc:
-            skipped.append((row["id"], f"planner refused: {exc}"))
-            continue
-        model = step_model(inp, cand)
-        half, _ = perf.spread(model, inp.hw.gpu)
-        result = perf.estimate(model, cand.engine, cand.memory, wl, half)
         measured = next((number(row[k]) for k in ("mean_tpot_ms", "median_tpot_ms", "mean_itl_ms", "median_itl_ms") if number(row[k])), None)
-        tpot = (*result.itl_ms, measured) if measured else None
-        out = number(row["output_tok_s"])
-        ttft = number(row["mean_ttft_ms"]) or number(row["median_ttft_ms"])
-        kind = "burst" if wl.burst else ("rate" if wl.request_rate else "conc")
-        label = f"{inp.arch.architecture[:18]} {inp.info.model.split('/')[-1][:22]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} {kind}"
-        cases.append(Case(
-            row=row["id"],
-            label=label,
-            tpot=tpot,
-            output=(result.output_tokens_per_s[1], out) if out else None,
-            ttft=(result.ttft_ms[1], ttft) if ttft else None,
-            note=(f"in {wl.prompt_tokens} out {wl.gen_tokens} C={wl.concurrency} R={wl.request_rate} N={wl.burst} "
-                  f"batch {result.batch:.0f} seqs {cand.engine.max_num_seqs} v{inp.rel.label}"),
-        ))
+        case = replay(row["id"], request, wl, measured, number(row["output_tok_s"]),
+                      number(row["mean_ttft_ms"]) or number(row["median_ttft_ms"]))
+        if isinstance(case, str):
+            skipped.append((row["id"], case))
+        else:
+            cases.append(case)
     return cases, skipped
 
 
+def run_request(run: MeasuredRun) -> PlanRequest | str:
+    """The request that replays a bundled run: its catalog model, GPU, layout, weights and release."""
+    if run.dp > 1:
+        return f"{run.dp} data-parallel engines: the planner plans one engine"
+    values: dict[str, object] = {
+        "model": run.model, "gpu": run.gpu, "gpus": run.tp * run.pp, "tensor_parallel_size": run.tp,
+        "pipeline_parallel_size": run.pp, "vllm_version": run.vllm_version or release_version(None, None),
+        "kv_cache_dtype": run.kv_cache_dtype or "auto", "enforce_eager": False,
+    }
+    if run.quantization:
+        values["quantization"] = run.quantization
+    if run.model_as_published in CONTEXT:
+        values["max_model_len"] = CONTEXT[run.model_as_published]
+    return parse_request(values)
+
+
+def evaluate_bundled() -> dict[str, tuple[list[Case], list[tuple[str, str]]]]:
+    """Every bundled run replayed, per source file."""
+    results = {}
+    for collection in collections():
+        cases, skipped = [], []
+        for run in collection.runs:
+            w, m = run.workload, run.metrics
+            wl = perf.Workload(
+                prompt_tokens=round(w.mean_input_tokens), gen_tokens=round(w.mean_output_tokens),
+                concurrency=w.max_concurrency, request_rate=w.request_rate_per_s if w.kind == "rate" else None,
+                burst=w.num_prompts if w.kind == "burst" else None)
+            request = run_request(run)
+            tpot = m.mean_tpot_ms or m.median_tpot_ms or m.mean_itl_ms or m.median_itl_ms
+            case = request if isinstance(request, str) else replay(
+                run.id, request, wl, tpot, m.output_tokens_per_s, m.mean_ttft_ms or m.median_ttft_ms)
+            if isinstance(case, str):
+                skipped.append((run.id, case))
+            else:
+                cases.append(case)
+        results[f"{collection.collection}: {collection.source}"] = (cases, skipped)
+    return results
+
+
 def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> str:
-    lines = [f"{'id':>4}  {'case':<62} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'in range':>8}  {'out tok/s pred':>14} {'meas':>8} {'err':>6}  {'TTFT pred':>10} {'meas':>10}"]
+    width = max([4, *(len(c.row) for c in cases)])
+    lines = [f"{'id':>{width}}  {'case':<62} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'in range':>8}  {'out tok/s pred':>14} {'meas':>8} {'err':>6}  {'TTFT pred':>10} {'meas':>10}"]
     for c in cases:
         t = f"{c.tpot[1]:9.1f} {c.tpot[3]:8.1f} {(c.tpot[1] - c.tpot[3]) / c.tpot[3] * 100:+5.0f}% {'yes' if c.tpot[0] <= c.tpot[3] <= c.tpot[2] else 'NO':>8}" if c.tpot else " " * 35
         o = f"{c.output[0]:14.0f} {c.output[1]:8.0f} {(c.output[0] - c.output[1]) / c.output[1] * 100:+5.0f}%" if c.output else " " * 30
         f = f"{c.ttft[0]:10.0f} {c.ttft[1]:10.0f}" if c.ttft else ""
-        lines.append(f"{c.row:>4}  {c.label:<62} {t}  {o}  {f}")
+        lines.append(f"{c.row:>{width}}  {c.label:<62} {t}  {o}  {f}")
         if verbose:
             lines.append(f"      {c.note}")
     tp = [c for c in cases if c.tpot]
@@ -168,11 +222,14 @@ def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> 
     out_ok = sum(abs(c.output[0] - c.output[1]) / c.output[1] <= THROUGHPUT_TOLERANCE for c in outs)
     errors = sorted(abs(c.tpot[1] - c.tpot[3]) / c.tpot[3] for c in tp)
     median = errors[len(errors) // 2] * 100 if errors else float("nan")
+    ttfts = sorted(abs(c.ttft[0] - c.ttft[1]) / c.ttft[1] for c in cases if c.ttft)
     lines += [
         "",
         "summary",
         f"  TPOT within +-25%: {within}/{len(tp)}   measured inside [low, high]: {inside}/{len(tp)}   median |error| {median:.0f}%",
         f"  output tokens/s within +-30%: {out_ok}/{len(outs)}",
+        f"  TTFT within +-50%: {sum(e <= TTFT_TOLERANCE for e in ttfts)}/{len(ttfts)}   "
+        f"median |error| {ttfts[len(ttfts) // 2] * 100 if ttfts else float('nan'):.0f}%",
         f"  rows replayed: {len(cases)}, skipped: {len(skipped)}",
     ]
     for kind in ("conc", "rate", "burst"):
@@ -188,8 +245,14 @@ def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--source", choices=("csv", "bundled"), default="csv",
+                        help="csv: the calibration CSV (--csv); bundled: wizard/data/measured, one table per source")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.source == "bundled":
+        for title, (cases, skipped) in evaluate_bundled().items():
+            print(f"== {title}\n{report(cases, skipped, args.verbose)}\n")
+        return 0
     if not args.csv.exists():
         print(f"no benchmark file at {args.csv}", file=sys.stderr)
         return 2
