@@ -9,7 +9,11 @@ predicted and measured time per output token (mean TPOT, else median TPOT,
 else ITL), output tokens/s and TTFT, the error, and whether the measurement
 falls inside the estimate's [low, high] range.
 
-    python benchmarks/perf_accuracy.py [--csv PATH] [--verbose]
+--source bundled replays the runs bundled in wizard/data/measured/ instead,
+one table per source: the calibration rows again, and NVIDIA AIConfigurator's
+measured runs, which the estimator was not calibrated on (a generalisation check).
+
+    python benchmarks/perf_accuracy.py [--csv PATH | --source bundled] [--verbose]
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from wizard.planning.inputs import resolve_inputs
 from wizard.planning.performance import performance_report
 from wizard.planning.search import search
 from wizard.reality.logcheck import release_version
+from wizard.reality.measured import collections
 from wizard.schema import PlanRequest, parse_request
+from wizard.schema.measured import MeasuredRun
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "truth" / "vllm_perf_results.csv"
 
@@ -131,45 +137,93 @@ def _kind(request: PlanRequest, keeps_up: bool | None) -> str:
     return "overload" if keeps_up is False else "rate"
 
 
+def replay(case_id: str, request: PlanRequest, workload_fields: dict[str, object], tpot_ms: float | None,
+           ttft_ms: float | None, output_tok_s: float | None, p99: dict[str, float] | None = None) -> Case | str:
+    """One measured run through the planner and the simulation, or why it cannot be replayed."""
+    try:
+        request = parse_request({**{k: v for k, v in request.flat().items() if v is not None}, **workload_fields})
+        inp = resolve_inputs(request, detected=[])
+        cand = search(inp).candidate
+        if not cand.verdict.starts:
+            return "the planner says vLLM would not start"
+        pr = performance_report(inp, cand)
+    except WizardError as exc:
+        return f"planner refused: {exc}"
+    dist, wl = pr.distribution, request.workload
+    return Case(
+        row=case_id, label=f"{inp.info.model.split('/')[-1][:24]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} v{inp.rel.label}",
+        kind=_kind(request, pr.keeps_up),
+        tpot=(pr.itl_ms.low, pr.itl_ms.expected, pr.itl_ms.high, tpot_ms) if tpot_ms else None,
+        ttft=(pr.ttft_ms.expected, ttft_ms) if ttft_ms else None,
+        p99=[(name, getattr(dist, f"{name}_ms").p99, value) for name, value in (p99 or {}).items()],
+        output=(pr.output_tokens_per_s.expected, output_tok_s) if output_tok_s else None,
+        note=(f"in {wl.prompt_tokens} out {wl.gen_tokens} {wl.length_distribution} C={wl.concurrency} R={wl.request_rate} "
+              f"N={wl.num_prompts} batch {pr.batch_size:.0f} seqs {cand.engine.max_num_seqs} "
+              f"mnbt {cand.engine.max_num_batched_tokens} preempt {pr.preemptions} p50 TPOT {dist.tpot_ms.p50:.1f}"),
+    )
+
+
 def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
     cases, skipped = [], []
     for row in rows(path):
         wl = workload(row)
         request = request_for(row)
-        if isinstance(wl, str) or isinstance(request, str):
-            skipped.append((row["id"], wl if isinstance(wl, str) else request))
-            continue
-        try:
-            request = parse_request({**{k: v for k, v in request.flat().items() if v is not None}, **wl})
-            inp = resolve_inputs(request, detected=[])
-            cand = search(inp).candidate
-            if not cand.verdict.starts:
-                skipped.append((row["id"], "the planner says vLLM would not start"))
-                continue
-            perf_report = performance_report(inp, cand)
-        except WizardError as exc:
-            skipped.append((row["id"], f"planner refused: {exc}"))
-            continue
-        pr, dist = perf_report, perf_report.distribution
-        measured = number(row["mean_tpot_ms"]) or number(row["median_tpot_ms"])
-        tpot = (pr.itl_ms.low, pr.itl_ms.expected, pr.itl_ms.high, measured) if measured else None
-        out = number(row["output_tok_s"])
-        ttft = number(row["mean_ttft_ms"])
-        p99 = [(name, getattr(dist, f"{name}_ms").p99, number(row[f"p99_{name}_ms"]))
-               for name in ("ttft", "tpot", "itl") if number(row.get(f"p99_{name}_ms", ""))]
-        kind = _kind(request, pr.keeps_up)
-        label = f"{inp.info.model.split('/')[-1][:24]} {inp.hw.gpu.name[:10]}x{cand.engine.tp} v{inp.rel.label}"
-        wl_section = request.workload
-        cases.append(Case(
-            row=row["id"], label=label, kind=kind, tpot=tpot,
-            ttft=(pr.ttft_ms.expected, ttft) if ttft else None, p99=p99,
-            output=(pr.output_tokens_per_s.expected, out) if out else None,
-            note=(f"in {wl_section.prompt_tokens} out {wl_section.gen_tokens} {wl_section.length_distribution} "
-                  f"C={wl_section.concurrency} R={wl_section.request_rate} N={wl_section.num_prompts} batch {pr.batch_size:.0f} "
-                  f"seqs {cand.engine.max_num_seqs} mnbt {cand.engine.max_num_batched_tokens} preempt {pr.preemptions} "
-                  f"p50 TPOT {dist.tpot_ms.p50:.1f} (meas {number(row['median_tpot_ms']) or '-'})"),
-        ))
+        case = wl if isinstance(wl, str) else request if isinstance(request, str) else replay(
+            row["id"], request, wl, number(row["mean_tpot_ms"]) or number(row["median_tpot_ms"]),
+            number(row["mean_ttft_ms"]), number(row["output_tok_s"]))
+        if isinstance(case, str):
+            skipped.append((row["id"], case))
+        else:
+            cases.append(case)
     return cases, skipped
+
+
+def run_request(run: MeasuredRun) -> PlanRequest | str:
+    """The request that replays a bundled run: its catalog model, GPU, layout, weights and release."""
+    if run.dp > 1:
+        return f"{run.dp} data-parallel engines: the planner plans one engine"
+    values: dict[str, object] = {
+        "model": run.model, "gpu": run.gpu, "gpus": run.tp * run.pp, "tensor_parallel_size": run.tp,
+        "pipeline_parallel_size": run.pp, "vllm_version": run.vllm_version or release_version(None, None),
+        "kv_cache_dtype": run.kv_cache_dtype or "auto", "enforce_eager": False,
+    }
+    if run.quantization:
+        values["quantization"] = run.quantization
+    if run.model_as_published in CONTEXT:
+        values["max_model_len"] = CONTEXT[run.model_as_published]
+    return parse_request(values)
+
+
+def run_workload(run: MeasuredRun) -> dict[str, object]:
+    """A bundled run's traffic as request workload fields (closed loops without a count run long enough to settle)."""
+    w = run.workload
+    fields: dict[str, object] = {"prompt_tokens": max(round(w.mean_input_tokens), 1), "gen_tokens": max(round(w.mean_output_tokens), 1),
+                                 "length_distribution": "sharegpt" if "sharegpt" in (w.dataset or "").lower() else "fixed"}
+    if w.kind == "rate":
+        return fields | {"request_rate": w.request_rate_per_s, "concurrency": w.max_concurrency, "num_prompts": w.num_prompts or 1000}
+    if w.kind == "burst":
+        return fields | {"request_rate": "inf", "concurrency": w.max_concurrency, "num_prompts": w.num_prompts or 1000}
+    settle = min(max(8 * (w.max_concurrency or 1), 200), 2000)
+    return fields | {"concurrency": w.max_concurrency, "num_prompts": w.num_prompts or settle}
+
+
+def evaluate_bundled() -> dict[str, tuple[list[Case], list[tuple[str, str]]]]:
+    """Every bundled run replayed, per source file."""
+    results = {}
+    for collection in collections():
+        cases, skipped = [], []
+        for run in collection.runs:
+            m = run.metrics
+            request = run_request(run)
+            case = request if isinstance(request, str) else replay(
+                run.id, request, run_workload(run), m.mean_tpot_ms or m.median_tpot_ms, m.mean_ttft_ms,
+                m.output_tokens_per_s)
+            if isinstance(case, str):
+                skipped.append((run.id, case))
+            else:
+                cases.append(case)
+        results[f"{collection.collection}: {collection.source}"] = (cases, skipped)
+    return results
 
 
 def _err(pred: float, meas: float) -> float:
@@ -192,14 +246,15 @@ def _summary(label: str, cases: list[Case]) -> str:
 
 
 def report(cases: list[Case], skipped: list[tuple[str, str]], verbose: bool) -> str:
-    lines = [f"{'id':>4}  {'case':<44} {'kind':<8} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'range':>5}  "
+    width = max([4, *(len(c.row) for c in cases)])
+    lines = [f"{'id':>{width}}  {'case':<44} {'kind':<8} {'TPOT pred':>9} {'meas':>8} {'err':>6} {'range':>5}  "
              f"{'TTFT pred':>10} {'meas':>10} {'err':>6}  {'out pred':>8} {'meas':>8}"]
     for c in cases:
         t = (f"{c.tpot[1]:9.1f} {c.tpot[3]:8.1f} {_err(c.tpot[1], c.tpot[3]) * 100:+5.0f}% "
              f"{'yes' if c.tpot[0] <= c.tpot[3] <= c.tpot[2] else 'NO':>5}") if c.tpot else " " * 32
         f = f"{c.ttft[0]:10.0f} {c.ttft[1]:10.0f} {_err(*c.ttft) * 100:+5.0f}%" if c.ttft else " " * 28
         o = f"{c.output[0]:8.0f} {c.output[1]:8.0f}" if c.output else ""
-        lines.append(f"{c.row:>4}  {c.label:<44} {c.kind:<8} {t}  {f}  {o}")
+        lines.append(f"{c.row:>{width}}  {c.label:<44} {c.kind:<8} {t}  {f}  {o}")
         if verbose:
             lines.append(f"      {c.note}" + "".join(f"; p99 {m} {p:.0f}/{q:.0f}" for m, p, q in c.p99))
     lines += ["", "summary (mean TPOT and mean TTFT; P99 where the source gives it)"]
@@ -220,10 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--source", choices=("csv", "bundled"), default="csv",
+                        help="csv: the calibration CSV (--csv); bundled: wizard/data/measured, one table per source")
     args = parser.parse_args(argv)
     if not args.csv.exists():
         print(f"no benchmark file at {args.csv}", file=sys.stderr)
         return 2
+    if args.source == "bundled":
+        for title, (cases, skipped) in evaluate_bundled().items():
+            print(f"== {title}\n{report(cases, skipped, args.verbose)}\n")
+        return 0
     cases, skipped = evaluate(args.csv)
     print(report(cases, skipped, args.verbose))
     return 0
