@@ -194,10 +194,28 @@ def test_step_seconds_averages_the_contexts_and_adds_pipeline_stages():
         peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
         link_bandwidth=100e9,
     )
-    assert step_seconds(toy, 8, 8000, 512, 512 * 256) == toy.step_time(8, 512, 1000, 256)
-    assert step_seconds(toy, 0, 0, 0, 0) == toy.step_time(0, 0, 0, 0)
+    assert step_seconds(toy, 8, 8000, 512, 512 * 256) == pytest.approx(toy.step_time(8, 512, 1000, 256))
+    assert step_seconds(toy, 0, 0, 0, 0) == pytest.approx(toy.step_time(0, 0, 0, 0))
     two = replace(toy, pp=2)
-    assert step_seconds(two, 8, 8000, 0, 0) == pytest.approx(2 * toy.step_time(8, 0, 1000, 0) + PIPELINE_SEND_LATENCY_S)
+    # Every stage's device time, the send between them, and the host's work once per step.
+    device = toy.step_time(8, 0, 1000, 0) - toy.t_fix
+    assert step_seconds(two, 8, 8000, 0, 0) == pytest.approx(2 * device + PIPELINE_SEND_LATENCY_S + toy.t_fix)
+
+
+def test_host_work_per_sequence_adds_without_async_scheduling_and_hides_behind_the_gpu_with_it():
+    toy = StepModel(
+        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
+        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
+        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
+        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
+        link_bandwidth=100e9, cpu_per_seq=50e-6,
+    )
+    device = toy.step_time(100, 0, 1000, 0) - toy.t_fix  # 10 GB / 0.8 TB/s + 100 x 1000 x 100 kB / 0.8 TB/s = 25 ms
+    assert device == pytest.approx(0.025)
+    assert step_seconds(toy, 100, 100_000, 0, 0) == pytest.approx(device + 1e-3 + 100 * 50e-6)  # 31 ms
+    assert step_seconds(replace(toy, overlaps_cpu=True), 100, 100_000, 0, 0) == pytest.approx(device)  # 25 > 6 ms
+    assert step_seconds(replace(toy, overlaps_cpu=True), 1000, 1_000_000, 0, 0) == pytest.approx(
+        max(toy.step_time(1000, 0, 1000, 0) - toy.t_fix, 1e-3 + 1000 * 50e-6))
 
 
 def test_same_inputs_same_result():

@@ -235,10 +235,12 @@ PERF_PAD = 0.08  # each range bar's axis reaches this share of the bar's length 
 def performance_figure(plan: PlanResponse) -> go.Figure:
     """Each throughput/latency estimate as a low-high bar with the expected value marked."""
     perf = plan.performance
-    fig = make_subplots(rows=len(PERF_ROWS), cols=1, vertical_spacing=0.16)
+    # A metric the run did not produce (no request with a second token has a time per output token) has no bar.
+    rows = [(key, title, units) for key, title, units in PERF_ROWS if perf is not None and getattr(perf, key).high > 0]
+    fig = make_subplots(rows=max(len(rows), 1), cols=1, vertical_spacing=0.16)
     if perf is None:
         return fig
-    for row, (key, title, units) in enumerate(PERF_ROWS, start=1):
+    for row, (key, title, units) in enumerate(rows, start=1):
         r = getattr(perf, key)
         low, expected, high = (fmt.scaled(v, units) for v in (r.low, r.expected, r.high))
         fig.add_trace(go.Scatter(
@@ -257,7 +259,7 @@ def performance_figure(plan: PlanResponse) -> go.Figure:
                            xref=f"x{row if row > 1 else ''} domain", yref=f"y{row if row > 1 else ''} domain",
                            x=0, y=1.55, showarrow=False, xanchor="left", font=dict(size=12))
         fig.update_yaxes(showticklabels=False, row=row, col=1)
-    fig.update_layout(height=95 * len(PERF_ROWS) + 40, margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_layout(height=95 * len(rows) + 40, margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
 

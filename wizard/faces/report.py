@@ -118,8 +118,8 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
              "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
              "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.results[:limit or None]]
     lines.append(table(rows, SWEEP_COLUMNS))
-    lines.append("cost: on-demand USD per GPU-hour x GPUs; performance: expected values of the heuristic model "
-                 "(plan one row for its ranges)")
+    lines.append("cost: on-demand USD per GPU-hour x GPUs; performance: simulated means (plan one row for its ranges "
+                 "and percentiles)")
     return "\n".join(lines)
 
 

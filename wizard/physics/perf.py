@@ -36,17 +36,28 @@ from wizard.physics.quant import WeightFormat
 ETA_MEM = 0.80  # weight/KV streaming, NVIDIA HBM (perf_methods 3.1: 0.75-0.89 for large shards)
 ETA_MEM_GDDR = 0.82  # GDDR cards (RTX, L40S, A10)
 ETA_MEM_SMALL_SHARD = 0.6  # per-GPU shards under ~2 GB stream less efficiently (perf_methods 3.1)
-ETA_COMP = {"hopper": 0.45, "blackwell": 0.45, "other": 0.55}  # prefill GEMMs end to end (perf_methods 3.2)
+# Prefill GEMMs end to end (perf_methods 3.2); the A100's from the burst rows of
+# ../shared/truth/vllm_perf_results.csv, which 0.55 over-predicted by 6-40% (benchmarks/perf_accuracy.py).
+ETA_COMP = {"hopper": 0.45, "blackwell": 0.45, "a100": 0.65, "other": 0.55}
 ETA_COMP_MOE = 0.35  # MoE prefill (perf_methods 3.2)
+# The V0 engine (before 0.8: no torch.compile, FlashAttention 2, prefill-only steps) reached less
+# of the peak: the vLLM 0.6.0 blog's prefill-heavy runs (../shared/truth rows 96-109) need it.
+ETA_COMP_V0_FACTOR = 0.9
 ETA_COMP_ATTENTION = 0.35  # long-context attention kernels (perf_methods 5: 0.35-0.45 at >= 16K)
 T_FIX_S = {"V1": 1.0e-3, "0.6": 1.5e-3, "old": 4.0e-3}  # per-step CPU overhead (perf_methods 2.2)
-# Engine CPU work per running sequence per step (scheduling, input preparation, sampling,
-# output processing); fitted on the burst rows of ../shared/truth/vllm_perf_results.csv
-# (benchmarks/perf_accuracy.py), where a thousand sequences run at once.
-CPU_PER_SEQ_S = {"V1": 0.0, "0.6": 0.0, "old": 0.0}
-# Routing and fused-MoE kernels per MoE layer per step (perf_methods 3.2 suggests 0.1-0.25 ms at
-# TP8); fitted on the concurrency-4 rows: gpt-oss-120b A100 TP1 11.7 ms, DeepSeek-R1 H200 TP8 19.4 ms.
-MOE_LAYER_OVERHEAD_S = {1: 80e-6, 2: 100e-6, 4: 150e-6, 8: 220e-6}
+# Host work per running sequence per step: the engine's scheduling, input preparation and
+# sampling, and the API server's detokenizing and streaming, whichever is slower. Without async
+# scheduling it adds to the step; with it (0.12+) it hides behind the GPU unless it is longer.
+# Fitted on the burst rows of ../shared/truth/vllm_perf_results.csv, where up to a thousand
+# sequences run at once (benchmarks/perf_accuracy.py: mean TPOT 40-65% low without it).
+CPU_PER_SEQ_S = {"V1": 60e-6, "0.6": 80e-6, "old": 80e-6}
+# Routing and fused-MoE kernels per MoE layer per step (perf_methods 3.2 suggests 0.1-0.25 ms).
+# Block-scaled FP8 experts (DeepSeek-V3/R1, Qwen3-235B-FP8) run the slow block-dequantizing
+# kernels: DeepSeek-R1 H200 TP8 at concurrency 4 (19.4 ms, ../shared/truth) and Qwen3-235B-FP8
+# H200 TP2 at 12-20 (about 52 ms, AIConfigurator's measured runs) leave ~0.25 ms per layer;
+# gpt-oss (MXFP4) and bf16 experts leave 0.05-0.1 ms (gpt-oss-120b at concurrency 4: A100 TP1
+# 11.7 ms, H200 TP1 6.3 ms, B200 TP1 3.5 ms). Fitted with benchmarks/perf_accuracy.py.
+MOE_LAYER_OVERHEAD_S = {"fp8 block": 250e-6, "other": 50e-6}
 ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  # per collective (perf_methods 5)
 ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
 PCIE_GBS = 25.0  # PCIe Gen4 x16 effective, when the catalog has no host-link figure
@@ -113,6 +124,7 @@ class StepModel:
     chunked_prefill: bool = True  # V1 mixes prefill into decode steps; V0 ran prefill-only steps
     inter_node_hops: int = 0  # pipeline stage boundaries that cross nodes
     cpu_per_seq: float = 0.0  # engine CPU seconds per running sequence per step (schedule, sample, detokenize)
+    moe_layer_overhead: float = 0.0  # routing and fused-MoE kernel time per MoE layer per step
     overlaps_cpu: bool = False  # async scheduling hides the CPU work behind the GPU's
 
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
@@ -128,7 +140,7 @@ class StepModel:
             ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * min(decode_ctx, self.window)
         kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
         prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
-        moe = self.moe_layers * MOE_LAYER_OVERHEAD_S.get(min(self.tp, 8), 150e-6) if self.moe_layers else 0.0
+        moe = self.moe_layers * self.moe_layer_overhead
         comm = 0.0
         if self.tp > 1:
             message = tokens * self.hidden * 2
@@ -136,15 +148,18 @@ class StepModel:
         return self.t_fix + gemm + kv_read + prefill_attention + moe + comm
 
 
-def _eta_comp(gpu: GpuSpec, moe: bool) -> float:
+def _eta_comp(gpu: GpuSpec, moe: bool, version: tuple[int, int, int]) -> float:
+    era = ETA_COMP_V0_FACTOR if version < (0, 8, 0) else 1.0
     if moe:
-        return ETA_COMP_MOE
+        return ETA_COMP_MOE * era
     cc = gpu.cc
     if cc and cc >= (10, 0):
-        return ETA_COMP["blackwell"]
+        return ETA_COMP["blackwell"] * era
     if cc and cc >= (9, 0):
-        return ETA_COMP["hopper"]
-    return ETA_COMP["other"]
+        return ETA_COMP["hopper"] * era
+    if cc == (8, 0):
+        return ETA_COMP["a100"] * era
+    return ETA_COMP["other"] * era
 
 
 def _cpu_per_seq(version: tuple[int, int, int]) -> float:
@@ -229,9 +244,10 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         peak_flops=peak,
         peak_attention_flops=bf16_peak,
         eta_mem=eta_mem,
-        eta_comp=_eta_comp(gpu, bool(moe_layers)),
+        eta_comp=_eta_comp(gpu, bool(moe_layers), version),
         t_fix=_t_fix(version),
         cpu_per_seq=_cpu_per_seq(version),
+        moe_layer_overhead=MOE_LAYER_OVERHEAD_S["fp8 block" if fmt.kind == "float" and fmt.block else "other"],
         overlaps_cpu=async_scheduling,
         chunked_prefill=not (engine.v0 and engine.max_num_batched_tokens >= engine.max_model_len),
         inter_node_hops=min(nodes - 1, engine.pp - 1),

@@ -204,7 +204,8 @@ class _Blocks:
 
 
 def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray, engine: EngineLimits,
-             step_cost: StepCost, max_concurrency: int | None = None, ingest_s: float = API_INGEST_S) -> SimResult:
+             step_cost: StepCost, max_concurrency: int | None = None, ingest_s: float = API_INGEST_S,
+             client_jitter_s: np.ndarray | None = None) -> SimResult:
     """Serve the requests (bench send times, prompt and output lengths) on one engine, step by step.
 
     ``max_concurrency`` gates sending as bench's semaphore does (a closed loop when
@@ -216,14 +217,40 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
     out = np.asarray(output_tokens, dtype=np.int64)
     blocks = _Blocks(engine.layout)
     _validate(arrival, prompt, out, engine, blocks, max_concurrency, ingest_s)
-    return _Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s).run()
+    jitter = np.zeros(len(arrival)) if client_jitter_s is None else np.asarray(client_jitter_s, dtype=np.float64)
+    return _Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter).run()
 
 
 def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost,
                      ingest_s: float = API_INGEST_S) -> SimResult:
     """Draw a ``vllm bench serve`` run (its seed decides the draws) and serve it on one engine."""
     arrival, prompt, output = draw(traffic)
-    return simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s)
+    return simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
+                    steady_phases(traffic, prompt, output, engine, step_cost))
+
+
+def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,
+                  step_cost: StepCost) -> np.ndarray | None:
+    """Client start delays that put a closed loop's clients at random phases of a request's life.
+
+    Measured closed loops run in steady state: the clients' requests drift apart
+    (measurements after a warm-up, and long runs, show a lone prompt's TTFT, not a
+    wave's).  Started in lockstep, equal-length requests would finish and resubmit
+    together forever; so each of the first ``max_concurrency`` clients waits a
+    uniform share of one request's estimated lifetime (its prefill plus its decode
+    at the full batch) before its first send.  TTFT and E2E start at the send.
+    """
+    clients = traffic.max_concurrency
+    if clients is None or clients < 2 or not math.isinf(traffic.request_rate):
+        return None
+    p, o = float(prompt.mean()), float(output.mean())
+    chunk = min(p, engine.max_num_batched_tokens)
+    life = (math.ceil(p / chunk) * step_cost(0, 0, int(chunk), int(chunk * chunk / 2))
+            + o * step_cost(clients, int(clients * (p + o / 2)), 0, 0))
+    delays = np.zeros(len(prompt))
+    count = min(clients, len(prompt))
+    delays[:count] = np.sort(np.random.default_rng(traffic.seed + 1).uniform(0.0, life, count))
+    return delays
 
 
 def _validate(arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: _Blocks,
@@ -260,9 +287,9 @@ class _Run:
     """
 
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: _Blocks,
-                 step_cost: StepCost, max_concurrency: int | None, ingest_s: float) -> None:
+                 step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
         self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
-        self.step_cost, self.ingest_s = step_cost, ingest_s
+        self.step_cost, self.ingest_s, self.jitter_s = step_cost, ingest_s, jitter_s
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
         self.send = np.full(n, math.inf)
@@ -306,7 +333,7 @@ class _Run:
     def _dispatch(self, now: float) -> None:
         """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it."""
         i = self.next_send
-        self.send[i] = sent = max(now, float(self.arrival[i]))
+        self.send[i] = sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
         self.ingest_done = max(sent, self.ingest_done) + self.ingest_s
         self.at_engine[i] = self.ingest_done
         self.next_send += 1

@@ -11,7 +11,7 @@ from wizard.physics.params import active_params, count_params, mtp_params
 from wizard.physics.versions import Release
 from wizard.planning import recommend
 from wizard.planning.inputs import Hardware, Inputs, weight_params
-from wizard.planning.performance import performance_report
+from wizard.planning.performance import performance_report, performance_warnings
 from wizard.planning.recommend import Choice
 from wizard.planning.search import Candidate, Solution
 from wizard.schema import (
@@ -255,6 +255,7 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         gpu_memory_utilization=_setting(util),
         enforce_eager=_setting(cand.enforce_eager),
     )
+    performance = performance_report(inp, cand) if cand.verdict.starts else None
     response = PlanResponse(
         request=request,
         model=model,
@@ -262,8 +263,8 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         memory=memory,
         feasibility=feasibility,
         recommendation=recommendation,
-        performance=performance_report(inp, cand) if cand.verdict.starts else None,
-        warnings=warnings,
+        performance=performance,
+        warnings=warnings + performance_warnings(performance, request),
     )
     response.artifacts = artifacts.build(response)
     return response

@@ -39,10 +39,12 @@ from wizard.schema import (
     WorkloadSection,
 )
 
-# The saturated run that measures the sustainable rate: a closed loop of max_num_seqs clients,
-# long enough to reach steady state, short enough for a page rerun.
-SATURATION_MIN_REQUESTS = 200
-SATURATION_MAX_REQUESTS = 2000
+# The saturated run that measures the sustainable rate: a closed loop as wide as the engine runs
+# at once (max_num_seqs, or what the KV cache holds), long enough that the middle half of its
+# completions is steady, short enough for a page rerun.
+SATURATION_RUNS_PER_CLIENT = 1.5
+SATURATION_MIN_REQUESTS = 100
+SATURATION_MAX_REQUESTS = 600
 # The sustainable rate is the completion rate between these quantiles of the saturated run's
 # completions (the ramp-up and the drain at the ends are not steady state).
 STEADY_QUANTILES = (0.25, 0.75)
@@ -107,8 +109,10 @@ def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> S
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs."""
     wl = inp.request.workload
-    width = cand.engine.max_num_seqs
-    count = min(max(2 * width, SATURATION_MIN_REQUESTS), SATURATION_MAX_REQUESTS)
+    layout = cand.memory.limiting.kv
+    fit = cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
+    width = max(min(cand.engine.max_num_seqs, fit + 1), 1)  # one more than fits keeps the pool full
+    count = min(max(int(SATURATION_RUNS_PER_CLIENT * width), SATURATION_MIN_REQUESTS), SATURATION_MAX_REQUESTS)
     run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
     result = simulate_plan(inp, cand, run)
     done = np.sort(result.send_s + result.e2e_s)
@@ -203,7 +207,8 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         assumptions=[
             f"simulated: {result.completed:,} requests served step by step by vLLM {inp.rel.label}'s scheduler "
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
-            f"sustainable rate: a saturated closed loop of {engine.max_num_seqs} clients completes {rate:.3g} requests/s",
+            f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
+            f"{rate:.3g} requests/s",
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}",
             f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
             f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
@@ -213,3 +218,28 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
               f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"]
              if model.inter_node_hops else []),
     )
+
+
+def performance_warnings(report: PerformanceReport | None, request: PlanRequest) -> list[str]:
+    """What the simulated run says a person must know first: overload, preemption, missed targets."""
+    if report is None:
+        return []
+    out = []
+    wl, rate = request.workload, report.max_request_rate_per_s.expected
+    if report.keeps_up is False:
+        out.append(f"overloaded: requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
+                   "its queue and time to first token grow for as long as the load lasts")
+    if report.preemptions:
+        out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "
+                   "recomputed them (each shows as one long gap between tokens)")
+    targets = request.targets
+    if targets.max_ttft_ms is not None and report.ttft_ms.expected > targets.max_ttft_ms:
+        out.append(f"misses the TTFT target: {report.ttft_ms.expected:,.0f} ms > {targets.max_ttft_ms:g} ms")
+    if targets.max_itl_ms is not None and report.itl_ms.expected > targets.max_itl_ms:
+        out.append(f"misses the time-per-token target: {report.itl_ms.expected:,.1f} ms > {targets.max_itl_ms:g} ms")
+    if targets.min_output_tokens_per_s is not None and report.output_tokens_per_s.expected < targets.min_output_tokens_per_s:
+        out.append(f"misses the throughput target: {report.output_tokens_per_s.expected:,.0f} output tokens/s < "
+                   f"{targets.min_output_tokens_per_s:g}")
+    if targets.min_request_rate is not None and rate < targets.min_request_rate:
+        out.append(f"misses the request-rate target: sustains {rate:.3g}/s < {targets.min_request_rate:g}/s")
+    return out

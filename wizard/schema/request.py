@@ -231,8 +231,9 @@ class WorkloadSection(_Section):
             "'inf': every prompt at once (a burst, as vllm bench's default). Empty: a closed loop at the concurrency."
         ),
     )
-    num_prompts: Count = Field(1000, ge=1, le=100_000, description=(
-        "Requests in the run (vllm bench's --num-prompts): the simulation serves them all."))
+    num_prompts: Count = Field(200, ge=1, le=100_000, description=(
+        "Requests in the run (vllm bench's --num-prompts, whose own default is 1000): the simulation "
+        "serves them all. 200 settles a closed loop; a burst is exactly this many prompts."))
     burstiness: Rate = Field(1.0, gt=0, description=(
         "Shape of the gaps between requests at a finite rate (vllm bench's --burstiness): 1 is Poisson, "
         "below 1 burstier, 'inf' evenly spaced."))

@@ -54,10 +54,13 @@ class SweepRow(_Result):
     usd_per_gpu_hour: float = Field(description="On-demand USD per GPU-hour.")
     price_source: str = Field(description="The price list and date the price comes from.")
     output_tokens_per_s: float = Field(description="Expected aggregate output tokens per second.")
-    itl_ms: float = Field(description="Expected time per output token.")
-    ttft_ms: float = Field(description="Expected time to first token.")
+    itl_ms: float = Field(description="Expected mean time per output token (TPOT).")
+    ttft_ms: float = Field(description="Expected mean time to first token.")
     max_request_rate_per_s: float = Field(description="Highest request rate the configuration sustains.")
     max_concurrency: int = Field(description="Requests of the workload's context the KV cache holds at once.")
+    simulated: bool = Field(description=(
+        "The figures come from simulating the workload (the cheapest rows); otherwise from the analytic screen, "
+        "kept only when it rates the row well inside the targets."))
     request: PlanRequest = Field(description="The request that plans this row alone (same verdict and memory).")
     plan: PlanResponse | None = Field(None, description="The full plan, for the cheapest rows only.")
 
