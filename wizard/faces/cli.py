@@ -20,6 +20,7 @@ from typing import Any, Literal, NoReturn, Sequence
 from wizard.errors import InvalidInput, WizardError
 from wizard.faces.fields import describe, field_words, flag
 from wizard.faces.report import (
+    render_bench_check,
     render_comparison,
     render_log_check,
     render_plan,
@@ -70,6 +71,9 @@ def _help(info: Any) -> str:
 
 # Request fields a sweep chooses itself (it takes --gpu more than once instead of the hardware section).
 SWEPT = {"gpu", "gpus", "nodes", "vram_gb", "tensor_parallel_size", "pipeline_parallel_size"}
+# Request fields a benchmark file states itself (check-bench reads the workload from it).
+WORKLOAD_FROM_BENCH = {"num_prompts", "request_rate", "burstiness", "concurrency", "prompt_tokens", "gen_tokens",
+                       "length_distribution", "range_ratio"}
 
 
 def add_request_arguments(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
@@ -215,6 +219,17 @@ def cmd_check_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_bench(args: argparse.Namespace) -> int:
+    from wizard.faces.profile import load_profile
+    from wizard.reality.benchcheck import check_bench
+
+    names = {name for _, name, _ in iter_fields()}
+    given = {k: v for k, v in vars(args).items() if k in names}
+    check = check_bench(_read_log(args.file), given, load_profile(args.profile) if args.profile else None)
+    print(check.model_dump_json(indent=2) if args.json else render_bench_check(check))
+    return 0
+
+
 def cmd_gpus(args: argparse.Namespace) -> int:
     from wizard.catalog.gpus import catalog
 
@@ -325,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--gpu", help="the GPU, when the log's total memory does not identify one in the catalog")
     log.add_argument("--json", action="store_true", help="print the log's numbers, the comparison and the plan as JSON")
     log.set_defaults(func=cmd_check_log)
+    bench = sub.add_parser("check-bench", help="compare a plan with your own vllm bench serve run",
+                           description="Read what `vllm bench serve` wrote (--save-result JSON or the printed summary), "
+                                       "simulate the same workload on the deployment the flags give, and print predicted "
+                                       "against measured for every metric.")
+    bench.add_argument("file", metavar="FILE", help="the result file or summary ('-' reads standard input)")
+    add_request_arguments(bench, skip=WORKLOAD_FROM_BENCH)
+    _output_options(bench, "print the run, the comparison and the plan as JSON")
+    bench.set_defaults(func=cmd_check_bench)
     for name, func, text in (("gpus", cmd_gpus, "list the GPU catalog"), ("models", cmd_models, "list the bundled model catalog"),
                              ("detect", cmd_detect, "list the GPUs on this machine (NVML, nvidia-smi)")):
         s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wizard.schema import PlanResponse, Range, Recommendation
-from wizard.schema.results import Comparison, LogCheck, SweepResult
+from wizard.schema.bench import BenchCheck
+from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
 
 LABEL_WIDTH = 24
 
@@ -140,16 +141,36 @@ def render_comparison(c: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _check_lines(rows: list[CheckRow]) -> list[str]:
+    lines = [f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<24}verdict"]
+    for row in rows:
+        digits = 0 if row.unit == "tokens" else 2
+        lines.append(f"  {f'{row.quantity} ({row.unit})'[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
+                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<24}{row.verdict}")
+    return lines
+
+
 def render_log_check(check: LogCheck) -> str:
     """Predicted against measured, one quantity per line, for the terminal."""
     p, log = check.plan, check.log
     lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
              f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), TP {p.hardware.tensor_parallel_size}; "
-             f"planned as vLLM {p.memory.vllm_version}",
-             f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<22}verdict"]
-    for row in check.rows:
-        digits = 0 if row.unit == "tokens" else 2
-        lines.append(f"  {row.quantity[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
-                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<22}{row.verdict}")
+             f"planned as vLLM {p.memory.vllm_version}"]
+    lines += _check_lines(check.rows)
+    lines += [f"  note: {note}" for note in check.notes]
+    return "\n".join(lines)
+
+
+def render_bench_check(check: BenchCheck) -> str:
+    """A user's vllm bench serve run against the simulation of the same workload, for the terminal."""
+    p, b = check.plan, check.bench
+    lines = [f"vllm bench serve run ({b.source}, {b.completed:,} requests) of {p.model.model} on {p.hardware.gpus_used} x "
+             f"{p.hardware.gpu}, TP {p.hardware.tensor_parallel_size}; simulated as vLLM {p.memory.vllm_version}: "
+             f"{p.performance.workload if p.performance else ''}"]
+    lines += _check_lines(check.rows)
+    for run in check.measured:
+        m = run.metrics
+        lines.append(f"  measured ({run.source}): mean TPOT {m.mean_tpot_ms or '-'} ms, mean TTFT {m.mean_ttft_ms or '-'} ms, "
+                     f"output {m.output_tokens_per_s or '-'} tok/s (vLLM {run.vllm_version or '?'})")
     lines += [f"  note: {note}" for note in check.notes]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from wizard.physics.simulate import (
 from wizard.physics.traffic import Traffic
 from wizard.planning.inputs import Inputs
 from wizard.planning.search import Candidate
+from wizard.reality.measured import find_measurements, weight_format_of
 from wizard.schema import (
     LatencyDistribution,
     Percentiles,
@@ -38,6 +39,7 @@ from wizard.schema import (
     TimelinePoint,
     WorkloadSection,
 )
+from wizard.schema.measured import MeasuredRun
 
 # The saturated run that measures the sustainable rate: a closed loop as wide as the engine runs
 # at once (max_num_seqs, or what the KV cache holds), long enough that the middle half of its
@@ -48,6 +50,7 @@ SATURATION_MAX_REQUESTS = 600
 # The sustainable rate is the completion rate between these quantiles of the saturated run's
 # completions (the ramp-up and the drain at the ends are not steady state).
 STEADY_QUANTILES = (0.25, 0.75)
+MEASURED_SHOWN = 2  # published runs of the same deployment shown beside an estimate
 TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies step-time errors)
 MAX_SPREAD = 0.9
 
@@ -121,6 +124,24 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     return (last - first) / span if span > 0 else result.request_throughput_per_s
 
 
+def published(inp: Inputs, cand: Candidate) -> list[MeasuredRun]:
+    """Published runs that measured this very deployment under a similar load (at most MEASURED_SHOWN)."""
+    wl, engine = inp.request.workload, cand.engine
+    closed = wl.request_rate is None or (math.isinf(wl.request_rate) and wl.concurrency is not None)
+    kind = "concurrency" if closed else ("burst" if math.isinf(wl.request_rate) else "rate")
+    load = wl.request_rate if kind == "rate" else (wl.concurrency if kind == "concurrency" else wl.num_prompts)
+    runs = find_measurements(inp.info.model, inp.hw.gpu.id, engine.tp, engine.pp, wl.prompt_tokens, wl.gen_tokens, kind,
+                             concurrency=load if kind != "rate" else None, request_rate=load if kind == "rate" else None,
+                             vllm_version=inp.rel.label, weight_format=weight_format_of(inp.fmt))
+
+    def similar_load(run: MeasuredRun) -> bool:
+        w = run.workload
+        theirs = {"rate": w.request_rate_per_s, "concurrency": w.max_concurrency, "burst": w.num_prompts}[kind]
+        return run.workload.kind == kind and theirs is not None and load is not None and abs(theirs - load) <= 0.25 * load
+
+    return [run for run in runs if similar_load(run)][:MEASURED_SHOWN]
+
+
 def _percentiles(s: Stats) -> Percentiles:
     return Percentiles(mean=round(s.mean * 1000, 3), p50=round(s.median * 1000, 3), p90=round(s.p90 * 1000, 3),
                        p99=round(s.p99 * 1000, 3))
@@ -152,7 +173,7 @@ def describe(wl: WorkloadSection) -> str:
     if wl.request_rate is None:
         sending = f"a closed loop of {wl.concurrency} concurrent requests"
     elif math.isinf(wl.request_rate):
-        sending = "all at once" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
+        sending = f"a closed loop of {wl.concurrency} concurrent requests" if wl.concurrency else "all sent at once"
     else:
         shape = "Poisson" if wl.burstiness == 1 else f"gamma arrivals, burstiness {wl.burstiness:g}"
         sending = f"{wl.request_rate:g} requests/s ({shape})" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
@@ -204,6 +225,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
                   for t, r, w, k, p in zip(timeline.time_s, timeline.running, timeline.waiting, timeline.kv_usage,
                                            timeline.preemptions)],
         calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
+        measured=published(inp, cand),
         assumptions=[
             f"simulated: {result.completed:,} requests served step by step by vLLM {inp.rel.label}'s scheduler "
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",

@@ -26,7 +26,7 @@ from wizard.schema import (
     Quantization,
     parse_request,
 )
-from wizard.schema.results import ROUNDING_GIB, LogCheck, LogCheckRow, StartupLog
+from wizard.schema.results import ROUNDING_GIB, CheckRow, LogCheck, StartupLog
 from wizard.units import GIB
 
 GPU_MATCH_GIB = 0.02  # a log's total names a catalog GPU when within this of its measured CUDA total (logs round to 0.01)
@@ -85,11 +85,11 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
     return parse_request(values)
 
 
-def _row(quantity: str, unit: str, measured: float, predicted: float, low: float, high: float) -> LogCheckRow:
-    return LogCheckRow(quantity=quantity, unit=unit, measured=measured, predicted=predicted, low=low, high=high)
+def _row(quantity: str, unit: str, measured: float, predicted: float, low: float, high: float) -> CheckRow:
+    return CheckRow(quantity=quantity, unit=unit, measured=measured, predicted=predicted, low=low, high=high)
 
 
-def compare_rows(log: StartupLog, p: PlanResponse) -> list[LogCheckRow]:
+def compare_rows(log: StartupLog, p: PlanResponse) -> list[CheckRow]:
     """Each number the log reports beside the plan's prediction and range."""
     mem, rng = p.memory, p.memory.ranges
     rows = []

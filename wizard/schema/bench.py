@@ -12,13 +12,16 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, computed_field, field_validator, model_validator
 
-from wizard.schema.results import _Result
+from wizard.schema.measured import MeasuredRun
+from wizard.schema.plan import PlanResponse
+from wizard.schema.request import PlanRequest
+from wizard.schema.results import CheckRow, ResultModel
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
 
 
-class LatencyStats(_Result):
+class LatencyStats(ResultModel):
     """One latency metric over the run, in milliseconds, with the statistics bench reported for it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +45,7 @@ class LatencyStats(_Result):
         return value
 
 
-class BenchResult(_Result):
+class BenchResult(ResultModel):
     """A ``vllm bench serve`` run: its workload, its measurements, and what the reader noticed."""
 
     # An infinite request rate or burstiness is written "Infinity" in JSON, so it reads back as inf, not as unknown.
@@ -145,3 +148,15 @@ class BenchResult(_Result):
     @property
     def mean_output_tokens(self) -> float | None:
         return self.total_output_tokens / self.completed if self.completed else None
+
+
+class BenchCheck(ResultModel):
+    """A user's own `vllm bench serve` run beside the simulation of the same workload on the same deployment."""
+
+    bench: BenchResult
+    request: PlanRequest = Field(description="The deployment given, serving the workload the run sent.")
+    plan: PlanResponse
+    rows: list[CheckRow] = Field(description="Every metric the run reported: measured, simulated, the simulation's range.")
+    measured: list[MeasuredRun] = Field(default_factory=list, description=(
+        "Published runs of the same deployment under a similar workload, with their sources."))
+    notes: list[str]

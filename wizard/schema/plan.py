@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wizard.schema.measured import MeasuredRun
 from wizard.schema.request import PlanRequest
 
 
@@ -229,6 +230,9 @@ class PerformanceReport(_Block):
     preemptions: int = Field(description="Requests vLLM preempted and recomputed because the KV cache ran out.")
     simulated_requests: int = Field(description="Requests in the simulated run.")
     timeline: list[TimelinePoint] = Field(default_factory=list, description="The engine over the run, for a chart.")
+    measured: list[MeasuredRun] = Field(default_factory=list, description=(
+        "Published runs of this model on this GPU and layout under a similar workload (same kind, lengths and "
+        "load within 25%), with their sources: shown beside the estimate, labelled measured."))
     calibrated: bool = Field(description="Whether this GPU has published vLLM benchmarks behind the efficiency factors.")
     assumptions: list[str] = Field(default_factory=list)
 

@@ -16,7 +16,7 @@ from wizard.schema.request import PlanRequest
 ROUNDING_GIB = 0.01  # start-up logs print GiB with two decimals: a measurement is within a range up to this
 
 
-class _Result(BaseModel):
+class ResultModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
@@ -31,7 +31,7 @@ class _Result(BaseModel):
 # ------------------------------------------------------------------ capacity planning
 
 
-class Price(_Result):
+class Price(ResultModel):
     """An on-demand GPU price, with where it comes from."""
 
     usd_per_gpu_hour: float = Field(description="On-demand USD per GPU-hour.")
@@ -40,7 +40,7 @@ class Price(_Result):
     source: str = Field(description="Where the price was read (URL or 'given by the user').")
 
 
-class SweepRow(_Result):
+class SweepRow(ResultModel):
     """One configuration that fits and meets the targets: its layout, cost and expected performance."""
 
     gpu: str
@@ -76,7 +76,7 @@ class SweepRow(_Result):
         return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else math.inf
 
 
-class SweepResult(_Result):
+class SweepResult(ResultModel):
     """Every configuration that fits and meets the targets, cheapest first."""
 
     candidates_evaluated: int = Field(description="Configurations planned.")
@@ -89,7 +89,7 @@ class SweepResult(_Result):
 # ------------------------------------------------------------------ two plans side by side
 
 
-class ComparisonRow(_Result):
+class ComparisonRow(ResultModel):
     group: str = Field(description="memory, performance or settings.")
     label: str
     a: str
@@ -101,7 +101,7 @@ class ComparisonRow(_Result):
         return self.a != self.b
 
 
-class Comparison(_Result):
+class Comparison(ResultModel):
     """Two plans row by row, and how their serve commands differ."""
 
     labels: tuple[str, str]
@@ -113,7 +113,7 @@ class Comparison(_Result):
 # ------------------------------------------------------------------ checks against reality
 
 
-class StartupLog(_Result):
+class StartupLog(ResultModel):
     """What a vLLM start-up log reported; empty where the log does not show it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -154,8 +154,8 @@ class StartupLog(_Result):
         False, description="0.27+'s summary ('consumed memory (weights + non-torch)') counts the CUDA-graph estimate in its peak activation.")
 
 
-class LogCheckRow(_Result):
-    """One quantity vLLM reported, and what the plan predicted for it."""
+class CheckRow(ResultModel):
+    """One quantity a real run reported (a start-up log, a benchmark), and what the plan predicted for it."""
 
     quantity: str
     unit: str
@@ -164,7 +164,7 @@ class LogCheckRow(_Result):
     low: float
     high: float
 
-    @computed_field(description="Whether the measurement lies in the predicted range (logs round to 0.01).")  # type: ignore[prop-decorator]
+    @computed_field(description="Whether the measurement lies in the predicted range (logs and bench round to 0.01).")  # type: ignore[prop-decorator]
     @property
     def verdict(self) -> str:
         if self.low - ROUNDING_GIB <= self.measured <= self.high + ROUNDING_GIB:
@@ -177,11 +177,12 @@ class LogCheckRow(_Result):
         return (self.predicted - self.measured) / self.measured * 100 if self.measured else None
 
 
-class LogCheck(_Result):
+class LogCheck(ResultModel):
     """A real start-up log beside the plan of the same settings."""
 
     log: StartupLog
     request: PlanRequest = Field(description="The settings the run used, vLLM's defaults filling what it did not set.")
     plan: PlanResponse
-    rows: list[LogCheckRow]
+    rows: list[CheckRow]
     notes: list[str]
+
