@@ -9,8 +9,8 @@ import pytest
 
 from wizard.errors import WizardError
 from wizard.faces.cli import main
-from wizard.reality.benchcheck import bench_request, check_bench
 from wizard.reality.bench_result import parse_bench_result
+from wizard.reality.benchcheck import bench_request, check_bench
 from wizard.schema.bench import BenchCheck
 
 BENCH = Path(__file__).parent / "data" / "bench"

@@ -1,18 +1,12 @@
-"""Roofline step times and scheduler regimes, against hand-computed values."""
+"""Roofline step times (physics/perf.py) and the sweep's analytic screen (physics/screen.py), by hand."""
 
 from dataclasses import replace
 
 import pytest
 
 from tests.conftest import make_plan
-from wizard.physics.perf import (
-    MOE_LAYER_OVERHEAD_S,
-    StepModel,
-    Workload,
-    _max_rate,
-    _steady,
-    _waves,
-)
+from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, StepModel
+from wizard.physics.screen import Workload, _max_rate, _steady, _waves
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
 TOY = StepModel(

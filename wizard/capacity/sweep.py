@@ -20,7 +20,7 @@ from wizard.capacity.prices import price_of
 from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
-from wizard.physics import perf, quant
+from wizard.physics import quant, screen
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import performance_report, screen_workload, step_model
 from wizard.planning.planner import plan
@@ -144,12 +144,12 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
         if not cand.verdict.fits:
             rejected["does not fit"] += 1
             continue
-        screen = perf.estimate(step_model(inp, cand), cand.engine, cand.memory, workload, 0.0)
-        figures = (screen.itl_ms[1], screen.ttft_ms[1], screen.output_tokens_per_s[1], screen.max_request_rate_per_s)
+        rated = screen.estimate(step_model(inp, cand), cand.engine, cand.memory, workload, 0.0)
+        figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1], rated.max_request_rate_per_s)
         if misses(base.targets, *figures, slack=SCREEN_SLACK):
             rejected["misses targets"] += 1
             continue
-        if not _keeps_up(base, screen.max_request_rate_per_s, slack=SCREEN_SLACK):
+        if not _keeps_up(base, rated.max_request_rate_per_s, slack=SCREEN_SLACK):
             rejected["cannot keep up"] += 1
             continue
         screened.append((SweepRow(

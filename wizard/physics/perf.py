@@ -1,4 +1,4 @@
-"""Serving performance: a roofline per engine step inside a model of vLLM's scheduler.
+"""The cost of one engine step: a roofline per GPU, with the host's work per sequence.
 
 Step time (one GPU of a stage)::
 
@@ -8,20 +8,19 @@ Step time (one GPU of a stage)::
       + MoE per-layer overhead + 2 all-reduces per layer (latency + bytes / link)
 
 Only the experts a step touches are read: E (1 - (1 - k/E)^tokens) per layer.
-The scheduler is vLLM V1's continuous batching with chunked prefill: every
-step carries the running decodes plus prefill tokens up to
-``max_num_batched_tokens``; the batch is capped by ``max_num_seqs`` and by
-the KV pool.  Workloads are closed loop (concurrency), open loop (Poisson
-request rate, with queueing near saturation) or a burst of N prompts.
+The host's work per running sequence (scheduling, sampling, streaming) adds to
+the step, or hides behind the GPU's with async scheduling (:func:`step_seconds`).
+The serving simulation (``physics/simulate.py``) charges this cost for every
+step it runs; ``physics/screen.py`` uses it in the sweep's analytic screen.
 
-Every efficiency factor is a named constant with its source; the estimate is
-returned as low / expected / high with the assumptions that produced it.
+Every efficiency factor is a named constant with its source; ``spread`` says
+how far measurements strayed from it during calibration.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from wizard.catalog.gpus import GpuSpec
@@ -73,26 +72,6 @@ INTER_NODE_GBS = 25.0
 # Ranges: how far measurements strayed from the expected value during calibration.
 SPREAD = {"dense": 0.20, "tp": 0.30, "moe": 0.40, "uncalibrated": 0.45}
 CALIBRATED_GPUS = {"h100-sxm-80gb", "h100-pcie-80gb", "h200-sxm-141gb", "a100-sxm-80gb", "a100-pcie-80gb", "rtx-4090"}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What the engine is asked to serve."""
-
-    prompt_tokens: int
-    gen_tokens: int
-    concurrency: int | None = None  # closed loop
-    request_rate: float | None = None  # open loop (Poisson), requests per second
-    burst: int | None = None  # N prompts sent at once (request rate infinite)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One metric as low / expected / high."""
-
-    low: float
-    expected: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -256,44 +235,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     )
 
 
-# ------------------------------------------------------------------ scheduler
-
-
-@dataclass(frozen=True)
-class Operating:
-    """Per-request latencies and the engine's rates in one regime."""
-
-    batch: float  # sequences decoding per step
-    tpot_s: float  # time per output token, as vllm bench's TPOT
-    ttft_s: float
-    output_tokens_per_s: float
-
-
-@dataclass
-class PerfResult:
-    prefill_tokens_per_s: float
-    decode_tokens_per_s: float  # per sequence
-    itl_ms: tuple[float, float, float]
-    ttft_ms: tuple[float, float, float]
-    output_tokens_per_s: tuple[float, float, float]
-    request_throughput_per_s: tuple[float, float, float]
-    max_request_rate_per_s: float
-    batch: float
-    saturated: bool
-    assumptions: list[str] = field(default_factory=list)
-
-
-def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> tuple[int, str]:
-    """Sequences that can run at once: max_num_seqs, or the KV pool at the average context."""
-    layout = memory.limiting.kv
-    avg_ctx = wl.prompt_tokens + wl.gen_tokens // 2
-    kv_cap = memory.num_blocks // max(layout.blocks_per_request(max(avg_ctx, 1)), 1)
-    if kv_cap < engine.max_num_seqs:
-        return max(kv_cap, 1), f"the KV pool, which holds about {kv_cap} sequences at the average context of {avg_ctx:,} tokens"
-    return engine.max_num_seqs, f"max_num_seqs ({engine.max_num_seqs})"
-
-
-def _pipeline(model: StepModel, seconds: float, tokens: float = 1.0) -> float:
+def pipeline_seconds(model: StepModel, seconds: float, tokens: float = 1.0) -> float:
     """A step passes every stage: with PP the stages' times add up, plus the sends between them."""
     local = model.pp - 1 - model.inter_node_hops
     network = model.inter_node_hops * (INTER_NODE_LATENCY_S + tokens * model.hidden * 2 / (INTER_NODE_GBS * 1e9))
@@ -311,142 +253,9 @@ def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int,
     decode_ctx = decode_ctx_sum_tokens / decode_seqs if decode_seqs else 0.0
     prefill_ctx = prefill_ctx_sum_tokens / prefill_tokens if prefill_tokens else 0.0
     device = model.step_time(decode_seqs, prefill_tokens, decode_ctx, prefill_ctx) - model.t_fix
-    device = _pipeline(model, device, decode_seqs + prefill_tokens)
+    device = pipeline_seconds(model, device, decode_seqs + prefill_tokens)
     cpu = model.t_fix + model.cpu_per_seq * (decode_seqs + (1 if prefill_tokens else 0))
     return max(device, cpu) if model.overlaps_cpu else device + cpu
-
-
-def _decode_ctx(wl: Workload) -> float:
-    return wl.prompt_tokens + wl.gen_tokens / 2
-
-
-def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> float:
-    """Seconds per step when ``decode`` sequences run and are replaced one by one as they finish.
-
-    Little's law: sequences finish at decode / gen_tokens per step and each
-    replacement brings prompt_tokens of prefill.  V1's chunked prefill packs it
-    into the decode steps (up to max_num_batched_tokens); V0 without chunked
-    prefill runs it in separate steps while the decodes wait.
-    """
-    refill = decode * wl.prompt_tokens / wl.gen_tokens
-    if not model.chunked_prefill:
-        # decode / gen_tokens prompts arrive per step; at most one prefill step runs per decode step.
-        arrivals = decode / wl.gen_tokens
-        batched = max(arrivals, 1.0) * wl.prompt_tokens
-        stall = min(arrivals, 1.0) * model.step_time(0, batched, 0, wl.prompt_tokens / 2)
-        return _pipeline(model, model.step_time(decode, 0, _decode_ctx(wl), 0) + stall, decode + refill)
-    prefill = min(refill, max(engine.max_num_batched_tokens - decode, 0))
-    return _pipeline(model, model.step_time(decode, prefill, _decode_ctx(wl), wl.prompt_tokens / 2), decode + prefill)
-
-
-def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, requests: float) -> Operating:
-    """Requests of equal length started together stay in step: each wave prefills, then decodes.
-
-    A closed loop (or a burst) of fixed-length requests keeps ``running`` of them
-    in flight that start and finish together.  A wave's prompts take
-    ceil(running x prompt / max_num_batched_tokens) prefill steps, the first
-    token of each request coming out of its last chunk; then gen_tokens - 1
-    decode steps.  ``requests`` in all are served in waves of ``running``.
-    """
-    budget = engine.max_num_batched_tokens
-    total_prefill = running * wl.prompt_tokens
-    chunks = max(1, math.ceil(total_prefill / budget))
-    riding = running * (chunks - 1) / (2 * chunks) if model.chunked_prefill else 0.0
-    prefill_step = _pipeline(model, model.step_time(riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2),
-                             riding + total_prefill / chunks)
-    decode_step = _pipeline(model, model.step_time(running, 0, _decode_ctx(wl), 0), running)
-    gen = max(wl.gen_tokens - 1, 1)
-    cycle = chunks * prefill_step + gen * decode_step
-    # Requests prefilled in early chunks decode through the later prefill steps.
-    overlap = (chunks - 1) / 2 if model.chunked_prefill else 0.0
-    tpot = (min(overlap, gen) * prefill_step + max(gen - overlap, 0) * decode_step) / gen
-    waves = max(requests / running, 1.0)
-    ttft = prefill_step * (chunks + 1) / 2 + cycle * (waves - 1) / 2 * (1 if requests > running else 0)
-    return Operating(running, tpot, ttft, running * wl.gen_tokens / cycle)
-
-
-def _steady_closed(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int) -> Operating:
-    """Requests of varied lengths drift apart: a steady trickle of refills (the alternative to waves)."""
-    step = _steady(model, engine, wl, running)
-    budget = max(engine.max_num_batched_tokens - running, 1)
-    own = _pipeline(model, model.step_time(running, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
-                    running + min(wl.prompt_tokens, budget))
-    queue = waiting * wl.gen_tokens * step / running
-    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + queue
-    return Operating(running, step, ttft, running / step)
-
-
-def _max_rate(model: StepModel, engine: Engine, wl: Workload, cap: int) -> float:
-    """Requests per second the plan sustains: a full batch of cap, or the token budget."""
-    step = _steady(model, engine, wl, cap)
-    per_step = min(cap / wl.gen_tokens, engine.max_num_batched_tokens / (wl.prompt_tokens + wl.gen_tokens))
-    return per_step / step
-
-
-def _open_loop(model: StepModel, engine: Engine, wl: Workload, cap: int, rate: float, max_rate: float) -> Operating:
-    """Poisson arrivals: the batch settles where arrivals equal completions; queueing near capacity."""
-    decode = 1.0
-    for _ in range(60):  # fixed point of decode = rate x gen_tokens x step(decode)
-        decode = min(max(rate * wl.gen_tokens * _steady(model, engine, wl, decode), 1e-3), cap)
-    step = _steady(model, engine, wl, decode)
-    rho = min(rate / max_rate, 0.98)
-    budget = max(engine.max_num_batched_tokens - decode, 1)
-    own = _pipeline(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
-                    decode + min(wl.prompt_tokens, budget))
-    # Waiting for a batch slot grows like rho / (1 - rho) steps as the rate nears capacity.
-    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + rho / (1 - rho) * step
-    return Operating(decode, step, ttft, min(rate, max_rate) * wl.gen_tokens)
-
-
-def _triple(values: list[float], half: float) -> tuple[float, float, float]:
-    """(low, expected, high): the first value is expected; the range covers all with a margin."""
-    return min(values) * (1 - half), values[0], max(values) * (1 + half)
-
-
-def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload, half: float) -> PerfResult:
-    """Performance of the plan under the workload, each figure as (low, expected, high)."""
-    cap, cap_reason = _capacity(engine, memory, wl)
-    max_rate = _max_rate(model, engine, wl, cap)
-    notes = [f"running batch capped by {cap_reason}"]
-    saturated = False
-    if wl.request_rate:
-        saturated = wl.request_rate >= max_rate
-        ops = [_open_loop(model, engine, wl, cap, wl.request_rate, max_rate)]
-        notes.append(f"Poisson arrivals at {wl.request_rate:g} requests/s ({wl.request_rate / max_rate:.0%} of the {max_rate:.2f}/s the plan sustains)")
-        if saturated:
-            notes.append("the request rate exceeds what the plan sustains: the queue and TTFT grow for as long as the load lasts")
-    else:
-        requests = wl.burst or wl.concurrency or 1
-        in_flight = min(wl.concurrency or requests, requests)
-        running = min(in_flight, cap)
-        saturated = in_flight > cap
-        waves = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
-        steady = _steady_closed(model, engine, wl, running, in_flight - running)
-        # Published closed-loop runs land between the two on TTFT: clients resubmit a few
-        # milliseconds apart, so each wave's prompts are only partly batched together.
-        blended = Operating(waves.batch, waves.tpot_s, (waves.ttft_s + steady.ttft_s) / 2, waves.output_tokens_per_s)
-        ops = [blended, waves, steady]
-        notes.append(f"{requests} prompts sent at once" if wl.burst else f"closed loop with {in_flight} requests in flight")
-        notes.append("requests of equal length stay in step (waves of prefill then decode); varied lengths would smooth "
-                     "TTFT and throughput towards the steady state, which bounds the range")
-        if saturated:
-            notes.append(f"{in_flight - running} requests wait for a slot: their wait is part of TTFT")
-    op = ops[0]
-    output = _triple([o.output_tokens_per_s for o in ops], half)
-    prefill_step = _pipeline(model, model.step_time(0, engine.max_num_batched_tokens, 0, min(wl.prompt_tokens, engine.max_num_batched_tokens) / 2),
-                             engine.max_num_batched_tokens)
-    return PerfResult(
-        prefill_tokens_per_s=engine.max_num_batched_tokens / prefill_step,
-        decode_tokens_per_s=1 / op.tpot_s,
-        itl_ms=_triple([o.tpot_s * 1000 for o in ops], half),
-        ttft_ms=_triple([o.ttft_s * 1000 for o in ops], min(2 * half, 0.9)),
-        output_tokens_per_s=output,
-        request_throughput_per_s=tuple(v / wl.gen_tokens for v in output),  # type: ignore[arg-type]
-        max_request_rate_per_s=max_rate,
-        batch=op.batch,
-        saturated=saturated,
-        assumptions=notes,
-    )
 
 
 def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:

@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from wizard.physics import perf
+from wizard.physics import perf, screen
 from wizard.physics.simulate import (
     EngineLimits,
     SimResult,
@@ -55,13 +55,13 @@ TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies
 MAX_SPREAD = 0.9
 
 
-def screen_workload(request: PlanRequest) -> perf.Workload:
+def screen_workload(request: PlanRequest) -> screen.Workload:
     """The request's traffic as the analytic screen takes it (the sweep's first pass, before simulation)."""
     wl = request.workload
     if wl.request_rate is not None and math.isinf(wl.request_rate):
-        return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=wl.concurrency,
+        return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=wl.concurrency,
                              burst=wl.num_prompts)
-    return perf.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
+    return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
                          concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
 
 
