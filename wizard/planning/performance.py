@@ -6,7 +6,7 @@ pool in blocks, the roofline step cost of ``physics/perf.py``); the
 simulation (``physics/simulate.py``) serves the run step by step, and every
 reported figure is measured on it as bench measures it.  A second, saturated
 run (a closed loop as wide as ``max_num_seqs``) gives the rate the plan
-sustains.  The analytic steady-state model of ``perf.estimate`` is kept only
+sustains.  The analytic steady-state model of ``physics/screen.py`` is kept only
 as the sweep's fast screen (:func:`screen_workload`).
 """
 

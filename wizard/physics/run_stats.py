@@ -1,0 +1,95 @@
+"""What a simulated run measured, the way ``vllm bench serve`` summarises it.
+
+Per-request latencies, every token gap (stored as distinct values with counts),
+run totals, and the engine's state over time for a chart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class WeightedSamples:
+    """Samples stored as distinct values with counts (sorted), e.g. every inter-token gap of a run."""
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, counts: np.ndarray) -> WeightedSamples:
+        order = np.argsort(values, kind="stable")
+        return cls(values[order], counts[order])
+
+    @property
+    def count(self) -> int:
+        return int(self.counts.sum())
+
+    def mean(self) -> float:
+        return float((self.values * self.counts).sum() / self.count) if self.count else 0.0
+
+    def percentile(self, q: float) -> float:
+        """numpy.percentile (linear) of the samples written out one by one."""
+        n = self.count
+        if not n:
+            return 0.0
+        rank = q / 100 * (n - 1)
+        below = math.floor(rank)
+        ends = np.cumsum(self.counts)
+        lo, hi = np.searchsorted(ends, [below, min(below + 1, n - 1)], side="right")
+        return float(self.values[lo] + (rank - below) * (self.values[hi] - self.values[lo]))
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Mean, median, p90 and p99 as ``vllm bench serve`` computes them (numpy, linear percentiles)."""
+
+    mean: float
+    median: float
+    p90: float
+    p99: float
+
+
+def stats(samples: np.ndarray | WeightedSamples) -> Stats:
+    """Bench's summary of per-request values (TTFT, TPOT, E2EL) or of pooled ITL samples; 0s when empty."""
+    if isinstance(samples, WeightedSamples):
+        return Stats(samples.mean(), samples.percentile(50), samples.percentile(90), samples.percentile(99))
+    if not len(samples):
+        return Stats(0.0, 0.0, 0.0, 0.0)
+    p50, p90, p99 = np.percentile(samples, [50, 90, 99])
+    return Stats(float(np.mean(samples)), float(p50), float(p90), float(p99))
+
+
+@dataclass(frozen=True, eq=False)
+class Timeline:
+    """The engine over time (at most ~TIMELINE_POINTS points), for a chart."""
+
+    time_s: np.ndarray
+    running: np.ndarray
+    waiting: np.ndarray
+    kv_usage: np.ndarray  # fraction of the usable blocks in use
+    preemptions: np.ndarray  # cumulative
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """Per-request latencies (request order) and run totals, as ``vllm bench serve`` reports them."""
+
+    send_s: np.ndarray  # when bench sent each request (after waiting for a --max-concurrency slot)
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray  # (e2e - ttft) / (output - 1), only requests with more than one output token
+    e2e_s: np.ndarray
+    output_tokens: np.ndarray  # per request, as served
+    itl_s: WeightedSamples  # every gap between consecutive tokens of every request
+    duration_s: float  # from the first dispatch (t = 0) to the last token
+    completed: int
+    total_input_tokens: int
+    total_output_tokens: int
+    request_throughput_per_s: float
+    output_throughput_per_s: float
+    preemptions: int
+    steps: int
+    timeline: Timeline

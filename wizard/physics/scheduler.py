@@ -1,0 +1,441 @@
+"""vLLM V1's scheduler stepped over time: the engine loop behind :func:`wizard.physics.simulate.simulate`.
+
+The running set is a small numpy table (one column per request in admission
+order); each step serves RUNNING requests first, then admits WAITING ones, and
+pure-decode stretches are advanced without re-scheduling each step.  See
+``physics/simulate.py`` for the semantics and what is left out.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from wizard.errors import WizardError
+from wizard.physics.kv import KvLayout, cdiv
+from wizard.physics.run_stats import SimResult, Timeline, WeightedSamples
+
+# (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
+# context each attends to) -> seconds for the step.
+StepCost = Callable[[int, int, int, int], float]
+TIMELINE_POINTS = 300
+# Rows of the running-set state (one column per running request, in admission order).
+_ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """The scheduler settings and KV pool one simulated vLLM engine runs with."""
+
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    num_gpu_blocks: int  # as vLLM logs it; block 0 is the null block, so one fewer is usable
+    layout: KvLayout
+    async_scheduling: bool = True
+    chunked_prefill: bool = True
+
+    @property
+    def usable_blocks(self) -> int:
+        return self.num_gpu_blocks - 1
+
+
+class Blocks:
+    """KV blocks a request holds, from the layout's full-attention and sliding-window groups."""
+
+    def __init__(self, layout: KvLayout) -> None:
+        self.size = layout.block_size
+        self.full = sum(1 for g in layout.groups if g.kind != "sliding" or not g.window)
+        sliding = [g.window for g in layout.groups if g.kind == "sliding" and g.window]
+        self.sliding = len(sliding)
+        self.window = sliding[0] if sliding else 0
+        # Admission cap of a sliding group (SlidingWindowSpec.max_admission_blocks_per_request).
+        self.sliding_cap = cdiv(self.window - 1 + layout.in_flight_tokens, self.size) + 1 if sliding else 0
+
+    def held(self, tokens: np.ndarray, computed: np.ndarray) -> np.ndarray:
+        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step.
+
+        Sliding groups drop the blocks that fell out of the window before the step
+        (vLLM frees on the processed tokens; the one step async keeps in flight is ignored)."""
+        per_group = (tokens + self.size - 1) // self.size
+        if not self.sliding:
+            return self.full * per_group
+        skipped = np.maximum(computed - self.window + 1, 0) // self.size
+        return (self.full + self.sliding) * per_group - self.sliding * skipped
+
+    def chunk(self, tokens: int) -> int:
+        """Blocks a first chunk of ``tokens`` takes (nothing has left a window yet)."""
+        return (self.full + self.sliding) * cdiv(tokens, self.size)
+
+    def gate(self, tokens: int) -> int:
+        """Blocks admission requires free for a whole sequence of ``tokens`` (no prefix hits)."""
+        per_group = cdiv(tokens, self.size)
+        return self.full * per_group + self.sliding * min(per_group, self.sliding_cap)
+
+
+class Run:
+    """One simulation: the client, the API server's queue and the engine's scheduler state.
+
+    The running set is ``state`` (rows _ID.._HELD, one column per request in
+    admission order) with ``r_last`` (its last token time) and ``r_fin`` (when it
+    finished; inf while it runs).  _REM is what a request must compute before its
+    next sample: the rest of its prompt (or recompute), 1 in decode, 0 once done.
+    """
+
+    def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
+                 step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
+        self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
+        self.step_cost, self.ingest_s, self.jitter_s = step_cost, ingest_s, jitter_s
+        self.n = n = len(arrival)
+        # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
+        self.send = np.full(n, math.inf)
+        self.at_engine = np.full(n, math.inf)
+        self.ingest_done = 0.0
+        self.next_send = 0
+        for _ in range(n if max_concurrency is None else min(max_concurrency, n)):
+            self._dispatch(0.0)
+        self.first_t = np.full(n, math.nan)
+        self.last_t = np.full(n, math.nan)
+        self.w_target = prompt.copy()  # tokens to compute before the next sample, for requests in WAITING
+        self.w_prod = np.zeros(n, dtype=np.int64)
+        self.w_last = np.zeros(n)  # last token time of a preempted request: its long gap starts there
+        self.state = np.empty((6, 0), dtype=np.int64)
+        self.r_last = np.empty(0)
+        self.r_fin = np.empty(0)
+        self.first_fin = math.inf
+        self.waiting: deque[int] = deque()
+        self.free = engine.usable_blocks
+        self.preemptions = self.steps = self.finished = self.next_arrival = 0
+        self.itl_values: list[float] = []
+        self.itl_counts: list[int] = []
+        self.itl_odd: list[np.ndarray] = []
+        self.line: list[tuple[float, int, int, float, int]] = []
+        self.prev_start = self.prev_end = self.sched_t = 0.0
+
+    def run(self) -> SimResult:
+        while self.finished < self.n:
+            self._arrive_and_release()
+            if not self.state.shape[1] and not self.waiting:
+                self.sched_t = self._next_time()
+                continue
+            plan = self._schedule()
+            if plan is None:
+                self.sched_t = self._next_time()
+                continue
+            if self._execute(*plan):
+                self._stretch()
+        return self._result()
+
+    def _dispatch(self, now: float) -> None:
+        """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it."""
+        i = self.next_send
+        self.send[i] = sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
+        self.ingest_done = max(sent, self.ingest_done) + self.ingest_s
+        self.at_engine[i] = self.ingest_done
+        self.next_send += 1
+
+    def _next_time(self) -> float:
+        """When scheduling can change: the step in flight ends, or the next request reaches the engine."""
+        if self.prev_end > self.sched_t:
+            return self.prev_end
+        if self.next_arrival < self.n and self.at_engine[self.next_arrival] < math.inf:
+            return float(self.at_engine[self.next_arrival])
+        raise WizardError("the simulation stalled: nothing runs, nothing can be admitted and nothing else arrives")
+
+    def _arrive_and_release(self) -> None:
+        """Requests that reached the engine join WAITING; finished ones give back their seat and blocks."""
+        at_engine, now = self.at_engine, self.sched_t
+        while self.next_arrival < self.n and at_engine[self.next_arrival] <= now:
+            self.waiting.append(self.next_arrival)
+            self.next_arrival += 1
+        if self.first_fin <= now:
+            keep = self.r_fin > now
+            self.free += int(self.state[_HELD, ~keep].sum())
+            self.state, self.r_last, self.r_fin = self.state[:, keep], self.r_last[keep], self.r_fin[keep]
+            self.first_fin = float(self.r_fin.min()) if self.r_fin.size else math.inf
+
+    def _schedule(self) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
+        """One scheduling pass: tokens and new blocks per running request (admitted ones appended).
+
+        Returns (tokens, blocks, total tokens, whether anything was admitted),
+        or None when nothing can run.
+        """
+        engine, blocks, state = self.engine, self.blocks, self.state
+        running = state.shape[1]
+        budget, free = engine.max_num_batched_tokens, self.free
+        seats = engine.max_num_seqs - running
+        admitted: list[tuple[int, int, int]] = []
+        victims: list[int] = []
+        sched = need = np.zeros(running, dtype=np.int64)
+        if not engine.chunked_prefill and self.waiting:  # V0: a prefill-only step whenever a prompt fits whole
+            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
+        if running and not admitted:
+            rem, comp, held = state[_REM], state[_COMP], state[_HELD]
+            upto = np.cumsum(rem)
+            sched = rem.copy() if upto[-1] <= budget else np.minimum(rem, np.maximum(budget - (upto - rem), 0))
+            need = blocks.held(comp + sched, comp) - held
+            if blocks.sliding:
+                need[sched == 0] = 0
+                short = bool((np.cumsum(need) > free).any())
+            else:
+                short = int(need.sum()) > free
+            if short:
+                sched, need, victims, free, budget = _schedule_running(rem, comp, held, blocks, budget, free)
+            else:
+                free -= int(need.sum())
+                budget -= int(upto[-1]) if upto[-1] <= budget else int(sched.sum())
+        if engine.chunked_prefill and not victims and self.waiting:
+            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
+        self.free = free
+        if victims:
+            self._preempt(victims)
+            gone = np.zeros(running, dtype=bool)
+            gone[victims] = True
+            sched, need = sched[~gone], need[~gone]
+        if admitted:
+            ids = np.array([a[0] for a in admitted], dtype=np.int64)
+            zeros = np.zeros_like(ids)
+            new = np.stack([ids, zeros, self.w_target[ids], self.w_prod[ids], self.out[ids], zeros])
+            self.state = np.concatenate([self.state, new], axis=1)
+            self.r_last = np.concatenate([self.r_last, self.w_last[ids]])
+            self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
+            sched = np.concatenate([sched, [a[1] for a in admitted]])
+            need = np.concatenate([need, [a[2] for a in admitted]])
+        total = engine.max_num_batched_tokens - budget
+        return (sched, need, total, bool(admitted)) if total else None
+
+    def _preempt(self, victims: list[int]) -> None:
+        """Victims (newest first) leave RUNNING for the head of WAITING, to be recomputed whole."""
+        state = self.state
+        self.preemptions += len(victims)
+        for v in victims:  # each goes to the head, so the oldest ends up first
+            rid = int(state[_ID, v])
+            self.w_prod[rid] = state[_PROD, v]
+            self.w_target[rid] = state[_PROD, v] + self.prompt[rid]
+            self.w_last[rid] = self.r_last[v]
+            self.waiting.appendleft(rid)
+        keep = np.ones(state.shape[1], dtype=bool)
+        keep[victims] = False
+        self.state, self.r_last, self.r_fin = state[:, keep], self.r_last[keep], self.r_fin[keep]
+
+    def _execute(self, sched: np.ndarray, need: np.ndarray, total: int, admitted: bool) -> bool:
+        """Run the step: its cost, its tokens, who finishes.
+
+        True if every running request now decodes and emitted in this step (so
+        the next steps may be plain decodes of everyone)."""
+        state, r_last = self.state, self.r_last
+        comp, rem, prod = state[_COMP], state[_REM], state[_PROD]
+        emit = (sched == rem) & (sched > 0)
+        started = prod > 0
+        decode = emit & (sched == 1) & started
+        n_decode = int(np.count_nonzero(decode))
+        decode_ctx = int(np.dot(comp, decode)) + n_decode
+        prefill_ctx = 0
+        if n_decode < total:
+            prefill_ctx = int(np.dot(sched, comp)) + int(np.dot(sched, sched + 1)) // 2 - decode_ctx
+        start = max(self.sched_t, self.prev_end)
+        end = start + self.step_cost(n_decode, decode_ctx, total - n_decode, prefill_ctx)
+        self.steps += 1
+        gaps_from = r_last[decode if n_decode == total else emit & started]
+        regular = gaps_from == self.prev_end
+        n_regular = int(np.count_nonzero(regular))
+        if n_regular:
+            self.itl_values.append(end - self.prev_end)
+            self.itl_counts.append(n_regular)
+        if n_regular < len(gaps_from):
+            self.itl_odd.append(end - gaps_from[~regular])
+        if n_decode < total:
+            self.first_t[state[_ID, emit & ~started]] = end
+        r_last[emit] = end
+        comp += sched
+        state[_HELD] += need
+        rem -= sched
+        rem += emit
+        prod += emit
+        done = emit & (prod == state[_OUT])
+        finished = int(np.count_nonzero(done))
+        if finished:
+            rem[done] = 0
+            self.r_fin[done] = end
+            self.first_fin = min(self.first_fin, end)
+            self.last_t[state[_ID, done]] = end
+            self.finished += finished
+            for _ in range(min(finished, self.n - self.next_send)):  # bench's semaphore lets the next ones go
+                self._dispatch(end)
+        self.prev_start, self.prev_end = start, end
+        self.sched_t = start if self.engine.async_scheduling else end
+        self.line.append((end, state.shape[1], len(self.waiting), 1 - self.free / self.engine.usable_blocks,
+                          self.preemptions))
+        if finished or self.first_fin < math.inf:
+            return False
+        if not admitted and n_decode == state.shape[1]:
+            return True
+        if self.blocks.sliding:  # a prefill's last chunk can leave blocks that its first decode frees
+            return False
+        return bool((rem == 1).all() and (r_last == end).all() and (prod > 0).all())
+
+    def _stretch(self) -> None:
+        """Advance the plain decode steps that follow without re-scheduling each one.
+
+        Every running request decodes and emitted in the step that just ended and
+        nobody finished.  Each next step is then the same decode of everyone (one
+        more token of context each) until one of them samples its last token, sees
+        an arrival, would find a decode short of a block (a preemption), or would
+        let the head of WAITING in.  Blocks follow each context's phase: a decode
+        from c tokens takes a block per group when c is a multiple of the block
+        size, and each sliding group frees one when c - window + 1 is (past 0).
+        """
+        engine, blocks, state = self.engine, self.blocks, self.state
+        running = state.shape[1]
+        most = int((state[_OUT] - state[_PROD]).min()) - 1
+        if most < 1:
+            return
+        v0 = not engine.chunked_prefill
+        head_gate = math.inf  # free blocks that would let the head of WAITING in
+        if self.waiting:
+            tokens = int(self.w_target[self.waiting[0]])
+            no_room = engine.max_num_seqs <= running or (
+                tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
+            head_gate = math.inf if no_room else blocks.gate(tokens)
+        size, comp = blocks.size, state[_COMP]
+        phases = np.bincount(comp % size, minlength=size).tolist()
+        per_block = blocks.full + blocks.sliding
+        frees: list[list[int]] = []
+        if blocks.sliding:  # request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i
+            thresholds = np.sort(blocks.window - 1 - comp)
+            residues = thresholds % size
+            frees = [thresholds[residues == r].tolist() for r in range(size)]
+        context = int(comp.sum()) + running
+        horizon = float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
+        is_async, cost = engine.async_scheduling, self.step_cost
+        prev_start, prev_end = self.prev_start, self.prev_end
+        left, done = self.free, 0
+        while done < most and (prev_start if is_async else prev_end) < horizon:
+            if v0 and head_gate <= left:  # V0 would give the head a prefill-only step
+                break
+            take = per_block * phases[-done % size]
+            if take > left:
+                break
+            after = left - take
+            if frees:
+                after += blocks.sliding * bisect_left(frees[done % size], done)
+            if not v0 and head_gate <= after:  # the head would be admitted behind the decodes
+                break
+            end = prev_end + cost(running, context, 0, 0)
+            self.itl_values.append(end - prev_end)
+            self.itl_counts.append(running)
+            prev_start, prev_end = prev_end, end
+            context += running
+            left = after
+            done += 1
+        if not done:
+            return
+        comp += done
+        state[_PROD] += done
+        state[_HELD] = blocks.held(comp, comp - 1)
+        self.free = left
+        self.r_last[:] = prev_end
+        self.steps += done
+        self.prev_start, self.prev_end = prev_start, prev_end
+        self.sched_t = prev_start if is_async else prev_end
+        self.line.append((prev_end, running, len(self.waiting), 1 - left / engine.usable_blocks, self.preemptions))
+
+    def _result(self) -> SimResult:
+        out = self.out
+        ttft = self.first_t - self.send
+        e2e = self.last_t - self.send
+        many = out > 1
+        tpot = (e2e[many] - ttft[many]) / (out[many] - 1)
+        values = np.concatenate([np.array(self.itl_values), *self.itl_odd])
+        counts = np.concatenate([np.array(self.itl_counts, dtype=np.int64),
+                                 *[np.ones(len(g), dtype=np.int64) for g in self.itl_odd]])
+        duration = float(np.max(self.last_t))
+        total_out = int(out.sum())
+        return SimResult(
+            send_s=self.send, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, output_tokens=out, itl_s=WeightedSamples.of(values, counts),
+            duration_s=duration,
+            completed=self.n, total_input_tokens=int(self.prompt.sum()), total_output_tokens=total_out,
+            request_throughput_per_s=self.n / duration, output_throughput_per_s=total_out / duration,
+            preemptions=self.preemptions, steps=self.steps, timeline=_timeline(self.line),
+        )
+
+
+def _schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks: Blocks, budget: int,
+                      free: int) -> tuple[np.ndarray, np.ndarray, list[int], int, int]:
+    """The RUNNING loop: tokens and new blocks per running request, and the preempted (newest first).
+
+    Runs vectorised up to the first request that cannot get its blocks, preempts
+    from the tail for it, and carries on from the next request.
+    """
+    running = len(rem)
+    demand = rem.copy()  # victims' turn to 0 as they go
+    sched = np.zeros(running, dtype=np.int64)
+    need = np.zeros(running, dtype=np.int64)
+    victims: list[int] = []
+    tail = running - 1
+    pos = 0
+    while pos < running and budget > 0:
+        wants = demand[pos:]
+        upto = np.cumsum(wants)
+        got = np.minimum(wants, np.maximum(budget - (upto - wants), 0))
+        extra = blocks.held(comp[pos:] + got, comp[pos:]) - held[pos:]
+        extra[got == 0] = 0
+        spent = np.cumsum(extra)
+        short = spent > free
+        if not short.any():
+            sched[pos:], need[pos:] = got, extra
+            free -= int(spent[-1])
+            budget -= int(got.sum())
+            break
+        j = int(short.argmax())
+        me = pos + j
+        sched[pos:me], need[pos:me] = got[:j], extra[:j]
+        if j:
+            free -= int(spent[j - 1])
+            budget -= int(got[:j].sum())
+        while int(extra[j]) > free:
+            while tail > me and demand[tail] == 0:  # finished (or already preempted): not a victim
+                tail -= 1
+            victims.append(tail)
+            free += int(held[tail])
+            demand[tail] = 0
+            tail -= 1
+            if victims[-1] == me:
+                return sched, need, victims, free, budget
+        sched[me], need[me] = got[j], extra[j]
+        free -= int(extra[j])
+        budget -= int(got[j])
+        pos = me + 1
+    return sched, need, victims, free, budget
+
+
+def _admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
+           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
+    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out."""
+    admitted = []
+    while waiting and seats > 0 and budget > 0:
+        tokens = int(w_target[waiting[0]])
+        chunk = min(tokens, budget)
+        taken = blocks.chunk(chunk)
+        if (not chunked and tokens > budget) or blocks.gate(tokens) > free or taken > free:
+            break  # head-of-line blocking: nobody behind is tried
+        admitted.append((waiting.popleft(), chunk, taken))
+        free -= taken
+        budget -= chunk
+        seats -= 1
+    return admitted, free, budget
+
+
+def _timeline(line: list[tuple[float, int, int, float, int]]) -> Timeline:
+    """At most TIMELINE_POINTS points, spread evenly over time (the last one kept)."""
+    rows = np.array(line, dtype=np.float64).reshape(-1, 5)
+    if len(rows) > TIMELINE_POINTS:
+        marks = np.linspace(rows[0, 0], rows[-1, 0], TIMELINE_POINTS)
+        pick = np.unique(np.minimum(np.searchsorted(rows[:, 0], marks), len(rows) - 1))
+        rows = rows[pick]
+    return Timeline(rows[:, 0], rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3],
+                    rows[:, 4].astype(np.int64))
