@@ -124,3 +124,10 @@ def test_uncalibrated_gpu_gets_a_wider_range_and_says_so():
 
 def test_no_performance_when_vllm_would_not_start():
     assert make_plan(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100").performance is None
+
+
+def test_sustainable_rate_of_a_wide_engine_is_its_steady_state_not_its_first_wave():
+    """~500 clients at once: the rate must come from past the first wave, never beyond what prefill allows."""
+    p = make_plan(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8, tensor_parallel_size=8)
+    perf = p.performance
+    assert perf.max_request_rate_per_s.expected * 1024 <= perf.prefill_tokens_per_s.expected
