@@ -114,7 +114,8 @@ def request_for(row: dict[str, str]) -> PlanRequest | str:
         return f"GPU not in the catalog: {row['gpu'][:30]}"
     tp = int(number(row["tp"]) or number(row["gpu_count"]) or 1)
     values: dict[str, object] = {
-        "model": entry["hf_id"], "gpu": gpu.name, "gpus": tp, "tensor_parallel_size": tp,
+        # Every published run leaves ep_or_dp empty: vLLM's defaults (experts sliced by TP), not the planner's choice.
+        "model": entry["hf_id"], "gpu": gpu.name, "gpus": tp, "tensor_parallel_size": tp, "enable_expert_parallel": False,
         "vllm_version": release_version(row["vllm_version"], None), "kv_cache_dtype": "fp8" if row["kv_cache_dtype"].startswith("fp8") else "auto",
         "enforce_eager": False,
     }
@@ -180,11 +181,9 @@ def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
 
 def run_request(run: MeasuredRun) -> PlanRequest | str:
     """The request that replays a bundled run: its catalog model, GPU, layout, weights and release."""
-    if run.dp > 1:
-        return f"{run.dp} data-parallel engines: the planner plans one engine"
     values: dict[str, object] = {
-        "model": run.model, "gpu": run.gpu, "gpus": run.tp * run.pp, "tensor_parallel_size": run.tp,
-        "pipeline_parallel_size": run.pp, "vllm_version": run.vllm_version or release_version(None, None),
+        "model": run.model, "gpu": run.gpu, "gpus": run.tp * run.pp * run.dp, "tensor_parallel_size": run.tp,
+        "pipeline_parallel_size": run.pp, "data_parallel_size": run.dp, "enable_expert_parallel": run.ep > 1, "vllm_version": run.vllm_version or release_version(None, None),
         "kv_cache_dtype": run.kv_cache_dtype or "auto", "enforce_eager": False,
     }
     if run.quantization:

@@ -104,7 +104,7 @@ def test_docker_run(scenario):
     words = shell_words(p.artifacts.docker_run.replace('"$HOME', '"/home/u'))
     image_at = words.index(p.artifacts.image)
     assert words[:2] == ["docker", "run"] and "--ipc=host" in words
-    assert f"--gpus={p.hardware.tensor_parallel_size}" in words
+    assert f"--gpus={p.hardware.gpus_used}" in words
     assert words[words.index("-e") + 1] == "HF_TOKEN"  # passed by name, never a value
     assert p.artifacts.image == f"vllm/vllm-openai:v{p.request.policy.vllm_version}"
     assert words[image_at + 1:image_at + 3] == ["--model", p.model.model]

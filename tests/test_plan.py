@@ -142,8 +142,8 @@ def test_tp_times_pp_beyond_the_gpus_is_an_error():
         make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", gpus=4, tensor_parallel_size=4, pipeline_parallel_size=2)
 
 
-def test_deepseek_v3_on_8_h200_uses_mla_pages():
-    p = make_plan(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8)
+def test_deepseek_v3_at_tp8_on_8_h200_uses_mla_pages():
+    p = make_plan(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8, tensor_parallel_size=8, enable_expert_parallel=False)
     assert p.feasibility.fits and p.hardware.tensor_parallel_size == 8
     assert p.memory.block_size == 64 and p.memory.kv_bytes_per_token == 70272
     assert p.model.attention == "MLA" and p.model.params_loaded == 671_026_419_200

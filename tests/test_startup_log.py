@@ -111,6 +111,7 @@ EXPECTED = {
         engine="V1",
         model="/model",
         tensor_parallel_size=1,
+        data_parallel_size=1,  # the engine config line's data_parallel_size=1
         pipeline_parallel_size=1,
         max_model_len=32768,
         dtype="float16",  # dtype=torch.float16
@@ -160,6 +161,7 @@ EXPECTED = {
         engine="V1",
         model="/data/models/Qwen3-Next-80B-A3B-Instruct",
         tensor_parallel_size=2,
+        data_parallel_size=1,  # the engine config line's data_parallel_size=1
         pipeline_parallel_size=1,
         max_model_len=262144,  # max_seq_len=262144
         dtype="bfloat16",
@@ -456,3 +458,13 @@ def test_empty_text_raises(text: str) -> None:
     """Nothing pasted is a user error too, with its own message."""
     with pytest.raises(WizardError, match="the startup log is empty"):
         parse_startup_log(text)
+
+
+def test_data_and_expert_parallel_settings_are_read() -> None:
+    """A DP + EP run's non-default args say how its GPUs were split; check-log replays that layout."""
+    text = ("(APIServer pid=1) INFO 10-03 16:21:00 [utils.py:233] non-default args: {'model': 'Qwen/Qwen3-30B-A3B', "
+            "'data_parallel_size': 4, 'enable_expert_parallel': True}\n" + _read("v1_0.11_available_kv_cache_lmcache.log"))
+    log = parse_startup_log(text)
+    assert (log.data_parallel_size, log.enable_expert_parallel) == (4, True)
+    plain = parse_startup_log(_read("v1_0.11_available_kv_cache_lmcache.log"))
+    assert (plain.data_parallel_size, plain.enable_expert_parallel) == (None, None)

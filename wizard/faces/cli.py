@@ -118,7 +118,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 ARTIFACT_FILES = {
     "serve": ("serve.sh", "serve_script"),
-    "ray": ("ray-cluster.sh", "multi_node"),
+    "multi-node": ("multi-node.sh", "multi_node"),
     "docker": ("docker-run.sh", "docker_run"),
     "compose": ("docker-compose.yaml", "docker_compose"),
     "k8s": ("kubernetes.yaml", "kubernetes"),

@@ -82,3 +82,13 @@ def compact(n: float) -> str:
 def percent(fraction: float) -> str:
     """A fraction as a percentage: 0.873 -> "87.3%", 36.3 -> "3,630%"."""
     return number(fraction * 100) + "%"
+
+
+def layout(tp: int, pp: int = 1, dp: int = 1, ep: int = 1) -> str:
+    """A parallel layout in vLLM's terms: "TP 8", "TP 4 x PP 2", "DP 8 + EP 8"."""
+    parts = [f"DP {dp}"] if dp > 1 else []
+    if tp > 1 or not parts:
+        parts.append(f"TP {tp}")
+    if pp > 1:
+        parts.append(f"PP {pp}")
+    return " x ".join(parts) + (f" + EP {ep}" if ep > 1 else "")

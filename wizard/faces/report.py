@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from wizard.schema import PlanResponse, Range, Recommendation
+from wizard.faces.format import layout
+from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
 from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
 
 LABEL_WIDTH = 24
+
+
+def _layout(h: HardwareReport) -> str:
+    return layout(h.tensor_parallel_size, h.pipeline_parallel_size, h.data_parallel_size, h.expert_parallel_size)
 
 
 def _row(label: str, value: str) -> str:
@@ -38,6 +43,9 @@ def _memory_lines(resp: PlanResponse) -> list[str]:
     kv = mem.ranges["kv_cache_gib"]
     lines.append(_row("KV cache", f"{mem.kv_cache_gib:.2f}  (range {kv.low:.2f}-{kv.high:.2f}) -> {mem.kv_cache_tokens:,} tokens, "
                       f"{mem.kv_blocks:,} blocks of {mem.block_size}, {mem.kv_bytes_per_token:,} B/token, kv {mem.kv_cache_dtype}"))
+    if mem.data_parallel_size > 1:
+        lines.append(_row("KV cache, all engines", f"{mem.kv_cache_tokens_all_engines:,} tokens in {mem.data_parallel_size} "
+                                                    "data-parallel engines, each with its own pool"))
     return lines
 
 
@@ -66,8 +74,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
         f"vLLM Wizard plan (memory model of vLLM {mem.vllm_version})",
         _row("model", f"{m.model} [{m.source}] {m.architecture}, {m.params_loaded / 1e9:.2f}B params, "
              f"{m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads" + (f", {m.quantization}" if m.quantization else "")),
-        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), TP {h.tensor_parallel_size}, "
-             f"PP {h.pipeline_parallel_size}, {h.interconnect}"),
+        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), {_layout(h)}, {h.interconnect}"),
         f"verdict: {'FITS' if f.fits else 'DOES NOT FIT'}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
         _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
         _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.requests_at_once}"),
@@ -154,7 +161,7 @@ def render_log_check(check: LogCheck) -> str:
     """Predicted against measured, one quantity per line, for the terminal."""
     p, log = check.plan, check.log
     lines = [f"vLLM {log.vllm_version or '(version not in the log)'} {log.engine or ''} start-up of {p.model.model} on "
-             f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), TP {p.hardware.tensor_parallel_size}; "
+             f"{p.hardware.gpus_used} x {p.hardware.gpu} ({p.hardware.gpu_total_gib} GiB), {_layout(p.hardware)}; "
              f"planned as vLLM {p.memory.vllm_version}"]
     lines += _check_lines(check.rows)
     lines += [f"  note: {note}" for note in check.notes]
@@ -165,7 +172,7 @@ def render_bench_check(check: BenchCheck) -> str:
     """A user's vllm bench serve run against the simulation of the same workload, for the terminal."""
     p, b = check.plan, check.bench
     lines = [f"vllm bench serve run ({b.source}, {b.completed:,} requests) of {p.model.model} on {p.hardware.gpus_used} x "
-             f"{p.hardware.gpu}, TP {p.hardware.tensor_parallel_size}; simulated as vLLM {p.memory.vllm_version}: "
+             f"{p.hardware.gpu}, {_layout(p.hardware)}; simulated as vLLM {p.memory.vllm_version}: "
              f"{p.performance.workload if p.performance else ''}"]
     lines += _check_lines(check.rows)
     for run in check.measured:

@@ -116,9 +116,21 @@ class Engine:
     sampler_in_profile: bool = True
     overhead_gib: float = 0.0
     fragmentation_factor: float = 1.0
+    dp: int = 1  # data-parallel ranks: engines with their own KV pool, each TP-wide
+    expert_parallel: bool = False  # --enable-expert-parallel: whole experts per rank, not slices
     mxfp4_kernel: Mxfp4Kernel = MXFP4_MARLIN  # quant.mxfp4_kernel(gpu.cc, gpu.vendor, release.version)
     sliding_reserves_in_flight: bool = True  # Release.sliding_reserves_in_flight (vLLM 0.26+)
     kv_cache_memory_bytes: int | None = None  # --kv-cache-memory-bytes: the pool per GPU, utilization ignored
+
+    @property
+    def moe_ranks(self) -> int:
+        """vLLM's MoE group: experts are split over every rank of every data-parallel engine."""
+        return self.tp * self.dp
+
+    @property
+    def ep(self) -> int:
+        """Expert-parallel size: the MoE group under --enable-expert-parallel, else 1."""
+        return self.moe_ranks if self.expert_parallel else 1
 
     @property
     def in_flight_tokens(self) -> int:
@@ -229,19 +241,20 @@ def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers:
     user's parameter-count override to every tensor.
     """
     return _stage_weights(arch, fmt, engine.tp, engine.dtype_bytes, layers.start, layers.stop, first, last,
-                          extra_params, scale, engine.mxfp4_kernel)
+                          extra_params, scale, engine.mxfp4_kernel, engine.moe_ranks, engine.expert_parallel)
 
 
 @cache
 def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: int, start: int, stop: int,
-                   first: bool, last: bool, extra_params: int, scale: float, kernel: Mxfp4Kernel) -> float:
+                   first: bool, last: bool, extra_params: int, scale: float, kernel: Mxfp4Kernel, moe_ranks: int,
+                   whole_experts: bool) -> float:
     total = 0.0
     # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
     # size one of each, multiply.
     sized: dict[tuple, float] = {}
     for layer in range(start, stop):
         key: tuple = (arch.is_moe_layer(layer),)
-        tensors = layer_tensors(arch, layer, tp)
+        tensors = layer_tensors(arch, layer, tp, moe_ranks, whole_experts)
         if fmt.layer_specific:
             key += tuple(fmt.covers(t, layer) for t in tensors)
         if key not in sized:
@@ -278,7 +291,8 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
     if any(not arch.is_moe_layer(i) for i in layers):
         per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / engine.tp) + 2 * h)
     if arch.moe and any(arch.is_moe_layer(i) for i in layers):
-        inter = math.ceil(arch.moe.expert_intermediate / engine.tp)
+        inter = arch.moe.expert_intermediate if engine.expert_parallel else math.ceil(
+            arch.moe.expert_intermediate / engine.moe_ranks)
         per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
     forward = tokens * per_token * engine.dtype_bytes
     base = ACTIVATION_BASE_GIB * GIB
@@ -293,8 +307,9 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
 def non_torch(engine: Engine, stage_count: int) -> Triple:
     """Memory outside PyTorch's allocator that appears during start-up."""
     low, mid, high = NON_TORCH_BASE_GIB
-    if engine.tp > 1:
-        doublings = max(0.0, math.log2(engine.tp) - 1)
+    ranks = engine.moe_ranks  # data-parallel engines join one group (MoE layers, dummy-batch sync)
+    if ranks > 1:
+        doublings = max(0.0, math.log2(ranks) - 1)
         if engine.nvlink:
             low, mid, high = (v + n for v, n in zip((low, mid, high), NON_TORCH_NVLINK_GIB))
         extra = doublings * NON_TORCH_PER_DOUBLING_GIB

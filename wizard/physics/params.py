@@ -4,7 +4,9 @@ vLLM splits column-parallel layers (q/k/v, gate/up) by output and row-parallel
 layers (o, down) by input over the tensor-parallel ranks, pads the vocabulary
 to a multiple of 64 before splitting it, replicates KV heads once TP exceeds
 them, and keeps norms, routers and MLA's low-rank down-projections whole on
-every rank.  Listing tensors with their per-rank shapes lets quantization
+every rank.  Experts are split over TP x DP ranks (vLLM's MoE group): sliced
+like the dense MLP by default, or, with expert parallelism, E / (TP x DP) whole
+experts per rank.  Listing tensors with their per-rank shapes lets quantization
 formats (group scales, block scales, MXFP4 padding) be applied exactly.
 """
 
@@ -100,21 +102,23 @@ def _dense_mlp(arch: Architecture, tp: int, intermediate: int, prefix: str = "ml
     return out
 
 
-def _moe_mlp(arch: Architecture, tp: int) -> list[Tensor]:
+def _moe_mlp(arch: Architecture, tp: int, ranks: int, whole: bool) -> list[Tensor]:
     moe = arch.moe
     assert moe is not None
     h = arch.hidden_size
-    inter = _split(moe.expert_intermediate, tp)
-    e = moe.num_experts
+    # vllm/model_executor/layers/fused_moe/layer.py: the MoE group is TP x DP ranks; with expert
+    # parallelism a rank owns num_experts / group whole experts, else a 1/group slice of every expert.
+    inter = moe.expert_intermediate if whole else _split(moe.expert_intermediate, ranks)
+    e = _split(moe.num_experts, ranks) if whole else moe.num_experts
     out = [
-        Tensor("mlp.router", "router", e, h),
+        Tensor("mlp.router", "router", moe.num_experts, h),
         Tensor("mlp.experts.gate_up_proj", "expert", 2 * inter, h, e),
         Tensor("mlp.experts.down_proj", "expert", h, inter, e),
     ]
     if moe.router_bias:
-        out.append(Tensor("mlp.router.bias", "bias", e))
+        out.append(Tensor("mlp.router.bias", "bias", moe.num_experts))
     if moe.score_bias:
-        out.append(Tensor("mlp.gate.e_score_correction_bias", "bias", e))
+        out.append(Tensor("mlp.gate.e_score_correction_bias", "bias", moe.num_experts))
     if moe.expert_bias:
         out += [
             Tensor("mlp.experts.gate_up_proj.bias", "expert_bias", 2 * inter, 1, e),
@@ -127,15 +131,17 @@ def _moe_mlp(arch: Architecture, tp: int) -> list[Tensor]:
     return out
 
 
-def layer_tensors(arch: Architecture, layer: int, tp: int = 1) -> tuple[Tensor, ...]:
-    """Weights of decoder layer ``layer`` as one of ``tp`` ranks holds them."""
-    return kind_tensors(arch, arch.is_moe_layer(layer), tp)
+def layer_tensors(arch: Architecture, layer: int, tp: int = 1, moe_ranks: int | None = None,
+                  whole_experts: bool = False) -> tuple[Tensor, ...]:
+    """Weights of decoder layer ``layer`` as one of ``tp`` ranks holds them (experts over ``moe_ranks``, default tp)."""
+    return kind_tensors(arch, arch.is_moe_layer(layer), tp, moe_ranks, whole_experts)
 
 
 @cache
-def kind_tensors(arch: Architecture, moe: bool, tp: int) -> tuple[Tensor, ...]:
-    """Every dense (or every MoE) layer holds the same tensors: built once per architecture and TP."""
-    mlp = _moe_mlp(arch, tp) if moe else _dense_mlp(arch, tp, arch.intermediate_size)
+def kind_tensors(arch: Architecture, moe: bool, tp: int, moe_ranks: int | None = None,
+                 whole_experts: bool = False) -> tuple[Tensor, ...]:
+    """Every dense (or every MoE) layer holds the same tensors: built once per architecture and split."""
+    mlp = _moe_mlp(arch, tp, moe_ranks or tp, whole_experts) if moe else _dense_mlp(arch, tp, arch.intermediate_size)
     norms = Tensor("layernorms", "norm", arch.norms_per_layer * arch.hidden_size)
     return tuple(_attention(arch, tp) + mlp + [norms])
 

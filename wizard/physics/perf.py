@@ -59,6 +59,9 @@ CPU_PER_SEQ_S = {"V1": 60e-6, "0.6": 80e-6, "old": 80e-6}
 MOE_LAYER_OVERHEAD_S = {"fp8 block": 250e-6, "other": 50e-6}
 ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  # per collective (perf_methods 5)
 ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
+# Expert parallelism's dispatch / combine collectives: a launch-and-sync latency like an
+# all-reduce's on NVLink, twice (uncalibrated: no expert-parallel run in ../shared/truth).
+ALL_TO_ALL_LATENCY_S = 30e-6
 PCIE_GBS = 25.0  # PCIe Gen4 x16 effective, when the catalog has no host-link figure
 PIPELINE_SEND_LATENCY_S = 50e-6  # point-to-point activation send between stages on one node
 # Between nodes a stage boundary crosses the network: latency plus the activations
@@ -104,6 +107,9 @@ class StepModel:
     inter_node_hops: int = 0  # pipeline stage boundaries that cross nodes
     cpu_per_seq: float = 0.0  # engine CPU seconds per running sequence per step (schedule, sample, detokenize)
     moe_layer_overhead: float = 0.0  # routing and fused-MoE kernel time per MoE layer per step
+    expert_token_scale: int = 1  # tokens a rank's experts see per local token: every DP engine's tokens
+    all_to_all_latency: float = 0.0  # per dispatch or combine when data parallelism moves tokens to experts (0: none)
+    all_to_all_bandwidth: float = 1.0  # bytes/s of one rank's dispatch or combine
     overlaps_cpu: bool = False  # async scheduling hides the CPU work behind the GPU's
 
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
@@ -111,7 +117,8 @@ class StepModel:
         tokens = decode + prefill
         weights = self.dense_weight_bytes
         if self.moe_layers:
-            touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens, 1)
+            # A rank's experts serve every DP rank's tokens under expert parallelism.
+            touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens * self.expert_token_scale, 1)
             weights += touched * self.expert_bytes_per_layer * self.moe_layers
         gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
         ctx = decode_ctx
@@ -124,6 +131,12 @@ class StepModel:
         if self.tp > 1:
             message = tokens * self.hidden * 2
             comm = 2 * self.layers * (self.allreduce_latency + 2 * (self.tp - 1) / self.tp * message / self.link_bandwidth)
+        if self.all_to_all_latency and self.moe_layers:
+            # The DP x TP MoE group: each MoE layer dispatches every token to its top-k experts' ranks and
+            # combines the results back (two all-to-alls of tokens x k x hidden bf16 values; sliced
+            # experts all-gather and reduce-scatter about as much).
+            message = tokens * self.top_k * self.hidden * 2
+            comm += 2 * self.moe_layers * (self.all_to_all_latency + message / self.all_to_all_bandwidth)
         return self.t_fix + gemm + kv_read + prefill_attention + moe + comm
 
 
@@ -179,7 +192,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     if moe_layers:
         i = moe_layers[0]
         expert_bytes = sum(fmt.tensor_bytes(t, i, engine.dtype_bytes, engine.mxfp4_kernel)
-                           for t in layer_tensors(arch, i, engine.tp) if t.kind == "expert")
+                           for t in layer_tensors(arch, i, engine.tp, engine.moe_ranks, engine.expert_parallel) if t.kind == "expert")
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
     # Active linear parameters on one GPU: every tensor but the idle experts (embedding lookups are free).
     linear = 0.0
@@ -227,12 +240,24 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         t_fix=_t_fix(version),
         cpu_per_seq=_cpu_per_seq(version),
         moe_layer_overhead=MOE_LAYER_OVERHEAD_S["fp8 block" if fmt.kind == "float" and fmt.block else "other"],
+        expert_token_scale=engine.dp,
+        **_all_to_all(engine, nodes, link),
         overlaps_cpu=async_scheduling,
         chunked_prefill=not (engine.v0 and engine.max_num_batched_tokens >= engine.max_model_len),
         inter_node_hops=min(nodes - 1, engine.pp - 1),
         allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
         link_bandwidth=link,
     )
+
+
+def _all_to_all(engine: Engine, nodes: int, link: float) -> dict[str, float]:
+    """Latency and bandwidth of the MoE group's dispatch and combine: over the GPUs' links on one node;
+    across nodes the remote share of every message, (nodes - 1) / nodes, crosses the NIC."""
+    if engine.dp == 1:
+        return {}
+    if nodes > 1 and engine.pp == 1:
+        return {"all_to_all_latency": INTER_NODE_LATENCY_S, "all_to_all_bandwidth": INTER_NODE_GBS * 1e9 * nodes / (nodes - 1)}
+    return {"all_to_all_latency": ALL_TO_ALL_LATENCY_S, "all_to_all_bandwidth": link}
 
 
 def pipeline_seconds(model: StepModel, seconds: float, tokens: float = 1.0) -> float:
@@ -264,6 +289,9 @@ def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:
         return SPREAD["uncalibrated"], f"{gpu.name} has no published vLLM benchmark in the calibration set: wider range"
     if model.inter_node_hops:
         return SPREAD["uncalibrated"], "multi-node: no published multi-node vLLM benchmark in the calibration set, and networks differ"
+    if model.all_to_all_latency:
+        return SPREAD["uncalibrated"], ("data + expert parallel: no published vLLM benchmark of it in the calibration set, "
+                                        "and its all-to-all kernels differ by release and network")
     if model.moe_layers:
         return SPREAD["moe"], "MoE: expert routing and kernel overheads vary most"
     if model.tp > 1 or model.pp > 1:

@@ -7,7 +7,7 @@ run totals, and the engine's state over time for a chart.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,3 +93,21 @@ class SimResult:
     preemptions: int
     steps: int
     timeline: Timeline
+
+    def across(self, engines: int) -> SimResult:
+        """The run on ``engines`` alike data-parallel engines, of which this is one: each request repeated per
+        engine (means unchanged), totals and throughputs ``engines``-fold, the timeline summed."""
+        if engines == 1:
+            return self
+        line = self.timeline
+        return replace(
+            self, send_s=np.tile(self.send_s, engines), ttft_s=np.tile(self.ttft_s, engines),
+            tpot_s=np.tile(self.tpot_s, engines), e2e_s=np.tile(self.e2e_s, engines),
+            output_tokens=np.tile(self.output_tokens, engines),
+            itl_s=WeightedSamples(self.itl_s.values, self.itl_s.counts * engines),
+            completed=self.completed * engines, total_input_tokens=self.total_input_tokens * engines,
+            total_output_tokens=self.total_output_tokens * engines,
+            request_throughput_per_s=self.request_throughput_per_s * engines,
+            output_throughput_per_s=self.output_throughput_per_s * engines, preemptions=self.preemptions * engines,
+            timeline=replace(line, running=line.running * engines, waiting=line.waiting * engines,
+                             preemptions=line.preemptions * engines))

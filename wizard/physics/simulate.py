@@ -47,6 +47,7 @@ one (tests/test_simulate.py checks this against a literal step-by-step model).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -83,11 +84,24 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
 
 
 def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost,
-                     ingest_s: float = API_INGEST_S) -> SimResult:
-    """Draw a ``vllm bench serve`` run (its seed decides the draws) and serve it on one engine."""
+                     ingest_s: float = API_INGEST_S, engines: int = 1) -> SimResult:
+    """Draw a ``vllm bench serve`` run (its seed decides the draws) and serve it on ``engines`` alike engines.
+
+    With data parallelism vLLM's API server sends each request to the engine with
+    the fewest waiting and running requests; for requests that look alike that is
+    round robin, so one engine receives every ``engines``-th request and its
+    share of a closed loop's clients.  The engines are alike: one is simulated and
+    the run's totals are ``engines``-fold (:meth:`SimResult.across`).
+    """
     arrival, prompt, output = draw(traffic)
-    return simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
-                    steady_phases(traffic, prompt, output, engine, step_cost))
+    if engines > 1:
+        arrival, prompt, output = arrival[::engines], prompt[::engines], output[::engines]
+        clients = traffic.max_concurrency
+        traffic = replace(traffic, num_prompts=len(arrival),
+                          max_concurrency=None if clients is None else -(-clients // engines))
+    result = simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
+                      steady_phases(traffic, prompt, output, engine, step_cost))
+    return result.across(engines)
 
 
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,

@@ -6,10 +6,10 @@ from wizard.catalog.metadata import ModelInfo
 from wizard.deploy import artifacts
 from wizard.physics import kv, quant
 from wizard.physics.arch import Architecture
-from wizard.physics.memory import StageMemory
+from wizard.physics.memory import Engine, StageMemory
 from wizard.physics.params import active_params, count_params, mtp_params
 from wizard.physics.versions import Release
-from wizard.planning import recommend
+from wizard.planning.feasibility import Verdict
 from wizard.planning.inputs import Hardware, Inputs, weight_params
 from wizard.planning.performance import performance_report, performance_warnings
 from wizard.planning.recommend import Choice
@@ -107,12 +107,13 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
     layout = stage.kv
     blocks = mem.num_blocks
     per_gpu = []
-    for s in mem.stages:
-        for rank in range(engine.tp):
-            index = s.stage * engine.tp + rank
+    for engine_index in range(engine.dp):  # data-parallel engines are alike: each its own copy of every stage
+        for s, rank in ((s, rank) for s in mem.stages for rank in range(engine.tp)):
+            index = (engine_index * engine.pp + s.stage) * engine.tp + rank
             pool_bytes = max(0.0, s.kv.num_blocks(s.available.expected) * s.kv.bytes_per_block)
             per_gpu.append(GpuMemory(
-                label=f"GPU {index}" + (f" (stage {s.stage})" if engine.pp > 1 else ""),
+                label=f"GPU {index}" + (f" (stage {s.stage})" if engine.pp > 1 else "")
+                + (f" (engine {engine_index})" if engine.dp > 1 else ""),
                 gpu_total_gib=_gib(mem.gpu_total),
                 budget_gib=_gib(mem.budget),
                 weights_gib=_gib(s.weights),
@@ -133,6 +134,7 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
         "kv_cache_gib": Range(low=min(pool, _gib(max(0.0, avail.low))), expected=pool, high=max(pool, _gib(max(0.0, avail.high)))),
     }
     v0 = rel.engine == "V0"
+    tokens = kv.reported_kv_tokens(layout, blocks, engine.max_model_len, rel.version, v0) if blocks else 0
     formulas = {
         "budget_gib": f"{total:g} GiB (CUDA total) x {engine.gpu_memory_utilization:g} (gpu_memory_utilization) = {budget:.2f} GiB",
         "kv_cache_gib": pool_formula,
@@ -154,7 +156,9 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
         cuda_graph_gib=_gib(stage.cuda_graph.expected),
         overhead_gib=_gib(stage.overhead),
         kv_cache_gib=pool,
-        kv_cache_tokens=kv.reported_kv_tokens(layout, blocks, engine.max_model_len, rel.version, v0) if blocks else 0,
+        kv_cache_tokens=tokens,
+        kv_cache_tokens_all_engines=tokens * engine.dp,
+        data_parallel_size=engine.dp,
         kv_capacity_tokens=layout.capacity_tokens(blocks),
         kv_blocks=blocks,
         block_size=layout.block_size,
@@ -180,10 +184,12 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
         warnings.append(f"{gpu.name}: no vLLM log gives its CUDA memory; {gpu.cuda_total_gib} GiB is estimated from the driver's total")
     if wl.requests_at_once > engine.max_num_seqs:
         warnings.append(f"concurrency {wl.requests_at_once} exceeds max_num_seqs {engine.max_num_seqs}: the rest wait in vLLM's queue")
-    used = engine.tp * engine.pp
+    used = engine.tp * engine.pp * engine.dp
     available = hw.gpus_per_node * hw.nodes
     if used < available:
-        warnings.append(f"the plan uses {used} of {available} GPUs; run {available // used} replicas (data parallel) to use them all")
+        per_engine = engine.tp * engine.pp
+        warnings.append(f"the plan uses {used} of {available} GPUs; {available // per_engine} data-parallel engines "
+                        f"(--data-parallel-size {available // per_engine}) or replicas would use them all")
     if engine.tp > 1 and hw.interconnect == "pcie-no-p2p":
         warnings.append("tensor parallelism over PCIe without peer-to-peer (consumer cards) is slow: every layer waits on two all-reduces")
     if engine.tp > hw.gpus_per_node:
@@ -193,21 +199,14 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
     return warnings
 
 
-def response(inp: Inputs, sol: Solution) -> PlanResponse:
-    request, info, fmt, hw, dtype, util = inp.request, inp.info, inp.fmt, inp.hw, inp.dtype, inp.util
-    cand, tp, pp, seqs, tokens = sol.candidate, sol.tensor_parallel_size, sol.pipeline_parallel_size, sol.max_num_seqs, sol.max_num_batched_tokens
-    arch = info.arch
-    _, loaded, _, param_notes = weight_params(info, request, fmt)
-    engine, verdict = cand.engine, cand.verdict
-    kv_choice = cand.kv_cache_dtype
-    model = _model_report(info, fmt, loaded, engine.kv_bytes, param_notes)
-    hardware = HardwareReport(
+def _hardware_report(hw: Hardware, engine: Engine) -> HardwareReport:
+    return HardwareReport(
         gpu=hw.gpu.name,
         gpu_id=hw.gpu.id,
         detected=hw.detected,
         gpus_per_node=hw.gpus_per_node,
         nodes=hw.nodes,
-        gpus_used=engine.tp * engine.pp,
+        gpus_used=engine.tp * engine.pp * engine.dp,
         gpu_total_gib=hw.gpu.cuda_total_gib,
         gpu_total_estimated=hw.gpu.cuda_total_estimated,
         memory_gb_marketed=hw.gpu.memory_gb_marketed,
@@ -218,10 +217,13 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         interconnect=hw.interconnect,
         tensor_parallel_size=engine.tp,
         pipeline_parallel_size=engine.pp,
+        data_parallel_size=engine.dp,
+        expert_parallel_size=engine.ep,
     )
-    memory = _memory_report(cand, inp.rel, str(kv_choice.value), arch.max_model_len)
-    warnings = _warnings(request, hw, cand, arch)
-    feasibility = Feasibility(
+
+
+def _feasibility(request: PlanRequest, verdict: Verdict, warnings: list[str]) -> Feasibility:
+    return Feasibility(
         fits=verdict.fits,
         starts=verdict.starts,
         workload_fits=verdict.workload_fits,
@@ -237,34 +239,46 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
         budget_committed_fraction=round(verdict.budget_committed_fraction, 4),
         warnings=warnings,
     )
+
+
+def _recommendation(inp: Inputs, sol: Solution) -> Recommendation:
+    request, fmt, cand = inp.request, inp.fmt, sol.candidate
     quant_choice = (
-        Choice(fmt.method, "user" if request.model.quantization else "checkpoint", f"{fmt.label}" + (" quantized online by vLLM" if fmt.online else " (from the checkpoint's quantization_config)"))
+        Choice(fmt.method, "user" if request.model.quantization else "checkpoint", f"{fmt.label}" + (
+            " quantized online by vLLM" if fmt.online else " (from the checkpoint's quantization_config)"))
         if fmt.kind != "none" else Choice(None, "checkpoint", "unquantized checkpoint")
     )
-    expert_parallel = recommend.expert_parallel(arch, engine.tp)
-    recommendation = Recommendation(
-        tensor_parallel_size=_setting(tp),
-        pipeline_parallel_size=_setting(pp),
-        enable_expert_parallel=_setting(expert_parallel),
-        dtype=_setting(dtype),
+    return Recommendation(
+        tensor_parallel_size=_setting(sol.tensor_parallel_size),
+        pipeline_parallel_size=_setting(sol.pipeline_parallel_size),
+        data_parallel_size=_setting(sol.data_parallel_size),
+        enable_expert_parallel=_setting(sol.expert_parallel),
+        dtype=_setting(inp.dtype),
         quantization=_setting(quant_choice),
-        kv_cache_dtype=_setting(kv_choice),
+        kv_cache_dtype=_setting(cand.kv_cache_dtype),
         max_model_len=_setting(cand.max_model_len),
-        max_num_seqs=_setting(seqs),
-        max_num_batched_tokens=_setting(tokens),
-        gpu_memory_utilization=_setting(util),
+        max_num_seqs=_setting(sol.max_num_seqs),
+        max_num_batched_tokens=_setting(sol.max_num_batched_tokens),
+        gpu_memory_utilization=_setting(inp.util),
         enforce_eager=_setting(cand.enforce_eager),
     )
+
+
+def response(inp: Inputs, sol: Solution) -> PlanResponse:
+    """The plan: every report block from the chosen configuration; the artifacts rendered from it."""
+    request, info, cand = inp.request, inp.info, sol.candidate
+    _, loaded, _, param_notes = weight_params(info, request, inp.fmt)
+    warnings = _warnings(request, inp.hw, cand, info.arch)
     performance = performance_report(inp, cand) if cand.verdict.starts else None
-    response = PlanResponse(
+    plan = PlanResponse(
         request=request,
-        model=model,
-        hardware=hardware,
-        memory=memory,
-        feasibility=feasibility,
-        recommendation=recommendation,
+        model=_model_report(info, inp.fmt, loaded, cand.engine.kv_bytes, param_notes),
+        hardware=_hardware_report(inp.hw, cand.engine),
+        memory=_memory_report(cand, inp.rel, str(cand.kv_cache_dtype.value), info.arch.max_model_len),
+        feasibility=_feasibility(request, cand.verdict, warnings),
+        recommendation=_recommendation(inp, sol),
         performance=performance,
         warnings=warnings + performance_warnings(performance, request),
     )
-    response.artifacts = artifacts.build(response)
-    return response
+    plan.artifacts = artifacts.build(plan)
+    return plan

@@ -49,8 +49,13 @@ def judge(
     headroom_required_gib: float,
     consumer_gpu: bool,
     utilization: float,
+    engines: int = 1,
 ) -> Verdict:
-    """Judge one memory plan against the requested workload."""
+    """Judge one memory plan against the requested workload.
+
+    ``concurrency`` is what one engine holds; with ``engines`` data-parallel
+    engines (each its own pool) the deployment holds that many times more.
+    """
     stage = mem.limiting
     layout = stage.kv
     blocks = mem.num_blocks
@@ -110,7 +115,7 @@ def judge(
         oom_risk_reason=reason,
         headroom_gib=headroom,
         kv_needed_gib=kv_needed / GIB,
-        max_concurrency=int(max_conc),
+        max_concurrency=int(max_conc) * engines,
         max_context_tokens=int(max_ctx),
         max_concurrency_at_max_model_len=round(conc_at_len, 2),
         budget_committed_fraction=committed_fraction(stage, kv_needed),

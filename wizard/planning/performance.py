@@ -101,22 +101,23 @@ def _fitting(run: Traffic, max_model_len: int) -> Traffic:
 
 
 def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> SimResult:
-    """Serve the request's workload (or ``run``) on the planned engine."""
+    """Serve the request's workload (or ``run``) on the planned engines (data parallel: each takes a share)."""
     model = step_model(inp, cand)
     limits = engine_limits(inp, cand, model)
     run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    return simulate_traffic(run, limits, partial(perf.step_seconds, model))
+    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=cand.engine.dp)
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
-    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs."""
+    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine."""
     wl = inp.request.workload
     layout = cand.memory.limiting.kv
     fit = cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
     width = max(min(cand.engine.max_num_seqs, fit + 1), 1)  # one more than fits keeps the pool full
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
+    width, count = width * cand.engine.dp, count * cand.engine.dp
     run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
     result = simulate_plan(inp, cand, run)
     done = np.sort(result.send_s + result.e2e_s)
@@ -212,7 +213,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         output_tokens_per_s=band(result.output_throughput_per_s, digits=0),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
         max_request_rate_per_s=band(rate, digits=3),
-        batch_size=round(float(np.mean(timeline.running)) if len(timeline.running) else 0.0, 1),
+        batch_size=round(float(np.mean(timeline.running)) / engine.dp if len(timeline.running) else 0.0, 1),
         saturated=waited or keeps_up is False,
         keeps_up=keeps_up,
         distribution=LatencyDistribution(ttft_ms=_percentiles(ttft), tpot_ms=_percentiles(tpot),
@@ -237,7 +238,9 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
             + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
                if model.tp > 1 else ""),
-        ] + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
+        ] + ([f"data parallel: vLLM's API server spreads the requests evenly over the {engine.dp} engines; one engine's "
+              f"share is simulated (with the others' tokens at its experts) and the throughputs are {engine.dp}-fold"]
+             if engine.dp > 1 else []) + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
               f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"]
              if model.inter_node_hops else []),
     )

@@ -143,15 +143,15 @@ def check_tp(tp: int, arch: Architecture, fmt: WeightFormat) -> None:
 EP_MIN_EXPERT_WIDTH = 512
 
 
-def expert_parallel(arch: Architecture, tp: int) -> Choice:
-    """--enable-expert-parallel: whole experts per GPU when TP would slice them thin."""
+def expert_parallel(arch: Architecture, ranks: int) -> Choice:
+    """--enable-expert-parallel: whole experts per GPU when the MoE group (TP x DP ranks) would slice them thin."""
     if arch.moe is None:
         return Choice(False, "vllm default", "dense model: no experts to distribute")
-    if tp == 1:
+    if ranks == 1:
         return Choice(False, "vllm default", "one GPU holds every expert")
-    width = arch.moe.expert_intermediate // tp
-    if arch.moe.num_experts % tp == 0 and width < EP_MIN_EXPERT_WIDTH:
+    width = arch.moe.expert_intermediate // ranks
+    if arch.moe.num_experts % ranks == 0 and width < EP_MIN_EXPERT_WIDTH:
         return Choice(True, "recommended", (
-            f"TP {tp} would slice each expert to {width} columns; expert parallelism places "
-            f"{arch.moe.num_experts // tp} whole experts on each GPU instead (same memory)"))
+            f"slicing each expert over {ranks} GPUs would leave {width} columns; expert parallelism places "
+            f"{arch.moe.num_experts // ranks} whole experts on each GPU instead (about the same memory)"))
     return Choice(False, "recommended", f"each GPU keeps a {width}-column slice of every expert, wide enough for efficient GEMMs")

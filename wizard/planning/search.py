@@ -1,4 +1,9 @@
-"""The search for a layout that fits: the smallest TP, relaxing the settings the user left open one at a time."""
+"""The search for a layout that fits: the smallest TP, relaxing the settings the user left open one at a time.
+
+For a mixture-of-experts model the data-parallel + expert-parallel layout
+(every GPU its own engine and KV cache, whole experts spread over all of them)
+competes with tensor parallelism and wins when it holds much more KV cache.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,22 @@ from wizard.planning import recommend
 from wizard.planning.feasibility import Verdict, judge
 from wizard.planning.inputs import Hardware, Inputs
 from wizard.planning.recommend import Choice
+from wizard.schema import HardwareSection
 
 LEN_ROUNDING = 1024  # a recommended max_model_len that must shrink is rounded down to this
+# DP + EP is recommended over tensor parallelism on the same GPUs when it holds at least this
+# much more KV cache: MLA models, whose latent cache every TP rank stores whole, gain ~TP-fold.
+DP_EP_KV_GAIN = 1.5
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the GPUs are split: tensor x pipeline inside each engine, data-parallel engines, whole experts or slices."""
+
+    tp: int
+    pp: int = 1
+    dp: int = 1
+    expert_parallel: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,12 +49,14 @@ class Candidate:
     enforce_eager: Choice
 
 
-def _engine(inp: Inputs, tp: int, pp: int, kv_dtype: str, seqs: int, tokens: int, eager: bool) -> Engine:
+def _engine(inp: Inputs, layout: Layout, kv_dtype: str, seqs: int, tokens: int, eager: bool) -> Engine:
     arch, gpu, rel = inp.arch, inp.hw.gpu, inp.rel
     dtype_bytes = quant.dtype_bytes(inp.dtype.value)
     return Engine(
-        tp=tp,
-        pp=pp,
+        tp=layout.tp,
+        pp=layout.pp,
+        dp=layout.dp,
+        expert_parallel=layout.expert_parallel,
         dtype_bytes=dtype_bytes,
         kv_bytes=kv_dtype_bytes(kv_dtype, dtype_bytes),
         block_size=block_size_for(arch, gpu),
@@ -91,9 +112,9 @@ def _longest(memory: MemoryPlan, which: str, limit: int) -> int:
     return stage.kv.max_tokens_per_request(memory.num_blocks_at(which), 1, limit)
 
 
-def _evaluate(inp: Inputs, tp: int, pp: int, seqs: Choice, tokens: Choice, kv: Choice, eager: Choice) -> Candidate:
+def _evaluate(inp: Inputs, layout: Layout, seqs: Choice, tokens: Choice, kv: Choice, eager: Choice) -> Candidate:
     arch, request = inp.arch, inp.request
-    engine = _engine(inp, tp, pp, kv.value, seqs.value, tokens.value, eager.value)
+    engine = _engine(inp, layout, kv.value, seqs.value, tokens.value, eager.value)
     memory = plan_memory(arch, inp.fmt, engine, inp.hw.gpu.cuda_total_gib, inp.extra_params, inp.params_scale)
     wl = request.workload
     context = wl.prompt_tokens + wl.gen_tokens
@@ -101,8 +122,9 @@ def _evaluate(inp: Inputs, tp: int, pp: int, seqs: Choice, tokens: Choice, kv: C
     resolved_len = length.value if isinstance(length.value, int) else max(
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
     engine = replace(engine, max_model_len=resolved_len)
-    verdict = judge(memory, resolved_len, arch.max_model_len, context, wl.requests_at_once, request.policy.headroom_gb,
-                    inp.hw.gpu.consumer, inp.util.value)
+    per_engine = -(-wl.requests_at_once // layout.dp)  # the API server spreads requests over the engines
+    verdict = judge(memory, resolved_len, arch.max_model_len, context, per_engine, request.policy.headroom_gb,
+                    inp.hw.gpu.consumer, inp.util.value, layout.dp)
     return Candidate(engine, seqs, memory, verdict, length, kv, eager)
 
 
@@ -113,15 +135,22 @@ class Solution:
     candidate: Candidate
     tensor_parallel_size: Choice
     pipeline_parallel_size: Choice
+    data_parallel_size: Choice
+    expert_parallel: Choice
     max_num_seqs: Choice
     max_num_batched_tokens: Choice
 
 
-def search(inp: Inputs) -> Solution:
-    """Smallest TP that fits, relaxing the settings the user left open one at a time."""
-    arch, fmt, hw, request = inp.arch, inp.fmt, inp.hw, inp.request
-    hwr, wl, pol = request.hardware, request.workload, request.policy
-    pp = hwr.pipeline_parallel_size or hw.nodes
+def _layouts(inp: Inputs) -> tuple[list[Layout], list[Layout]]:
+    """(the tensor-parallel layouts to try, smallest TP first; the data + expert parallel ones), checked."""
+    arch, fmt, hw, hwr = inp.arch, inp.fmt, inp.hw, inp.request.hardware
+    total = hw.gpus_per_node * hw.nodes
+    dp_user, ep_user = hwr.data_parallel_size, hwr.enable_expert_parallel
+    pp = hwr.pipeline_parallel_size or (1 if dp_user and dp_user > 1 else hw.nodes)
+    if pp > arch.num_layers:
+        raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
+    if ep_user and arch.moe is None:
+        raise WizardError("this model has no experts to spread", field="enable_expert_parallel")
     if hwr.tensor_parallel_size:
         recommend.check_tp(hwr.tensor_parallel_size, arch, fmt)
         tps = [hwr.tensor_parallel_size]
@@ -129,28 +158,40 @@ def search(inp: Inputs) -> Solution:
         tps = recommend.valid_tp_sizes(arch, fmt, hw.gpus_per_node)
         if not tps:
             raise WizardError(f"no tensor-parallel size up to {hw.gpus_per_node} splits this model's heads evenly", field="gpus")
-    total = hw.gpus_per_node * hw.nodes
-    if tps[0] * pp > total:
-        raise WizardError(
-            f"tensor_parallel_size {tps[0]} x pipeline_parallel_size {pp} needs {tps[0] * pp} GPUs; "
-            f"only {total} are given (GPUs per node x nodes)", field="tensor_parallel_size"
-        )
-    tps = [tp for tp in tps if tp * pp <= total]
-    if pp > arch.num_layers:
-        raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
-    seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.requests_at_once, pol.max_num_seqs,
-                                      pol.max_num_batched_tokens, inp.planned_len, inp.rel)
-    kv_user, eager_user = request.model.kv_cache_dtype, pol.enforce_eager
+    dp = dp_user or 1
+    if tps[0] * pp * dp > total:
+        raise WizardError(f"TP {tps[0]} x {pp} pipeline stage(s) x {dp} data-parallel engine(s) needs {tps[0] * pp * dp} GPUs; "
+                          f"only {total} are given (GPUs per node x nodes)",
+                          field="data_parallel_size" if dp_user else "tensor_parallel_size")
+    layouts = [Layout(tp, pp, dp, recommend.expert_parallel(arch, tp * dp).value if ep_user is None else ep_user)
+               for tp in tps if tp * pp * dp <= total]
+    if ep_user:
+        layouts = [lay for lay in layouts if arch.moe.num_experts % (lay.tp * lay.dp) == 0] or _no_even_split(
+            arch, layouts[0].tp * dp)
+    wide = []
+    if arch.moe and dp_user is None and ep_user is not False and not hwr.pipeline_parallel_size:
+        # Every GPU an engine (or a few TP-wide ones) with whole experts spread over all of them.
+        wide = [Layout(tp, 1, total // tp, True) for tp in tps
+                if total % tp == 0 and total // tp > 1 and arch.moe.num_experts % total == 0]
+    return layouts, wide
+
+
+def _no_even_split(arch: Architecture, ep: int) -> list[Layout]:
+    raise WizardError(f"{arch.moe.num_experts} experts do not spread evenly over {ep} GPUs", field="enable_expert_parallel")
+
+
+def _levels(inp: Inputs, seqs: Choice) -> list[tuple[Choice, Choice, Choice]]:
+    """The settings the user left open, relaxed one at a time, least costly first: fewer scheduled
+    sequences (never below the concurrency), then fp8 KV cache, then eager mode."""
+    request, hw = inp.request, inp.hw
+    kv_user, eager_user = request.model.kv_cache_dtype, request.policy.enforce_eager
     kv = Choice(kv_user, "user", "set by the user") if kv_user else Choice(
         "auto", "vllm default", "the model dtype: the workload fits without fp8")
     eager = Choice(eager_user, "user", "set by the user") if eager_user is not None else Choice(
         False, "vllm default", "CUDA graphs fit and speed up small batches")
-    # Settings the user left open are relaxed one at a time, least costly first:
-    # fewer scheduled sequences (never below the concurrency), then fp8 KV cache,
-    # then eager mode.
     seq_options = [seqs]
     if seqs.source != "user":
-        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (wl.requests_at_once - 1).bit_length())
+        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (request.workload.requests_at_once - 1).bit_length())
         seq_options += [Choice(smaller, "recommended", (
             f"lowered from {seqs.value}: vLLM's profiling run reserves sampler memory for max_num_seqs x vocabulary "
             f"logits, and at {smaller} the plan fits (still >= the requested concurrency)"))
@@ -161,19 +202,41 @@ def search(inp: Inputs) -> Solution:
     eager_options = [eager]
     if eager_user is None:
         eager_options.append(Choice(True, "recommended", "CUDA graphs would not fit: eager mode frees their memory for the KV cache"))
-    levels = [(s, k, e) for k in kv_options for e in eager_options for s in seq_options]
+    return [(s, k, e) for k in kv_options for e in eager_options for s in seq_options]
+
+
+def _fitting(inp: Inputs, layouts: list[Layout], levels: list[tuple[Choice, Choice, Choice]], tokens: Choice) -> list[Candidate]:
+    """The layouts that fit at the first level where any does (every relaxation only frees memory)."""
     def fits_at(level: tuple[Choice, Choice, Choice]) -> list[Candidate]:
         level_seqs, level_kv, level_eager = level
-        return [c for c in (_evaluate(inp, tp, pp, level_seqs, tokens, level_kv, level_eager) for tp in tps) if c.verdict.fits]
+        return [c for c in (_evaluate(inp, lay, level_seqs, tokens, level_kv, level_eager) for lay in layouts) if c.verdict.fits]
 
+    if not layouts:
+        return []
     fitting = fits_at(levels[0])
-    # Every relaxation only frees memory, so when even the last level (all of them
-    # at once) fits nothing, the levels in between cannot fit either: skip them.
+    # When even the last level (every relaxation at once) fits nothing, the ones between cannot either.
     if not fitting and len(levels) > 1 and fits_at(levels[-1]):
         for level in levels[1:]:
             fitting = fits_at(level)
             if fitting:
                 break
+    return fitting
+
+
+def _kv_tokens(cand: Candidate, replicas: int = 1) -> int:
+    """The deployment's KV cache in tokens: every engine's pool (and every replica's)."""
+    return cand.memory.num_blocks * cand.memory.limiting.kv.block_size * cand.engine.dp * replicas
+
+
+def search(inp: Inputs) -> Solution:
+    """Smallest TP that fits, relaxing the settings the user left open one at a time; DP + EP when it holds far more."""
+    arch, hw, request = inp.arch, inp.hw, inp.request
+    wl, pol = request.workload, request.policy
+    layouts, wide = _layouts(inp)
+    seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.requests_at_once, pol.max_num_seqs,
+                                      pol.max_num_batched_tokens, inp.planned_len, inp.rel)
+    levels = _levels(inp, seqs)
+    fitting = _fitting(inp, layouts, levels, tokens)
     if fitting:
         # Prefer the smallest TP that also serves the model's whole context when the
         # user left max_model_len open; else the smallest TP that fits the workload.
@@ -181,20 +244,63 @@ def search(inp: Inputs) -> Solution:
         cand = (full or fitting)[0]
     else:
         # Nothing fits: report the largest TP with the user's (or vLLM's default) settings.
-        cand = _evaluate(inp, tps[-1], pp, seqs, tokens, levels[0][1], levels[0][2])
-    if cand.kv_cache_dtype is kv and not kv_user and not cand.verdict.fits:
+        cand = _evaluate(inp, layouts[-1], seqs, tokens, levels[0][1], levels[0][2])
+    dp_choice, ep_choice = _parallel_choices(inp, cand)
+    spread = _spread_over_all(inp, cand, wide, levels, tokens)
+    if spread:
+        cand, dp_choice, ep_choice = spread
+    if cand.kv_cache_dtype.source != "user" and cand.kv_cache_dtype.value == "auto" and not cand.verdict.fits:
         why = ("fp8 did not make it fit either" if hw.gpu.fp8_native else
                f"{hw.gpu.name} has no native FP8, so the planner does not choose an fp8 cache for it")
         cand = replace(cand, kv_cache_dtype=Choice("auto", "vllm default", f"the model dtype; {why}"))
-    tp_choice, pp_choice = _tp_choices(cand, tps, hwr.tensor_parallel_size, pp, hwr.pipeline_parallel_size, hw, arch)
-    return Solution(cand, tp_choice, pp_choice, cand.max_num_seqs, tokens)
+    tp_choice, pp_choice = _tp_choices(cand, [lay.tp for lay in layouts], request.hardware, hw, arch, bool(spread))
+    return Solution(cand, tp_choice, pp_choice, dp_choice, ep_choice, cand.max_num_seqs, tokens)
 
 
-def _tp_choices(cand: Candidate, tps: list[int], user_tp: int | None, pp: int, user_pp: int | None,
-                hw: Hardware, arch: Architecture) -> tuple[Choice, Choice]:
-    tp = cand.engine.tp
-    if user_tp:
+def _spread_over_all(inp: Inputs, cand: Candidate, wide: list[Layout], levels: list[tuple[Choice, Choice, Choice]],
+                     tokens: Choice) -> tuple[Candidate, Choice, Choice] | None:
+    """The data + expert parallel layout holding the most KV cache, with its reasons, when it holds
+    DP_EP_KV_GAIN times what the tensor-parallel candidate (replicated over the GPUs) does, or fits where it does not."""
+    arch, hw = inp.arch, inp.hw
+    spread = [c for c in _fitting(inp, wide, levels, tokens) if c.engine.max_model_len >= cand.engine.max_model_len]
+    if not spread:
+        return None
+    best = max(spread, key=_kv_tokens)
+    experts, ep = arch.moe.num_experts, best.engine.ep
+    if cand.verdict.fits:
+        replicas = max(hw.gpus_per_node * hw.nodes // (cand.engine.tp * cand.engine.pp), 1)
+        gain = _kv_tokens(best) / max(_kv_tokens(cand, replicas), 1)
+        if gain < DP_EP_KV_GAIN:
+            return None
+        than = f"TP {cand.engine.tp}" + (f" x PP {cand.engine.pp}" if cand.engine.pp > 1 else "") + (
+            f" x {replicas} replicas" if replicas > 1 else "")
+        why = (f"holds {gain:.1f}x the KV cache of {than}: each of the {best.engine.dp} engines keeps its own pool"
+               + (" and the latent cache whole" if arch.mla else "") + f", and every GPU only {experts // ep} whole experts")
+    else:
+        why = "fits where no tensor-parallel layout does"
+    return (best, Choice(best.engine.dp, "recommended", f"data parallel with expert parallelism {why}"),
+            Choice(True, "recommended", f"spreads the {experts} experts whole over all {ep} GPUs, {experts // ep} on each "
+                                        "(vLLM's data + expert parallel recipe for MoE)"))
+
+
+def _parallel_choices(inp: Inputs, cand: Candidate) -> tuple[Choice, Choice]:
+    """Data parallelism and expert parallelism as the user set them, or as vLLM and the planner default them."""
+    hwr, engine = inp.request.hardware, cand.engine
+    dp = Choice(engine.dp, "user", "set by the user") if hwr.data_parallel_size else Choice(
+        1, "vllm default", "one engine: tensor parallelism holds the model")
+    if hwr.enable_expert_parallel is not None:
+        return dp, Choice(hwr.enable_expert_parallel, "user", "set by the user")
+    return dp, recommend.expert_parallel(inp.arch, engine.moe_ranks)
+
+
+def _tp_choices(cand: Candidate, tps: list[int], user: HardwareSection, hw: Hardware, arch: Architecture,
+                spread: bool) -> tuple[Choice, Choice]:
+    tp, pp = cand.engine.tp, cand.engine.pp
+    if user.tensor_parallel_size:
         tp_choice = Choice(tp, "user", "set by the user")
+    elif spread:
+        tp_choice = Choice(tp, "recommended", f"each of the {cand.engine.dp} engines runs attention on {tp} GPU(s): "
+                                              "the data-parallel layout with the largest KV cache")
     elif cand.verdict.fits:
         smaller = [t for t in tps if t < tp]
         full = cand.engine.max_model_len >= arch.max_model_len
@@ -205,10 +311,12 @@ def _tp_choices(cand: Candidate, tps: list[int], user_tp: int | None, pp: int, u
         tp_choice = Choice(tp, "recommended", why)
     else:
         tp_choice = Choice(tp, "recommended", f"the largest valid size on {hw.gpus_per_node} GPUs per node; the plan still does not fit")
-    if user_pp:
+    if user.pipeline_parallel_size:
         pp_choice = Choice(pp, "user", "set by the user")
     elif pp > 1:
         pp_choice = Choice(pp, "recommended", f"one pipeline stage per node across {hw.nodes} nodes")
+    elif hw.nodes > 1:
+        pp_choice = Choice(1, "vllm default", f"the data-parallel engines span the {hw.nodes} nodes")
     else:
         pp_choice = Choice(1, "vllm default", "one node holds the model")
     return tp_choice, pp_choice

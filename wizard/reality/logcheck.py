@@ -48,7 +48,7 @@ def gpus_for_total(total_gib: float) -> list[GpuSpec]:
 
 
 def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, vllm_version: str, tp: int = 1, pp: int = 1,
-                   gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
+                   dp: int = 1, expert_parallel: bool = False, gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
                    max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
                    enforce_eager: bool = False, kv_cache_dtype: str = "auto", quantization: str | None = None,
                    dtype: str | None = None) -> PlanRequest:
@@ -57,7 +57,8 @@ def replay_request(model: str, *, gpu: GpuSpec | None, total_gib: float | None, 
         raise WizardError("the GPU is unknown: the log shows no total GPU memory; name the GPU", field="gpu")
     arch = resolve_model(model).arch
     values: dict[str, Any] = {
-        "model": model, "gpus": tp * pp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
+        "model": model, "gpus": tp * pp * dp, "tensor_parallel_size": tp, "pipeline_parallel_size": pp,
+        "data_parallel_size": dp, "enable_expert_parallel": expert_parallel and arch.moe is not None,
         "vllm_version": vllm_version, "concurrency": 1, "prompt_tokens": 1, "gen_tokens": 1,
         "enforce_eager": enforce_eager, "kv_cache_dtype": "fp8" if kv_cache_dtype.startswith("fp8") else kv_cache_dtype,
     }
@@ -189,7 +190,8 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
     request = replay_request(
         name, gpu=spec, total_gib=log.gpu_total_gib,
         vllm_version=release_version(log.vllm_version, log.engine), tp=log.tensor_parallel_size or 1,
-        pp=log.pipeline_parallel_size or 1, gpu_memory_utilization=log.gpu_memory_utilization,
+        pp=log.pipeline_parallel_size or 1, dp=log.data_parallel_size or 1, expert_parallel=bool(log.enable_expert_parallel),
+        gpu_memory_utilization=log.gpu_memory_utilization,
         max_model_len=log.max_model_len, max_num_seqs=log.max_num_seqs, max_num_batched_tokens=log.max_num_batched_tokens,
         enforce_eager=bool(log.enforce_eager), kv_cache_dtype=log.kv_cache_dtype or "auto", quantization=log.quantization,
         dtype=log.dtype)

@@ -141,7 +141,8 @@ _CONCURRENCY_RE = re.compile(rf"Maximum concurrency for {_NUM} tokens per reques
 
 # Settings as vLLM's engine config line, args Namespace and non-default args name them.
 _SETTING_KEYS = (
-    "model", "tensor_parallel_size", "pipeline_parallel_size", "max_model_len", "max_seq_len",
+    "model", "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
+    "max_model_len", "max_seq_len",
     "dtype", "quantization", "kv_cache_dtype", "enforce_eager", "gpu_memory_utilization",
     "max_num_seqs", "max_num_batched_tokens", "block_size",
 )
@@ -200,6 +201,8 @@ def parse_startup_log(text: str) -> StartupLog:
         model=_to_text(settings.get("model")) or _first_text(lines, _MODEL_RES),
         tensor_parallel_size=_to_int(settings.get("tensor_parallel_size")),
         pipeline_parallel_size=_to_int(settings.get("pipeline_parallel_size")),
+        data_parallel_size=_to_int(settings.get("data_parallel_size")),
+        enable_expert_parallel={"True": True, "False": False}.get(settings.get("enable_expert_parallel", "")),
         max_model_len=max_model_len,
         dtype=_dtype(settings.get("dtype")),
         quantization=_to_text(settings.get("quantization")),

@@ -65,6 +65,8 @@ class HardwareReport(_Block):
     interconnect: str
     tensor_parallel_size: int
     pipeline_parallel_size: int
+    data_parallel_size: int = Field(1, description="Engines serving in parallel, each with its own KV cache.")
+    expert_parallel_size: int = Field(1, description="GPUs whole experts are spread over (1: experts are sliced by TP).")
 
 
 class GpuMemory(_Block):
@@ -116,6 +118,8 @@ class MemoryReport(_Block):
     max_model_len: int
     max_num_seqs: int
     max_num_batched_tokens: int
+    data_parallel_size: int = Field(1, description="Engines with a pool each: the figures above are per engine.")
+    kv_cache_tokens_all_engines: int = Field(0, description="kv_cache_tokens x data_parallel_size: the whole deployment's KV cache.")
     cuda_graphs: bool
     cuda_graph_in_budget: bool = Field(description="Whether vLLM subtracts CUDA-graph memory before sizing the KV cache (0.21+); before, graphs sit outside the budget.")
     ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
@@ -159,6 +163,7 @@ class Suggestion(_Block):
 class Recommendation(_Block):
     tensor_parallel_size: Setting
     pipeline_parallel_size: Setting
+    data_parallel_size: Setting
     enable_expert_parallel: Setting
     dtype: Setting
     quantization: Setting
@@ -219,7 +224,7 @@ class PerformanceReport(_Block):
     output_tokens_per_s: Range = Field(description="Aggregate output tokens per second over the run (vllm bench's output throughput).")
     request_throughput_per_s: Range = Field(description="Completed requests per second over the run.")
     max_request_rate_per_s: Range = Field(description="Highest request rate the plan sustains: its throughput when saturated.")
-    batch_size: float = Field(description="Requests running per engine step, on average over the run.")
+    batch_size: float = Field(description="Requests running per engine step (in each data-parallel engine), on average over the run.")
     saturated: bool = Field(description="More is asked than the plan serves at once: requests wait in vLLM's queue, "
                                         "or arrive faster than it sustains.")
     keeps_up: bool | None = Field(None, description="With a finite request rate: whether the plan sustains it "
@@ -247,7 +252,7 @@ class Artifacts(_Block):
     docker_run: str
     docker_compose: str
     kubernetes: str
-    multi_node: str | None = Field(None, description="Multi-node plans: Ray cluster commands per node, then vllm serve on the head.")
+    multi_node: str | None = Field(None, description="Multi-node plans: what each node runs (a Ray cluster, then vllm serve on the head; or, for data parallelism, one vllm serve per node).")
     profile_yaml: str
     notes: list[str] = Field(default_factory=list)
 

@@ -204,6 +204,24 @@ class HardwareSection(_Section):
         ),
         json_schema_extra={"cli": ["--pp"]},
     )
+    data_parallel_size: OptionalCount = Field(
+        None,
+        ge=1,
+        le=MAX_GPUS,
+        description=(
+            "Engines that each serve their share of the requests with their own KV cache, each as wide as the "
+            "tensor-parallel size (vLLM's --data-parallel-size). Empty: 1, or for a mixture-of-experts model "
+            "the data-parallel + expert-parallel layout when it holds much more KV cache."
+        ),
+        json_schema_extra={"cli": ["--dp"]},
+    )
+    enable_expert_parallel: OptionalBool = Field(
+        None,
+        description=(
+            "Spread whole experts over every GPU (tensor x data parallel) instead of slicing each expert "
+            "(vLLM's --enable-expert-parallel; mixture-of-experts models). Empty: the planner decides."
+        ),
+    )
 
 
 class WorkloadSection(_Section):

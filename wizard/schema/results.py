@@ -123,6 +123,8 @@ class StartupLog(ResultModel):
     model: str | None
     tensor_parallel_size: int | None
     pipeline_parallel_size: int | None
+    data_parallel_size: int | None = None
+    enable_expert_parallel: bool | None = None
     max_model_len: int | None
     dtype: str | None
     quantization: str | None
