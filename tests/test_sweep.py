@@ -25,7 +25,10 @@ def plan_flags(result: dict, workload: list[str]) -> list[str]:
     """The `vllm-wizard plan` flags that re-plan one sweep result alone."""
     flags = ["plan", "--model", result["plan"]["model"]["model"], "--gpu", result["gpu"], "--gpus", str(result["gpus_per_node"]),
              "--nodes", str(result["nodes"]), "--tp", str(result["tensor_parallel_size"]),
-             "--pp", str(result["pipeline_parallel_size"]), "--kv-cache-dtype", result["kv_cache_dtype"], *workload, "--json"]
+             "--pp", str(result["pipeline_parallel_size"]), "--dp", str(result["data_parallel_size"]),
+             "--replicas", str(result["replicas"]), "--kv-cache-dtype", result["kv_cache_dtype"], *workload, "--json"]
+    if result["data_parallel_size"] > 1:
+        flags.append("--enable-expert-parallel")
     if result["quantization"]:
         flags += ["--quantization", result["quantization"]]
     return flags
@@ -61,7 +64,8 @@ def test_results_are_sorted_by_cost_and_meet_the_target(llama_sweep_json):
     for result in llama_sweep_json["results"]:
         assert result["itl_ms"] <= 35
         # The row's cost is the bundled price times every GPU it rents.
-        assert result["cost_per_hour"] == pytest.approx(result["usd_per_gpu_hour"] * result["gpus_per_node"] * result["nodes"])
+        assert result["cost_per_hour"] == pytest.approx(
+            result["usd_per_gpu_hour"] * result["gpus_per_node"] * result["nodes"] * result["replicas"])
 
 
 def test_every_result_fits_when_planned_alone_with_the_cli(llama_sweep_json, capsys):
@@ -76,19 +80,24 @@ def test_every_result_fits_when_planned_alone_with_the_cli(llama_sweep_json, cap
 
 def test_deepseek_v3_on_h100s_needs_two_nodes_and_replans_to_the_same_fit(capsys):
     data = run_json(capsys, ["sweep", "--model", DEEPSEEK, "--gpu", "H100", "--json"])
-    # 4 GPUs per node counts x 3 node counts x the FP8 checkpoint x 2 KV dtypes.
-    assert data["candidates_evaluated"] == 24
+    # 4 GPUs per node counts x 3 node counts x the FP8 checkpoint x 2 KV dtypes, as TP x PP; and
+    # as DP + EP over every GPU where there are several (11 of the 12 shapes): 24 + 22.
+    assert data["candidates_evaluated"] == 46
     cheapest = data["results"][0]
-    # 671B FP8 weights (~625 GiB) exceed one node of 8 x 72.9 GiB budgets: two nodes of 8 at $3.49 per GPU-hour.
-    assert (cheapest["gpu"], cheapest["gpus_per_node"], cheapest["nodes"]) == ("H100 SXM 80GB", 8, 2)
-    assert (cheapest["tensor_parallel_size"], cheapest["pipeline_parallel_size"]) == (8, 2)
+    # 671B FP8 weights (~625 GiB) exceed one node of 8 x 72.9 GiB budgets: two nodes of 8 at $3.49 per GPU-hour,
+    # where 16 DP engines with their own KV pools serve more per dollar than TP 8 x PP 2.
+    assert (cheapest["gpu"], cheapest["gpus_per_node"], cheapest["nodes"], cheapest["replicas"]) == ("H100 SXM 80GB", 8, 2, 1)
+    assert (cheapest["data_parallel_size"], cheapest["expert_parallel_size"]) == (16, 16)
     assert cheapest["cost_per_hour"] == 55.84
+    pipeline = next(r for r in data["results"] if r["pipeline_parallel_size"] == 2)
+    assert (pipeline["tensor_parallel_size"], pipeline["cost_per_hour"]) == (8, 55.84)
     assert all(r["nodes"] > 1 for r in data["results"])
     for result in data["results"]:
         alone = run_json(capsys, plan_flags(result, []))
         assert alone["feasibility"]["fits"] is True
         assert alone["memory"] == result["plan"]["memory"]
-    assert cheapest["plan"]["artifacts"]["multi_node"].startswith("# 2 nodes x 8 GPUs")
+    assert cheapest["plan"]["artifacts"]["multi_node"].startswith("# 2 nodes: 16 data-parallel engines")
+    assert pipeline["plan"]["artifacts"]["multi_node"].startswith("# 2 nodes x 8 GPUs")
 
 
 def test_candidate_enumeration_is_exact():

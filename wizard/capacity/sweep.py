@@ -1,19 +1,23 @@
-"""Capacity planning: every deployment worth renting for a model and workload, ranked by cost.
+"""Capacity planning: every fleet worth renting for a model and workload, ranked by cost.
 
 Enumerates GPU type x GPUs per node x nodes (TP inside a node, PP across
-nodes) x real weight formats (the checkpoint's, or FP8 quantized online) x KV
-dtype, plans each candidate through the very same path as ``plan()`` (so a
-result re-planned alone gives the same verdict), screens its performance with
-the fast analytic formula, then simulates the cheapest survivors (cost per hour
-from ``wizard/data/prices.json``) until enough meet every target and keep up
-with the requested rate: the simulation, not the screen, decides what is listed
-with its figures.  Only the top results are assembled into full plans.
+nodes, or for MoE data + expert parallelism when the search prefers it) x real
+weight formats (the checkpoint's, or FP8 quantized online) x KV dtype, plans
+each candidate through the very same path as ``plan()`` (so a result re-planned
+alone gives the same verdict), and sizes a fleet of it: with a target rate (the
+request rate, or targets.min_request_rate) the fewest identical replicas whose
+summed sustainable rate covers it, the requests split evenly among them.  The
+fast analytic formula screens each fleet; the simulation then verifies the
+cheapest survivors (cost per hour from ``wizard/data/prices.json``) until enough
+meet every target: the simulation, not the screen, decides what is listed with
+its figures.  Only the top results are assembled into full plans.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Iterable
 
 from wizard.capacity.prices import price_of
@@ -21,12 +25,18 @@ from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
 from wizard.physics import quant, screen
+from wizard.physics.arch import Architecture
 from wizard.planning.inputs import Inputs, resolve_inputs
-from wizard.planning.performance import performance_report, screen_workload, step_model
+from wizard.planning.performance import (
+    performance_report,
+    replicas_for,
+    screen_workload,
+    step_model,
+)
 from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import Candidate, search
-from wizard.schema import PlanRequest, Targets, parse_request
+from wizard.schema import PerformanceReport, PlanRequest, Targets, parse_request
 from wizard.schema.results import SweepResult, SweepRow
 
 GPUS_PER_NODE = (1, 2, 4, 8)
@@ -38,6 +48,10 @@ NODES = (1, 2, 4)
 # (benchmarks/perf_accuracy.py: the formula's TPOT strays 40-65% on bursts).
 SCREEN_SLACK = 1.6
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for
+# A fleet the simulation finds short is resized at most this many times, and never past this factor
+# of the screen's size: beyond that the layout is not what the screen thought, and cheaper ones exist.
+FLEET_RESIZES = 2
+FLEET_GROWTH = 2
 
 
 def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s: float, rate_per_s: float,
@@ -55,10 +69,21 @@ def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s:
     return out
 
 
+def fleet_target(base: PlanRequest) -> float | None:
+    """The rate the fleet must sustain: the workload's finite request rate or the rate target, the higher."""
+    rates = [r for r in (base.workload.request_rate, base.targets.min_request_rate) if r is not None and not math.isinf(r)]
+    return max(rates) if rates else None
+
+
 def _keeps_up(base: PlanRequest, rate_per_s: float, slack: float = 1.0) -> bool:
     """A finite requested rate is sustained (within ``slack``)."""
     rate = base.workload.request_rate
     return rate is None or math.isinf(rate) or rate_per_s * slack >= rate
+
+
+def with_replicas(request: PlanRequest, replicas: int) -> PlanRequest:
+    """The same deployment, ``replicas`` times over."""
+    return request.model_copy(update={"hardware": request.hardware.model_copy(update={"replicas": replicas})})
 
 
 def _quantizations(base: PlanRequest, gpu: GpuSpec, checkpoint_quantized: bool) -> list[str | None]:
@@ -103,9 +128,21 @@ def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[in
                 for q in _quantizations(base, gpu, quantized):
                     for kv in _kv_dtypes(base, gpu):
                         values = {**flat, "gpu": gpu.name, "vram_gb": None, "gpus": g, "nodes": n,
-                                  "tensor_parallel_size": g, "pipeline_parallel_size": n,
                                   "quantization": q, "kv_cache_dtype": kv}
-                        out.append(parse_request(values))
+                        for layout in _layouts(arch, base, g, n):
+                            out.append(parse_request({**values, **layout}))
+    return out
+
+
+def _layouts(arch: Architecture, base: PlanRequest, per_node: int, nodes: int) -> list[dict[str, object]]:
+    """TP inside each node and a pipeline stage per node; for MoE also vLLM's data + expert parallel
+    recipe, one engine per GPU with the experts spread over all of them."""
+    out: list[dict[str, object]] = [{"tensor_parallel_size": per_node, "pipeline_parallel_size": nodes,
+                                     "data_parallel_size": 1}]
+    gpus = per_node * nodes
+    if arch.moe and gpus > 1 and arch.moe.num_experts % gpus == 0 and base.hardware.enable_expert_parallel is not False:
+        out.append({"tensor_parallel_size": 1, "pipeline_parallel_size": 1, "data_parallel_size": gpus,
+                    "enable_expert_parallel": True})
     return out
 
 
@@ -126,7 +163,7 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
                               "give one in USD per GPU-hour")
     else:
         gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
-    workload = screen_workload(base)
+    target = fleet_target(base)
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
     rejected = {"does not fit": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes)
@@ -144,25 +181,33 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
         if not cand.verdict.fits:
             rejected["does not fit"] += 1
             continue
-        rated = screen.estimate(step_model(inp, cand), cand.engine, cand.memory, workload, 0.0)
-        figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1], rated.max_request_rate_per_s)
+        model, dp = step_model(inp, cand), cand.engine.dp
+        # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
+        per_replica = dp * screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp), 0.0).max_request_rate_per_s
+        replicas = replicas_for(target, per_replica) if target and per_replica > 0 else 1
+        rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp * replicas), 0.0)
+        figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1] * dp * replicas,
+                   rated.max_request_rate_per_s * dp * replicas)
         if misses(base.targets, *figures, slack=SCREEN_SLACK):
             rejected["misses targets"] += 1
             continue
-        if not _keeps_up(base, rated.max_request_rate_per_s, slack=SCREEN_SLACK):
+        if not _keeps_up(base, figures[3], slack=SCREEN_SLACK):
             rejected["cannot keep up"] += 1
             continue
         screened.append((SweepRow(
             gpu=gpu.name, gpus_per_node=hw.gpus, nodes=hw.nodes, tensor_parallel_size=cand.engine.tp,
-            pipeline_parallel_size=cand.engine.pp, quantization=request.model.quantization, weights=_weights(inp),
+            pipeline_parallel_size=cand.engine.pp, data_parallel_size=dp, expert_parallel_size=cand.engine.ep,
+            quantization=request.model.quantization, weights=_weights(inp),
             kv_cache_dtype=str(cand.kv_cache_dtype.value), usd_per_gpu_hour=price.usd_per_gpu_hour,
-            price_source=f"{price.provider} {price.date}".strip(), output_tokens_per_s=figures[2], itl_ms=figures[0],
-            ttft_ms=figures[1], max_request_rate_per_s=figures[3], max_concurrency=cand.verdict.max_concurrency,
-            simulated=False, request=request,
+            price_source=f"{price.provider} {price.date}".strip(), replicas=replicas, output_tokens_per_s=figures[2],
+            itl_ms=figures[0], ttft_ms=figures[1], max_request_rate_per_s=figures[3],
+            output_tokens_per_request=base.workload.gen_tokens, max_concurrency=cand.verdict.max_concurrency,
+            simulated=False, request=with_replicas(request, replicas),
         ), inp, cand))
     screened.sort(key=lambda entry: (entry[0].cost_per_hour, entry[0].cost_per_million_output_tokens))
     elapsed = time.perf_counter() - start
-    rows = _verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected)
+    rows = sorted(_verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected),
+                  key=lambda row: (row.cost_per_hour, row.cost_per_million_output_tokens))
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
     return SweepResult(candidates_evaluated=len(todo), seconds=elapsed, rejected=rejected, fitting=len(rows), results=rows)
@@ -184,15 +229,36 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
             if not misses(base.targets, *figures) and _keeps_up(base, row.max_request_rate_per_s, slack=1 / SCREEN_SLACK):
                 rows.append(row)
             continue
-        report = performance_report(inp, cand)
-        figures = (report.itl_ms.expected, report.ttft_ms.expected, report.output_tokens_per_s.expected,
-                   report.max_request_rate_per_s.expected)
-        if misses(base.targets, *figures):
-            rejected["misses targets"] += 1
-        elif report.keeps_up is False:
-            rejected["cannot keep up"] += 1
-        else:
-            rows.append(row.model_copy(update={"itl_ms": figures[0], "ttft_ms": figures[1], "output_tokens_per_s": figures[2],
-                                               "max_request_rate_per_s": figures[3], "simulated": True}))
-            verified += 1
+        verdict, replicas, report = _simulated_fleet(base, inp, cand, row.replicas)
+        if verdict:
+            rejected[verdict] += 1
+            continue
+        rows.append(row.model_copy(update={
+            "itl_ms": report.itl_ms.expected, "ttft_ms": report.ttft_ms.expected,
+            "output_tokens_per_s": report.output_tokens_per_s.expected,
+            "max_request_rate_per_s": report.max_request_rate_per_s.expected, "replicas": replicas,
+            "request": with_replicas(row.request, replicas), "simulated": True}))
+        verified += 1
     return rows
+
+
+def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate, replicas: int) -> tuple[str, int, PerformanceReport]:
+    """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
+    target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
+    Returns the rejection reason (empty when it passes), the replicas and their simulated performance."""
+    target = fleet_target(base)
+    for _ in range(FLEET_RESIZES + 1):
+        report = performance_report(replace(inp, request=with_replicas(inp.request, replicas)), cand)
+        rate = report.max_request_rate_per_s.expected
+        missed = misses(base.targets, report.itl_ms.expected, report.ttft_ms.expected,
+                        report.output_tokens_per_s.expected, rate)
+        behind = report.keeps_up is False
+        if not missed and not behind:
+            return "", replicas, report
+        if not target:
+            break
+        resized = max(replicas_for(target, rate / replicas), replicas + 1)
+        if resized > replicas * FLEET_GROWTH:
+            break
+        replicas = resized
+    return ("cannot keep up" if behind else "misses targets"), replicas, report

@@ -70,7 +70,7 @@ def _help(info: Any) -> str:
 
 
 # Request fields a sweep chooses itself (it takes --gpu more than once instead of the hardware section).
-SWEPT = {"gpu", "gpus", "nodes", "vram_gb", "tensor_parallel_size", "pipeline_parallel_size"}
+SWEPT = {"gpu", "gpus", "nodes", "vram_gb", "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "replicas"}
 # Request fields a benchmark file states itself (check-bench reads the workload from it).
 WORKLOAD_FROM_BENCH = {"num_prompts", "request_rate", "burstiness", "concurrency", "prompt_tokens", "gen_tokens",
                        "length_distribution", "range_ratio"}

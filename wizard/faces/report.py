@@ -74,7 +74,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
         f"vLLM Wizard plan (memory model of vLLM {mem.vllm_version})",
         _row("model", f"{m.model} [{m.source}] {m.architecture}, {m.params_loaded / 1e9:.2f}B params, "
              f"{m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads" + (f", {m.quantization}" if m.quantization else "")),
-        _row("GPUs", f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), {_layout(h)}, {h.interconnect}"),
+        _row("GPUs", (f"{h.replicas} replicas of " if h.replicas > 1 else "") + f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), {_layout(h)}, {h.interconnect}"),
         f"verdict: {'FITS' if f.fits else 'DOES NOT FIT'}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
         _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
         _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.requests_at_once}"),
@@ -110,8 +110,8 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(out)
 
 
-SWEEP_COLUMNS = ["gpu", "gpus_per_node", "nodes", "tp", "pp", "weights", "kv", "usd_per_hour", "usd_per_m_tokens",
-                 "output_tok_s", "itl_ms", "ttft_ms"]
+SWEEP_COLUMNS = ["gpu", "replicas", "gpus_per_node", "nodes", "layout", "gpus", "weights", "kv", "usd_per_hour",
+                 "usd_per_m_tokens", "req_s", "output_tok_s", "itl_ms", "ttft_ms"]
 
 
 def render_sweep(result: SweepResult, limit: int | None) -> str:
@@ -121,13 +121,18 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
     if not result.results:
         lines.append("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
         return "\n".join(lines)
-    rows = [{"gpu": r.gpu, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes, "tp": r.tensor_parallel_size,
-             "pp": r.pipeline_parallel_size, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
-             "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "output_tok_s": f"{r.output_tokens_per_s:.0f}",
-             "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"} for r in result.results[:limit or None]]
+    rows = [{"gpu": r.gpu, "replicas": r.replicas, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes,
+             "layout": layout(r.tensor_parallel_size, r.pipeline_parallel_size, r.data_parallel_size, r.expert_parallel_size),
+             "gpus": r.total_gpus, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
+             "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "req_s": f"{r.max_request_rate_per_s:.3g}",
+             "output_tok_s": f"{r.output_tokens_per_s:.0f}", "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"}
+            for r in result.results[:limit or None]]
     lines.append(table(rows, SWEEP_COLUMNS))
-    lines.append("cost: on-demand USD per GPU-hour x GPUs; performance: simulated means (plan one row for its ranges "
-                 "and percentiles)")
+    lines.append("cost: on-demand USD per GPU-hour x every GPU of every replica; usd_per_m_tokens while serving req_s "
+                 "(the replicas' sustainable rate); performance: simulated means (plan one row for its ranges and percentiles)")
+    if any(r.replicas > 1 for r in result.results):
+        lines.append("replicas: identical deployments behind a load balancer that splits the requests evenly "
+                     "(no prefix-cache affinity); a row's request (in --json) plans the whole fleet, replicas included")
     return "\n".join(lines)
 
 

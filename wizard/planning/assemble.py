@@ -199,7 +199,7 @@ def _warnings(request: PlanRequest, hw: Hardware, cand: Candidate, arch: Archite
     return warnings
 
 
-def _hardware_report(hw: Hardware, engine: Engine) -> HardwareReport:
+def _hardware_report(hw: Hardware, engine: Engine, replicas: int) -> HardwareReport:
     return HardwareReport(
         gpu=hw.gpu.name,
         gpu_id=hw.gpu.id,
@@ -219,6 +219,7 @@ def _hardware_report(hw: Hardware, engine: Engine) -> HardwareReport:
         pipeline_parallel_size=engine.pp,
         data_parallel_size=engine.dp,
         expert_parallel_size=engine.ep,
+        replicas=replicas,
     )
 
 
@@ -273,7 +274,7 @@ def response(inp: Inputs, sol: Solution) -> PlanResponse:
     plan = PlanResponse(
         request=request,
         model=_model_report(info, inp.fmt, loaded, cand.engine.kv_bytes, param_notes),
-        hardware=_hardware_report(inp.hw, cand.engine),
+        hardware=_hardware_report(inp.hw, cand.engine, request.hardware.replicas),
         memory=_memory_report(cand, inp.rel, str(cand.kv_cache_dtype.value), info.arch.max_model_len),
         feasibility=_feasibility(request, cand.verdict, warnings),
         recommendation=_recommendation(inp, sol),

@@ -56,14 +56,20 @@ TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies
 MAX_SPREAD = 0.9
 
 
-def screen_workload(request: PlanRequest) -> screen.Workload:
-    """The request's traffic as the analytic screen takes it (the sweep's first pass, before simulation)."""
+def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
+    """One of ``engines`` engines' even share of the request's traffic, as the analytic screen takes it
+    (the sweep's first pass, before simulation)."""
     wl = request.workload
+
+    def share(n: int | None) -> int | None:
+        return None if n is None else -(-n // engines)
+
     if wl.request_rate is not None and math.isinf(wl.request_rate):
-        return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=wl.concurrency,
-                             burst=wl.num_prompts)
+        return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=share(wl.concurrency),
+                               burst=share(wl.num_prompts))
     return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
-                         concurrency=None if wl.request_rate else wl.concurrency, request_rate=wl.request_rate)
+                           concurrency=None if wl.request_rate else share(wl.concurrency),
+                           request_rate=wl.request_rate / engines if wl.request_rate else None)
 
 
 def async_scheduling(inp: Inputs, cand: Candidate) -> bool:
@@ -100,14 +106,24 @@ def _fitting(run: Traffic, max_model_len: int) -> Traffic:
         run.output_tokens, max_model_len // 2)) if run.distribution != "fixed" else run
 
 
+def replicas_for(target_per_s: float, per_replica_per_s: float) -> int:
+    """Identical replicas whose summed sustainable rate covers the target (an even split assumed)."""
+    return max(1, math.ceil(target_per_s / per_replica_per_s - 1e-9))
+
+
+def engines(inp: Inputs, cand: Candidate) -> int:
+    """Engines the requests are spread over: every replica's data-parallel engines."""
+    return cand.engine.dp * inp.request.hardware.replicas
+
+
 def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> SimResult:
-    """Serve the request's workload (or ``run``) on the planned engines (data parallel: each takes a share)."""
+    """Serve the request's workload (or ``run``) on the planned engines (each replica and DP engine takes a share)."""
     model = step_model(inp, cand)
     limits = engine_limits(inp, cand, model)
     run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=cand.engine.dp)
+    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines(inp, cand))
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
@@ -117,7 +133,7 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     fit = cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
     width = max(min(cand.engine.max_num_seqs, fit + 1), 1)  # one more than fits keeps the pool full
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
-    width, count = width * cand.engine.dp, count * cand.engine.dp
+    width, count = width * engines(inp, cand), count * engines(inp, cand)
     run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
     result = simulate_plan(inp, cand, run)
     done = np.sort(result.send_s + result.e2e_s)
@@ -213,7 +229,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         output_tokens_per_s=band(result.output_throughput_per_s, digits=0),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
         max_request_rate_per_s=band(rate, digits=3),
-        batch_size=round(float(np.mean(timeline.running)) / engine.dp if len(timeline.running) else 0.0, 1),
+        batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
         saturated=waited or keeps_up is False,
         keeps_up=keeps_up,
         distribution=LatencyDistribution(ttft_ms=_percentiles(ttft), tpot_ms=_percentiles(tpot),
@@ -238,12 +254,23 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
             + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
                if model.tp > 1 else ""),
-        ] + ([f"data parallel: vLLM's API server spreads the requests evenly over the {engine.dp} engines; one engine's "
-              f"share is simulated (with the others' tokens at its experts) and the throughputs are {engine.dp}-fold"]
-             if engine.dp > 1 else []) + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
+        ] + ([_split_assumption(engine.dp, request.hardware.replicas)] if engines(inp, cand) > 1 else []) + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
               f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"]
              if model.inter_node_hops else []),
     )
+
+
+def _split_assumption(dp: int, replicas: int) -> str:
+    """How the requests are shared out, in words: the replicas' load balancer, each API server's engines."""
+    parts = []
+    if replicas > 1:
+        parts.append(f"a load balancer splits the requests evenly over the {replicas} replicas (round robin, no "
+                     "prefix-cache affinity)")
+    if dp > 1:
+        whose = "each replica's" if replicas > 1 else "the"
+        parts.append(f"vLLM's API server spreads {whose} requests evenly over {dp} data-parallel engines "
+                     "(the others' tokens reach its experts)")
+    return ("; ".join(parts) + f": one engine's share is simulated and the throughputs are {dp * replicas}-fold")
 
 
 def performance_warnings(report: PerformanceReport | None, request: PlanRequest) -> list[str]:
@@ -252,9 +279,15 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
         return []
     out = []
     wl, rate = request.workload, report.max_request_rate_per_s.expected
+    per_replica = rate / request.hardware.replicas
+
+    def more_replicas(target: float) -> str:
+        needed = replicas_for(target, per_replica) if per_replica > 0 else 0
+        return f"; {needed} replicas of this deployment would keep up (replicas: {needed})" if needed else ""
+
     if report.keeps_up is False:
         out.append(f"overloaded: requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
-                   "its queue and time to first token grow for as long as the load lasts")
+                   "its queue and time to first token grow for as long as the load lasts" + more_replicas(wl.request_rate))
     if report.preemptions:
         out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "
                    "recomputed them (each shows as one long gap between tokens)")
@@ -267,5 +300,6 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
         out.append(f"misses the throughput target: {report.output_tokens_per_s.expected:,.0f} output tokens/s < "
                    f"{targets.min_output_tokens_per_s:g}")
     if targets.min_request_rate is not None and rate < targets.min_request_rate:
-        out.append(f"misses the request-rate target: sustains {rate:.3g}/s < {targets.min_request_rate:g}/s")
+        out.append(f"misses the request-rate target: sustains {rate:.3g}/s < {targets.min_request_rate:g}/s"
+                   + more_replicas(targets.min_request_rate))
     return out

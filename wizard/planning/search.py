@@ -122,7 +122,8 @@ def _evaluate(inp: Inputs, layout: Layout, seqs: Choice, tokens: Choice, kv: Cho
     resolved_len = length.value if isinstance(length.value, int) else max(
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
     engine = replace(engine, max_model_len=resolved_len)
-    per_engine = -(-wl.requests_at_once // layout.dp)  # the API server spreads requests over the engines
+    # The load balancer spreads requests over the replicas, each API server over its engines.
+    per_engine = -(-wl.requests_at_once // (layout.dp * request.hardware.replicas))
     verdict = judge(memory, resolved_len, arch.max_model_len, context, per_engine, request.policy.headroom_gb,
                     inp.hw.gpu.consumer, inp.util.value, layout.dp)
     return Candidate(engine, seqs, memory, verdict, length, kv, eager)

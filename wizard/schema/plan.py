@@ -67,6 +67,7 @@ class HardwareReport(_Block):
     pipeline_parallel_size: int
     data_parallel_size: int = Field(1, description="Engines serving in parallel, each with its own KV cache.")
     expert_parallel_size: int = Field(1, description="GPUs whole experts are spread over (1: experts are sliced by TP).")
+    replicas: int = Field(1, description="Identical deployments sharing the requests evenly; the GPUs above are one's.")
 
 
 class GpuMemory(_Block):

@@ -222,6 +222,15 @@ class HardwareSection(_Section):
             "(vLLM's --enable-expert-parallel; mixture-of-experts models). Empty: the planner decides."
         ),
     )
+    replicas: Count = Field(
+        1,
+        ge=1,
+        le=MAX_GPUS,
+        description=(
+            "Identical deployments of these GPUs behind one load balancer that splits the requests evenly "
+            "(no prefix-cache affinity): the fleet's rate and throughput are this many times one's."
+        ),
+    )
 
 
 class WorkloadSection(_Section):

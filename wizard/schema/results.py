@@ -48,15 +48,21 @@ class SweepRow(ResultModel):
     nodes: int
     tensor_parallel_size: int
     pipeline_parallel_size: int
+    data_parallel_size: int = Field(1, description="Data-parallel engines in one replica.")
+    expert_parallel_size: int = Field(1, description="GPUs whole experts are spread over (1: sliced by TP).")
     quantization: str | None = Field(description="The request's quantization: empty keeps the checkpoint's own format.")
     weights: str = Field(description="What the weights are stored as, e.g. 'fp8 (checkpoint)', 'bf16', 'fp8 (online)'.")
     kv_cache_dtype: str
     usd_per_gpu_hour: float = Field(description="On-demand USD per GPU-hour.")
     price_source: str = Field(description="The price list and date the price comes from.")
-    output_tokens_per_s: float = Field(description="Expected aggregate output tokens per second.")
+    replicas: int = Field(1, description=(
+        "Identical deployments of this layout sharing the requests evenly (a load balancer in front, no prefix-cache "
+        "affinity): the fewest whose summed sustainable rate covers the target rate."))
+    output_tokens_per_s: float = Field(description="Expected aggregate output tokens per second of the workload, every replica together.")
     itl_ms: float = Field(description="Expected mean time per output token (TPOT).")
     ttft_ms: float = Field(description="Expected mean time to first token.")
-    max_request_rate_per_s: float = Field(description="Highest request rate the configuration sustains.")
+    max_request_rate_per_s: float = Field(description="Highest request rate the replicas sustain together.")
+    output_tokens_per_request: float = Field(description="Mean output tokens per request of the workload.")
     max_concurrency: int = Field(description="Requests of the workload's context the KV cache holds at once.")
     simulated: bool = Field(description=(
         "The figures come from simulating the workload (the cheapest rows); otherwise from the analytic screen, "
@@ -64,15 +70,26 @@ class SweepRow(ResultModel):
     request: PlanRequest = Field(description="The request that plans this row alone (same verdict and memory).")
     plan: PlanResponse | None = Field(None, description="The full plan, for the cheapest rows only.")
 
+    @computed_field(description="GPUs rented: per node x nodes x replicas.")  # type: ignore[prop-decorator]
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus_per_node * self.nodes * self.replicas
+
+    @computed_field(description="Requests per second one replica sustains.")  # type: ignore[prop-decorator]
+    @property
+    def rate_per_replica_per_s(self) -> float:
+        return self.max_request_rate_per_s / self.replicas
+
     @computed_field(description="On-demand USD per hour: the GPU-hour price times every GPU rented.")  # type: ignore[prop-decorator]
     @property
     def cost_per_hour(self) -> float:
-        return self.usd_per_gpu_hour * self.gpus_per_node * self.nodes
+        return self.usd_per_gpu_hour * self.total_gpus
 
-    @computed_field(description="USD per million output tokens at the expected throughput.")  # type: ignore[prop-decorator]
+    @computed_field(description=(  # type: ignore[prop-decorator]
+        "USD per million output tokens while the replicas serve their sustainable rate (fully used)."))
     @property
     def cost_per_million_output_tokens(self) -> float:
-        tokens_per_hour = self.output_tokens_per_s * 3600
+        tokens_per_hour = self.max_request_rate_per_s * self.output_tokens_per_request * 3600
         return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else math.inf
 
 

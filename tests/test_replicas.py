@@ -1,0 +1,130 @@
+"""Fleets: identical replicas sharing a request rate, sized by the sweep, planned and deployed as N."""
+
+import pytest
+import yaml
+
+from benchmarks.check_artifacts import COMPOSE, check_kubernetes
+from tests.conftest import make_plan
+from wizard.capacity.sweep import fleet_target, sweep
+from wizard.faces.cli import main
+from wizard.planning.performance import replicas_for
+from wizard.planning.planner import plan
+from wizard.schema import parse_request
+
+QWEN = dict(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192)
+
+
+@pytest.mark.parametrize("target, per_replica, expected", [
+    (200.0, 45.0, 5),  # 4 x 45 = 180 < 200 <= 225
+    (90.0, 45.0, 2),  # exactly covered: no spare replica
+    (0.5, 45.0, 1),
+    (45.01, 45.0, 2),
+])
+def test_replicas_for_is_the_fewest_that_cover_the_target(target, per_replica, expected):
+    assert replicas_for(target, per_replica) == expected
+
+
+def test_fleet_target_is_the_higher_of_the_rate_and_the_rate_target():
+    assert fleet_target(parse_request({"model": "Qwen/Qwen3-8B"})) is None
+    assert fleet_target(parse_request({"model": "Qwen/Qwen3-8B", "request_rate": "inf"})) is None
+    assert fleet_target(parse_request({"model": "Qwen/Qwen3-8B", "request_rate": 30, "min_request_rate": 50})) == 50
+    assert fleet_target(parse_request({"model": "Qwen/Qwen3-8B", "request_rate": 70, "min_request_rate": 50})) == 70
+
+
+@pytest.fixture(scope="module")
+def one_and_three():
+    return make_plan(**QWEN, request_rate=2), make_plan(**QWEN, request_rate=2, replicas=3)
+
+
+def test_replicas_multiply_the_sustainable_rate(one_and_three):
+    one, three = one_and_three
+    assert three.hardware.replicas == 3 and three.hardware.gpus_used == 1
+    assert three.memory == one.memory  # each replica is the same deployment
+    rate1, rate3 = one.performance.max_request_rate_per_s.expected, three.performance.max_request_rate_per_s.expected
+    assert rate3 == pytest.approx(3 * rate1, rel=0.02)
+    assert any("a load balancer splits the requests evenly over the 3 replicas" in a for a in three.performance.assumptions)
+
+
+def test_an_overloaded_plan_names_the_replicas_that_keep_up(one_and_three):
+    one, _ = one_and_three
+    assert one.performance.keeps_up is False
+    per_replica = one.performance.max_request_rate_per_s.expected
+    needed = replicas_for(2, per_replica)
+    warning = next(w for w in one.warnings if w.startswith("overloaded"))
+    assert warning.endswith(f"{needed} replicas of this deployment would keep up (replicas: {needed})")
+    fleet = make_plan(**QWEN, request_rate=2, replicas=needed)
+    assert fleet.performance.keeps_up is True and not any(w.startswith("overloaded") for w in fleet.warnings)
+
+
+@pytest.fixture(scope="module")
+def fleet_sweep():
+    base = parse_request({"model": "Qwen/Qwen3-8B", "max_model_len": 8192, "request_rate": 40, "max_ttft_ms": 500})
+    return base, sweep(base, gpu_names=["L4", "L40S", "H100"], full_plans=3)
+
+
+def test_sweep_rows_cover_the_target_rate_with_the_fewest_replicas(fleet_sweep):
+    _, result = fleet_sweep
+    simulated = [row for row in result.results if row.simulated]
+    assert simulated and any(row.replicas > 1 for row in simulated)
+    for row in simulated:
+        assert row.max_request_rate_per_s >= 40
+        assert row.ttft_ms <= 500
+        assert row.total_gpus == row.gpus_per_node * row.nodes * row.replicas
+        assert row.cost_per_hour == pytest.approx(row.usd_per_gpu_hour * row.total_gpus)
+        # One replica fewer would not sustain the target at the same rate per replica (none spare).
+        if row.replicas > 1 and row.ttft_ms * 2 < 500:
+            assert (row.replicas - 1) * row.rate_per_replica_per_s < 40
+    costs = [row.cost_per_hour for row in result.results]
+    assert costs == sorted(costs)
+
+
+def test_a_fleet_row_replans_to_the_same_fleet(fleet_sweep):
+    _, result = fleet_sweep
+    for row in result.results[:3]:
+        alone = plan(row.request)
+        assert alone.hardware.replicas == row.replicas
+        assert alone.performance.max_request_rate_per_s.expected == pytest.approx(row.max_request_rate_per_s)
+        assert row.plan is not None and row.plan.hardware.replicas == row.replicas
+
+
+def test_cost_per_million_tokens_is_at_the_sustained_rate(fleet_sweep):
+    _, result = fleet_sweep
+    row = result.results[0]
+    tokens_per_hour = row.max_request_rate_per_s * 256 * 3600
+    assert row.output_tokens_per_request == 256
+    assert row.cost_per_million_output_tokens == pytest.approx(row.cost_per_hour / tokens_per_hour * 1e6)
+
+
+@pytest.fixture(scope="module")
+def three_replicas():
+    return make_plan(model="Qwen/Qwen3-8B", gpu="H100", gpus=2, tensor_parallel_size=2, replicas=3)
+
+
+def test_compose_runs_one_service_per_replica_on_its_own_gpus_and_port(three_replicas):
+    text = three_replicas.artifacts.docker_compose
+    doc = yaml.safe_load(text)
+    COMPOSE.validate(doc)
+    services = doc["services"]
+    assert list(services) == ["vllm-1", "vllm-2", "vllm-3"]
+    devices = [s["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] for s in services.values()]
+    assert devices == [["0", "1"], ["2", "3"], ["4", "5"]]
+    assert [s["ports"] for s in services.values()] == [["8000:8000"], ["8001:8000"], ["8002:8000"]]
+    assert "round-robin load balancer" in text.split("services:")[0]
+
+
+def test_kubernetes_scales_the_deployment_behind_one_service(three_replicas):
+    text = three_replicas.artifacts.kubernetes
+    assert "3 replicas behind one Service" in text.split("apiVersion")[0]
+    docs = list(yaml.safe_load_all(text))
+    check_kubernetes(docs)
+    assert [d["kind"] for d in docs] == ["Deployment", "Service"]  # no ReadWriteOnce claim shared across nodes
+    deployment = docs[0]
+    assert deployment["spec"]["replicas"] == 3
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes["hf-cache"]
+    assert three_replicas.artifacts.docker_run.startswith("# One replica of 3")
+
+
+def test_cli_rejects_zero_replicas(capsys):
+    assert main(["plan", "--model", "Qwen/Qwen3-8B", "--gpu", "L4", "--replicas", "0"]) == 2
+    assert capsys.readouterr().err == "vllm-wizard: error: --replicas: must be at least 1 (got 0)\n"
