@@ -3,6 +3,7 @@
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -188,12 +189,26 @@ def test_malicious_path_stays_one_argument_and_never_runs(evil_model, tmp_path):
     # The same path inside docker run, compose and kubernetes stays intact too.
     docker = shell_words(p.artifacts.docker_run.replace('"$HOME', '"/h'))
     assert f"{evil_model}:/models/{docker[docker.index('--model') + 1].split('/')[-1]}:ro" in docker
+    # Compose interpolates $ in every value and Kubernetes $(VAR) in args: both read $$ as one literal $.
     compose = yaml.safe_load(p.artifacts.docker_compose)["services"]["vllm"]
-    assert compose["volumes"][0]["source"] == str(evil_model)
+    assert compose["volumes"][0]["source"] == str(evil_model).replace("$", "$$")
+    assert compose["command"][:2] == ["--model", "/models/" + compose["command"][1].split("/")[-1]]
     k8s = [d for d in yaml.safe_load_all(p.artifacts.kubernetes) if d["kind"] == "Deployment"][0]
     volume = next(v for v in k8s["spec"]["template"]["spec"]["volumes"] if v["name"] == "model")
-    assert volume["hostPath"]["path"] == str(evil_model)
+    assert volume["hostPath"]["path"] == str(evil_model)  # not a field Kubernetes expands
     assert k8s["metadata"]["name"].replace("-", "").isalnum()
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="no docker-compose binary here")
+def test_compose_reads_a_dollar_in_a_path_literally(evil_model, tmp_path):
+    """docker-compose's own parser: the path comes back whole, nothing interpolated (without $$ it refuses the file).
+    `config` prints the resolved file re-escaped, so a literal $ shows as $$ there too."""
+    p = make_plan(model=str(evil_model), gpu="L4")
+    (tmp_path / "docker-compose.yaml").write_text(p.artifacts.docker_compose)
+    result = subprocess.run(["docker-compose", "-f", str(tmp_path / "docker-compose.yaml"), "config"],
+                            capture_output=True, text=True, check=True)
+    service = yaml.safe_load(result.stdout)["services"]["vllm"]
+    assert service["volumes"][0]["source"] == str(evil_model).replace("$", "$$")
 
 
 def test_option_like_directory_is_not_read_as_an_option(tmp_path, monkeypatch):
@@ -241,3 +256,14 @@ def test_vllm_args_are_shared_by_every_artifact():
     assert vllm_args(p) == p.artifacts.vllm_args
     for text in (p.artifacts.serve_command, p.artifacts.docker_run):
         assert shlex.join(p.artifacts.vllm_args[:2]) in " ".join(text.split())
+
+
+def test_a_dollar_in_an_argument_is_literal_for_compose_and_kubernetes(evil_model):
+    """Compose interpolates ${...} and Kubernetes $(...) in args: a user's $ is written $$ for both."""
+    p = make_plan(model=str(evil_model), gpu="L4", revision="tag$(x)${HOME}")
+    assert p.artifacts.vllm_args[p.artifacts.vllm_args.index("--revision") + 1] == "tag$(x)${HOME}"
+    compose = yaml.safe_load(p.artifacts.docker_compose)["services"]["vllm"]["command"]
+    assert compose[compose.index("--revision") + 1] == "tag$$(x)$${HOME}"
+    k8s = next(d for d in yaml.safe_load_all(p.artifacts.kubernetes) if d["kind"] == "Deployment")
+    args = k8s["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--revision") + 1] == "tag$$(x)$${HOME}"

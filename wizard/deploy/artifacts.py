@@ -119,6 +119,29 @@ class _Expands(str):
 HOME_HF_CACHE = _Expands(f"$HOME/.cache/huggingface:{HF_CACHE}")
 
 
+class _Interpolated(str):
+    """A value of our own that the file's format must expand: ``${HEAD_IP:?...}`` in Compose,
+    ``$(LWS_LEADER_ADDRESS)`` in Kubernetes.  Every other ``$`` is written ``$$``, which both formats
+    read as a literal dollar, so a model path or argument holding ``$`` reaches vLLM unchanged."""
+
+
+COMPOSE_HEAD_IP = _Interpolated("${HEAD_IP:?set HEAD_IP to the head node's address}")
+LWS_LEADER = _Interpolated("$(LWS_LEADER_ADDRESS)")
+
+
+def _literal_dollars(value: Any) -> Any:
+    """Every string in ``value`` with ``$`` doubled, except :class:`_Interpolated` ones."""
+    if isinstance(value, _Interpolated):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_literal_dollars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal_dollars(v) for k, v in value.items()}
+    return value
+
+
 def _multiline(words: list[str], head: int) -> str:
     """Shell words, the first ``head`` on one line, then one option (with its value) per line."""
     quoted = [f'"{w}"' if isinstance(w, _Expands) else shlex.quote(w) for w in words]
@@ -326,18 +349,18 @@ def _compose_multi_node(resp: PlanResponse, service: dict[str, Any]) -> dict[str
     head.pop("ports")
     worker = {key: value for key, value in head.items() if key not in ("healthcheck", "command")}
     worker["profiles"] = ["worker"]
-    worker["command"] = [_ray_worker("${HEAD_IP:?set HEAD_IP to the head node's address}", _gpu_count(resp))]
+    worker["command"] = [_Interpolated(_ray_worker(COMPOSE_HEAD_IP, _gpu_count(resp)))]
     return {"head": head, "worker": worker}
 
 
 def _compose_dp(resp: PlanResponse, service: dict[str, Any]) -> dict[str, Any]:
     """Head and worker services of a multi-node data-parallel plan; each worker node says its first rank."""
-    address = "${HEAD_IP:?set HEAD_IP to the head node's address}"
+    address = COMPOSE_HEAD_IP
     head = {**service, "profiles": ["head"], "network_mode": "host",
             "command": [*_container_args(resp), *dp_node_args(resp, 0, address)]}
     head.pop("ports")
     worker = {key: value for key, value in head.items() if key != "healthcheck"}
-    start = f"${{DP_START_RANK:?set DP_START_RANK to this node's index x {_dp_local(resp)}}}"
+    start = _Interpolated(f"${{DP_START_RANK:?set DP_START_RANK to this node's index x {_dp_local(resp)}}}")
     worker |= {"profiles": ["worker"],
                "command": [*_container_args(resp), *dp_node_args(resp, 1, address)[:-1], start]}
     return {"head": head, "worker": worker}
@@ -390,7 +413,7 @@ def compose_document(resp: PlanResponse) -> dict[str, Any]:
         document["volumes"] = {"huggingface-cache": {}}
     for svc in document["services"].values():
         svc["volumes"] = volumes
-    return document
+    return _literal_dollars(document)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -462,7 +485,7 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
     container = {
         "name": "vllm",
         "image": image(resp),
-        "args": _container_args(resp),
+        "args": _literal_dollars(_container_args(resp)),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}],
         "resources": {"limits": {gpu_resource: _gpu_count(resp)}},
@@ -498,6 +521,14 @@ def _service(name: str, labels: dict[str, str], selector: dict[str, str], port: 
     }
 
 
+def _pod_shell_word(word: str) -> str:
+    """A word of a ``bash -c`` script in a pod spec: quoted for bash, ``$`` doubled for Kubernetes,
+    whose own variable is kept (filled in by Kubernetes, then read literally by bash)."""
+    if isinstance(word, _Interpolated):
+        return shlex.quote(word)
+    return _literal_dollars(f'"{word}"' if isinstance(word, _Expands) else shlex.quote(word))
+
+
 def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], container: dict[str, Any],
                        volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One LeaderWorkerSet group per deployment: the leader runs the Ray head and vLLM, workers join Ray.
@@ -507,16 +538,16 @@ def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], co
     """
     worker = {key: value for key, value in container.items() if not key.endswith("Probe") and key != "ports"}
     if dp_across_nodes(resp):
-        # Kubernetes expands $(LWS_LEADER_ADDRESS) from the env LWS injects; $$ keeps bash's $((...)) for bash.
-        leader = {**container, "args": [*_container_args(resp), *dp_node_args(resp, 0, "$(LWS_LEADER_ADDRESS)")]}
+        # Kubernetes expands $(LWS_LEADER_ADDRESS) from the env LWS injects; bash computes the start rank.
+        leader = {**container, "args": _literal_dollars([*_container_args(resp), *dp_node_args(resp, 0, LWS_LEADER)])}
         words = ["vllm", "serve", container_model(resp), *vllm_args(resp),
-                 *dp_node_args(resp, "LWS_WORKER_INDEX", "$(LWS_LEADER_ADDRESS)")]
-        script = "exec " + " ".join(f'"{w}"' if isinstance(w, _Expands) else shlex.quote(w) for w in words)
-        worker |= {"name": "vllm-headless", "command": ["/bin/bash", "-c"], "args": [script.replace("$((", "$$((")]}
+                 *dp_node_args(resp, "LWS_WORKER_INDEX", LWS_LEADER)]
+        script = "exec " + " ".join(_pod_shell_word(w) for w in words)
+        worker |= {"name": "vllm-headless", "command": ["/bin/bash", "-c"], "args": [script]}
     else:
-        leader = {**container, "command": ["/bin/bash", "-c"], "args": [_head_script(resp)]}
+        leader = {**container, "command": ["/bin/bash", "-c"], "args": [_literal_dollars(_head_script(resp))]}
         worker |= {"name": "ray-worker", "command": ["/bin/bash", "-c"],
-                   "args": [_ray_worker("$(LWS_LEADER_ADDRESS)", _gpu_count(resp))]}
+                   "args": [_ray_worker(LWS_LEADER, _gpu_count(resp))]}
     leader_labels = {**labels, "role": "leader"}
     return [
         {
