@@ -82,3 +82,14 @@ def compact(n: float) -> str:
 def percent(fraction: float) -> str:
     """A fraction as a percentage: 0.873 -> "87.3%", 36.3 -> "3,630%"."""
     return number(fraction * 100) + "%"
+
+
+def setting(value: object) -> str:
+    """A setting's value for people: on/off for switches, numbers as :func:`number` writes them, "none" when unset."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float)):
+        return number(value, 6)
+    return str(value)
