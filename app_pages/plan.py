@@ -65,8 +65,8 @@ with st.spinner("Planning...", show_time=False):
     resp, error = cached.plan_of(request.model_dump_json())
 if error or resp is None:
     st.error(error, title="No plan for this request")
-    st.info("Pick a model from the catalog, give a local directory with config.json, or check the GPU name. "
-            "The Models and GPUs pages list what is bundled.", icon=":material/lightbulb:")
+    st.info("Change it in the form on the left: any catalog model, Hugging Face id or local directory with "
+            "config.json, and any catalog GPU (the Models and GPUs pages list them).", icon=":material/lightbulb:")
     st.stop()
 
 # ---------------------------------------------------------------------------------------------- cards, fast ones first
