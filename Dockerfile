@@ -24,7 +24,7 @@ RUN pip install --no-cache-dir /wheels/*.whl \
 WORKDIR /app
 # The dashboard's scripts and settings, owned by root: the app cannot change its own code.
 COPY app.py ./
-COPY pages ./pages
+COPY app_pages ./app_pages
 COPY .streamlit ./.streamlit
 # A numeric non-root user, so Kubernetes' runAsNonRoot can check it.
 USER 10001

@@ -1,6 +1,6 @@
 """vLLM Wizard dashboard: `streamlit run app.py`.
 
-Builds the navigation over the pages in pages/ and the sidebar shared by all
+Builds the navigation over the pages in app_pages/ and the sidebar shared by all
 of them; every page reads inputs, calls the wizard package and draws.
 """
 
@@ -12,13 +12,13 @@ st.set_page_config(page_title="vLLM Wizard", page_icon=":material/memory:", layo
 
 page = st.navigation(
     [
-        st.Page("pages/plan.py", title="Plan", icon=":material/memory:", default=True,
+        st.Page("app_pages/plan.py", title="Plan", icon=":material/memory:", default=True,
                 help="Will a model fit under vLLM, with which settings, how fast, and the commands to deploy it."),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:",
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:",
                 help="The cheapest GPUs and layouts that meet a latency or throughput target, and two plans side by side."),
-        st.Page("pages/gpus.py", title="GPUs", icon=":material/developer_board:",
+        st.Page("app_pages/gpus.py", title="GPUs", icon=":material/developer_board:",
                 help="GPUs detected on this server and the GPU catalog with memory, bandwidth and compute."),
-        st.Page("pages/models.py", title="Models", icon=":material/view_list:",
+        st.Page("app_pages/models.py", title="Models", icon=":material/view_list:",
                 help="The bundled model catalog: parameters, context length, KV bytes per token, architecture."),
     ],
     position="top",

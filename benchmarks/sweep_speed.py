@@ -42,8 +42,8 @@ print(json.dumps(out))
 """
 
 
-PAGE_CHANGES = [("sweep_model", "deepseek-ai/DeepSeek-V3"), ("target_max_itl_ms", 60.0), ("sweep_model", "Qwen/Qwen3-32B"),
-                ("sweep_concurrency", 64), ("sweep_model", "meta-llama/Llama-3.1-405B-Instruct"), ("target_max_itl_ms", 80.0)]
+PAGE_CHANGES = [("model", "deepseek-ai/DeepSeek-V3"), ("max_itl_ms", 60.0), ("model", "Qwen/Qwen3-32B"),
+                ("concurrency", 64), ("model", "meta-llama/Llama-3.1-405B-Instruct"), ("max_itl_ms", 80.0)]
 
 
 def page_seconds() -> list[float]:
@@ -54,10 +54,10 @@ def page_seconds() -> list[float]:
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     times = []
     for key, value in PAGE_CHANGES:
-        widget = at.selectbox(key=key) if key == "sweep_model" else at.number_input(key=key)
+        widget = at.selectbox(key=key) if key == "model" else at.number_input(key=key)
         widget.set_value(value)
         start = time.perf_counter()
         at.run()

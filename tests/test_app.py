@@ -1,18 +1,34 @@
 """The dashboard's behaviour through Streamlit's AppTest (no browser)."""
 
 import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qsl, urlparse
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages import form, plan_cards
 from tests.conftest import make_plan
+from wizard.faces import format as fmt
+from wizard.schema import Recommendation, parse_request
 
 TIMEOUT = 60
+ROOT = Path(__file__).parents[1]
+OVERLOADED = {"model": "Qwen/Qwen3-32B", "gpu": "L40S", "gpus": "2", "request_rate": "5"}
+NO_FIT = {"model": "meta-llama/Llama-3.1-405B-Instruct", "gpu": "RTX 4090"}
 
 
 @pytest.fixture
 def app():
     return AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+
+
+def plan_page(app, **query):
+    app.query_params.update(query)
+    at = app.run()
+    assert not at.exception
+    return at
 
 
 def plotly_specs(at):
@@ -23,19 +39,38 @@ def serve_command(at):
     return next(c.value for c in at.code if c.value.startswith("vllm serve"))
 
 
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def alerts(at, kind):
+    """(title, body) of every st.success / st.warning / st.error on the page."""
+    return [(a.proto.title, a.value) for a in getattr(at, kind)]
+
+
+def links(at):
+    """The targets of the markdown links on the page."""
+    return [target for m in at.markdown for target in re.findall(r"\]\((\./\?[^)]*)\)", m.value)]
+
+
+def link_request(target):
+    return parse_request(dict(parse_qsl(urlparse(target).query)))
+
+
+# ---------------------------------------------------------------------------------------------- the first page
+
+
 def test_first_page_shows_a_plan_with_charts_code_and_downloads(app):
-    at = app.run()
-    assert not at.exception
+    at = plan_page(app)
     assert len(at.get("plotly_chart")) >= 2
     assert serve_command(at).startswith("vllm serve meta-llama/Llama-3.1-8B-Instruct")
     assert len(at.get("download_button")) >= 3
-    labels = [m.label for m in at.metric]
-    assert "Fits" in labels and "OOM risk" in labels
-    assert at.metric[labels.index("Fits")].value == "yes"
+    assert metrics(at)["Verdict"] == "fits" and "OOM risk" in metrics(at)
+    assert alerts(at, "success")[0][0] == "Fits"
 
 
 def test_vram_chart_data_matches_the_plan(app):
-    at = app.run()
+    at = plan_page(app)
     expected = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100 SXM 80GB")
     vram = plotly_specs(at)[0]
     bars = {trace["name"]: trace["y"][0] for trace in vram["data"]}
@@ -45,8 +80,8 @@ def test_vram_chart_data_matches_the_plan(app):
     assert bars["Activation peak"] == pytest.approx(gpu.activation_gib)
 
 
-def test_submitting_the_form_replans_and_updates_the_url(app):
-    at = app.run()
+def test_submitting_the_form_replans_and_updates_the_share_link(app):
+    at = plan_page(app)
     at.selectbox(key="model").set_value("Qwen/Qwen3-8B")
     at.number_input(key="concurrency").set_value(4)
     at.form_submit_button[0].click().run()
@@ -59,9 +94,7 @@ def test_submitting_the_form_replans_and_updates_the_url(app):
 
 
 def test_query_parameters_reproduce_a_plan(app):
-    app.query_params.update({"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "gpus": "2", "max_model_len": "8192"})
-    at = app.run()
-    assert not at.exception
+    at = plan_page(app, model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", gpus="2", max_model_len="8192")
     command = serve_command(at)
     assert "--max-model-len 8192" in command
     expected = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", gpus=2, max_model_len=8192)
@@ -69,32 +102,293 @@ def test_query_parameters_reproduce_a_plan(app):
 
 
 def test_unknown_model_in_the_url_is_an_error_not_a_traceback(app):
-    app.query_params["model"] = "does-not/exist"
-    at = app.run()
-    assert not at.exception
+    at = plan_page(app, model="does-not/exist")
     assert at.error and "does-not/exist" in at.error[0].value
     assert not at.get("plotly_chart")
 
 
-def test_invalid_max_model_len_is_an_error(app):
-    app.query_params.update({"max_model_len": "lots"})
-    at = app.run()
+# ---------------------------------------------------------------------------------------------- 1. overload
+
+
+def test_an_overloaded_plan_never_shows_the_plain_success_verdict(app):
+    at = plan_page(app, **OVERLOADED)
+    expected = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5)
+    assert expected.feasibility.fits and plan_cards.keeps_up(expected) is False  # the memory fits, the rate does not
+    assert not at.success
+    (title, body), = alerts(at, "warning")
+    sustained = fmt.number(expected.performance.max_request_rate_per_s.expected)
+    assert title == f"Overloaded: sustains about {sustained} requests/s, not the 5 asked"
+    assert "4 replicas" in body  # ceil(5 / 1.64)
+    assert metrics(at)["Verdict"] == "overloaded"
+
+
+def test_keeps_up_is_read_from_saturated_in_one_place():
+    fits = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=1)
+    assert plan_cards.keeps_up(fits) is True
+    assert plan_cards.keeps_up(make_plan(**NO_FIT)) is None  # vLLM does not start: nothing to keep up with
+
+
+# ---------------------------------------------------------------------------------------------- 2. plans that do not fit
+
+
+def test_a_plan_that_does_not_fit_shows_what_is_missing_and_fixes_that_fit(app):
+    at = plan_page(app, **NO_FIT)
+    expected = make_plan(model=NO_FIT["model"], gpu=NO_FIT["gpu"])
+    shown = metrics(at)
+    assert shown["Verdict"] == "does not fit"
+    assert shown["Memory missing per GPU"] == fmt.gib(-expected.memory.kv_cache_gib) == "739 GiB"
+    assert not any(value.startswith(("-", "−")) for value in shown.values())
+    targets = links(at)
+    assert targets and len(targets) == len(expected.recommendation.suggestions)
+    for target in targets:
+        assert make_plan(**link_request(target).flat()).feasibility.fits, target
+    assert any("Do not deploy these as they are" in title for title, _ in alerts(at, "error"))
+
+
+def test_a_plan_that_does_not_fit_gives_no_performance_numbers(app):
+    at = plan_page(app, model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", prompt_tokens="1000000")
+    assert any("does not fit" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 3  # memory, gauge, frontier: no performance ranges of a workload that cannot run
+
+
+# ---------------------------------------------------------------------------------------------- 3. links with typos
+
+
+BAD_LINKS = [
+    ({"gpus": "-1"}, "gpus=-1", "GPUs per node", "**1**"),
+    ({"gpus": "0"}, "gpus=0", "GPUs per node", "**1**"),
+    ({"gpus": "abc"}, "gpus=abc", "GPUs per node", "**1**"),
+    ({"concurrency": "0"}, "concurrency=0", "Concurrent requests", "**16**"),
+    ({"request_rate": "-3"}, "request_rate=-3", "Request rate (req/s)", "**closed loop: the concurrent requests**"),
+    ({"request_rate": "nan"}, "request_rate=nan", "Request rate (req/s)", "**closed loop: the concurrent requests**"),
+    ({"gpu_memory_utilization": "2"}, "gpu_memory_utilization=2", "GPU memory utilization", "**vLLM's default for the GPU**"),
+    ({"batching_mode": "turbo"}, "batching_mode=turbo", "Batching mode", "**balanced**"),
+    ({"quantization": "zip"}, "quantization=zip", "Quantization", "**the checkpoint's own**"),
+    ({"port": "70000"}, "port=70000", "Port", "**8000**"),
+    ({"max_model_len": "lots"}, "max_model_len=lots", "Max model length", "**the longest that fits**"),
+    ({"colour": "blue"}, "colour", "not a setting of this dashboard", "ignored"),
+]
+
+
+@pytest.mark.parametrize("query, param, label, instead", BAD_LINKS, ids=[b[1] for b in BAD_LINKS])
+def test_a_typo_in_a_link_is_named_with_what_was_used_instead(app, query, param, label, instead):
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="L40S", **query)
+    (title, body), = alerts(at, "warning")
+    assert title == "The link has values this page could not use"
+    assert f"`{param}" in body and label in body and instead in body
+    expected = make_plan(model="Qwen/Qwen3-8B", gpu="L40S")  # the defaults were used, and the plan says so
+    assert serve_command(at) == expected.artifacts.serve_command
+
+
+def test_a_link_value_the_widget_cannot_read_is_read_by_the_one_door(app):
+    """8k, FP8 and 'yes' are good values the bound widgets would drop without a word: the door reads them."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="L40S", prompt_tokens="8k", quantization="FP8", trust_remote_code="yes")
+    assert not at.warning
+    expected = make_plan(model="Qwen/Qwen3-8B", gpu="L40S", prompt_tokens=8000, quantization="fp8", trust_remote_code=True)
+    assert serve_command(at) == expected.artifacts.serve_command
+    assert at.number_input(key="prompt_tokens").value == 8000
+
+
+def test_the_link_warning_goes_once_the_form_changes(app):
+    at = plan_page(app, gpus="abc")
+    assert at.warning
+    at.number_input(key="concurrency").set_value(4)
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.warning
+
+
+# Long values stay under Streamlit's own limit (a query string over 512 Ki characters is dropped whole, and logged).
+NASTY = ["x" * 10_000, "9" * 400, "1e400", "inf", "-inf", "nan", "-5", "", "   ", "ünïcødé 测试", "\x00\x01\x7f\x1b[31m",
+         "８", "1.5k", "true", "$(rm -rf ~)", "<script>alert(1)</script>", "`code`"]
+
+
+@pytest.mark.parametrize("page", ["app_pages/plan.py", "app_pages/compare.py"])
+@pytest.mark.parametrize("value", NASTY, ids=range(len(NASTY)))
+def test_no_link_value_raises_an_exception(app, value, page):
+    """Every setting of both pages at once, plus an unknown key, set to a long, huge, infinite, NaN, negative, empty,
+    non-ASCII, binary or hostile value: the page warns or plans, it never raises."""
+    names = [*form.SPECS, *form.TARGETS, "provider"]
+    app.query_params.update({name: value for name in names} | {value or "empty": "1"})
+    at = app.switch_page(page).run()  # each page opened first: AppTest cannot rerun a typed-in option
     assert not at.exception
-    assert at.error and "Max model length" in at.error[0].value
+    assert at.warning and at.warning[0].proto.title == "The link has values this page could not use"
 
 
-def test_failing_plan_lists_fixes_as_links(app):
-    app.query_params.update({"model": "meta-llama/Llama-3.1-70B-Instruct", "gpu": "H100"})
-    at = app.run()
+@pytest.mark.parametrize("value", NASTY, ids=range(len(NASTY)))
+def test_no_typed_value_raises_an_exception(app, value):
+    """The form's free-text fields (the choices with typed-in options go through the same door as the URL above)."""
+    at = plan_page(app)
+    at.toggle(key="advanced").set_value(True).run()
+    for name in ("max_model_len", "revision", "vllm_version"):
+        at.text_input(key=name).set_value(value)
+    at.form_submit_button[0].click().run()
     assert not at.exception
-    assert at.metric[0].value == "no"
-    links = [m.value for m in at.markdown if "](?" in m.value]
-    assert any("gpus=2" in link for link in links)
-    assert any("AWQ" in link for link in links)
+    assert at.error or at.success
 
 
-def test_profile_upload_fills_the_form(app, tmp_path):
-    at = app.run()
+def test_advanced_settings_are_the_wizards_until_switched_on(app):
+    at = plan_page(app)
+    assert at.toggle(key="advanced").value is False and "max_model_len" not in [w.key for w in at.text_input]
+    at = plan_page(AppTest.from_file("../app.py", default_timeout=TIMEOUT), max_model_len="8k")
+    assert at.toggle(key="advanced").value is True  # a link that sets one shows them
+    assert at.text_input(key="max_model_len").value == "8000" and "--max-model-len 8000" in serve_command(at)
+    at.toggle(key="advanced").set_value(False).run()  # off: the wizard's own again, and so is the link
+    assert "--max-model-len 131072" in serve_command(at)
+    at.toggle(key="advanced").set_value(True).run()
+    assert at.text_input(key="max_model_len").value == ""
+
+
+# ---------------------------------------------------------------------------------------------- 4. one set of defaults
+
+
+def test_both_pages_draw_the_same_fields_with_the_same_keys_and_defaults(app):
+    at = plan_page(app)
+    plan_values = {name: at.get_by_key(name).value for name in form.BASIC}
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception
+    for name in ("model", "prompt_tokens", "gen_tokens", "concurrency", "request_rate", "batching_mode"):
+        assert at.get_by_key(name).value == plan_values[name] == form.default_value(name), name
+    assert at.number_input(key="concurrency").value == 16 == make_plan(model="Qwen/Qwen3-8B", gpu="H100").request.workload.concurrency
+
+
+def test_a_value_in_the_link_is_the_value_on_both_pages(app):
+    at = plan_page(app, concurrency="7", prompt_tokens="2k")
+    assert at.number_input(key="concurrency").value == 7
+    at.switch_page("app_pages/compare.py").run()
+    assert at.number_input(key="concurrency").value == 7 and at.number_input(key="prompt_tokens").value == 2000
+
+
+# ---------------------------------------------------------------------------------------------- 5. numbers for people
+
+
+def test_every_number_on_the_plan_page_is_formatted(app):
+    at = plan_page(app, **OVERLOADED)
+    # The form sends its concurrency (16) with the rate: vllm bench's --max-concurrency beside --request-rate.
+    expected = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5, concurrency=16)
+    shown, f, perf = metrics(at), expected.feasibility, expected.performance
+    assert shown["KV cache per GPU"] == fmt.gib(expected.memory.kv_cache_gib)
+    assert shown[f"Requests at once at {fmt.tokens(f.context_tokens)}"] == fmt.count(f.max_concurrency)
+    assert shown["Longest context at 16 requests"] == fmt.tokens(f.max_context_tokens)
+    caption = next(c.value for c in at.caption if c.value.startswith("200 requests of"))
+    assert perf.ttft_ms.expected == 779.3 and "779 ms to the first token" in caption  # not "779.3 ms"
+    assert fmt.tokens_per_s(perf.output_tokens_per_s.expected) in caption
+
+
+def test_tables_separate_thousands(app):
+    at = plan_page(app)
+    settings = at.table[0].value
+    assert settings.set_index("setting").loc["max_model_len", "value"] == "131,072"
+    at.switch_page("app_pages/models.py").run()
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["context"]["type_config"]["format"] == columns["KV bytes/token"]["type_config"]["format"] == "%,d"
+
+
+# ---------------------------------------------------------------------------------------------- 6. layout
+
+
+def test_the_settings_table_lists_every_setting_in_words(app):
+    at = plan_page(app)
+    table = at.table[0].value
+    assert list(table["setting"]) == Recommendation.setting_names()
+    assert list(table.columns) == ["setting", "value", "from", "why"]
+    assert not set(table["value"]) & {"None", "True", "False", ""}
+    assert all(table["why"])
+
+
+def test_only_notes_meant_for_people_are_shown(app):
+    at = plan_page(app, model="openai/gpt-oss-120b", gpu="H100")
+    assert not any("total_size" in c.value for c in at.caption)
+
+
+def test_the_parameter_count_is_the_same_on_the_models_and_plan_pages(app):
+    at = plan_page(app, model="deepseek-ai/DeepSeek-V3", gpu="H200 SXM 141GB", gpus="8")
+    caption = at.caption[0].value
+    assert "684.49B parameters (671.03B loaded: the multi-token-prediction layers are not loaded)" in caption
+    at.switch_page("app_pages/models.py").run()
+    models = at.dataframe[0].value.set_index("model")
+    assert models.loc["deepseek-ai/DeepSeek-V3", "parameters (B)"] == 684.49
+
+
+def test_empty_fields_say_what_empty_means(app):
+    at = plan_page(app)
+    assert at.number_input(key="vram_gb").proto.placeholder == "the GPU's own"
+    assert at.number_input(key="request_rate").proto.placeholder.startswith("closed loop")
+    placeholders = [w.proto.placeholder for w in [*at.number_input, *at.text_input] if w.proto.placeholder]
+    assert placeholders and "recommended" not in placeholders
+
+
+def test_compare_page_links_each_cheap_row_to_its_plan_in_one_click(app):
+    at = plan_page(app)
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not at.error
+    cheapest = at.table[0].value
+    assert list(cheapest["#"])[:3] == ["1", "2", "3"]
+    first = link_request(re.fullmatch(r"\[open plan\]\((.*)\)", cheapest.iloc[0]["plan"]).group(1))
+    assert f"{first.hardware.gpus} x {first.hardware.gpu}" in cheapest.iloc[0]["deployment"]
+    assert make_plan(**first.flat()).feasibility.fits
+    assert len(plotly_specs(at)) == 2  # the Pareto chart and the comparison's memory bars
+    assert any(c.language == "diff" for c in at.code)
+
+
+def test_compare_page_side_by_side_has_the_cost(app):
+    at = plan_page(app)
+    at.switch_page("app_pages/compare.py").run()
+    side = at.table[1].value.set_index("")
+    a, b = side.columns
+    assert side.loc["cost per hour", a].startswith("$") and side.loc["cost per hour", a].endswith(")")
+    assert side.loc["cost per million output tokens", b].startswith("$")
+
+
+def test_compare_page_target_filters_rows(app):
+    at = plan_page(app)
+    at.switch_page("app_pages/compare.py").run()
+    before = int(metrics(at)["Fit and meet the targets"].replace(",", ""))
+    at.number_input(key="max_itl_ms").set_value(30).run()
+    assert not at.exception
+    after = int(metrics(at)["Fit and meet the targets"].replace(",", ""))
+    assert 0 < after < before
+
+
+def test_compare_page_reports_an_unknown_model(app):
+    app.query_params["model"] = "no-such/model-xyz"
+    at = app.switch_page("app_pages/compare.py").run()  # opened first: AppTest cannot rerun a typed-in option
+    assert not at.exception
+    assert at.error and "no-such/model-xyz" in at.error[0].value
+
+
+# ---------------------------------------------------------------------------------------------- 7 and 8. first paint, cards
+
+
+def elements(node):
+    """The elements under a node of AppTest's tree, in page order."""
+    children = getattr(node, "children", None)
+    if not children:
+        return [node]
+    return [element for child in children.values() for element in elements(child)]
+
+
+def test_the_verdict_comes_before_every_chart_and_hidden_tabs_draw_nothing(app):
+    at = plan_page(app)
+    kinds = [element.type for element in elements(at.main)]
+    assert kinds.index("success") < kinds.index("metric") < kinds.index("plotly_chart")
+    deploy = [c for c in at.code if c.language in ("bash", "yaml")]
+    assert len(deploy) == 1  # the open tab's code only, not six blocks on every rerun
+
+
+def test_the_plan_page_is_one_function_per_card():
+    cards = ["verdict", "metrics", "memory_chart", "gauge", "performance", "frontier", "settings", "fixes", "warnings",
+             "deploy", "share", "log_check"]
+    page = (ROOT / "app_pages" / "plan.py").read_text()
+    for card in cards:
+        assert callable(getattr(plan_cards, card)), card
+        assert f"cards.{card}(" in page, card
+
+
+# ---------------------------------------------------------------------------------------------- the rest of the page
+
+
+def test_profile_upload_fills_the_form(app):
+    at = plan_page(app)
     profile = make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="L40S", gpus=2, concurrency=3).artifacts.profile_yaml
     at.file_uploader(key="profile_upload").upload("team.yaml", profile.encode())
     at.run()
@@ -105,7 +399,7 @@ def test_profile_upload_fills_the_form(app, tmp_path):
 
 
 def test_broken_profile_upload_is_reported(app):
-    at = app.run()
+    at = plan_page(app)
     at.file_uploader(key="profile_upload").upload("broken.yaml", b"model: [unclosed")
     at.run()
     assert not at.exception
@@ -115,73 +409,37 @@ def test_broken_profile_upload_is_reported(app):
 def test_tooltips_come_from_the_schema(app):
     from wizard.schema import field_info
 
-    at = app.run()
+    at = plan_page(app)
     assert at.number_input(key="gpus").help == field_info("gpus").description
     assert at.selectbox(key="model").help == field_info("model").description
 
 
 def test_gpus_page_without_gpus(app, monkeypatch):
     monkeypatch.setattr("wizard.catalog.detect.detect_gpus", lambda *a, **k: [])
-    at = app.run()
-    at.switch_page("pages/gpus.py").run()
+    at = plan_page(app)
+    at.switch_page("app_pages/gpus.py").run()
     assert not at.exception
     assert any("No NVIDIA GPU" in i.value for i in at.info)
     assert len(at.dataframe[0].value) >= 30
 
 
 def test_models_page_lists_the_catalog(app):
-    at = app.run()
-    at.switch_page("pages/models.py").run()
+    at = plan_page(app)
+    at.switch_page("app_pages/models.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) >= 36 and "KV bytes/token" in table.columns
 
 
-def compare_page(app, **query):
-    for key, value in query.items():
-        app.query_params[key] = value
-    at = app.run()
-    return at.switch_page("pages/compare.py").run()
-
-
-def test_compare_page_sweeps_and_links_each_row_to_the_plan_page(app):
-    from urllib.parse import parse_qsl
-
-    from wizard.schema import parse_request
-
-    at = compare_page(app)
-    assert not at.exception and not at.error
-    metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Configurations evaluated"].replace(",", "")) > 0
-    table = at.dataframe[1].value  # the price editor is the first table
-    assert list(table["$/hour"]) == sorted(table["$/hour"])
-    first = table.iloc[0]
-    request = parse_request(dict(parse_qsl(first["plan"].split("?", 1)[1])))
-    assert request.hardware.gpu == first["GPU"] and request.hardware.gpus == first["GPUs/node"]
-    assert make_plan(**{k: v for k, v in request.flat().items() if v is not None}).feasibility.fits
-    assert len(plotly_specs(at)) == 2  # the Pareto chart and the comparison's memory bars
-    assert any(c.language == "diff" for c in at.code)
-
-
-def test_compare_page_target_filters_rows(app):
-    at = compare_page(app)
-    before = len(at.dataframe[1].value)
-    at.number_input(key="target_max_itl_ms").set_value(30).run()
-    assert not at.exception
-    table = at.dataframe[1].value
-    assert 0 < len(table) < before and (table["ITL ms"] <= 30).all()
-
-
-def test_compare_page_reports_an_unknown_model(app):
-    at = compare_page(app, sweep_model="no-such/model-xyz")
-    assert not at.exception
-    assert at.error and "no-such/model-xyz" in at.error[0].value
+def open_log_check(app):
+    at = plan_page(app)
+    assert "log_text" not in [t.key for t in at.text_area]  # drawn only when opened
+    at.session_state["log_check"] = True
+    return at.run()
 
 
 def test_plan_page_checks_a_pasted_start_up_log(app):
-    from pathlib import Path
-
-    at = app.run()
+    at = open_log_check(app)
     at.text_area(key="log_text").set_value((Path(__file__).parent / "data/logs/v0_0.6.4_memory_profiling_rtx3090.log").read_text())
     at.text_input(key="log_model").set_value("meta-llama/Llama-3.1-8B-Instruct").run()
     assert not at.exception and not at.error
@@ -191,7 +449,8 @@ def test_plan_page_checks_a_pasted_start_up_log(app):
 
 
 def test_plan_page_reports_a_log_it_cannot_read(app):
-    at = app.run()
+    at = open_log_check(app)
     at.text_area(key="log_text").set_value("INFO: Uvicorn running on http://0.0.0.0:8000").run()
     assert not at.exception
     assert "no vLLM memory lines found" in at.error[0].value
+

@@ -267,3 +267,34 @@ def test_a_dollar_in_an_argument_is_literal_for_compose_and_kubernetes(evil_mode
     k8s = next(d for d in yaml.safe_load_all(p.artifacts.kubernetes) if d["kind"] == "Deployment")
     args = k8s["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--revision") + 1] == "tag$$(x)$${HOME}"
+
+
+def test_artifacts_of_a_plan_that_does_not_fit_say_so_at_the_top():
+    """serve.sh, the Compose file and the Kubernetes manifests open with why the plan will not run, as comments:
+    the files still parse and validate, and the script still runs its one command."""
+    p = make_plan(model="meta-llama/Llama-3.1-405B-Instruct", gpu="RTX 4090")
+    reason = p.feasibility.failed[0]
+    assert reason.startswith("vLLM does not start")
+    art = p.artifacts
+    for text in (art.serve_script, art.docker_compose, art.kubernetes):
+        header = [line for line in text.splitlines() if line.startswith("# ")][:3]
+        assert header == ["# DOES NOT FIT: vLLM will not start with these settings.", f"# - {reason}",
+                          "# Plan again with one of the fixes vLLM Wizard lists before running this."]
+    assert art.serve_script.startswith("#!/usr/bin/env bash\n# DOES NOT FIT")
+    subprocess.run(["bash", "-n", "-c", art.serve_script], check=True)
+    COMPOSE.validate(yaml.safe_load(art.docker_compose))
+    for doc in yaml.safe_load_all(art.kubernetes):
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+def test_a_workload_that_does_not_fit_is_marked_apart_from_a_server_that_does_not_start():
+    p = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L4", concurrency=200, prompt_tokens=8000)
+    assert p.feasibility.starts and not p.feasibility.fits
+    assert p.artifacts.docker_compose.startswith(
+        "# DOES NOT FIT: vLLM starts, but the requested workload does not fit in its KV cache at once.\n")
+
+
+def test_only_artifacts_of_a_plan_that_does_not_fit_are_marked(scenario):
+    _, p = scenario
+    for text in (p.artifacts.serve_script, p.artifacts.docker_compose, p.artifacts.kubernetes):
+        assert ("DOES NOT FIT" in text) == (not p.feasibility.fits)

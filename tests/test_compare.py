@@ -8,6 +8,7 @@ from tests.conftest import make_plan
 from wizard.capacity.compare import compare
 from wizard.capacity.sweep import sweep
 from wizard.faces import charts
+from wizard.faces import format as fmt
 from wizard.faces.cli import main
 from wizard.faces.report import render_comparison
 from wizard.schema import parse_request
@@ -26,12 +27,14 @@ def test_rows_hold_both_plans_numbers(pair):
     c = compare(a, b, labels=("h100", "a100"))
     rows = {r.label: (r.a, r.b) for r in c.rows}
     assert rows["GPU"] == ("4 x H100 SXM 80GB", "4 x A100 SXM 80GB")
-    assert rows["weights GiB"] == (f"{a.memory.weights_gib:.2f}", f"{b.memory.weights_gib:.2f}")
+    assert rows["weights"] == (fmt.gib(a.memory.weights_gib), fmt.gib(b.memory.weights_gib))
     assert rows["KV cache tokens"] == (f"{a.memory.kv_cache_tokens:,}", f"{b.memory.kv_cache_tokens:,}")
     assert rows["kv_cache_dtype"] == ("auto", "fp8")
-    assert rows["enable_expert_parallel"] == ("False", "False")  # every setting of the recommendation, none forgotten
-    itl = a.performance.itl_ms
-    assert rows["time per output token ms"][0] == f"{itl.expected:,.1f} ({itl.low:,.1f}-{itl.high:,.1f})"
+    assert rows["enable_expert_parallel"] == ("off", "off")  # every setting of the recommendation, none forgotten
+    assert rows["max_num_seqs"] == ("1,024", "256")  # counts with separators, as every face writes them
+    itl, ttft = a.performance.itl_ms, a.performance.ttft_ms
+    assert rows["time per output token"][0] == f"{fmt.duration_ms(itl.expected)} ({fmt.duration_ms(itl.low)} – {fmt.duration_ms(itl.high)})"
+    assert rows["time to first token"][0].startswith(fmt.duration_ms(ttft.expected) + " (")
 
 
 def test_command_diff_shows_exactly_what_changes(pair):
@@ -48,7 +51,7 @@ def test_text_marks_the_rows_that_differ(pair):
     text = render_comparison(compare(*pair, labels=("h100", "a100")))
     lines = text.splitlines()
     assert any(line.startswith("* kv_cache_dtype") for line in lines)
-    assert any(line.startswith("  weights GiB") for line in lines)
+    assert any(line.startswith("  weights") for line in lines)
 
 
 def test_cli_compare_two_profiles(tmp_path, pair, capsys):

@@ -30,6 +30,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _wait_until_healthy(base: str, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+
+
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
@@ -40,16 +52,7 @@ def server():
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    _wait_until_healthy(base, proc)
     yield base
     proc.terminate()
     proc.wait(timeout=20)
@@ -117,22 +120,58 @@ def test_unknown_model_shows_an_error_not_a_traceback(browser, server):
     context.close()
 
 
-def test_compare_page_and_a_row_link_open_in_the_browser(browser, server):
-    from wizard.capacity.sweep import sweep
-    from wizard.faces.fields import query_string
+def test_compare_page_opens_a_plan_in_one_click(browser, server):
+    from urllib.parse import parse_qsl, urlparse
+
+    from wizard.planning.planner import plan
 
     context, page = open_page(browser, f"{server}/compare")
     expect(page.get_by_text("Cost against throughput")).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
     expect(page.get_by_text("How the serve commands differ")).to_be_visible(timeout=15000)
-    expect(page.locator('[data-testid="stCode"]').last).to_be_visible(timeout=15000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    first = page.get_by_role("link", name="open plan").first
+    with context.expect_page(timeout=15000) as opened:
+        first.click()  # one click opens the plan (in a new tab: a fresh session, so the link decides every field)
+    tab = opened.value
+    request = parse_request(dict(parse_qsl(urlparse(tab.url).query)))
+    expected = plan(request, detected=[])
+    assert expected.feasibility.fits
+    assert serve_command(tab) == expected.artifacts.serve_command
+    expect(tab.get_by_text("Fits", exact=True).first).to_be_visible(timeout=15000)
+    context.close()
+
+
+def test_a_typo_in_a_shared_link_is_named_and_a_shorthand_is_read(browser, server):
+    context, page = open_page(browser, f"{server}/?model=Qwen%2FQwen3-8B&gpu=L40S&gpus=abc&concurrency=1e400"
+                                       "&prompt_tokens=8k&quantization=FP8&colour=blue")
+    warning = page.get_by_text("The link has values this page could not use")
+    expect(warning).to_be_visible(timeout=FIRST_PAGE_BUDGET_S * 1000)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="could not use")
+    for named in ("gpus=abc", "concurrency=1e400", "colour"):
+        expect(alert).to_contain_text(named)
+    expect(page.get_by_role("spinbutton", name="Prompt tokens")).to_have_value("8000", timeout=15000)
+    command = page.locator('[data-testid="stCode"]', has_text="vllm serve").filter(has_text="--quantization fp8")
+    expect(command).to_be_visible(timeout=15000)
     assert page.locator('[data-testid="stException"]').count() == 0
     context.close()
-    # The link of the cheapest row (the page's defaults) opens the Plan page with that configuration.
-    base = parse_request({"model": "meta-llama/Llama-3.1-70B-Instruct", "concurrency": 32})
-    cheapest = sweep(base, full_plans=0).results[0]
-    context, page = open_page(browser, f"{server}/?{query_string(cheapest.request)}")
-    command = serve_command(page)
-    assert command.startswith("vllm serve meta-llama/Llama-3.1-70B-Instruct")
-    expect(page.get_by_text("Fits", exact=True).first).to_be_visible(timeout=15000)
-    context.close()
+
+
+def test_a_fresh_server_opened_at_a_sub_page_runs_the_app(browser):
+    """Streamlit runs a pages/ folder as a legacy app when a fresh server's first visitor opens a sub-page URL (the
+    app's own navigation and layout never load): the pages live in app_pages/."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true"],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_healthy(f"http://127.0.0.1:{port}", proc)
+        context, page = open_page(browser, f"http://127.0.0.1:{port}/models")
+        expect(page.locator('[data-testid="stTopNavLink"]')).to_have_count(4, timeout=FIRST_PAGE_BUDGET_S * 1000)
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -64,3 +64,8 @@ def test_pick_unit_gives_the_size_and_suffix_for_axis_ticks():
     assert fmt.pick_unit(4119.0, fmt.DURATION_UNITS_MS) == (1000.0, " s")
     assert fmt.pick_unit(999.4, fmt.DURATION_UNITS_MS) == (1.0, " ms")
     assert fmt.scaled(2048, fmt.MEMORY_UNITS_GIB) == "2 TiB"
+
+
+def test_setting_values_read_as_words_and_numbers():
+    assert [fmt.setting(v) for v in (None, True, False, 131072, 0.92, 2, "fp8")] == [
+        "none", "on", "off", "131,072", "0.92", "2", "fp8"]

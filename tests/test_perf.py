@@ -131,3 +131,9 @@ def test_sustainable_rate_of_a_wide_engine_is_its_steady_state_not_its_first_wav
     p = make_plan(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8, tensor_parallel_size=8)
     perf = p.performance
     assert perf.max_request_rate_per_s.expected * 1024 <= perf.prefill_tokens_per_s.expected
+
+
+def test_a_rate_capped_by_a_closed_loop_is_still_overloaded_when_it_outruns_the_plan():
+    """request_rate with max_concurrency: bench's semaphore holds the excess on the client, yet it is overload."""
+    p = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5, concurrency=16)
+    assert p.performance.keeps_up is False and p.performance.saturated is True

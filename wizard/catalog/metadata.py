@@ -96,7 +96,8 @@ def _catalog_info(key: str) -> ModelInfo:
         params_total=entry.get("params_total"),
         params_source="catalog (published count)" if entry.get("params_total") else "config",
         params_active=entry.get("params_active"),
-        notes=tuple(entry.get("notes", ())),
+        # The entry's own "notes" record where its data came from, for whoever curates the catalog; a plan's
+        # notes are for the people reading it, so they stay in the data file.
         sources=entry.get("sources", {}),
     )
 

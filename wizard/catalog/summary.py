@@ -18,7 +18,9 @@ def model_rows() -> list[dict[str, Any]]:
         info = _from_catalog(entry)
         arch = info.arch
         fmt = from_checkpoint(arch.quantization_config)
-        params = info.params_total or count_params(arch) + mtp_params(arch)
+        # The count a plan of this checkpoint reports (ModelReport.params_total): a published count only for
+        # unquantized checkpoints, whose stored tensors are parameters (quantized ones add scales and packing).
+        params = info.params_total if info.params_total and fmt.kind == "none" else count_params(arch) + mtp_params(arch)
         kinds = sorted(set(arch.layer_kinds))
         notes = [f"{arch.moe.num_experts} experts, top-{arch.moe.top_k}"] if arch.moe else []
         if "sliding" in kinds:

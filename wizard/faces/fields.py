@@ -30,6 +30,7 @@ LABELS = {
     "concurrency": "Concurrent requests", "request_rate": "Request rate (req/s)", "batching_mode": "Batching mode",
     "gpu_memory_utilization": "GPU memory utilization", "max_num_seqs": "Max sequences",
     "max_num_batched_tokens": "Max batched tokens", "enforce_eager": "Eager mode (no CUDA graphs)",
+    "kv_cache_memory_bytes": "KV cache memory (bytes)", "vllm_install": "vLLM installed as",
     "vllm_version": "vLLM version", "port": "Port", "overhead_gb": "Extra overhead (GiB)",
     "fragmentation_factor": "KV fragmentation factor", "headroom_gb": "Required KV headroom (GiB)",
     "max_ttft_ms": "Max TTFT (ms)", "max_itl_ms": "Max time per output token (ms)",

@@ -92,3 +92,14 @@ def layout(tp: int, pp: int = 1, dp: int = 1, ep: int = 1) -> str:
     if pp > 1:
         parts.append(f"PP {pp}")
     return " x ".join(parts) + (f" + EP {ep}" if ep > 1 else "")
+
+
+def setting(value: object) -> str:
+    """A setting's value for people: on/off for switches, numbers as :func:`number` writes them, "none" when unset."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float)):
+        return number(value, 6)
+    return str(value)

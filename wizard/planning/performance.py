@@ -54,6 +54,7 @@ STEADY_QUANTILES = (0.25, 0.75)
 MEASURED_SHOWN = 2  # published runs of the same deployment shown beside an estimate
 TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies step-time errors)
 MAX_SPREAD = 0.9
+OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 
 
 def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
@@ -126,12 +127,16 @@ def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> S
     return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines(inp, cand))
 
 
+def _kv_fit(cand: Candidate, wl: WorkloadSection) -> int:
+    """Requests of the workload's length one engine's KV pool holds at once."""
+    layout = cand.memory.limiting.kv
+    return cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
+
+
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine."""
     wl = inp.request.workload
-    layout = cand.memory.limiting.kv
-    fit = cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
-    width = max(min(cand.engine.max_num_seqs, fit + 1), 1)  # one more than fits keeps the pool full
+    width = max(min(cand.engine.max_num_seqs, _kv_fit(cand, wl) + 1), 1)  # one more than fits keeps the pool full
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
     width, count = width * engines(inp, cand), count * engines(inp, cand)
     run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
@@ -139,7 +144,7 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     done = np.sort(result.send_s + result.e2e_s)
     first, last = (int(q * (len(done) - 1)) for q in STEADY_QUANTILES)
     span = done[last] - done[first]
-    return (last - first) / span if span > 0 else result.request_throughput_per_s
+    return float((last - first) / span) if span > 0 else result.request_throughput_per_s
 
 
 def published(inp: Inputs, cand: Candidate) -> list[MeasuredRun]:
@@ -215,8 +220,11 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     ttft_half = min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD)
     prefill_s = perf.step_seconds(model, 0, 0, engine.max_num_batched_tokens,
                                   engine.max_num_batched_tokens * min(wl.prompt_tokens, engine.max_num_batched_tokens) // 2)
-    keeps_up = None if wl.request_rate is None or math.isinf(wl.request_rate) else wl.request_rate <= rate
-    waited = bool(result.timeline.waiting.max()) if len(result.timeline.waiting) else False
+    keeps_up = None if wl.request_rate is None or math.isinf(wl.request_rate) else bool(wl.request_rate <= rate)
+    # More at once than an engine runs (its seats or its KV pool) queues for good; a request that waits a step
+    # for the chunked-prefill budget does not.
+    at_once = wl.num_prompts if wl.bursty else wl.requests_at_once
+    queued = -(-at_once // engines(inp, cand)) > min(engine.max_num_seqs, _kv_fit(cand, wl))
     mean_tpot_ms = tpot.mean * 1000
     timeline = result.timeline
     return PerformanceReport(
@@ -230,7 +238,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
         max_request_rate_per_s=band(rate, digits=3),
         batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
-        saturated=waited or keeps_up is False,
+        saturated=queued or keeps_up is False,
         keeps_up=keeps_up,
         distribution=LatencyDistribution(ttft_ms=_percentiles(ttft), tpot_ms=_percentiles(tpot),
                                          itl_ms=_percentiles(stats(result.itl_s)), e2e_ms=_percentiles(stats(result.e2e_s))),
@@ -286,7 +294,7 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
         return f"; {needed} replicas of this deployment would keep up (replicas: {needed})" if needed else ""
 
     if report.keeps_up is False:
-        out.append(f"overloaded: requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
+        out.append(f"{OVERLOADED}requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
                    "its queue and time to first token grow for as long as the load lasts" + more_replicas(wl.request_rate))
     if report.preemptions:
         out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "

@@ -1,0 +1,323 @@
+"""The Plan page's cards: one function per card, each drawing one part of a plan.
+
+app_pages/plan.py reads the form, plans, and calls these in order, fast cards first (wizard/ never imports
+streamlit, so the drawing lives here).  Every number a person reads goes through :mod:`wizard.faces.format`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages import cached
+from app_pages.form import link
+from wizard.catalog.gpus import catalog
+from wizard.catalog.metadata import resolve_model
+from wizard.faces import charts
+from wizard.faces import format as fmt
+from wizard.physics.params import mtp_params
+from wizard.planning.performance import OVERLOADED, replicas_for
+from wizard.schema import (
+    Feasibility,
+    PerformanceReport,
+    PlanResponse,
+    Recommendation,
+    field_info,
+)
+
+PLOTLY_CONFIG = {"displayModeBar": False}
+
+
+def keeps_up(resp: PlanResponse) -> bool | None:
+    """Whether the plan serves the requested traffic without queues growing; None when vLLM does not start.
+
+    The one place the pages read the overload verdict: PerformanceReport.saturated covers both an arrival rate
+    beyond what the plan sustains (keeps_up false) and a closed loop wider than vLLM schedules at once.
+    """
+    return None if resp.performance is None else not resp.performance.saturated
+
+
+def params_text(count: int) -> str:
+    """A parameter count in billions, with the two decimals the Models page's sortable column prints ("%,.2f")."""
+    return f"{count / 1e9:,.2f}B"
+
+
+def _params(resp: PlanResponse) -> str:
+    """The checkpoint's parameter count, and what vLLM loads of it when that differs."""
+    model = resp.model
+    text = f"{params_text(model.params_total)} parameters"
+    if model.params_loaded == model.params_total:
+        return text
+    mtp = mtp_params(resolve_model(model.model, model.revision).arch) if model.params_loaded < model.params_total else 0
+    why = "the multi-token-prediction layers are not loaded" if mtp else "see the notes below"
+    return f"{text} ({params_text(model.params_loaded)} loaded: {why})"
+
+
+# ---------------------------------------------------------------------------------------------- verdict
+
+
+def verdict(resp: PlanResponse) -> None:
+    """The headline: what runs where, and whether it fits and keeps up, in words."""
+    hw, mem, f, wl = resp.hardware, resp.memory, resp.feasibility, resp.request.workload
+    nodes = f", {hw.nodes} nodes" if hw.nodes > 1 else ""
+    st.subheader(f"{resp.model.model} on {hw.gpus_used} x {hw.gpu}{nodes}")
+    st.caption(f"{resp.model.architecture} · {_params(resp)} · {resp.model.attention} · tensor parallel "
+               f"{hw.tensor_parallel_size} · pipeline parallel {hw.pipeline_parallel_size} · memory as vLLM "
+               f"{mem.vllm_version} ({mem.engine}) accounts for it")
+    load = f"{fmt.count(wl.concurrency)} requests of {fmt.tokens(f.context_tokens)}"
+    if not f.fits:
+        title = "Does not fit: vLLM does not start" if not f.starts else f"Does not fit: {load} at once"
+        then = ("The changes under *To make it fit* below fit when planned." if resp.recommendation.suggestions
+                else "No single change the wizard tries makes it fit.")
+        st.error("\n".join(f"- {reason}" for reason in f.failed) + "\n\n" + then, title=title, icon=":material/error:")
+        return
+    perf = resp.performance
+    if keeps_up(resp) is False and perf is not None:
+        st.warning(_overload(resp, perf), title=_overload_title(resp, perf), icon=":material/speed:")
+        return
+    rate = f" and sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s" if perf else ""
+    title = f"Fits and keeps up with {fmt.number(wl.request_rate)} requests/s" if wl.request_rate else "Fits"
+    st.success(f"vLLM starts, {load} fit at once (up to {fmt.count(f.max_concurrency)}){rate}.", title=title,
+               icon=":material/check_circle:")
+
+
+def _overload_title(resp: PlanResponse, perf: PerformanceReport) -> str:
+    wl = resp.request.workload
+    if wl.request_rate:
+        return (f"Overloaded: sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s, "
+                f"not the {fmt.number(wl.request_rate)} asked")
+    return f"Overloaded: not all {fmt.count(wl.concurrency)} requests are served at once"
+
+
+def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:
+    """Why an overloaded plan is not a success, and how many copies of it would keep up."""
+    wl, rate = resp.request.workload, perf.max_request_rate_per_s
+    if wl.request_rate:
+        per_replica = rate.expected / resp.hardware.replicas
+        replicas = replicas_for(wl.request_rate, per_replica) if per_replica > 0 else None
+        more = (f" {fmt.count(replicas)} replicas of this deployment behind a load balancer would sustain "
+                f"{fmt.number(replicas * per_replica)} requests/s (set Replicas to {replicas})." if replicas else "")
+        return (f"The memory fits, but requests arrive faster than this plan serves them (it sustains "
+                f"{fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s): the queue and the time to first token "
+                f"grow for as long as the load lasts.{more}")
+    return (f"The memory fits, but vLLM schedules at most {fmt.count(resp.memory.max_num_seqs)} sequences at a time: the "
+            "other requests wait for a free slot, and their wait is part of the time to first token.")
+
+
+def metrics(resp: PlanResponse) -> None:
+    """Six numbers: verdict, OOM risk, KV cache (or what is missing), requests and context that fit, headroom."""
+    mem, f, wl = resp.memory, resp.feasibility, resp.request.workload
+    fits = keeps_up(resp)
+    word = "does not fit" if not f.fits else ("overloaded" if fits is False else "fits")
+    with st.grid(3, gap="small"):
+        st.metric("Verdict", word, border=True, height="stretch",
+                  help="Fits: vLLM starts and the workload fits in the KV cache; overloaded: it fits but does not keep up.")
+        st.metric("OOM risk", f.oom_risk, border=True, height="stretch", help=f.oom_risk_reason)
+        if mem.kv_cache_gib >= 0:
+            st.metric("KV cache per GPU", fmt.gib(mem.kv_cache_gib), border=True, height="stretch",
+                      help=f"{fmt.tokens(mem.kv_cache_tokens)} in {fmt.count(mem.kv_blocks)} blocks of {mem.block_size}.")
+        else:
+            st.metric("Memory missing per GPU", fmt.gib(-mem.kv_cache_gib), border=True, height="stretch",
+                      help="What the weights and vLLM's working memory need beyond its budget on each GPU: no KV cache is left.")
+        st.metric(f"Requests at once at {fmt.tokens(f.context_tokens)}", fmt.count(f.max_concurrency), border=True,
+                  height="stretch", help=Feasibility.model_fields["max_concurrency"].description)
+        st.metric(f"Longest context at {fmt.count(wl.concurrency)} requests", fmt.tokens(f.max_context_tokens), border=True,
+                  height="stretch", help=Feasibility.model_fields["max_context_tokens"].description)
+        if mem.kv_cache_gib < 0:
+            st.metric("Needed per GPU", fmt.gib(mem.budget_gib - mem.kv_cache_gib), border=True, height="stretch",
+                      help=f"Weights and vLLM's working memory on each GPU, before any KV cache; vLLM's budget is "
+                           f"{fmt.gib(mem.budget_gib)} of the GPU's {fmt.gib(mem.gpu_total_gib)}.")
+        elif f.headroom_gib >= 0:
+            st.metric("KV headroom", fmt.gib(f.headroom_gib), border=True, height="stretch",
+                      help=Feasibility.model_fields["headroom_gib"].description)
+        else:
+            st.metric("KV cache missing per GPU", fmt.gib(-f.headroom_gib), border=True, height="stretch",
+                      help=f"The requested requests need {fmt.gib(f.kv_needed_gib)} of KV cache per GPU.")
+
+
+def formulas(resp: PlanResponse) -> None:
+    """How the headline numbers are calculated, with the live values."""
+    mem, f = resp.memory, resp.feasibility
+    with st.expander("How these numbers are calculated", icon=":material/functions:"):
+        for name, formula in mem.formulas.items():
+            st.markdown(f"**{name}**: `{formula}`")
+        kv = mem.ranges["kv_cache_gib"]
+        st.markdown("Activation peak, non-torch memory and CUDA graphs are heuristics calibrated on real vLLM start-up "
+                    f"logs; with their ranges the KV cache lies between **{fmt.gib(kv.low)}** and **{fmt.gib(kv.high)}** "
+                    "per GPU.")
+        st.markdown(f"**OOM risk {f.oom_risk}**: {f.oom_risk_reason}.")
+
+
+# ---------------------------------------------------------------------------------------------- charts
+
+
+def memory_chart(resp: PlanResponse) -> None:
+    with st.container(border=True):
+        st.markdown("**GPU memory per GPU**")
+        st.plotly_chart(charts.vram_figure(resp), width="stretch", key="vram_chart", config=PLOTLY_CONFIG,
+                        alt="Stacked memory per GPU")
+
+
+def gauge(resp: PlanResponse) -> None:
+    with st.container(border=True):
+        st.markdown("**Budget committed at the requested load**")
+        st.plotly_chart(charts.oom_gauge(resp), width="stretch", key="oom_gauge", config=PLOTLY_CONFIG,
+                        alt="Share of vLLM's budget the plan commits")
+        st.caption("Weights, activations, non-torch memory and CUDA graphs plus the KV cache the requested requests "
+                   "need, as a share of vLLM's budget. Above 100% the workload does not fit at once.")
+
+
+def performance(resp: PlanResponse) -> None:
+    perf = resp.performance
+    with st.container(border=True):
+        st.markdown("**Throughput and latency (ranges)**")
+        if perf is None or not resp.feasibility.fits:
+            st.info("No performance estimate: " + ("vLLM would not start with these settings." if perf is None else
+                    "the requested workload does not fit, so it would not run as asked.") + " Open a fix above.",
+                    icon=":material/info:")
+            return
+        st.plotly_chart(charts.performance_figure(resp), width="stretch", key="perf_chart", config=PLOTLY_CONFIG,
+                        alt="Performance ranges")
+        rate = perf.max_request_rate_per_s
+        st.caption(f"{perf.workload}. Sustains {fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s before queues "
+                   f"grow; {fmt.tokens_per_s(perf.output_tokens_per_s.expected)} output, "
+                   f"{fmt.duration_ms(perf.itl_ms.expected)} per token, {fmt.duration_ms(perf.ttft_ms.expected)} to the "
+                   "first token (expected). " + ("Calibrated on published vLLM benchmarks." if perf.calibrated
+                                                 else "No published benchmark for this GPU: wider range."))
+        with st.expander("Assumptions", icon=":material/info:"):
+            st.markdown("\n".join(f"- {line}" for line in perf.assumptions))
+
+
+def frontier(resp: PlanResponse) -> None:
+    with st.container(border=True):
+        st.markdown("**Context x concurrency frontier**")
+        st.plotly_chart(charts.frontier_figure(resp), width="stretch", key="frontier_chart", config=PLOTLY_CONFIG,
+                        alt="Requests that fit per context length")
+        st.caption("How many requests of each length the KV cache holds at once; the cross is the requested workload.")
+
+
+# ---------------------------------------------------------------------------------------------- settings and fixes
+
+
+def settings(resp: PlanResponse) -> None:
+    """The recommended vLLM settings with where each comes from and why, every row whole."""
+    st.markdown("#### Recommended vLLM settings")
+    rec = resp.recommendation
+    rows = [{"setting": name, "value": fmt.setting(getattr(rec, name).value), "from": getattr(rec, name).source,
+             "why": getattr(rec, name).reason} for name in Recommendation.setting_names()]
+    st.table(rows, hide_index=True, alt="Recommended vLLM settings and their reasons")
+
+
+def fixes(resp: PlanResponse) -> None:
+    """For a plan that does not fit: the changes that fit when planned, cheapest first, each a link to its plan."""
+    if resp.feasibility.fits:
+        return
+    st.markdown("#### To make it fit")
+    suggestions = resp.recommendation.suggestions
+    if not suggestions:
+        st.info("No single change the wizard tries (fp8 KV cache, quantized weights, more or bigger GPUs, more nodes, "
+                "a shorter context, fewer requests) fits. Try a smaller model.", icon=":material/lightbulb:")
+        return
+    st.markdown("\n".join(f"{i}. [{s.text}]({link(resp.request, s.changes)})" for i, s in enumerate(suggestions, 1)))
+    st.caption("Each was planned and fits; cheapest first (by the GPU memory rented), the same hardware before more. "
+               "A link opens its plan in a new tab.")
+
+
+def warnings(resp: PlanResponse) -> None:
+    """The plan's warnings; an overload is left to the verdict card, which says it first."""
+    for warning in resp.warnings:
+        if not warning.startswith(OVERLOADED):
+            st.warning(warning, icon=":material/warning:")
+    for note in resp.model.notes:
+        st.caption(note)
+
+
+# ---------------------------------------------------------------------------------------------- deploy and share
+
+
+def deploy(resp: PlanResponse) -> None:
+    """The commands and manifests, marked as not starting when the plan does not fit (the files say so too)."""
+    st.markdown("#### Deploy")
+    art, f = resp.artifacts, resp.feasibility
+    if art is None:
+        return
+    if not f.fits:
+        what = "vLLM will not start with them" if not f.starts else "the requested workload will not fit at once"
+        st.error(f"{f.failed[0] if f.failed else 'The plan does not fit'}. Each file says so at its top; open a fix "
+                 "above and deploy that instead.", title=f"Do not deploy these as they are: {what}",
+                 icon=":material/block:")
+    snippets = [("vllm serve", art.serve_command, "bash")]
+    if art.multi_node:
+        snippets.append(("Ray cluster", art.multi_node, "bash"))
+    snippets += [("docker run", art.docker_run, "bash"), ("Compose", art.docker_compose, "yaml"),
+                 ("Kubernetes", art.kubernetes, "yaml"), ("Profile", art.profile_yaml, "yaml")]
+    # Only the open tab is drawn: a rerun draws one code block, not six.
+    tabs = st.tabs([name for name, _, _ in snippets], key="deploy_tab", on_change="rerun")
+    for tab, (_, text, language) in zip(tabs, snippets):
+        if tab.open:
+            tab.code(text, language=language)
+    for note in art.notes:
+        st.caption(note)
+    with st.container(horizontal=True):
+        files = [("serve.sh", art.serve_script, "text/x-shellscript", ":material/terminal:")]
+        if art.multi_node:
+            files.append(("ray-cluster.sh", art.multi_node, "text/x-shellscript", ":material/lan:"))
+        files += [("docker-compose.yaml", art.docker_compose, "application/yaml", ":material/deployed_code:"),
+                  ("kubernetes.yaml", art.kubernetes, "application/yaml", ":material/hub:"),
+                  ("profile.yaml", art.profile_yaml, "application/yaml", ":material/tune:"),
+                  ("plan.json", resp.model_dump_json(indent=2), "application/json", ":material/data_object:")]
+        for name, data, mime, icon in files:
+            st.download_button(name, data, file_name=name, mime=mime, icon=icon, on_click="ignore")
+
+
+def share(resp: PlanResponse) -> None:
+    st.markdown("#### Share")
+    base = (st.context.url or "").split("?")[0]
+    st.code(base.rstrip("/") + link(resp.request)[1:] if base else link(resp.request), language="text")
+    st.caption("The link holds the form's inputs (never a token); opening it anywhere shows this plan.")
+
+
+# ---------------------------------------------------------------------------------------------- reality check
+
+
+def log_check() -> None:
+    """A real vLLM start-up log beside the plan of the settings it ran with (drawn only when opened)."""
+    card = st.expander("Check against a real vLLM start-up log", icon=":material/fact_check:", key="log_check",
+                       on_change="rerun")
+    if not card.open:
+        return
+    with card:
+        _log_check_body()
+
+
+def _log_check_body() -> None:
+    st.caption("Paste the server's log (V0 or V1 engine, from its first line to 'Application startup complete') or "
+               "upload it: the settings it ran with are planned and each number vLLM reported is set beside the "
+               "prediction.")
+    log_text = st.text_area("Start-up log", key="log_text", height=160, placeholder="INFO ... Model loading took 14.99 GiB ...")
+    uploaded = st.file_uploader("or upload a log file", type=["log", "txt"], key="log_upload")
+    left, right = st.columns(2)
+    model = left.text_input("Model, if the log does not name it", key="log_model", placeholder="from the log",
+                            help=field_info("model").description)
+    gpu = right.selectbox("GPU, if the log's memory does not identify it", [g.name for g in catalog()], index=None,
+                          key="log_gpu", placeholder="from the log", help=field_info("gpu").description)
+    text = uploaded.getvalue().decode("utf-8", "replace") if uploaded is not None else log_text
+    if not text or not text.strip():
+        return
+    check, error = cached.log_check_of(text, model.strip() or None, gpu)
+    if error or check is None:
+        st.error(error, title="That log could not be checked")
+        return
+    p = check.plan
+    st.markdown(f"**{p.model.model}** on {p.hardware.gpus_used} x {p.hardware.gpu} ({fmt.gib(p.hardware.gpu_total_gib)}), "
+                f"tensor parallel {p.hardware.tensor_parallel_size}, planned as vLLM {p.memory.vllm_version} "
+                f"(the log: {check.log.vllm_version or 'no version'}, {check.log.engine or 'engine unknown'})")
+    st.dataframe([{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 2),
+                   "range": f"{fmt.number(r.low)} – {fmt.number(r.high)}", "verdict": r.verdict,
+                   "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in check.rows],
+                 hide_index=True, width="stretch", key="log_rows", alt="Predicted against measured",
+                 column_config={"measured": st.column_config.NumberColumn(format="localized"),
+                                "predicted": st.column_config.NumberColumn(format="localized"),
+                                "error %": st.column_config.NumberColumn(format="%+.1f")})
+    for note in check.notes:
+        st.caption(note)
+    st.markdown(f"[Open these settings in the form]({link(check.request)})")
