@@ -20,7 +20,7 @@ import time
 from dataclasses import replace
 from typing import Iterable
 
-from wizard.capacity.prices import price_of
+from wizard.capacity.prices import Price, price_of
 from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
 from wizard.catalog.metadata import resolve_model
 from wizard.errors import WizardError
@@ -146,6 +146,55 @@ def _layouts(arch: Architecture, base: PlanRequest, per_node: int, nodes: int) -
     return out
 
 
+def _swept_gpus(gpu_names: list[str] | None, provider: str | None, prices: dict[str, float] | None) -> list[GpuSpec]:
+    """The GPUs named (each must have a price), or every catalog GPU with one."""
+    if not gpu_names:
+        return [g for g in catalog() if price_of(g, provider, prices) is not None]
+    gpus = [get_gpu(name) for name in gpu_names]
+    unpriced = [g.name for g in gpus if price_of(g, provider, prices) is None]
+    if unpriced:
+        raise WizardError(f"no price for {', '.join(unpriced)} in the {provider or 'default'} price list: "
+                          "give one in USD per GPU-hour")
+    return gpus
+
+
+def _screened(base: PlanRequest, request: PlanRequest, price: Price) -> tuple[SweepRow, Inputs, Candidate] | str:
+    """One candidate planned, sized into a fleet and screened: its row, or why it is left out."""
+    try:
+        inp = resolve_inputs(request, detected=[])
+        cand = search(inp).candidate
+    except WizardError:
+        return "invalid"
+    if not cand.verdict.fits:
+        return "does not fit"
+    target = fleet_target(base)
+    model, dp = step_model(inp, cand), cand.engine.dp
+    # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
+    per_replica = dp * screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp), 0.0).max_request_rate_per_s
+    replicas = replicas_for(target, per_replica) if target and per_replica > 0 else 1
+    rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp * replicas), 0.0)
+    figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1] * dp * replicas,
+               rated.max_request_rate_per_s * dp * replicas)
+    if misses(base.targets, *figures, slack=SCREEN_SLACK):
+        return "misses targets"
+    if not _keeps_up(base, figures[3], slack=SCREEN_SLACK):
+        return "cannot keep up"
+    hw = request.hardware
+    return SweepRow(
+        gpu=inp.hw.gpu.name, gpus_per_node=hw.gpus, nodes=hw.nodes, tensor_parallel_size=cand.engine.tp,
+        pipeline_parallel_size=cand.engine.pp, data_parallel_size=dp, expert_parallel_size=cand.engine.ep,
+        quantization=request.model.quantization, weights=_weights(inp), kv_cache_dtype=str(cand.kv_cache_dtype.value),
+        usd_per_gpu_hour=price.usd_per_gpu_hour, price_source=f"{price.provider} {price.date}".strip(), replicas=replicas,
+        output_tokens_per_s=figures[2], itl_ms=figures[0], ttft_ms=figures[1], max_request_rate_per_s=figures[3],
+        output_tokens_per_request=base.workload.gen_tokens, max_concurrency=cand.verdict.max_concurrency,
+        simulated=False, request=with_replicas(request, replicas),
+    ), inp, cand
+
+
+def _by_cost(row: SweepRow) -> tuple[float, float]:
+    return row.cost_per_hour, row.cost_per_million_output_tokens
+
+
 def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
           provider: str | None = None, prices: dict[str, float] | None = None, full_plans: int = 10,
           per_node: Iterable[int] = GPUS_PER_NODE, nodes: Iterable[int] = NODES) -> SweepResult:
@@ -155,59 +204,21 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
     :class:`PlanResponse` (the one ``plan()`` gives for that request).
     """
     start = time.perf_counter()
-    if gpu_names:
-        gpus = [get_gpu(name) for name in gpu_names]
-        unpriced = [g.name for g in gpus if price_of(g, provider, prices) is None]
-        if unpriced:
-            raise WizardError(f"no price for {', '.join(unpriced)} in the {provider or 'default'} price list: "
-                              "give one in USD per GPU-hour")
-    else:
-        gpus = [g for g in catalog() if price_of(g, provider, prices) is not None]
-    target = fleet_target(base)
+    gpus = _swept_gpus(gpu_names, provider, prices)
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
     rejected = {"does not fit": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes)
     for request in todo:
-        hw = request.hardware
-        gpu = get_gpu(hw.gpu or "")
-        price = price_of(gpu, provider, prices)
+        price = price_of(get_gpu(request.hardware.gpu or ""), provider, prices)
         assert price is not None  # every swept GPU has one
-        try:
-            inp = resolve_inputs(request, detected=[])
-            cand = search(inp).candidate
-        except WizardError:
-            rejected["invalid"] += 1
-            continue
-        if not cand.verdict.fits:
-            rejected["does not fit"] += 1
-            continue
-        model, dp = step_model(inp, cand), cand.engine.dp
-        # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
-        per_replica = dp * screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp), 0.0).max_request_rate_per_s
-        replicas = replicas_for(target, per_replica) if target and per_replica > 0 else 1
-        rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp * replicas), 0.0)
-        figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1] * dp * replicas,
-                   rated.max_request_rate_per_s * dp * replicas)
-        if misses(base.targets, *figures, slack=SCREEN_SLACK):
-            rejected["misses targets"] += 1
-            continue
-        if not _keeps_up(base, figures[3], slack=SCREEN_SLACK):
-            rejected["cannot keep up"] += 1
-            continue
-        screened.append((SweepRow(
-            gpu=gpu.name, gpus_per_node=hw.gpus, nodes=hw.nodes, tensor_parallel_size=cand.engine.tp,
-            pipeline_parallel_size=cand.engine.pp, data_parallel_size=dp, expert_parallel_size=cand.engine.ep,
-            quantization=request.model.quantization, weights=_weights(inp),
-            kv_cache_dtype=str(cand.kv_cache_dtype.value), usd_per_gpu_hour=price.usd_per_gpu_hour,
-            price_source=f"{price.provider} {price.date}".strip(), replicas=replicas, output_tokens_per_s=figures[2],
-            itl_ms=figures[0], ttft_ms=figures[1], max_request_rate_per_s=figures[3],
-            output_tokens_per_request=base.workload.gen_tokens, max_concurrency=cand.verdict.max_concurrency,
-            simulated=False, request=with_replicas(request, replicas),
-        ), inp, cand))
-    screened.sort(key=lambda entry: (entry[0].cost_per_hour, entry[0].cost_per_million_output_tokens))
+        outcome = _screened(base, request, price)
+        if isinstance(outcome, str):
+            rejected[outcome] += 1
+        else:
+            screened.append(outcome)
+    screened.sort(key=lambda entry: _by_cost(entry[0]))
     elapsed = time.perf_counter() - start
-    rows = sorted(_verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected),
-                  key=lambda row: (row.cost_per_hour, row.cost_per_million_output_tokens))
+    rows = sorted(_verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected), key=_by_cost)
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
     return SweepResult(candidates_evaluated=len(todo), seconds=elapsed, rejected=rejected, fitting=len(rows), results=rows)

@@ -188,20 +188,8 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     stage = memory.limiting
     layers = stage.layers
     moe_layers = [i for i in layers if arch.is_moe_layer(i)]
-    expert_bytes = 0.0
-    if moe_layers:
-        i = moe_layers[0]
-        expert_bytes = sum(fmt.tensor_bytes(t, i, engine.dtype_bytes, engine.mxfp4_kernel)
-                           for t in layer_tensors(arch, i, engine.tp, engine.moe_ranks, engine.expert_parallel) if t.kind == "expert")
+    expert_bytes = _expert_bytes_per_layer(arch, fmt, engine, moe_layers[0]) if moe_layers else 0.0
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
-    # Active linear parameters on one GPU: every tensor but the idle experts (embedding lookups are free).
-    linear = 0.0
-    for moe in (False, True):
-        count = sum(1 for i in layers if arch.is_moe_layer(i) == moe)
-        if count:
-            linear += count * _active_linear(arch, moe, engine.tp)
-    if layers.stop == arch.num_layers:
-        linear += math.ceil(arch.vocab_size / engine.tp) * arch.hidden_size  # LM head
     heads = math.ceil(arch.num_heads / engine.tp)
     head_dim = arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
     kv_per_token = stage.kv.page_bytes / stage.kv.block_size * len(layers)
@@ -223,7 +211,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         moe_layers=len(moe_layers),
         num_experts=arch.moe.num_experts if arch.moe else 1,
         top_k=arch.moe.top_k if arch.moe else 1,
-        linear_flops_per_token=2 * linear,
+        linear_flops_per_token=2 * _stage_linear(arch, engine.tp, layers),
         kv_bytes_per_ctx_token=kv_per_token,
         sliding_fraction=sliding,
         window=arch.sliding_window,
@@ -248,6 +236,25 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
         link_bandwidth=link,
     )
+
+
+def _expert_bytes_per_layer(arch: Architecture, fmt: WeightFormat, engine: Engine, layer: int) -> float:
+    """Bytes of one MoE layer's experts on one GPU (sliced or whole, as the MoE group splits them)."""
+    return sum(fmt.tensor_bytes(t, layer, engine.dtype_bytes, engine.mxfp4_kernel)
+               for t in layer_tensors(arch, layer, engine.tp, engine.moe_ranks, engine.expert_parallel) if t.kind == "expert")
+
+
+def _stage_linear(arch: Architecture, tp: int, layers: range) -> float:
+    """Active linear parameters one GPU multiplies per token in a stage: every tensor but the idle
+    experts (embedding lookups are free), plus the LM head on the last stage."""
+    linear = 0.0
+    for moe in (False, True):
+        count = sum(1 for i in layers if arch.is_moe_layer(i) == moe)
+        if count:
+            linear += count * _active_linear(arch, moe, tp)
+    if layers.stop == arch.num_layers:
+        linear += math.ceil(arch.vocab_size / tp) * arch.hidden_size  # LM head
+    return linear
 
 
 def _all_to_all(engine: Engine, nodes: int, link: float) -> dict[str, float]:

@@ -6,7 +6,7 @@ from wizard.catalog.metadata import ModelInfo
 from wizard.deploy import artifacts
 from wizard.physics import kv, quant
 from wizard.physics.arch import Architecture
-from wizard.physics.memory import Engine, StageMemory
+from wizard.physics.memory import Engine, MemoryPlan, StageMemory
 from wizard.physics.params import active_params, count_params, mtp_params
 from wizard.physics.versions import Release
 from wizard.planning.feasibility import Verdict
@@ -101,17 +101,14 @@ def _kv_formula(stage: StageMemory, budget_gib: float, graphs_in_budget: bool, r
     return pool, text
 
 
-def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: int) -> MemoryReport:
-    mem, engine = cand.memory, cand.engine
-    stage = mem.limiting
-    layout = stage.kv
-    blocks = mem.num_blocks
-    per_gpu = []
-    for engine_index in range(engine.dp):  # data-parallel engines are alike: each its own copy of every stage
+def _per_gpu(mem: MemoryPlan, engine: Engine) -> list[GpuMemory]:
+    """Every GPU of one replica, in rank order: data-parallel engines are alike, each its own copy of every stage."""
+    out = []
+    for engine_index in range(engine.dp):
         for s, rank in ((s, rank) for s in mem.stages for rank in range(engine.tp)):
             index = (engine_index * engine.pp + s.stage) * engine.tp + rank
             pool_bytes = max(0.0, s.kv.num_blocks(s.available.expected) * s.kv.bytes_per_block)
-            per_gpu.append(GpuMemory(
+            out.append(GpuMemory(
                 label=f"GPU {index}" + (f" (stage {s.stage})" if engine.pp > 1 else "")
                 + (f" (engine {engine_index})" if engine.dp > 1 else ""),
                 gpu_total_gib=_gib(mem.gpu_total),
@@ -124,6 +121,14 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
                 kv_cache_gib=_gib(pool_bytes),
                 outside_budget_gib=_gib(mem.gpu_total - mem.budget),
             ))
+    return out
+
+
+def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: int) -> MemoryReport:
+    mem, engine = cand.memory, cand.engine
+    stage = mem.limiting
+    layout = stage.kv
+    blocks = mem.num_blocks
     avail = stage.available
     total, budget = mem.gpu_total / GIB, _gib(mem.budget)
     pool, pool_formula = _kv_formula(stage, budget, engine.cuda_graphs_in_budget, rel.label)
@@ -170,7 +175,7 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
         cuda_graphs=engine.cuda_graphs,
         cuda_graph_in_budget=engine.cuda_graphs_in_budget,
         ranges=ranges,
-        per_gpu=per_gpu,
+        per_gpu=_per_gpu(mem, engine),
         frontier=[FrontierPoint(tokens=n, max_requests=r) for n, r in kv.frontier(layout, blocks, model_limit)],
         formulas=formulas,
     )

@@ -258,14 +258,23 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}",
-            f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
-            f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
-            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
-               if model.tp > 1 else ""),
-        ] + ([_split_assumption(engine.dp, request.hardware.replicas)] if engines(inp, cand) > 1 else []) + ([f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
-              f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)"]
-             if model.inter_node_hops else []),
+            *_model_assumptions(inp, cand, model),
+        ],
     )
+
+
+def _model_assumptions(inp: Inputs, cand: Candidate, model: perf.StepModel) -> list[str]:
+    """The step-cost model and the traffic split in words."""
+    out = [f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
+           f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
+           + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
+              if model.tp > 1 else "")]
+    if engines(inp, cand) > 1:
+        out.append(_split_assumption(cand.engine.dp, inp.request.hardware.replicas))
+    if model.inter_node_hops:
+        out.append(f"{model.inter_node_hops} pipeline hop(s) between nodes, each {perf.INTER_NODE_LATENCY_S * 1e6:g} us + "
+                   f"activations at {perf.INTER_NODE_GBS:g} GB/s (an RDMA NIC of 200 Gb/s per GPU; plain TCP is slower)")
+    return out
 
 
 def _split_assumption(dp: int, replicas: int) -> str:
