@@ -19,7 +19,7 @@ import numpy as np
 from wizard.errors import WizardError
 from wizard.physics.kv import KvLayout
 from wizard.physics.run_stats import SimResult, Timeline, WeightedSamples
-from wizard.physics.scheduler_passes import Blocks, _admit, _schedule_running
+from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 
 # (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
 # context each attends to) -> seconds for the step.
@@ -140,7 +140,7 @@ class Run:
         victims: list[int] = []
         sched = need = np.zeros(running, dtype=np.int64)
         if not engine.chunked_prefill and self.waiting:  # V0: a prefill-only step whenever a prompt fits whole
-            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
+            admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
         if running and not admitted:
             rem, comp, held = state[_REM], state[_COMP], state[_HELD]
             upto = np.cumsum(rem)
@@ -152,12 +152,12 @@ class Run:
             else:
                 short = int(need.sum()) > free
             if short:
-                sched, need, victims, free, budget = _schedule_running(rem, comp, held, blocks, budget, free)
+                sched, need, victims, free, budget = schedule_running(rem, comp, held, blocks, budget, free)
             else:
                 free -= int(need.sum())
                 budget -= int(upto[-1]) if upto[-1] <= budget else int(sched.sum())
         if engine.chunked_prefill and not victims and self.waiting:
-            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
+            admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
         self.free = free
         if victims:
             self._preempt(victims)

@@ -1,7 +1,7 @@
 """The scheduler's two passes over its queues, RUNNING then WAITING, and the KV blocks they count.
 
 :class:`Blocks` says how many KV blocks a request holds or needs (full-attention
-and sliding-window groups); :func:`_schedule_running` and :func:`_admit` give
+and sliding-window groups); :func:`schedule_running` and :func:`admit` give
 each request its tokens and blocks for one step, as vLLM V1's scheduler does.
 Used by :class:`wizard.physics.scheduler.Run`.
 """
@@ -48,8 +48,8 @@ class Blocks:
         return self.full * per_group + self.sliding * min(per_group, self.sliding_cap)
 
 
-def _schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks: Blocks, budget: int,
-                      free: int) -> tuple[np.ndarray, np.ndarray, list[int], int, int]:
+def schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks: Blocks, budget: int,
+                     free: int) -> tuple[np.ndarray, np.ndarray, list[int], int, int]:
     """The RUNNING loop: tokens and new blocks per running request, and the preempted (newest first).
 
     Runs vectorised up to the first request that cannot get its blocks, preempts
@@ -97,8 +97,8 @@ def _schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, block
     return sched, need, victims, free, budget
 
 
-def _admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
-           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
+def admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
+          chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
     """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out."""
     admitted = []
     while waiting and seats > 0 and budget > 0:
