@@ -257,26 +257,49 @@ class Run:
         from c tokens takes a block per group when c is a multiple of the block
         size, and each sliding group frees one when c - window + 1 is (past 0).
         """
-        engine, blocks, state = self.engine, self.blocks, self.state
-        running = state.shape[1]
+        state = self.state
         most = int((state[_OUT] - state[_PROD]).min()) - 1
         if most < 1:
             return
+        done, left, prev_start, prev_end = self._plain_decodes(most)
+        if done:
+            self._advance(done, left, prev_start, prev_end)
+
+    def _head_gate(self) -> float:
+        """Free blocks that would let the head of WAITING in; inf when nothing waits or it has no seat or budget."""
+        engine, running = self.engine, self.state.shape[1]
+        if not self.waiting:
+            return math.inf
+        tokens = int(self.w_target[self.waiting[0]])
         v0 = not engine.chunked_prefill
-        head_gate = math.inf  # free blocks that would let the head of WAITING in
-        if self.waiting:
-            tokens = int(self.w_target[self.waiting[0]])
-            no_room = engine.max_num_seqs <= running or (
-                tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
-            head_gate = math.inf if no_room else blocks.gate(tokens)
-        size, comp = blocks.size, state[_COMP]
+        no_room = engine.max_num_seqs <= running or (
+            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
+        return math.inf if no_room else self.blocks.gate(tokens)
+
+    def _sliding_frees(self) -> list[list[int]]:
+        """When sliding groups free blocks, by phase (decode step mod block size); [] without sliding groups.
+
+        Request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i;
+        each phase lists its t_i in order."""
+        blocks, comp = self.blocks, self.state[_COMP]
+        if not blocks.sliding:
+            return []
+        thresholds = np.sort(blocks.window - 1 - comp)
+        residues = thresholds % blocks.size
+        return [thresholds[residues == r].tolist() for r in range(blocks.size)]
+
+    def _plain_decodes(self, most: int) -> tuple[int, int, float, float]:
+        """Time up to ``most`` plain decodes of everyone, recording their inter-token gaps.
+
+        Returns (steps taken, free blocks after them, the last step's start and end)."""
+        engine, blocks, comp = self.engine, self.blocks, self.state[_COMP]
+        running = self.state.shape[1]
+        v0 = not engine.chunked_prefill
+        head_gate = self._head_gate()
+        size = blocks.size
         phases = np.bincount(comp % size, minlength=size).tolist()
         per_block = blocks.full + blocks.sliding
-        frees: list[list[int]] = []
-        if blocks.sliding:  # request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i
-            thresholds = np.sort(blocks.window - 1 - comp)
-            residues = thresholds % size
-            frees = [thresholds[residues == r].tolist() for r in range(size)]
+        frees = self._sliding_frees()
         context = int(comp.sum()) + running
         horizon = float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
         is_async, cost = engine.async_scheduling, self.step_cost
@@ -300,17 +323,22 @@ class Run:
             context += running
             left = after
             done += 1
-        if not done:
-            return
+        return done, left, prev_start, prev_end
+
+    def _advance(self, done: int, left: int, prev_start: float, prev_end: float) -> None:
+        """Apply ``done`` plain decodes of everyone: contexts, tokens, blocks held, clocks and a timeline point."""
+        state = self.state
+        comp = state[_COMP]
         comp += done
         state[_PROD] += done
-        state[_HELD] = blocks.held(comp, comp - 1)
+        state[_HELD] = self.blocks.held(comp, comp - 1)
         self.free = left
         self.r_last[:] = prev_end
         self.steps += done
         self.prev_start, self.prev_end = prev_start, prev_end
-        self.sched_t = prev_start if is_async else prev_end
-        self.line.append((prev_end, running, len(self.waiting), 1 - left / engine.usable_blocks, self.preemptions))
+        self.sched_t = prev_start if self.engine.async_scheduling else prev_end
+        self.line.append((prev_end, state.shape[1], len(self.waiting), 1 - left / self.engine.usable_blocks,
+                          self.preemptions))
 
     def _result(self) -> SimResult:
         out = self.out
