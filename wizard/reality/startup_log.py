@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
 from wizard.errors import WizardError
 from wizard.physics.kv import DEFAULT_BLOCK_SIZE
@@ -75,55 +76,24 @@ def parse_startup_log(text: str) -> StartupLog:
 
     weights_gib = _first_number(lines, pat.WEIGHTS_RES)
     kv_cache_gib = _kv_cache_gib(lines, notes)
-    kv_cache_tokens = _first_int(lines, (pat.KV_TOKENS_RE,))
     gpu_blocks = _first_int(lines, (pat.GPU_BLOCKS_RE,))
-    if weights_gib is None and kv_cache_gib is None and kv_cache_tokens is None and gpu_blocks is None:
+    block_size = _to_int(settings.get("block_size"))
+    kv_cache_tokens = _kv_cache_tokens(lines, gpu_blocks, block_size, notes)
+    if weights_gib is None and kv_cache_gib is None and kv_cache_tokens is None:
         raise WizardError(NO_MEMORY_LINES)
 
-    block_size = _to_int(settings.get("block_size"))
-    if kv_cache_tokens is None and gpu_blocks is not None:
-        if block_size is None:
-            notes.append(
-                f"kv_cache_tokens = {gpu_blocks} GPU blocks x {DEFAULT_BLOCK_SIZE} "
-                "(vLLM's default block size; the log does not show --block-size)"
-            )
-        kv_cache_tokens = gpu_blocks * (block_size or DEFAULT_BLOCK_SIZE)
-
     concurrency = _first(lines, (pat.CONCURRENCY_RE,))
-    max_model_len = _to_int(settings.get("max_model_len"))
-    if max_model_len is None and concurrency is not None:
-        max_model_len = int(_number(concurrency.group(1)))
-        notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
-
+    max_model_len = _max_model_len(settings, concurrency, notes)
     # 0.27+'s summary line ("consumed memory (weights + non-torch)") changes what two numbers mean.
     consumed_summary = _first(lines, (pat.CONSUMED_RE,)) is not None
-    gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
-    if gpu_memory_utilization is None:
-        gpu_memory_utilization = _first_number(lines, pat.GMU_RES)
     free_memory = _first(lines, (pat.FREE_MEMORY_RE,))
     cuda_graph_estimate_gib = _first_number(lines, pat.CUDA_GRAPH_ESTIMATE_RES)
     suggested_fit, suggested_full = _suggested_kv_cache_memory(lines, consumed_summary, cuda_graph_estimate_gib, notes)
-    cuda_graph_gib = _first_number(lines, pat.CUDA_GRAPH_RES)
-    if cuda_graph_gib is not None and cuda_graph_gib < 0:
-        notes.append(f"vLLM measured negative CUDA-graph memory ({cuda_graph_gib} GiB), a measurement error "
-                     "(see vLLM PR #25683); any suggested --kv-cache-memory is too large by that much")
+    cuda_graph_gib = _cuda_graph_gib(lines, notes)
 
     return StartupLog(
-        vllm_version=_version(lines),
-        engine=_engine(lines, notes),
-        model=_to_text(settings.get("model")) or _first_text(lines, pat.MODEL_RES),
-        tensor_parallel_size=_to_int(settings.get("tensor_parallel_size")),
-        pipeline_parallel_size=_to_int(settings.get("pipeline_parallel_size")),
-        data_parallel_size=_to_int(settings.get("data_parallel_size")),
-        enable_expert_parallel={"True": True, "False": False}.get(settings.get("enable_expert_parallel", "")),
+        **_engine_settings(lines, settings, notes),
         max_model_len=max_model_len,
-        dtype=_dtype(settings.get("dtype")),
-        quantization=_to_text(settings.get("quantization")),
-        kv_cache_dtype=_to_text(settings.get("kv_cache_dtype")),
-        enforce_eager={"True": True, "False": False}.get(settings.get("enforce_eager", "")),
-        gpu_memory_utilization=gpu_memory_utilization,
-        max_num_seqs=_to_int(settings.get("max_num_seqs")),
-        max_num_batched_tokens=_to_int(settings.get("max_num_batched_tokens")),
         block_size=block_size,
         gpu_total_gib=_first_number(lines, pat.TOTAL_RES),
         gpu_free_at_startup_gib=None if free_memory is None else _number(free_memory.group(1)),
@@ -260,10 +230,38 @@ def _to_float(raw: str | None) -> float | None:
         return None
 
 
+def _to_bool(raw: str | None) -> bool | None:
+    """A flag as vLLM prints it (True/False), None when missing or anything else."""
+    return {"True": True, "False": False}.get(raw or "")
+
+
 def _dtype(raw: str | None) -> str | None:
     """``torch.bfloat16`` -> ``bfloat16``; None when missing."""
     text = _to_text(raw)
     return None if text is None else text.removeprefix("torch.")
+
+
+def _engine_settings(lines: list[str], settings: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    """The StartupLog fields that name the release, the engine, the model and vLLM's settings."""
+    gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
+    if gpu_memory_utilization is None:
+        gpu_memory_utilization = _first_number(lines, pat.GMU_RES)
+    return {
+        "vllm_version": _version(lines),
+        "engine": _engine(lines, notes),
+        "model": _to_text(settings.get("model")) or _first_text(lines, pat.MODEL_RES),
+        "tensor_parallel_size": _to_int(settings.get("tensor_parallel_size")),
+        "pipeline_parallel_size": _to_int(settings.get("pipeline_parallel_size")),
+        "data_parallel_size": _to_int(settings.get("data_parallel_size")),
+        "enable_expert_parallel": _to_bool(settings.get("enable_expert_parallel")),
+        "dtype": _dtype(settings.get("dtype")),
+        "quantization": _to_text(settings.get("quantization")),
+        "kv_cache_dtype": _to_text(settings.get("kv_cache_dtype")),
+        "enforce_eager": _to_bool(settings.get("enforce_eager")),
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "max_num_seqs": _to_int(settings.get("max_num_seqs")),
+        "max_num_batched_tokens": _to_int(settings.get("max_num_batched_tokens")),
+    }
 
 
 def _version(lines: list[str]) -> str | None:
@@ -286,6 +284,37 @@ def _engine(lines: list[str], notes: list[str]) -> str | None:
 
 
 # ---- memory
+
+
+def _kv_cache_tokens(lines: list[str], gpu_blocks: int | None, block_size: int | None, notes: list[str]) -> int | None:
+    """KV cache size in tokens as logged, else GPU blocks x block size (vLLM's default when the log shows none)."""
+    tokens = _first_int(lines, (pat.KV_TOKENS_RE,))
+    if tokens is None and gpu_blocks is not None:
+        if block_size is None:
+            notes.append(
+                f"kv_cache_tokens = {gpu_blocks} GPU blocks x {DEFAULT_BLOCK_SIZE} "
+                "(vLLM's default block size; the log does not show --block-size)"
+            )
+        tokens = gpu_blocks * (block_size or DEFAULT_BLOCK_SIZE)
+    return tokens
+
+
+def _max_model_len(settings: dict[str, str], concurrency: re.Match[str] | None, notes: list[str]) -> int | None:
+    """max_model_len from the settings, else from the 'Maximum concurrency for N tokens per request' line."""
+    max_model_len = _to_int(settings.get("max_model_len"))
+    if max_model_len is None and concurrency is not None:
+        max_model_len = int(_number(concurrency.group(1)))
+        notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
+    return max_model_len
+
+
+def _cuda_graph_gib(lines: list[str], notes: list[str]) -> float | None:
+    """CUDA-graph memory as measured, with a note when vLLM measured it negative."""
+    cuda_graph_gib = _first_number(lines, pat.CUDA_GRAPH_RES)
+    if cuda_graph_gib is not None and cuda_graph_gib < 0:
+        notes.append(f"vLLM measured negative CUDA-graph memory ({cuda_graph_gib} GiB), a measurement error "
+                     "(see vLLM PR #25683); any suggested --kv-cache-memory is too large by that much")
+    return cuda_graph_gib
 
 
 def _activation_gib(lines: list[str], weights_gib: float | None, consumed_summary: bool, notes: list[str]) -> float | None:
