@@ -13,16 +13,16 @@ from typing import Any
 # Per-request arrays of seconds (itls: one list per request).  They are the bulk of a
 # --save-detailed file and nothing here uses them, so they are cut from the text before
 # json.loads has to parse their floats.
-_CUT_ARRAYS = ("itls", "ttfts", "start_times", "latencies", "queue_times", "server_queue_times", "server_ttfts")
+CUT_ARRAYS = ("itls", "ttfts", "start_times", "latencies", "queue_times", "server_queue_times", "server_ttfts")
 
 
-def _cut_number_arrays(body: str) -> str:
-    """The JSON text with the value of each _CUT_ARRAYS key replaced by null where it is an array of numbers.
+def cut_number_arrays(body: str) -> str:
+    """The JSON text with the value of each CUT_ARRAYS key replaced by null where it is an array of numbers.
 
     A key is matched only where it is one (after '{' or ',', before ':'); inside a string
     its quotes are escaped.  An array holding a string is left to json.loads.
     """
-    for key in _CUT_ARRAYS:
+    for key in CUT_ARRAYS:
         needle = f'"{key}"'
         at = body.find(needle)
         while at >= 0:
@@ -63,7 +63,7 @@ def _array_end(body: str, start: int) -> int:
             return at
 
 
-def _json_values(body: str) -> list[Any]:
+def json_values(body: str) -> list[Any]:
     """Every JSON value in the text, one after another (--append-result writes one per line)."""
     decoder = json.JSONDecoder()
     values: list[Any] = []

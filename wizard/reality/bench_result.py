@@ -45,7 +45,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wizard.errors import WizardError
-from wizard.reality.bench_json import _CUT_ARRAYS, _cut_number_arrays, _json_values
+from wizard.reality.bench_json import CUT_ARRAYS, cut_number_arrays, json_values
 from wizard.schema.bench import BenchResult
 
 HEADING = "Serving Benchmark Result"
@@ -58,7 +58,7 @@ POOLING = ("this is a pooling/embedding benchmark (no generated tokens): only te
 SGLANG = ("this is SGLang's bench_serving summary (it prints 'Backend:' and 'Traffic request rate:' inside "
           "the result), not vllm bench serve's: its metrics are counted differently")
 
-_DROPPED = frozenset(_CUT_ARRAYS) | {"generated_texts", "errors", "rps_change_events", "endpoint_type", "version"}
+_DROPPED = frozenset(CUT_ARRAYS) | {"generated_texts", "errors", "rps_change_events", "endpoint_type", "version"}
 _JSON_REQUIRED = ("duration", "completed", "total_input_tokens", "total_output_tokens", "request_throughput",
                   "output_throughput")
 _JSON_FIELDS = {
@@ -152,7 +152,7 @@ def parse_bench_result(text: str) -> BenchResult:
 
 def _from_json(body: str) -> BenchResult:
     """The last run of one or more JSON values (objects, or vllm bench sweep's lists of them)."""
-    runs = [run for value in _json_values(_cut_number_arrays(body))
+    runs = [run for value in json_values(cut_number_arrays(body))
             for run in (value if isinstance(value, list) else [value])
             if isinstance(run, dict) and ("duration" in run or "completed" in run)]
     if not runs:
