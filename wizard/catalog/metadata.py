@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlparse
 
+from wizard.catalog.server_paths import _models_dir, _shown, server_path
 from wizard.errors import WizardError
 from wizard.physics.arch import Architecture, parse_config
 
@@ -33,9 +34,6 @@ HUB_TIMEOUT_S = 10.0  # seconds for each Hub request (config download, safetenso
 HUB_DEADLINE_S = 15.0  # seconds for a whole Hub call, retries included
 HUB_PROBE_S = 3.0  # seconds to open a connection to the Hub before trying it at all
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
-MODELS_DIR_ENV = "VLLM_WIZARD_MODELS_DIR"  # unset: any path; a folder: only inside it; "" or "none": no path
-_NO_PATHS = ("", "none")  # values of MODELS_DIR_ENV that refuse every server path
-_SHOWN_CHARS = 120  # longest input an error message quotes whole (longer ones lose their middle)
 _HUB_NAME_CHARS = 96  # huggingface_hub's validate_repo_id: at most 96 characters for the org and for the name
 _MAX_REVISION_CHARS = 255  # NAME_MAX: huggingface_hub stores a revision as a file name under refs/
 
@@ -148,60 +146,6 @@ def _local_safetensors(directory: Path) -> list[tuple[str, list[int]]]:
         header = _read_header(server_path(path))
         tensors += [(name, meta["shape"]) for name, meta in header.items() if name != "__metadata__"]
     return tensors
-
-
-# ------------------------------------------------------------------ server paths
-
-
-def _shown(text: str) -> str:
-    """An input as an error message quotes it: escaped (control characters visible), its middle cut when long."""
-    if len(text) > _SHOWN_CHARS:
-        half = _SHOWN_CHARS // 2
-        text = f"{text[:half]}...{text[-half:]}"
-    return repr(text)
-
-
-def _models_dir() -> tuple[bool, Path | None]:
-    """(server paths readable at all, the folder they must lie in or None for anywhere), from MODELS_DIR_ENV."""
-    value = os.environ.get(MODELS_DIR_ENV)
-    if value is None:
-        return True, None
-    if value.strip().lower() in _NO_PATHS:
-        return False, None
-    return True, Path(os.path.realpath(os.path.expanduser(value.strip())))
-
-
-def server_path(path: Path) -> Path:
-    """The path to read for ``path`` on this server, or a WizardError saying why it may not be read.
-
-    The one place the hosting rule lives (MODELS_DIR_ENV): unset, any path is
-    read as given (a person's own machine, the CLI); set to a folder, a path is
-    read only if its real path (symbolic links followed) lies inside that folder,
-    and relative paths are taken from the folder; set to "" or "none", no server
-    path is read. Every file and directory a model is read from passes here.
-    """
-    allowed, root = _models_dir()
-    if not allowed:
-        raise WizardError(
-            f"{_shown(str(path))} is a path, and this server reads no model directories "
-            f"({MODELS_DIR_ENV} is {os.environ.get(MODELS_DIR_ENV, '')!r}): give a Hugging Face id (org/name) or a "
-            f"catalog model; whoever runs the server can set {MODELS_DIR_ENV} to a folder of models"
-        )
-    expanded = Path(os.path.expanduser(path))  # an unknown ~user stays as typed
-    if root is None:
-        return expanded
-    candidate = root / expanded  # an absolute path replaces the folder
-    real = Path(os.path.realpath(candidate))
-    if real.is_relative_to(root):
-        return real
-    if not Path(os.path.normpath(candidate)).is_relative_to(root):
-        why = "'..' leads out of it" if ".." in path.parts else "it is not inside it"
-    else:
-        why = "a symbolic link on the way points outside it"
-    raise WizardError(
-        f"{_shown(str(path))} is outside the models folder {root} that this server reads ({MODELS_DIR_ENV}): {why}. "
-        f"Give a directory inside {root} (or a path relative to it), a Hugging Face id or a catalog model"
-    )
 
 
 # ------------------------------------------------------------------ local / hub
