@@ -7,7 +7,8 @@ metadata; ``--revision`` and ``HF_TOKEN`` honoured; offline mode respected).
 Only JSON is read: nothing from a model repository is ever executed.
 
 Which server directories may be read is one setting, ``VLLM_WIZARD_MODELS_DIR``
-(see :func:`server_path`): a hosted dashboard reads only inside its models folder.
+(see :func:`wizard.catalog.server_paths.server_path`): a hosted dashboard reads
+only inside its models folder.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlparse
 
-from wizard.catalog.server_paths import _models_dir, _shown, server_path
+from wizard.catalog.server_paths import models_dir, server_path, shown
 from wizard.errors import WizardError
 from wizard.physics.arch import Architecture, parse_config
 
@@ -311,7 +312,7 @@ def _check_hub_id(model: str) -> None:
         else:
             why = "it is not of that form"
         raise WizardError(
-            f"unknown model {_shown(model)}: not a local directory, not in the bundled catalog, and not a valid "
+            f"unknown model {shown(model)}: not a local directory, not in the bundled catalog, and not a valid "
             f"Hugging Face id ({why}). A Hub id is org/name made of ASCII letters, digits, '-', '_' and '.', "
             f"at most {_HUB_NAME_CHARS} characters each, without '--' or '..'; pick a catalog model (vllm-wizard models) "
             "or give a model directory"
@@ -330,7 +331,7 @@ def _check_revision(revision: str | None) -> None:
            or ".." in revision or revision.startswith("/") or "\\" in revision or len(revision) > _MAX_REVISION_CHARS)
     if bad:
         raise WizardError(
-            f"revision {_shown(revision)} is not a branch, tag or commit name: a revision is printable ASCII of at most "
+            f"revision {shown(revision)} is not a branch, tag or commit name: a revision is printable ASCII of at most "
             f"{_MAX_REVISION_CHARS} characters with no spaces, no '..', no '\\' and no leading '/' "
             "(e.g. main, v1.0, refs/pr/1 or a commit hash)"
         )
@@ -339,32 +340,32 @@ def _check_revision(revision: str | None) -> None:
 def _local_directory(model: str) -> Path | None:
     """The model directory on this server that ``model`` names, or None when it names none (a catalog or Hub id)."""
     looks_like_path = _looks_like_path(model)
-    if not looks_like_path and not _models_dir()[0]:
+    if not looks_like_path and not models_dir()[0]:
         return None  # no probing at all: ids go to the catalog and the Hub
     path = server_path(Path(model))
     try:
         exists, is_dir = path.exists(), path.is_dir()
     except OSError as exc:  # e.g. a name longer than the file system allows
         if looks_like_path:
-            raise WizardError(f"cannot use {_shown(model)} as a directory: {exc.strerror}") from None
+            raise WizardError(f"cannot use {shown(model)} as a directory: {exc.strerror}") from None
         return None
     if is_dir:
         return path
     if exists:
-        raise WizardError(f"{_shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
+        raise WizardError(f"{shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
                           field="model")
     if looks_like_path:
-        raise WizardError(f"no such directory: {_shown(model)}")
+        raise WizardError(f"no such directory: {shown(model)}")
     return None
 
 
 def resolve_model(model: str, revision: str | None = None) -> ModelInfo:
-    """Find the model: a directory on this server (as MODELS_DIR_ENV allows), then the catalog, then the Hub."""
+    """Find the model: a directory on this server (as VLLM_WIZARD_MODELS_DIR allows), then the catalog, then the Hub."""
     model = model.strip()
     if not model:
         raise WizardError("no model given: give a Hugging Face id or a local directory", field="model")
     if not model.isprintable():
-        raise WizardError(f"the model {_shown(model)} holds control characters or binary data: type a Hugging Face id "
+        raise WizardError(f"the model {shown(model)} holds control characters or binary data: type a Hugging Face id "
                           "(org/name), a catalog model or a directory path")
     directory = _local_directory(model)
     if directory is not None:

@@ -17,7 +17,7 @@ _NO_PATHS = ("", "none")  # values of MODELS_DIR_ENV that refuse every server pa
 _SHOWN_CHARS = 120  # longest input an error message quotes whole (longer ones lose their middle)
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """An input as an error message quotes it: escaped (control characters visible), its middle cut when long."""
     if len(text) > _SHOWN_CHARS:
         half = _SHOWN_CHARS // 2
@@ -25,7 +25,7 @@ def _shown(text: str) -> str:
     return repr(text)
 
 
-def _models_dir() -> tuple[bool, Path | None]:
+def models_dir() -> tuple[bool, Path | None]:
     """(server paths readable at all, the folder they must lie in or None for anywhere), from MODELS_DIR_ENV."""
     value = os.environ.get(MODELS_DIR_ENV)
     if value is None:
@@ -44,10 +44,10 @@ def server_path(path: Path) -> Path:
     and relative paths are taken from the folder; set to "" or "none", no server
     path is read. Every file and directory a model is read from passes here.
     """
-    allowed, root = _models_dir()
+    allowed, root = models_dir()
     if not allowed:
         raise WizardError(
-            f"{_shown(str(path))} is a path, and this server reads no model directories "
+            f"{shown(str(path))} is a path, and this server reads no model directories "
             f"({MODELS_DIR_ENV} is {os.environ.get(MODELS_DIR_ENV, '')!r}): give a Hugging Face id (org/name) or a "
             f"catalog model; whoever runs the server can set {MODELS_DIR_ENV} to a folder of models"
         )
@@ -63,6 +63,6 @@ def server_path(path: Path) -> Path:
     else:
         why = "a symbolic link on the way points outside it"
     raise WizardError(
-        f"{_shown(str(path))} is outside the models folder {root} that this server reads ({MODELS_DIR_ENV}): {why}. "
+        f"{shown(str(path))} is outside the models folder {root} that this server reads ({MODELS_DIR_ENV}): {why}. "
         f"Give a directory inside {root} (or a path relative to it), a Hugging Face id or a catalog model"
     )
