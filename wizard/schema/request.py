@@ -1,4 +1,5 @@
-"""Request models: the single source of truth for every input, and the one door into them.
+"""The request: its five sections (``schema/sections.py``) as one model, the single source of truth
+for every input, and the one door into it.
 
 Each request field's ``description`` is the text of the CLI's ``--help``, the
 dashboard's tooltip and the comment in a YAML profile; field names are the
@@ -26,9 +27,9 @@ from wizard.schema.sections import (
     HardwareSection,
     ModelSection,
     PolicySection,
+    Section,
     Targets,
     WorkloadSection,
-    _Section,
 )
 from wizard.schema.syntax import problems
 
@@ -49,7 +50,7 @@ class PlanRequest(BaseModel):
         return {name: getattr(getattr(self, section), name) for section, name, _ in iter_fields()}
 
 
-SECTIONS: dict[str, type[_Section]] = {
+SECTIONS: dict[str, type[Section]] = {
     "model": ModelSection,
     "hardware": HardwareSection,
     "workload": WorkloadSection,

@@ -54,11 +54,13 @@ MAX_GIB = 1024**2  # a PiB per GPU
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32", "fp32": "float32"}
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A request section: unknown fields are refused, and assignments are validated like inputs."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class ModelSection(_Section):
+class ModelSection(Section):
     """Which model to serve and how vLLM should load it."""
 
     model: Annotated[str, BeforeValidator(as_line)] = Field(
@@ -140,7 +142,7 @@ class ModelSection(_Section):
         return value
 
 
-class HardwareSection(_Section):
+class HardwareSection(Section):
     """Which GPUs, how many, and how they are split."""
 
     gpu: OptionalText = Field(
@@ -219,7 +221,7 @@ class HardwareSection(_Section):
     )
 
 
-class WorkloadSection(_Section):
+class WorkloadSection(Section):
     """What the deployment has to serve, as `vllm bench serve` sends it."""
 
     prompt_tokens: Count = Field(1024, ge=1, le=MAX_TOKENS, description=(
@@ -286,7 +288,7 @@ class WorkloadSection(_Section):
         return self.request_rate is not None and math.isinf(self.request_rate) and self.concurrency is None
 
 
-class Targets(_Section):
+class Targets(Section):
     """What the deployment must achieve; empty means no target. Requests meeting all latency targets count as goodput."""
 
     max_ttft_ms: OptionalNumber = Field(None, gt=0, le=1e9, description="Longest acceptable mean time to first token, in ms.")
@@ -298,7 +300,7 @@ class Targets(_Section):
         None, gt=0, le=1e6, description="Requests per second the deployment must sustain without its queue growing.")
 
 
-class PolicySection(_Section):
+class PolicySection(Section):
     """Memory policy and vLLM scheduler limits."""
 
     gpu_memory_utilization: OptionalNumber = Field(
