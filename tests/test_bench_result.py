@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wizard.errors import WizardError
-from wizard.reality import bench_result
+from wizard.reality.bench_json import cut_number_arrays
 from wizard.reality.bench_result import parse_bench_result
 from wizard.schema.bench import BenchResult, LatencyStats
 
@@ -266,7 +266,7 @@ def test_per_request_number_arrays_are_cut_before_parsing() -> None:
     """Only a key's own array of numbers becomes null; strings that look like it, and other arrays, stay."""
     text = ('{"ttfts": [0.1, 0.2], "errors": ["\\"itls\\": [1]", "itls"], "itls": [[0.01, 0.02], []],\n'
             ' "input_lens": [5, 6], "latencies" : [ 1.5 ], "start_times": ["x]"]}')
-    assert bench_result._cut_number_arrays(text) == (
+    assert cut_number_arrays(text) == (
         '{"ttfts": null, "errors": ["\\"itls\\": [1]", "itls"], "itls": null,\n'
         ' "input_lens": [5, 6], "latencies" : null, "start_times": ["x]"]}')
 

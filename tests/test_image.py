@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.test_e2e import _free_port
-from wizard.catalog.metadata import MODELS_DIR_ENV
+from wizard.catalog.server_paths import MODELS_DIR_ENV
 
 ROOT = Path(__file__).parents[1]
 COMPOSE_SCHEMA = jsonschema.Draft7Validator(json.loads((ROOT / "tests/data/compose-spec.json").read_text()))

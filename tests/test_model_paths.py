@@ -15,7 +15,8 @@ from tests.test_metadata import (
     tiny_tensors,
     write_safetensors,
 )
-from wizard.catalog.metadata import MODELS_DIR_ENV, resolve_model
+from wizard.catalog.metadata import resolve_model
+from wizard.catalog.server_paths import MODELS_DIR_ENV
 from wizard.errors import WizardError
 from wizard.faces.cli import main
 

@@ -7,7 +7,8 @@ metadata; ``--revision`` and ``HF_TOKEN`` honoured; offline mode respected).
 Only JSON is read: nothing from a model repository is ever executed.
 
 Which server directories may be read is one setting, ``VLLM_WIZARD_MODELS_DIR``
-(see :func:`server_path`): a hosted dashboard reads only inside its models folder.
+(see :func:`wizard.catalog.server_paths.server_path`): a hosted dashboard reads
+only inside its models folder.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlparse
 
+from wizard.catalog.server_paths import models_dir, server_path, shown
 from wizard.errors import WizardError
 from wizard.physics.arch import Architecture, parse_config
 
@@ -33,9 +35,6 @@ HUB_TIMEOUT_S = 10.0  # seconds for each Hub request (config download, safetenso
 HUB_DEADLINE_S = 15.0  # seconds for a whole Hub call, retries included
 HUB_PROBE_S = 3.0  # seconds to open a connection to the Hub before trying it at all
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
-MODELS_DIR_ENV = "VLLM_WIZARD_MODELS_DIR"  # unset: any path; a folder: only inside it; "" or "none": no path
-_NO_PATHS = ("", "none")  # values of MODELS_DIR_ENV that refuse every server path
-_SHOWN_CHARS = 120  # longest input an error message quotes whole (longer ones lose their middle)
 _HUB_NAME_CHARS = 96  # huggingface_hub's validate_repo_id: at most 96 characters for the org and for the name
 _MAX_REVISION_CHARS = 255  # NAME_MAX: huggingface_hub stores a revision as a file name under refs/
 
@@ -149,60 +148,6 @@ def _local_safetensors(directory: Path) -> list[tuple[str, list[int]]]:
         header = _read_header(server_path(path))
         tensors += [(name, meta["shape"]) for name, meta in header.items() if name != "__metadata__"]
     return tensors
-
-
-# ------------------------------------------------------------------ server paths
-
-
-def _shown(text: str) -> str:
-    """An input as an error message quotes it: escaped (control characters visible), its middle cut when long."""
-    if len(text) > _SHOWN_CHARS:
-        half = _SHOWN_CHARS // 2
-        text = f"{text[:half]}...{text[-half:]}"
-    return repr(text)
-
-
-def _models_dir() -> tuple[bool, Path | None]:
-    """(server paths readable at all, the folder they must lie in or None for anywhere), from MODELS_DIR_ENV."""
-    value = os.environ.get(MODELS_DIR_ENV)
-    if value is None:
-        return True, None
-    if value.strip().lower() in _NO_PATHS:
-        return False, None
-    return True, Path(os.path.realpath(os.path.expanduser(value.strip())))
-
-
-def server_path(path: Path) -> Path:
-    """The path to read for ``path`` on this server, or a WizardError saying why it may not be read.
-
-    The one place the hosting rule lives (MODELS_DIR_ENV): unset, any path is
-    read as given (a person's own machine, the CLI); set to a folder, a path is
-    read only if its real path (symbolic links followed) lies inside that folder,
-    and relative paths are taken from the folder; set to "" or "none", no server
-    path is read. Every file and directory a model is read from passes here.
-    """
-    allowed, root = _models_dir()
-    if not allowed:
-        raise WizardError(
-            f"{_shown(str(path))} is a path, and this server reads no model directories "
-            f"({MODELS_DIR_ENV} is {os.environ.get(MODELS_DIR_ENV, '')!r}): give a Hugging Face id (org/name) or a "
-            f"catalog model; whoever runs the server can set {MODELS_DIR_ENV} to a folder of models"
-        )
-    expanded = Path(os.path.expanduser(path))  # an unknown ~user stays as typed
-    if root is None:
-        return expanded
-    candidate = root / expanded  # an absolute path replaces the folder
-    real = Path(os.path.realpath(candidate))
-    if real.is_relative_to(root):
-        return real
-    if not Path(os.path.normpath(candidate)).is_relative_to(root):
-        why = "'..' leads out of it" if ".." in path.parts else "it is not inside it"
-    else:
-        why = "a symbolic link on the way points outside it"
-    raise WizardError(
-        f"{_shown(str(path))} is outside the models folder {root} that this server reads ({MODELS_DIR_ENV}): {why}. "
-        f"Give a directory inside {root} (or a path relative to it), a Hugging Face id or a catalog model"
-    )
 
 
 # ------------------------------------------------------------------ local / hub
@@ -368,7 +313,7 @@ def _check_hub_id(model: str) -> None:
         else:
             why = "it is not of that form"
         raise WizardError(
-            f"unknown model {_shown(model)}: not a local directory, not in the bundled catalog, and not a valid "
+            f"unknown model {shown(model)}: not a local directory, not in the bundled catalog, and not a valid "
             f"Hugging Face id ({why}). A Hub id is org/name made of ASCII letters, digits, '-', '_' and '.', "
             f"at most {_HUB_NAME_CHARS} characters each, without '--' or '..'; pick a catalog model (vllm-wizard models) "
             "or give a model directory"
@@ -387,7 +332,7 @@ def _check_revision(revision: str | None) -> None:
            or ".." in revision or revision.startswith("/") or "\\" in revision or len(revision) > _MAX_REVISION_CHARS)
     if bad:
         raise WizardError(
-            f"revision {_shown(revision)} is not a branch, tag or commit name: a revision is printable ASCII of at most "
+            f"revision {shown(revision)} is not a branch, tag or commit name: a revision is printable ASCII of at most "
             f"{_MAX_REVISION_CHARS} characters with no spaces, no '..', no '\\' and no leading '/' "
             "(e.g. main, v1.0, refs/pr/1 or a commit hash)"
         )
@@ -396,32 +341,32 @@ def _check_revision(revision: str | None) -> None:
 def _local_directory(model: str) -> Path | None:
     """The model directory on this server that ``model`` names, or None when it names none (a catalog or Hub id)."""
     looks_like_path = _looks_like_path(model)
-    if not looks_like_path and not _models_dir()[0]:
+    if not looks_like_path and not models_dir()[0]:
         return None  # no probing at all: ids go to the catalog and the Hub
     path = server_path(Path(model))
     try:
         exists, is_dir = path.exists(), path.is_dir()
     except OSError as exc:  # e.g. a name longer than the file system allows
         if looks_like_path:
-            raise WizardError(f"cannot use {_shown(model)} as a directory: {exc.strerror}") from None
+            raise WizardError(f"cannot use {shown(model)} as a directory: {exc.strerror}") from None
         return None
     if is_dir:
         return path
     if exists:
-        raise WizardError(f"{_shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
+        raise WizardError(f"{shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
                           field="model")
     if looks_like_path:
-        raise WizardError(f"no such directory: {_shown(model)}")
+        raise WizardError(f"no such directory: {shown(model)}")
     return None
 
 
 def resolve_model(model: str, revision: str | None = None) -> ModelInfo:
-    """Find the model: a directory on this server (as MODELS_DIR_ENV allows), then the catalog, then the Hub."""
+    """Find the model: a directory on this server (as VLLM_WIZARD_MODELS_DIR allows), then the catalog, then the Hub."""
     model = model.strip()
     if not model:
         raise WizardError("no model given: give a Hugging Face id or a local directory", field="model")
     if not model.isprintable():
-        raise WizardError(f"the model {_shown(model)} holds control characters or binary data: type a Hugging Face id "
+        raise WizardError(f"the model {shown(model)} holds control characters or binary data: type a Hugging Face id "
                           "(org/name), a catalog model or a directory path")
     directory = _local_directory(model)
     if directory is not None:

@@ -223,11 +223,8 @@ def _moe(cfg: Mapping[str, Any], model_type: str, num_layers: int) -> MoeDims | 
     )
 
 
-def parse_config(config: Mapping[str, Any]) -> Architecture:
-    """Read an :class:`Architecture` from a ``config.json`` dictionary."""
-    if not isinstance(config, Mapping):
-        raise WizardError("config.json is not a JSON object")
-    cfg, multimodal = _text_config(config)
+def _identify(config: Mapping[str, Any], cfg: Mapping[str, Any]) -> tuple[str, str]:
+    """(model_type, architecture name), refusing layouts whose memory the planner does not model."""
     model_type = str(cfg.get("model_type") or config.get("model_type") or "")
     architectures = config.get("architectures") or cfg.get("architectures") or [model_type or "unknown"]
     arch_name = str(architectures[0])
@@ -242,34 +239,58 @@ def parse_config(config: Mapping[str, Any]) -> Architecture:
             f"{arch_name} ({model_type}) uses a layer layout (non-gated MLP, learned positions or biased norms) "
             "that the planner does not model; its memory would be wrong"
         )
+    return model_type, arch_name
+
+
+def _kv_heads(cfg: Mapping[str, Any], heads: int) -> int:
+    """KV heads: the config's count (GQA), else one per attention head; 1 for multi-query attention."""
+    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("num_kv_heads") or heads)
+    return 1 if cfg.get("multi_query") else kv_heads
+
+
+def _mla(cfg: Mapping[str, Any]) -> MlaDims | None:
+    """The latent-attention widths when the config has a ``kv_lora_rank``, else None."""
+    if not cfg.get("kv_lora_rank"):
+        return None
+    return MlaDims(
+        q_lora_rank=int(cfg["q_lora_rank"]) if cfg.get("q_lora_rank") else None,
+        kv_lora_rank=int(cfg["kv_lora_rank"]),
+        qk_nope_head_dim=int(_need(cfg, "qk_nope_head_dim")),
+        qk_rope_head_dim=int(_need(cfg, "qk_rope_head_dim")),
+        v_head_dim=int(_need(cfg, "v_head_dim")),
+    )
+
+
+def _rope_positions(cfg: Mapping[str, Any]) -> int:
+    """Positions of the RoPE cos/sin cache: max_position_embeddings, or YaRN's original length x factor."""
+    rope = cfg.get("rope_scaling") or {}
+    positions = int(cfg.get("max_position_embeddings") or 2048)
+    if isinstance(rope, Mapping) and (rope.get("rope_type") or rope.get("type")) in ("yarn", "deepseek_yarn"):
+        original = rope.get("original_max_position_embeddings")
+        if original and rope.get("factor"):
+            positions = int(original * rope["factor"])
+    return positions
+
+
+def parse_config(config: Mapping[str, Any]) -> Architecture:
+    """Read an :class:`Architecture` from a ``config.json`` dictionary."""
+    if not isinstance(config, Mapping):
+        raise WizardError("config.json is not a JSON object")
+    cfg, multimodal = _text_config(config)
+    model_type, arch_name = _identify(config, cfg)
     hidden = int(_need(cfg, "hidden_size", "n_embd", "d_model"))
     layers = int(_need(cfg, "num_hidden_layers", "n_layer", "num_layers"))
     heads = int(_need(cfg, "num_attention_heads", "n_head"))
-    kv_heads = int(cfg.get("num_key_value_heads") or cfg.get("num_kv_heads") or heads)
-    if cfg.get("multi_query"):
-        kv_heads = 1
+    kv_heads = _kv_heads(cfg, heads)
     head_dim = int(cfg.get("head_dim") or hidden // heads)
     vocab = int(_need(cfg, "vocab_size"))
-    mla = None
-    if cfg.get("kv_lora_rank"):
-        mla = MlaDims(
-            q_lora_rank=int(cfg["q_lora_rank"]) if cfg.get("q_lora_rank") else None,
-            kv_lora_rank=int(cfg["kv_lora_rank"]),
-            qk_nope_head_dim=int(_need(cfg, "qk_nope_head_dim")),
-            qk_rope_head_dim=int(_need(cfg, "qk_rope_head_dim")),
-            v_head_dim=int(_need(cfg, "v_head_dim")),
-        )
+    mla = _mla(cfg)
     moe = _moe(cfg, model_type, layers)
     intermediate = int(cfg.get("intermediate_size") or cfg.get("n_inner") or 4 * hidden)
     kinds, window = _layer_kinds(cfg, model_type, layers)
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or config.get("torch_dtype") or "bfloat16")
     rope_dim = mla.qk_rope_head_dim if mla else int(head_dim * float(cfg.get("partial_rotary_factor") or 1.0))
-    rope = cfg.get("rope_scaling") or {}
-    rope_positions = int(cfg.get("max_position_embeddings") or 2048)
-    if isinstance(rope, Mapping) and (rope.get("rope_type") or rope.get("type")) in ("yarn", "deepseek_yarn"):
-        original = rope.get("original_max_position_embeddings")
-        if original and rope.get("factor"):
-            rope_positions = int(original * rope["factor"])
+    rope_positions = _rope_positions(cfg)
     return Architecture(
         model_type=model_type,
         architecture=arch_name,

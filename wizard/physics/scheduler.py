@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from wizard.errors import WizardError
-from wizard.physics.kv import KvLayout, cdiv
+from wizard.physics.kv import KvLayout
 from wizard.physics.run_stats import SimResult, Timeline, WeightedSamples
+from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 
 # (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
 # context each attends to) -> seconds for the step.
@@ -42,39 +43,6 @@ class EngineLimits:
     @property
     def usable_blocks(self) -> int:
         return self.num_gpu_blocks - 1
-
-
-class Blocks:
-    """KV blocks a request holds, from the layout's full-attention and sliding-window groups."""
-
-    def __init__(self, layout: KvLayout) -> None:
-        self.size = layout.block_size
-        self.full = sum(1 for g in layout.groups if g.kind != "sliding" or not g.window)
-        sliding = [g.window for g in layout.groups if g.kind == "sliding" and g.window]
-        self.sliding = len(sliding)
-        self.window = sliding[0] if sliding else 0
-        # Admission cap of a sliding group (SlidingWindowSpec.max_admission_blocks_per_request).
-        self.sliding_cap = cdiv(self.window - 1 + layout.in_flight_tokens, self.size) + 1 if sliding else 0
-
-    def held(self, tokens: np.ndarray, computed: np.ndarray) -> np.ndarray:
-        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step.
-
-        Sliding groups drop the blocks that fell out of the window before the step
-        (vLLM frees on the processed tokens; the one step async keeps in flight is ignored)."""
-        per_group = (tokens + self.size - 1) // self.size
-        if not self.sliding:
-            return self.full * per_group
-        skipped = np.maximum(computed - self.window + 1, 0) // self.size
-        return (self.full + self.sliding) * per_group - self.sliding * skipped
-
-    def chunk(self, tokens: int) -> int:
-        """Blocks a first chunk of ``tokens`` takes (nothing has left a window yet)."""
-        return (self.full + self.sliding) * cdiv(tokens, self.size)
-
-    def gate(self, tokens: int) -> int:
-        """Blocks admission requires free for a whole sequence of ``tokens`` (no prefix hits)."""
-        per_group = cdiv(tokens, self.size)
-        return self.full * per_group + self.sliding * min(per_group, self.sliding_cap)
 
 
 class Run:
@@ -172,7 +140,7 @@ class Run:
         victims: list[int] = []
         sched = need = np.zeros(running, dtype=np.int64)
         if not engine.chunked_prefill and self.waiting:  # V0: a prefill-only step whenever a prompt fits whole
-            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
+            admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
         if running and not admitted:
             rem, comp, held = state[_REM], state[_COMP], state[_HELD]
             upto = np.cumsum(rem)
@@ -184,12 +152,12 @@ class Run:
             else:
                 short = int(need.sum()) > free
             if short:
-                sched, need, victims, free, budget = _schedule_running(rem, comp, held, blocks, budget, free)
+                sched, need, victims, free, budget = schedule_running(rem, comp, held, blocks, budget, free)
             else:
                 free -= int(need.sum())
                 budget -= int(upto[-1]) if upto[-1] <= budget else int(sched.sum())
         if engine.chunked_prefill and not victims and self.waiting:
-            admitted, free, budget = _admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
+            admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
         self.free = free
         if victims:
             self._preempt(victims)
@@ -289,26 +257,49 @@ class Run:
         from c tokens takes a block per group when c is a multiple of the block
         size, and each sliding group frees one when c - window + 1 is (past 0).
         """
-        engine, blocks, state = self.engine, self.blocks, self.state
-        running = state.shape[1]
+        state = self.state
         most = int((state[_OUT] - state[_PROD]).min()) - 1
         if most < 1:
             return
+        done, left, prev_start, prev_end = self._plain_decodes(most)
+        if done:
+            self._advance(done, left, prev_start, prev_end)
+
+    def _head_gate(self) -> float:
+        """Free blocks that would let the head of WAITING in; inf when nothing waits or it has no seat or budget."""
+        engine, running = self.engine, self.state.shape[1]
+        if not self.waiting:
+            return math.inf
+        tokens = int(self.w_target[self.waiting[0]])
         v0 = not engine.chunked_prefill
-        head_gate = math.inf  # free blocks that would let the head of WAITING in
-        if self.waiting:
-            tokens = int(self.w_target[self.waiting[0]])
-            no_room = engine.max_num_seqs <= running or (
-                tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
-            head_gate = math.inf if no_room else blocks.gate(tokens)
-        size, comp = blocks.size, state[_COMP]
+        no_room = engine.max_num_seqs <= running or (
+            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
+        return math.inf if no_room else self.blocks.gate(tokens)
+
+    def _sliding_frees(self) -> list[list[int]]:
+        """When sliding groups free blocks, by phase (decode step mod block size); [] without sliding groups.
+
+        Request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i;
+        each phase lists its t_i in order."""
+        blocks, comp = self.blocks, self.state[_COMP]
+        if not blocks.sliding:
+            return []
+        thresholds = np.sort(blocks.window - 1 - comp)
+        residues = thresholds % blocks.size
+        return [thresholds[residues == r].tolist() for r in range(blocks.size)]
+
+    def _plain_decodes(self, most: int) -> tuple[int, int, float, float]:
+        """Time up to ``most`` plain decodes of everyone, recording their inter-token gaps.
+
+        Returns (steps taken, free blocks after them, the last step's start and end)."""
+        engine, blocks, comp = self.engine, self.blocks, self.state[_COMP]
+        running = self.state.shape[1]
+        v0 = not engine.chunked_prefill
+        head_gate = self._head_gate()
+        size = blocks.size
         phases = np.bincount(comp % size, minlength=size).tolist()
         per_block = blocks.full + blocks.sliding
-        frees: list[list[int]] = []
-        if blocks.sliding:  # request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i
-            thresholds = np.sort(blocks.window - 1 - comp)
-            residues = thresholds % size
-            frees = [thresholds[residues == r].tolist() for r in range(size)]
+        frees = self._sliding_frees()
         context = int(comp.sum()) + running
         horizon = float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
         is_async, cost = engine.async_scheduling, self.step_cost
@@ -332,17 +323,22 @@ class Run:
             context += running
             left = after
             done += 1
-        if not done:
-            return
+        return done, left, prev_start, prev_end
+
+    def _advance(self, done: int, left: int, prev_start: float, prev_end: float) -> None:
+        """Apply ``done`` plain decodes of everyone: contexts, tokens, blocks held, clocks and a timeline point."""
+        state = self.state
+        comp = state[_COMP]
         comp += done
         state[_PROD] += done
-        state[_HELD] = blocks.held(comp, comp - 1)
+        state[_HELD] = self.blocks.held(comp, comp - 1)
         self.free = left
         self.r_last[:] = prev_end
         self.steps += done
         self.prev_start, self.prev_end = prev_start, prev_end
-        self.sched_t = prev_start if is_async else prev_end
-        self.line.append((prev_end, running, len(self.waiting), 1 - left / engine.usable_blocks, self.preemptions))
+        self.sched_t = prev_start if self.engine.async_scheduling else prev_end
+        self.line.append((prev_end, state.shape[1], len(self.waiting), 1 - left / self.engine.usable_blocks,
+                          self.preemptions))
 
     def _result(self) -> SimResult:
         out = self.out
@@ -362,72 +358,6 @@ class Run:
             request_throughput_per_s=self.n / duration, output_throughput_per_s=total_out / duration,
             preemptions=self.preemptions, steps=self.steps, timeline=_timeline(self.line),
         )
-
-
-def _schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks: Blocks, budget: int,
-                      free: int) -> tuple[np.ndarray, np.ndarray, list[int], int, int]:
-    """The RUNNING loop: tokens and new blocks per running request, and the preempted (newest first).
-
-    Runs vectorised up to the first request that cannot get its blocks, preempts
-    from the tail for it, and carries on from the next request.
-    """
-    running = len(rem)
-    demand = rem.copy()  # victims' turn to 0 as they go
-    sched = np.zeros(running, dtype=np.int64)
-    need = np.zeros(running, dtype=np.int64)
-    victims: list[int] = []
-    tail = running - 1
-    pos = 0
-    while pos < running and budget > 0:
-        wants = demand[pos:]
-        upto = np.cumsum(wants)
-        got = np.minimum(wants, np.maximum(budget - (upto - wants), 0))
-        extra = blocks.held(comp[pos:] + got, comp[pos:]) - held[pos:]
-        extra[got == 0] = 0
-        spent = np.cumsum(extra)
-        short = spent > free
-        if not short.any():
-            sched[pos:], need[pos:] = got, extra
-            free -= int(spent[-1])
-            budget -= int(got.sum())
-            break
-        j = int(short.argmax())
-        me = pos + j
-        sched[pos:me], need[pos:me] = got[:j], extra[:j]
-        if j:
-            free -= int(spent[j - 1])
-            budget -= int(got[:j].sum())
-        while int(extra[j]) > free:
-            while tail > me and demand[tail] == 0:  # finished (or already preempted): not a victim
-                tail -= 1
-            victims.append(tail)
-            free += int(held[tail])
-            demand[tail] = 0
-            tail -= 1
-            if victims[-1] == me:
-                return sched, need, victims, free, budget
-        sched[me], need[me] = got[j], extra[j]
-        free -= int(extra[j])
-        budget -= int(got[j])
-        pos = me + 1
-    return sched, need, victims, free, budget
-
-
-def _admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
-           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
-    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out."""
-    admitted = []
-    while waiting and seats > 0 and budget > 0:
-        tokens = int(w_target[waiting[0]])
-        chunk = min(tokens, budget)
-        taken = blocks.chunk(chunk)
-        if (not chunked and tokens > budget) or blocks.gate(tokens) > free or taken > free:
-            break  # head-of-line blocking: nobody behind is tried
-        admitted.append((waiting.popleft(), chunk, taken))
-        free -= taken
-        budget -= chunk
-        seats -= 1
-    return admitted, free, budget
 
 
 def _timeline(line: list[tuple[float, int, int, float, int]]) -> Timeline:

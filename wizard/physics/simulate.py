@@ -53,7 +53,8 @@ import numpy as np
 
 from wizard.errors import WizardError
 from wizard.physics.run_stats import SimResult, Stats, WeightedSamples, stats
-from wizard.physics.scheduler import Blocks, EngineLimits, Run, StepCost
+from wizard.physics.scheduler import EngineLimits, Run, StepCost
+from wizard.physics.scheduler_passes import Blocks
 from wizard.physics.traffic import Traffic, draw
 
 __all__ = ["API_INGEST_S", "EngineLimits", "SimResult", "Stats", "StepCost", "WeightedSamples", "simulate",

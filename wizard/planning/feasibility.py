@@ -59,6 +59,50 @@ def judge(
     stage = mem.limiting
     layout = stage.kv
     blocks = mem.num_blocks
+    weights_fit, starts, one_request, failed = _start_check(mem, max_model_len, model_limit)
+
+    needed_blocks = concurrency * layout.blocks_per_request(context_tokens)
+    kv_needed = needed_blocks * layout.bytes_per_block
+    headroom = (blocks - needed_blocks) * layout.bytes_per_block / GIB if weights_fit else stage.available.expected / GIB - kv_needed / GIB
+    workload_fits = weights_fit and context_tokens <= max_model_len and headroom >= headroom_required_gib and needed_blocks <= blocks
+    if context_tokens > max_model_len:
+        failed.append(f"the requested context ({context_tokens:,} tokens) is longer than max_model_len ({max_model_len:,})")
+    elif weights_fit and needed_blocks > blocks:
+        failed.append(
+            f"{concurrency} requests of {context_tokens:,} tokens need {kv_needed / GIB:.2f} GiB of KV cache per GPU "
+            f"but the pool holds {blocks * layout.bytes_per_block / GIB:.2f} GiB"
+        )
+    elif weights_fit and headroom < headroom_required_gib:
+        failed.append(f"KV headroom {headroom:.2f} GiB is below the {headroom_required_gib:g} GiB required")
+
+    max_conc, max_ctx, conc_at_len = (
+        _maxima(mem, context_tokens, concurrency, max_model_len, model_limit) if weights_fit else (0, 0, 0.0))
+
+    fits = starts and workload_fits
+    risk, reason = _oom_risk(mem, starts, one_request, needed_blocks, consumer_gpu, utilization)
+    if not fits and risk != "high":  # the risk never tells a gentler story than the verdict
+        risk, reason = "high", f"the plan does not fit: {failed[0] if failed else 'see the failed conditions'}"
+    return Verdict(
+        fits=fits,
+        starts=starts,
+        workload_fits=workload_fits,
+        failed=failed,
+        oom_risk=risk,
+        oom_risk_reason=reason,
+        headroom_gib=headroom,
+        kv_needed_gib=kv_needed / GIB,
+        max_concurrency=int(max_conc) * engines,
+        max_context_tokens=int(max_ctx),
+        max_concurrency_at_max_model_len=round(conc_at_len, 2),
+        budget_committed_fraction=committed_fraction(stage, kv_needed),
+    )
+
+
+def _start_check(mem: MemoryPlan, max_model_len: int, model_limit: int) -> tuple[bool, bool, int, list[str]]:
+    """Whether vLLM starts: (weights fit, starts, blocks one max_model_len request needs, why it does not start)."""
+    stage = mem.limiting
+    layout = stage.kv
+    blocks = mem.num_blocks
     available = stage.available
     failed: list[str] = []
 
@@ -83,43 +127,17 @@ def judge(
             f"{one_request * layout.bytes_per_block / GIB:.2f} GiB of KV cache but only "
             f"{blocks * layout.bytes_per_block / GIB:.2f} GiB is available (longest that fits: {fit_len:,} tokens)"
         )
+    return weights_fit, starts, one_request, failed
 
-    needed_blocks = concurrency * layout.blocks_per_request(context_tokens)
-    kv_needed = needed_blocks * layout.bytes_per_block
-    headroom = (blocks - needed_blocks) * layout.bytes_per_block / GIB if weights_fit else available.expected / GIB - kv_needed / GIB
-    workload_fits = weights_fit and context_tokens <= max_model_len and headroom >= headroom_required_gib and needed_blocks <= blocks
-    if context_tokens > max_model_len:
-        failed.append(f"the requested context ({context_tokens:,} tokens) is longer than max_model_len ({max_model_len:,})")
-    elif weights_fit and needed_blocks > blocks:
-        failed.append(
-            f"{concurrency} requests of {context_tokens:,} tokens need {kv_needed / GIB:.2f} GiB of KV cache per GPU "
-            f"but the pool holds {blocks * layout.bytes_per_block / GIB:.2f} GiB"
-        )
-    elif weights_fit and headroom < headroom_required_gib:
-        failed.append(f"KV headroom {headroom:.2f} GiB is below the {headroom_required_gib:g} GiB required")
 
-    max_conc = blocks // layout.blocks_per_request(context_tokens) if weights_fit else 0
-    max_ctx = layout.max_tokens_per_request(blocks, concurrency, model_limit) if weights_fit else 0
-    conc_at_len = layout.max_concurrency(blocks, max_model_len) if weights_fit else 0.0
-
-    fits = starts and workload_fits
-    risk, reason = _oom_risk(mem, starts, one_request, needed_blocks, consumer_gpu, utilization)
-    if not fits and risk != "high":  # the risk never tells a gentler story than the verdict
-        risk, reason = "high", f"the plan does not fit: {failed[0] if failed else 'see the failed conditions'}"
-    return Verdict(
-        fits=fits,
-        starts=starts,
-        workload_fits=workload_fits,
-        failed=failed,
-        oom_risk=risk,
-        oom_risk_reason=reason,
-        headroom_gib=headroom,
-        kv_needed_gib=kv_needed / GIB,
-        max_concurrency=int(max_conc) * engines,
-        max_context_tokens=int(max_ctx),
-        max_concurrency_at_max_model_len=round(conc_at_len, 2),
-        budget_committed_fraction=committed_fraction(stage, kv_needed),
-    )
+def _maxima(mem: MemoryPlan, context_tokens: int, concurrency: int, max_model_len: int,
+            model_limit: int) -> tuple[int, int, float]:
+    """What the pool holds: requests of ``context_tokens``, the longest context for ``concurrency``
+    requests, and requests of ``max_model_len`` (fractional)."""
+    layout, blocks = mem.limiting.kv, mem.num_blocks
+    return (blocks // layout.blocks_per_request(context_tokens),
+            layout.max_tokens_per_request(blocks, concurrency, model_limit),
+            layout.max_concurrency(blocks, max_model_len))
 
 
 def committed_fraction(stage: StageMemory, kv_needed_bytes: float) -> float:

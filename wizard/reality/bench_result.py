@@ -45,6 +45,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wizard.errors import WizardError
+from wizard.reality.bench_json import CUT_ARRAYS, cut_number_arrays, json_values
 from wizard.schema.bench import BenchResult
 
 HEADING = "Serving Benchmark Result"
@@ -57,11 +58,7 @@ POOLING = ("this is a pooling/embedding benchmark (no generated tokens): only te
 SGLANG = ("this is SGLang's bench_serving summary (it prints 'Backend:' and 'Traffic request rate:' inside "
           "the result), not vllm bench serve's: its metrics are counted differently")
 
-# Per-request arrays of seconds (itls: one list per request).  They are the bulk of a
-# --save-detailed file and nothing here uses them, so they are cut from the text before
-# json.loads has to parse their floats.
-_CUT_ARRAYS = ("itls", "ttfts", "start_times", "latencies", "queue_times", "server_queue_times", "server_ttfts")
-_DROPPED = frozenset(_CUT_ARRAYS) | {"generated_texts", "errors", "rps_change_events", "endpoint_type", "version"}
+_DROPPED = frozenset(CUT_ARRAYS) | {"generated_texts", "errors", "rps_change_events", "endpoint_type", "version"}
 _JSON_REQUIRED = ("duration", "completed", "total_input_tokens", "total_output_tokens", "request_throughput",
                   "output_throughput")
 _JSON_FIELDS = {
@@ -155,7 +152,7 @@ def parse_bench_result(text: str) -> BenchResult:
 
 def _from_json(body: str) -> BenchResult:
     """The last run of one or more JSON values (objects, or vllm bench sweep's lists of them)."""
-    runs = [run for value in _json_values(_cut_number_arrays(body))
+    runs = [run for value in json_values(cut_number_arrays(body))
             for run in (value if isinstance(value, list) else [value])
             if isinstance(run, dict) and ("duration" in run or "completed" in run)]
     if not runs:
@@ -186,67 +183,6 @@ def _from_json(body: str) -> BenchResult:
     if "failed" not in run:
         notes.append("this release does not report failed requests")
     return _validated(fields, stats, other, notes)
-
-
-def _cut_number_arrays(body: str) -> str:
-    """The JSON text with the value of each _CUT_ARRAYS key replaced by null where it is an array of numbers.
-
-    A key is matched only where it is one (after '{' or ',', before ':'); inside a string
-    its quotes are escaped.  An array holding a string is left to json.loads.
-    """
-    for key in _CUT_ARRAYS:
-        needle = f'"{key}"'
-        at = body.find(needle)
-        while at >= 0:
-            start = _array_after_key(body, at, len(needle))
-            end = _array_end(body, start) if start >= 0 else -1
-            if end > 0 and body.find('"', start, end) < 0:
-                body = body[:start] + "null" + body[end:]
-            at = body.find(needle, at + len(needle))
-    return body
-
-
-def _array_after_key(body: str, at: int, length: int) -> int:
-    """Where the '[' of the key at ``at`` opens its value; -1 when it is not a key or not an array."""
-    before = at - 1
-    while before >= 0 and body[before] in " \t\r\n":
-        before -= 1
-    if before < 0 or body[before] not in "{,":
-        return -1
-    rest = body[at + length: at + length + 64].lstrip()
-    if not rest.startswith(":") or not rest[1:].lstrip().startswith("["):
-        return -1
-    return body.index("[", at + length)
-
-
-def _array_end(body: str, start: int) -> int:
-    """Just past the ']' that closes the array opening at ``start`` (brackets counted; no strings inside)."""
-    depth, at, next_open = 0, start, start
-    while True:
-        close = body.find("]", at)
-        if close < 0:
-            return -1
-        while 0 <= next_open < close:
-            depth += 1
-            next_open = body.find("[", next_open + 1)
-        depth -= 1
-        at = close + 1
-        if depth == 0:
-            return at
-
-
-def _json_values(body: str) -> list[Any]:
-    """Every JSON value in the text, one after another (--append-result writes one per line)."""
-    decoder = json.JSONDecoder()
-    values: list[Any] = []
-    at = 0
-    while True:
-        while at < len(body) and body[at] in " \t\r\n":
-            at += 1
-        if at == len(body):
-            return values
-        value, at = decoder.raw_decode(body, at)
-        values.append(value)
 
 
 def _json_releases(run: dict[str, Any]) -> str | None:

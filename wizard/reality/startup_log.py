@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
 from wizard.errors import WizardError
 from wizard.physics.kv import DEFAULT_BLOCK_SIZE
+from wizard.reality import log_patterns as pat
 from wizard.schema.results import StartupLog
 from wizard.units import GIB
 
@@ -60,94 +62,6 @@ EMPTY_LOG = (
 )
 
 
-_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Worker tags: V0 "(VllmWorkerProcess pid=…)", Ray workers, V1 "(VllmWorker rank=1 pid=…)",
-# "(VllmWorker TP1 pid=…)", "(Worker_TP1 pid=…)", "(Worker_DP0_TP1_EP1 pid=…)", "(EngineCore_DP1 …)".
-_WORKER_TAG_RE = re.compile(
-    r"VllmWorkerProcess|RayWorkerWrapper|VllmWorker (?:rank=|TP)\d+"
-    r"|\b(?:Worker|EngineCore)(?:_[A-Z]*\d+)+"
-)
-
-_ENGINE_INIT_RE = re.compile(
-    r"Initializing an? (?:(V[01]) )?LLM engine (?:\(v([^)]*)\) )?with config: (.*)"
-)
-_NON_DEFAULT_ARGS_RE = re.compile(r"non-default args: (\{.*\})")
-_NAMESPACE_RE = re.compile(r"\bargs: Namespace\((.*)\)")
-_VERSION_RES = (
-    re.compile(r"vLLM (?:API )?server version (\d[\w.+-]*\w)"),
-    re.compile(r"█\s+version\s+(\d[\w.+-]*\w)"),  # the ASCII-art banner
-)
-_MODEL_RES = (
-    re.compile(r"vLLM server version \S+ serving model (\S+)"),
-    re.compile(r"█\s+model\s+(\S+)"),
-    re.compile(r"Starting to load model (\S+?)\.\.\."),
-)
-_V1_MARKERS_RE = re.compile(
-    r"gpu_worker\.py|gpu_model_runner\.py|\bEngineCore|VllmWorker (?:rank=|TP)|\bWorker_"
-    r"|Available KV cache memory|KV cache size: |Free memory on device"
-)
-_V0_MARKERS_RE = re.compile(
-    r"VllmWorkerProcess|Memory profiling results|model weights take|# CPU blocks"
-    r"|\bworker\.py|\bmodel_runner\.py|Loading model weights took"
-)
-
-_WEIGHTS_RES = (
-    re.compile(rf"(?:Model loading|Loading model weights) took {_NUM} ?Gi?B"),
-    re.compile(rf"model weights take\s+{_NUM} ?GiB"),
-    re.compile(rf"{_NUM} GiB for weight\b"),
-)
-_FREE_MEMORY_RE = re.compile(rf"Free memory on device \({_NUM}/{_NUM} GiB\)")
-_TOTAL_RES = (
-    re.compile(rf"total_gpu_memory[=\s(]+{_NUM} ?GiB"),
-    _FREE_MEMORY_RE,
-)
-_REQUESTED_RE = re.compile(rf"Desired GPU memory utilization is \({_NUM}, {_NUM} GiB\)")
-_GMU_RES = (
-    re.compile(rf"gpu_memory_utilization[=\s(]+{_NUM}"),
-    re.compile(rf"Desired GPU memory utilization is \({_NUM},"),
-)
-_ACTIVATION_RES = (
-    re.compile(rf"PyTorch activation peak memory(?: takes)?\s+{_NUM} ?GiB"),
-    re.compile(rf"{_NUM} GiB for peak activation"),
-)
-_NON_TORCH_RES = (
-    re.compile(rf"non_torch_memory(?: takes)?[=\s]+{_NUM} ?GiB"),
-    re.compile(rf"{_NUM} GiB for non-torch memory"),
-)
-_PEAK_TORCH_RE = re.compile(rf"peak_torch_memory={_NUM} ?GiB")
-_CONSUMED_RE = re.compile(rf"{_NUM} GiB for consumed memory \(weights \+ non-torch\)")
-_CUDA_GRAPH_RES = (
-    re.compile(rf"{_NUM} GiB for CUDAGraph memory"),
-    re.compile(rf"CUDA graph pool memory: {_NUM} GiB \(actual\)"),
-    re.compile(rf"Graph capturing finished in \S+ secs?, took {_NUM} GiB"),
-)
-_CUDA_GRAPH_ESTIMATE_RES = (
-    re.compile(rf"CUDA graph pool memory: {_NUM} GiB \(actual\), {_NUM} GiB \(estimated\)"),
-    re.compile(rf"Estimated CUDA graph memory: {_NUM} GiB total"),
-)
-_KV_GIB_RES = (
-    re.compile(rf"Available KV cache memory: {_NUM} ?GiB"),
-    re.compile(rf"reserved for KV Cache is {_NUM} ?GiB"),
-    re.compile(rf"kv_cache_size={_NUM} ?GiB"),
-    re.compile(rf"Current kv cache memory in use is {_NUM} GiB"),
-)
-_KV_BYTES_RE = re.compile(rf"Current kv cache memory in use is {_NUM} bytes")
-_SUGGESTED_FIT_RE = re.compile(rf"--kv-cache-memory={_NUM}`(?: \({_NUM} GiB\))? to fit into requested memory")
-_SUGGESTED_FULL_RE = re.compile(rf"--kv-cache-memory={_NUM}`(?: \({_NUM} GiB\))? to fully utilize gpu memory")
-_KV_TOKENS_RE = re.compile(rf"KV cache size: {_NUM} tokens")
-_GPU_BLOCKS_RE = re.compile(rf"(?:GPU|CUDA|cuda) blocks: {_NUM}")
-_CONCURRENCY_RE = re.compile(rf"Maximum concurrency for {_NUM} tokens per request: {_NUM}x")
-
-# Settings as vLLM's engine config line, args Namespace and non-default args name them.
-_SETTING_KEYS = (
-    "model", "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
-    "max_model_len", "max_seq_len",
-    "dtype", "quantization", "kv_cache_dtype", "enforce_eager", "gpu_memory_utilization",
-    "max_num_seqs", "max_num_batched_tokens", "block_size",
-)
-
-
 def parse_startup_log(text: str) -> StartupLog:
     """Parse a vLLM server start-up log into the settings and memory numbers it reports.
 
@@ -156,69 +70,38 @@ def parse_startup_log(text: str) -> StartupLog:
     """
     if not text.strip():
         raise WizardError(EMPTY_LOG)
-    lines = _rank0_first(_ANSI_RE.sub("", text).splitlines())
+    lines = _rank0_first(pat.ANSI_RE.sub("", text).splitlines())
     notes: list[str] = []
     settings = _settings(lines, notes)
 
-    weights_gib = _first_number(lines, _WEIGHTS_RES)
+    weights_gib = _first_number(lines, pat.WEIGHTS_RES)
     kv_cache_gib = _kv_cache_gib(lines, notes)
-    kv_cache_tokens = _first_int(lines, (_KV_TOKENS_RE,))
-    gpu_blocks = _first_int(lines, (_GPU_BLOCKS_RE,))
-    if weights_gib is None and kv_cache_gib is None and kv_cache_tokens is None and gpu_blocks is None:
+    gpu_blocks = _first_int(lines, (pat.GPU_BLOCKS_RE,))
+    block_size = _to_int(settings.get("block_size"))
+    kv_cache_tokens = _kv_cache_tokens(lines, gpu_blocks, block_size, notes)
+    if weights_gib is None and kv_cache_gib is None and kv_cache_tokens is None:
         raise WizardError(NO_MEMORY_LINES)
 
-    block_size = _to_int(settings.get("block_size"))
-    if kv_cache_tokens is None and gpu_blocks is not None:
-        if block_size is None:
-            notes.append(
-                f"kv_cache_tokens = {gpu_blocks} GPU blocks x {DEFAULT_BLOCK_SIZE} "
-                "(vLLM's default block size; the log does not show --block-size)"
-            )
-        kv_cache_tokens = gpu_blocks * (block_size or DEFAULT_BLOCK_SIZE)
-
-    concurrency = _first(lines, (_CONCURRENCY_RE,))
-    max_model_len = _to_int(settings.get("max_model_len"))
-    if max_model_len is None and concurrency is not None:
-        max_model_len = int(_number(concurrency.group(1)))
-        notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
-
+    concurrency = _first(lines, (pat.CONCURRENCY_RE,))
+    max_model_len = _max_model_len(settings, concurrency, notes)
     # 0.27+'s summary line ("consumed memory (weights + non-torch)") changes what two numbers mean.
-    consumed_summary = _first(lines, (_CONSUMED_RE,)) is not None
-    gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
-    if gpu_memory_utilization is None:
-        gpu_memory_utilization = _first_number(lines, _GMU_RES)
-    free_memory = _first(lines, (_FREE_MEMORY_RE,))
-    cuda_graph_estimate_gib = _first_number(lines, _CUDA_GRAPH_ESTIMATE_RES)
+    consumed_summary = _first(lines, (pat.CONSUMED_RE,)) is not None
+    free_memory = _first(lines, (pat.FREE_MEMORY_RE,))
+    cuda_graph_estimate_gib = _first_number(lines, pat.CUDA_GRAPH_ESTIMATE_RES)
     suggested_fit, suggested_full = _suggested_kv_cache_memory(lines, consumed_summary, cuda_graph_estimate_gib, notes)
-    cuda_graph_gib = _first_number(lines, _CUDA_GRAPH_RES)
-    if cuda_graph_gib is not None and cuda_graph_gib < 0:
-        notes.append(f"vLLM measured negative CUDA-graph memory ({cuda_graph_gib} GiB), a measurement error "
-                     "(see vLLM PR #25683); any suggested --kv-cache-memory is too large by that much")
+    cuda_graph_gib = _cuda_graph_gib(lines, notes)
 
     return StartupLog(
-        vllm_version=_version(lines),
-        engine=_engine(lines, notes),
-        model=_to_text(settings.get("model")) or _first_text(lines, _MODEL_RES),
-        tensor_parallel_size=_to_int(settings.get("tensor_parallel_size")),
-        pipeline_parallel_size=_to_int(settings.get("pipeline_parallel_size")),
-        data_parallel_size=_to_int(settings.get("data_parallel_size")),
-        enable_expert_parallel={"True": True, "False": False}.get(settings.get("enable_expert_parallel", "")),
+        **_engine_settings(lines, settings, notes),
         max_model_len=max_model_len,
-        dtype=_dtype(settings.get("dtype")),
-        quantization=_to_text(settings.get("quantization")),
-        kv_cache_dtype=_to_text(settings.get("kv_cache_dtype")),
-        enforce_eager={"True": True, "False": False}.get(settings.get("enforce_eager", "")),
-        gpu_memory_utilization=gpu_memory_utilization,
-        max_num_seqs=_to_int(settings.get("max_num_seqs")),
-        max_num_batched_tokens=_to_int(settings.get("max_num_batched_tokens")),
         block_size=block_size,
-        gpu_total_gib=_first_number(lines, _TOTAL_RES),
+        gpu_total_gib=_first_number(lines, pat.TOTAL_RES),
         gpu_free_at_startup_gib=None if free_memory is None else _number(free_memory.group(1)),
-        requested_memory_gib=_first_number(lines, (_REQUESTED_RE,)),
+        requested_memory_gib=_first_number(lines, (pat.REQUESTED_RE,)),
         weights_gib=weights_gib,
         activation_gib=_activation_gib(lines, weights_gib, consumed_summary, notes),
         non_torch_gib=_non_torch_gib(lines, weights_gib, notes),
-        weights_and_non_torch_gib=_first_number(lines, (_CONSUMED_RE,)),
+        weights_and_non_torch_gib=_first_number(lines, (pat.CONSUMED_RE,)),
         cuda_graph_gib=cuda_graph_gib,
         cuda_graph_estimate_gib=cuda_graph_estimate_gib,
         kv_cache_gib=kv_cache_gib,
@@ -237,7 +120,7 @@ def parse_startup_log(text: str) -> StartupLog:
 
 def _is_rank0(line: str) -> bool:
     """True unless the line carries a worker tag of a rank other than 0."""
-    for tag in _WORKER_TAG_RE.finditer(line):
+    for tag in pat.WORKER_TAG_RE.finditer(line):
         digits = {ch for ch in tag.group(0) if ch.isdigit()}
         if digits != {"0"}:
             return False
@@ -288,11 +171,11 @@ def _first_text(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> str 
 def _settings(lines: list[str], notes: list[str]) -> dict[str, str]:
     """Settings as raw text: the engine config line first, then non-default args, then Namespace args."""
     sources: list[dict[str, str]] = []
-    if init := _first(lines, (_ENGINE_INIT_RE,)):
+    if init := _first(lines, (pat.ENGINE_INIT_RE,)):
         sources.append(_pairs(init.group(3)))
-    if non_default := _first(lines, (_NON_DEFAULT_ARGS_RE,)):
+    if non_default := _first(lines, (pat.NON_DEFAULT_ARGS_RE,)):
         sources.append(_literal_dict(non_default.group(1), notes))
-    if namespace := _first(lines, (_NAMESPACE_RE,)):
+    if namespace := _first(lines, (pat.NAMESPACE_RE,)):
         sources.append(_pairs(namespace.group(1)))
     merged: dict[str, str] = {}
     for source in sources:
@@ -305,7 +188,7 @@ def _settings(lines: list[str], notes: list[str]) -> dict[str, str]:
 def _pairs(text: str) -> dict[str, str]:
     """``key=value`` or ``'key': value`` settings found in a config or args text, unquoted."""
     found: dict[str, str] = {}
-    for key in _SETTING_KEYS:
+    for key in pat.SETTING_KEYS:
         match = re.search(
             rf"(?<![\w.'\"])['\"]?{key}['\"]?\s*[=:]\s*('[^']*'|\"[^\"]*\"|[^,\s)}}\]]+)", text
         )
@@ -323,7 +206,7 @@ def _literal_dict(text: str, notes: list[str]) -> dict[str, str]:
         return _pairs(text)
     if not isinstance(value, dict):
         return {}
-    return {key: str(item) for key, item in value.items() if key in _SETTING_KEYS}
+    return {key: str(item) for key, item in value.items() if key in pat.SETTING_KEYS}
 
 
 def _to_text(raw: str | None) -> str | None:
@@ -347,25 +230,53 @@ def _to_float(raw: str | None) -> float | None:
         return None
 
 
+def _to_bool(raw: str | None) -> bool | None:
+    """A flag as vLLM prints it (True/False), None when missing or anything else."""
+    return {"True": True, "False": False}.get(raw or "")
+
+
 def _dtype(raw: str | None) -> str | None:
     """``torch.bfloat16`` -> ``bfloat16``; None when missing."""
     text = _to_text(raw)
     return None if text is None else text.removeprefix("torch.")
 
 
+def _engine_settings(lines: list[str], settings: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    """The StartupLog fields that name the release, the engine, the model and vLLM's settings."""
+    gpu_memory_utilization = _to_float(settings.get("gpu_memory_utilization"))
+    if gpu_memory_utilization is None:
+        gpu_memory_utilization = _first_number(lines, pat.GMU_RES)
+    return {
+        "vllm_version": _version(lines),
+        "engine": _engine(lines, notes),
+        "model": _to_text(settings.get("model")) or _first_text(lines, pat.MODEL_RES),
+        "tensor_parallel_size": _to_int(settings.get("tensor_parallel_size")),
+        "pipeline_parallel_size": _to_int(settings.get("pipeline_parallel_size")),
+        "data_parallel_size": _to_int(settings.get("data_parallel_size")),
+        "enable_expert_parallel": _to_bool(settings.get("enable_expert_parallel")),
+        "dtype": _dtype(settings.get("dtype")),
+        "quantization": _to_text(settings.get("quantization")),
+        "kv_cache_dtype": _to_text(settings.get("kv_cache_dtype")),
+        "enforce_eager": _to_bool(settings.get("enforce_eager")),
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "max_num_seqs": _to_int(settings.get("max_num_seqs")),
+        "max_num_batched_tokens": _to_int(settings.get("max_num_batched_tokens")),
+    }
+
+
 def _version(lines: list[str]) -> str | None:
     """The vLLM release the log names, from the server banner or the engine config line."""
-    init = _first(lines, (_ENGINE_INIT_RE,))
+    init = _first(lines, (pat.ENGINE_INIT_RE,))
     if init and init.group(2) and init.group(2)[0].isdigit():
         return init.group(2)
-    return _first_text(lines, _VERSION_RES)
+    return _first_text(lines, pat.VERSION_RES)
 
 
 def _engine(lines: list[str], notes: list[str]) -> str | None:
     """ "V1" or "V0": from the engine config line, else from V1-only or V0-only log lines."""
-    if init := _first(lines, (_ENGINE_INIT_RE,)):
+    if init := _first(lines, (pat.ENGINE_INIT_RE,)):
         return init.group(1) or "V0"  # "Initializing an LLM engine" is the V0 engine
-    for engine, markers in (("V1", _V1_MARKERS_RE), ("V0", _V0_MARKERS_RE)):
+    for engine, markers in (("V1", pat.V1_MARKERS_RE), ("V0", pat.V0_MARKERS_RE)):
         if any(markers.search(line) for line in lines):
             notes.append(f"engine {engine} inferred from its log lines (no 'Initializing … LLM engine' line)")
             return engine
@@ -375,13 +286,44 @@ def _engine(lines: list[str], notes: list[str]) -> str | None:
 # ---- memory
 
 
+def _kv_cache_tokens(lines: list[str], gpu_blocks: int | None, block_size: int | None, notes: list[str]) -> int | None:
+    """KV cache size in tokens as logged, else GPU blocks x block size (vLLM's default when the log shows none)."""
+    tokens = _first_int(lines, (pat.KV_TOKENS_RE,))
+    if tokens is None and gpu_blocks is not None:
+        if block_size is None:
+            notes.append(
+                f"kv_cache_tokens = {gpu_blocks} GPU blocks x {DEFAULT_BLOCK_SIZE} "
+                "(vLLM's default block size; the log does not show --block-size)"
+            )
+        tokens = gpu_blocks * (block_size or DEFAULT_BLOCK_SIZE)
+    return tokens
+
+
+def _max_model_len(settings: dict[str, str], concurrency: re.Match[str] | None, notes: list[str]) -> int | None:
+    """max_model_len from the settings, else from the 'Maximum concurrency for N tokens per request' line."""
+    max_model_len = _to_int(settings.get("max_model_len"))
+    if max_model_len is None and concurrency is not None:
+        max_model_len = int(_number(concurrency.group(1)))
+        notes.append(f"max_model_len {max_model_len} read from the 'Maximum concurrency for … tokens per request' line")
+    return max_model_len
+
+
+def _cuda_graph_gib(lines: list[str], notes: list[str]) -> float | None:
+    """CUDA-graph memory as measured, with a note when vLLM measured it negative."""
+    cuda_graph_gib = _first_number(lines, pat.CUDA_GRAPH_RES)
+    if cuda_graph_gib is not None and cuda_graph_gib < 0:
+        notes.append(f"vLLM measured negative CUDA-graph memory ({cuda_graph_gib} GiB), a measurement error "
+                     "(see vLLM PR #25683); any suggested --kv-cache-memory is too large by that much")
+    return cuda_graph_gib
+
+
 def _activation_gib(lines: list[str], weights_gib: float | None, consumed_summary: bool, notes: list[str]) -> float | None:
     """Peak activation; from V0 0.6.4's ``peak_torch_memory`` minus weights when that is all there is."""
-    if (activation := _first_number(lines, _ACTIVATION_RES)) is not None:
+    if (activation := _first_number(lines, pat.ACTIVATION_RES)) is not None:
         if consumed_summary:
             notes.append("activation_gib is vLLM's 'peak activation', which in this release includes the CUDA-graph memory estimate")
         return activation
-    peak_torch = _first_number(lines, (_PEAK_TORCH_RE,))
+    peak_torch = _first_number(lines, (pat.PEAK_TORCH_RE,))
     if peak_torch is None:
         return None
     if weights_gib is None:
@@ -393,9 +335,9 @@ def _activation_gib(lines: list[str], weights_gib: float | None, consumed_summar
 
 def _non_torch_gib(lines: list[str], weights_gib: float | None, notes: list[str]) -> float | None:
     """Non-torch memory; from 'consumed memory (weights + non-torch)' minus weights in later V1 releases."""
-    if (non_torch := _first_number(lines, _NON_TORCH_RES)) is not None:
+    if (non_torch := _first_number(lines, pat.NON_TORCH_RES)) is not None:
         return non_torch
-    consumed = _first_number(lines, (_CONSUMED_RE,))
+    consumed = _first_number(lines, (pat.CONSUMED_RE,))
     if consumed is None:
         return None
     if weights_gib is None:
@@ -407,16 +349,16 @@ def _non_torch_gib(lines: list[str], weights_gib: float | None, notes: list[str]
 
 def _kv_cache_gib(lines: list[str], notes: list[str]) -> float | None:
     """KV cache memory per GPU: the minimum over ranks and over the lines that report it."""
-    values = [_number(m.group(1)) for p in _KV_GIB_RES for line in lines if (m := p.search(line))]
-    values += [round(_number(m.group(1)) / GIB, 4) for line in lines if (m := _KV_BYTES_RE.search(line))]
+    values = [_number(m.group(1)) for p in pat.KV_GIB_RES for line in lines if (m := p.search(line))]
+    values += [round(_number(m.group(1)) / GIB, 4) for line in lines if (m := pat.KV_BYTES_RE.search(line))]
     return _smallest_over_ranks(values, "KV cache memory", "GiB", "as vLLM does", PRINTED_GIB_ROUNDING, notes)
 
 
 def _suggested_kv_cache_memory(lines: list[str], consumed_summary: bool, cuda_graph_estimate_gib: float | None,
                                notes: list[str]) -> tuple[int | None, int | None]:
     """The summary's two ``--kv-cache-memory=N`` suggestions in bytes: to fit the requested memory, to fill the GPU."""
-    fit = _suggested_bytes(lines, _SUGGESTED_FIT_RE, "to fit into requested memory", notes)
-    full = _suggested_bytes(lines, _SUGGESTED_FULL_RE, "to fully utilize gpu memory", notes)
+    fit = _suggested_bytes(lines, pat.SUGGESTED_FIT_RE, "to fit into requested memory", notes)
+    full = _suggested_bytes(lines, pat.SUGGESTED_FULL_RE, "to fully utilize gpu memory", notes)
     if consumed_summary and fit is not None:
         # 0.27+ compile_or_warm_up_model: total_consumed + peak_activation_memory (which holds the applied
         # CUDA-graph estimate) + the captured CUDA-graph pool.

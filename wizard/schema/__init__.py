@@ -24,6 +24,12 @@ from wizard.schema.plan import (
 )
 from wizard.schema.request import (
     SECTIONS,
+    PlanRequest,
+    field_info,
+    iter_fields,
+    parse_request,
+)
+from wizard.schema.sections import (
     VLLM_VERSION,
     BatchingMode,
     DtypeName,
@@ -31,14 +37,10 @@ from wizard.schema.request import (
     Interconnect,
     KvCacheDtype,
     ModelSection,
-    PlanRequest,
     PolicySection,
     Quantization,
     Targets,
     WorkloadSection,
-    field_info,
-    iter_fields,
-    parse_request,
 )
 
 __all__ = [
