@@ -16,7 +16,7 @@ import yaml
 from benchmarks.check_artifacts import COMPOSE, EVIL, shell_words
 from benchmarks.check_artifacts import SCENARIOS as ISSUE_MATRIX
 from tests.conftest import make_plan
-from wizard.deploy.artifacts import vllm_args
+from wizard.deploy.serve import vllm_args
 from wizard.faces.cli import main
 from wizard.faces.profile import parse_profile
 from wizard.schema import parse_request
