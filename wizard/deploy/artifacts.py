@@ -7,10 +7,10 @@ from wizard.deploy.docker import docker_run
 from wizard.deploy.kubernetes import kubernetes
 from wizard.deploy.multinode import dp_recipe, ray_recipe
 from wizard.deploy.serve import (
-    _is_amd,
-    _is_local,
     dp_across_nodes,
     image,
+    is_amd,
+    is_local,
     multi_node,
     serve_command,
     serve_script,
@@ -23,9 +23,9 @@ from wizard.schema import Artifacts, PlanResponse
 def build(resp: PlanResponse) -> Artifacts:
     """Every artifact of a plan."""
     notes = []
-    if _is_amd(resp):
+    if is_amd(resp):
         notes.append("AMD GPUs use AMD's rocm/vllm image; pin its tag to the release you test.")
-    if _is_local(resp):
+    if is_local(resp):
         notes.append("The local model directory is mounted read-only; on Kubernetes it must exist at the same path on the node.")
     return Artifacts(
         image=image(resp),

@@ -7,26 +7,26 @@ from typing import Any
 
 import yaml
 
-from wizard.deploy.multinode import _head_script, _ray_worker
+from wizard.deploy.multinode import head_script, ray_worker
 from wizard.deploy.serve import (
     HF_CACHE,
     SHM_GIB,
     STARTUP_MINUTES,
-    _container_args,
-    _gpu_count,
-    _host_model_dir,
-    _is_amd,
-    _is_local,
+    container_args,
     container_model,
     does_not_fit_header,
     dp_across_nodes,
     dp_node_args,
+    gpus_per_container,
+    host_model_dir,
     image,
+    is_amd,
+    is_local,
     multi_node,
     resource_name,
     vllm_args,
 )
-from wizard.deploy.words import LWS_LEADER, _Dumper, _literal_dollars, _pod_shell_word
+from wizard.deploy.words import LWS_LEADER, Dumper, literal_dollars, pod_shell_word
 from wizard.schema import PlanResponse
 
 
@@ -46,14 +46,14 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
     name = resource_name(resp)
     port = resp.request.policy.port
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "vllm"}
-    gpu_resource = "amd.com/gpu" if _is_amd(resp) else "nvidia.com/gpu"
+    gpu_resource = "amd.com/gpu" if is_amd(resp) else "nvidia.com/gpu"
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5}
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     volumes: list[dict[str, Any]] = [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{SHM_GIB}Gi"}}]
     documents: list[dict[str, Any]] = []
-    if _is_local(resp):
+    if is_local(resp):
         mounts.append({"name": "model", "mountPath": container_model(resp), "readOnly": True})
-        volumes.append({"name": "model", "hostPath": {"path": _host_model_dir(resp), "type": "Directory"}})
+        volumes.append({"name": "model", "hostPath": {"path": host_model_dir(resp), "type": "Directory"}})
     elif multi_node(resp) or resp.hardware.replicas > 1:
         # One pod per node or replica: each keeps its own cache and downloads the checkpoint once
         # (a ReadWriteOnce claim cannot be shared by pods on different nodes).
@@ -71,10 +71,10 @@ def kubernetes_documents(resp: PlanResponse) -> list[dict[str, Any]]:
     container = {
         "name": "vllm",
         "image": image(resp),
-        "args": _literal_dollars(_container_args(resp)),
+        "args": literal_dollars(container_args(resp)),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token", "optional": True}}}],
-        "resources": {"limits": {gpu_resource: _gpu_count(resp)}},
+        "resources": {"limits": {gpu_resource: gpus_per_container(resp)}},
         "volumeMounts": mounts,
         "startupProbe": {**probe, "failureThreshold": STARTUP_MINUTES * 6},
         "readinessProbe": {**probe, "failureThreshold": 3},
@@ -119,15 +119,15 @@ def _leader_worker_set(resp: PlanResponse, name: str, labels: dict[str, str], co
     worker = {key: value for key, value in container.items() if not key.endswith("Probe") and key != "ports"}
     if dp_across_nodes(resp):
         # Kubernetes expands $(LWS_LEADER_ADDRESS) from the env LWS injects; bash computes the start rank.
-        leader = {**container, "args": _literal_dollars([*_container_args(resp), *dp_node_args(resp, 0, LWS_LEADER)])}
+        leader = {**container, "args": literal_dollars([*container_args(resp), *dp_node_args(resp, 0, LWS_LEADER)])}
         words = ["vllm", "serve", container_model(resp), *vllm_args(resp),
                  *dp_node_args(resp, "LWS_WORKER_INDEX", LWS_LEADER)]
-        script = "exec " + " ".join(_pod_shell_word(w) for w in words)
+        script = "exec " + " ".join(pod_shell_word(w) for w in words)
         worker |= {"name": "vllm-headless", "command": ["/bin/bash", "-c"], "args": [script]}
     else:
-        leader = {**container, "command": ["/bin/bash", "-c"], "args": [_literal_dollars(_head_script(resp))]}
+        leader = {**container, "command": ["/bin/bash", "-c"], "args": [literal_dollars(head_script(resp))]}
         worker |= {"name": "ray-worker", "command": ["/bin/bash", "-c"],
-                   "args": [_ray_worker(LWS_LEADER, _gpu_count(resp))]}
+                   "args": [ray_worker(LWS_LEADER, gpus_per_container(resp))]}
     leader_labels = {**labels, "role": "leader"}
     return [
         {
@@ -162,4 +162,4 @@ def kubernetes(resp: PlanResponse) -> str:
         "# Gated models need the token as a secret first:\n"
         "#   kubectl create secret generic hf-token --from-literal=token=\"$HF_TOKEN\"\n"
     )
-    return header + yaml.dump_all(kubernetes_documents(resp), Dumper=_Dumper, sort_keys=False, width=1 << 16)
+    return header + yaml.dump_all(kubernetes_documents(resp), Dumper=Dumper, sort_keys=False, width=1 << 16)

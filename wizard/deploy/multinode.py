@@ -7,11 +7,11 @@ import shlex
 
 from wizard.deploy.serve import (
     DP_RPC_PORT,
-    _dp_local,
-    _gpu_count,
-    _node_command,
     container_model,
     does_not_fit_header,
+    dp_engines_per_node,
+    gpus_per_container,
+    node_command,
     serve_command,
     vllm_args,
 )
@@ -20,7 +20,7 @@ from wizard.schema import PlanResponse
 
 def dp_recipe(resp: PlanResponse) -> str:
     """vLLM's multi-node data parallelism: one ``vllm serve`` per node, the head's with the API server."""
-    nodes, local, tp = resp.hardware.nodes, _dp_local(resp), resp.hardware.tensor_parallel_size
+    nodes, local, tp = resp.hardware.nodes, dp_engines_per_node(resp), resp.hardware.tensor_parallel_size
     lines = [
         f"# {nodes} nodes: {resp.hardware.data_parallel_size} data-parallel engines of TP {tp}, {local} on each node, "
         "started by vLLM itself (no Ray).",
@@ -30,7 +30,7 @@ def dp_recipe(resp: PlanResponse) -> str:
     for node in range(nodes):
         ranks = f"ranks {node * local}-{(node + 1) * local - 1}"
         lines.append(f"# Node {node}: " + (f"the API server and {ranks}" if node == 0 else f"{ranks}, headless"))
-        lines.append(_node_command(resp, node))
+        lines.append(node_command(resp, node))
     return does_not_fit_header(resp) + "\n".join(lines) + "\n"
 
 
@@ -52,22 +52,22 @@ def _ray_head(gpus: int) -> str:
 
 
 
-def _ray_worker(head_address: str, gpus: int) -> str:
+def ray_worker(head_address: str, gpus: int) -> str:
     """A container's Ray worker: it joins the head and stays in the foreground."""
     return f"ray start --address={head_address}:{RAY_PORT} --num-gpus={gpus} --block"
 
 
 
-def _head_script(resp: PlanResponse) -> str:
+def head_script(resp: PlanResponse) -> str:
     """What the head container runs under bash -c: the Ray head, the wait for every node, then vLLM."""
-    return " && ".join([_ray_head(_gpu_count(resp)), _wait_for_nodes(resp.hardware.nodes),
+    return " && ".join([_ray_head(gpus_per_container(resp)), _wait_for_nodes(resp.hardware.nodes),
                         "exec " + shlex.join(["vllm", "serve", container_model(resp), *vllm_args(resp)])])
 
 
 
 def ray_recipe(resp: PlanResponse) -> str:
     """vLLM's multi-node recipe: a Ray cluster over the nodes, then vllm serve on the head."""
-    nodes, gpus = resp.hardware.nodes, _gpu_count(resp)
+    nodes, gpus = resp.hardware.nodes, gpus_per_container(resp)
     return does_not_fit_header(resp) + "\n".join([
         f"# {nodes} nodes x {gpus} GPUs: pipeline stages across nodes, tensor parallelism inside each.",
         "# vLLM's multi-node recipe: run each step on the node it names (this is not one script to run).",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wizard.deploy.words import _Expands, _multiline
+from wizard.deploy.words import Expands, multiline
 from wizard.physics.versions import parse_version
 from wizard.schema import PlanResponse
 
@@ -49,25 +49,25 @@ DP_RPC_PORT = 13345
 
 
 
-def _is_local(resp: PlanResponse) -> bool:
+def is_local(resp: PlanResponse) -> bool:
     return resp.model.source == "local"
 
 
 
-def _host_model_dir(resp: PlanResponse) -> str:
+def host_model_dir(resp: PlanResponse) -> str:
     """The local model directory as an absolute host path (what gets mounted)."""
     return str(Path(resp.model.model).expanduser().resolve())
 
 
 
-def _is_amd(resp: PlanResponse) -> bool:
+def is_amd(resp: PlanResponse) -> bool:
     return bool(resp.hardware.gpu_id and resp.hardware.gpu_id.startswith("mi"))
 
 
 
 def container_model(resp: PlanResponse) -> str:
     """The model as the container sees it: the Hub id, or the mounted local directory."""
-    if not _is_local(resp):
+    if not is_local(resp):
         return resp.model.model
     return f"{CONTAINER_MODELS}/{_slug(Path(resp.model.model).name) or 'model'}"
 
@@ -86,7 +86,7 @@ def resource_name(resp: PlanResponse) -> str:
 
 def image(resp: PlanResponse) -> str:
     version = resp.request.policy.vllm_version.lstrip("v")
-    if _is_amd(resp):
+    if is_amd(resp):
         return f"{ROCM_IMAGE}:latest"
     return f"{IMAGE}:v{version}"
 
@@ -132,19 +132,19 @@ def vllm_args(resp: PlanResponse) -> list[str]:
 
 
 
-def _node_command(resp: PlanResponse, node: int) -> str:
+def node_command(resp: PlanResponse, node: int) -> str:
     """``vllm serve`` as node ``node`` runs it (the head, node 0, for single-node plans)."""
     model = resp.model.model
     if model.startswith("-"):  # a directory named like an option must not be read as one
         model = "./" + model
-    extra = dp_node_args(resp, node, _Expands("$HEAD_IP")) if dp_across_nodes(resp) else []
-    return _multiline(["vllm", "serve", model, *vllm_args(resp), *extra], head=3)
+    extra = dp_node_args(resp, node, Expands("$HEAD_IP")) if dp_across_nodes(resp) else []
+    return multiline(["vllm", "serve", model, *vllm_args(resp), *extra], head=3)
 
 
 
 def serve_command(resp: PlanResponse) -> str:
     """The command that starts vLLM (on the head node of a multi-node plan)."""
-    return _node_command(resp, 0)
+    return node_command(resp, 0)
 
 
 
@@ -178,7 +178,7 @@ def serve_script(resp: PlanResponse) -> str:
 
 
 
-def _gpu_count(resp: PlanResponse) -> int:
+def gpus_per_container(resp: PlanResponse) -> int:
     """GPUs one container (one node) needs."""
     return resp.hardware.gpus_used // max(resp.hardware.nodes, 1) or 1
 
@@ -196,7 +196,7 @@ def dp_across_nodes(resp: PlanResponse) -> bool:
 
 
 
-def _dp_local(resp: PlanResponse) -> int:
+def dp_engines_per_node(resp: PlanResponse) -> int:
     return resp.hardware.data_parallel_size // resp.hardware.nodes
 
 
@@ -205,21 +205,21 @@ def dp_node_args(resp: PlanResponse, node: int | str, head_address: str) -> list
     """What node ``node`` adds to vLLM's arguments in a multi-node data-parallel deployment: its engines
     (ranks node x local onwards), the head's address, and on every node but the head, no API server.
     ``node`` may be a shell expression for the start rank's factor (Kubernetes' worker index)."""
-    local = _dp_local(resp)
+    local = dp_engines_per_node(resp)
     args = ["--data-parallel-size-local", str(local), "--data-parallel-address", head_address,
             "--data-parallel-rpc-port", str(DP_RPC_PORT)]
     if node == 0:
         return args
-    start = str(node * local) if isinstance(node, int) else _Expands(f"$(({node} * {local}))")
+    start = str(node * local) if isinstance(node, int) else Expands(f"$(({node} * {local}))")
     return ["--headless", *args, "--data-parallel-start-rank", start]
 
 
 
-def _container_args(resp: PlanResponse) -> list[str]:
+def container_args(resp: PlanResponse) -> list[str]:
     return ["--model", container_model(resp), *vllm_args(resp)]
 
 
 
-def _health_probe_command(port: int) -> list[str]:
+def health_probe_command(port: int) -> list[str]:
     # The image ships Python but not always curl.
     return ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('http://localhost:{port}/health')"]

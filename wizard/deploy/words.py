@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 
-class _Expands(str):
+class Expands(str):
     """A word of our own that the user's shell must expand (``$HOME``, ``$HEAD_IP``): double-quoted, not escaped.
 
     Never wrap user input in it: everything else goes through :func:`shlex.quote`.
@@ -22,38 +22,38 @@ class _Expands(str):
 
 
 
-class _Interpolated(str):
+class Interpolated(str):
     """A value of our own that the file's format must expand: ``${HEAD_IP:?...}`` in Compose,
     ``$(LWS_LEADER_ADDRESS)`` in Kubernetes.  Every other ``$`` is written ``$$``, which both formats
     read as a literal dollar, so a model path or argument holding ``$`` reaches vLLM unchanged."""
 
 
 
-COMPOSE_HEAD_IP = _Interpolated("${HEAD_IP:?set HEAD_IP to the head node's address}")
+COMPOSE_HEAD_IP = Interpolated("${HEAD_IP:?set HEAD_IP to the head node's address}")
 
 
 
-LWS_LEADER = _Interpolated("$(LWS_LEADER_ADDRESS)")
+LWS_LEADER = Interpolated("$(LWS_LEADER_ADDRESS)")
 
 
 
-def _literal_dollars(value: Any) -> Any:
-    """Every string in ``value`` with ``$`` doubled, except :class:`_Interpolated` ones."""
-    if isinstance(value, _Interpolated):
+def literal_dollars(value: Any) -> Any:
+    """Every string in ``value`` with ``$`` doubled, except :class:`Interpolated` ones."""
+    if isinstance(value, Interpolated):
         return str(value)
     if isinstance(value, str):
         return value.replace("$", "$$")
     if isinstance(value, list):
-        return [_literal_dollars(v) for v in value]
+        return [literal_dollars(v) for v in value]
     if isinstance(value, dict):
-        return {k: _literal_dollars(v) for k, v in value.items()}
+        return {k: literal_dollars(v) for k, v in value.items()}
     return value
 
 
 
-def _multiline(words: list[str], head: int) -> str:
+def multiline(words: list[str], head: int) -> str:
     """Shell words, the first ``head`` on one line, then one option (with its value) per line."""
-    quoted = [f'"{w}"' if isinstance(w, _Expands) else shlex.quote(w) for w in words]
+    quoted = [f'"{w}"' if isinstance(w, Expands) else shlex.quote(w) for w in words]
     lines = [" ".join(quoted[:head])]
     i = head
     while i < len(quoted):
@@ -68,7 +68,7 @@ def _multiline(words: list[str], head: int) -> str:
 
 
 
-class _Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper without anchors: manifests stay plain for every reader."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -76,14 +76,14 @@ class _Dumper(yaml.SafeDumper):
 
 
 
-def _yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1 << 16, default_flow_style=False)
+def yaml_text(data: Any) -> str:
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, width=1 << 16, default_flow_style=False)
 
 
 
-def _pod_shell_word(word: str) -> str:
+def pod_shell_word(word: str) -> str:
     """A word of a ``bash -c`` script in a pod spec: quoted for bash, ``$`` doubled for Kubernetes,
     whose own variable is kept (filled in by Kubernetes, then read literally by bash)."""
-    if isinstance(word, _Interpolated):
+    if isinstance(word, Interpolated):
         return shlex.quote(word)
-    return _literal_dollars(f'"{word}"' if isinstance(word, _Expands) else shlex.quote(word))
+    return literal_dollars(f'"{word}"' if isinstance(word, Expands) else shlex.quote(word))
