@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import cached, form
+from app_pages import check_cards as checks
 from app_pages import plan_cards as cards
 from wizard.errors import WizardError
 from wizard.faces.fields import describe, widget_value
@@ -89,5 +90,5 @@ cards.settings(resp)
 cards.warnings(resp)
 cards.deploy(resp)
 cards.share(resp)
-cards.log_check()
+checks.log_check()
 # The lead adds "check your own benchmark" here (cards.benchmark_check()), beside the start-up log check.
