@@ -5,14 +5,18 @@ Each returns the result or the error to show (in the form's words), never raises
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from wizard.catalog import detect
 from wizard.errors import WizardError
 from wizard.faces.fields import describe
 from wizard.planning.planner import plan
+from wizard.reality.benchcheck import check_bench
 from wizard.reality.logcheck import check_log
 from wizard.schema import PlanRequest, PlanResponse
+from wizard.schema.bench import BenchCheck
 from wizard.schema.results import LogCheck
 
 
@@ -41,3 +45,13 @@ def log_check_of(text: str, model: str | None, gpu: str | None) -> tuple[LogChec
     except WizardError as exc:
         return None, describe(exc, "form")
 
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def bench_check_of(text: str, deployment_json: str) -> tuple[BenchCheck | None, str | None]:
+    """A user's vllm bench serve result beside the simulation of its workload on a deployment (flat field values,
+    as JSON), or the error to show."""
+    try:
+        return check_bench(text, json.loads(deployment_json)), None
+    except WizardError as exc:
+        return None, describe(exc, "form")

@@ -5,13 +5,15 @@ Each card is drawn only when opened: what it reads is pasted or uploaded by the 
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from app_pages import cached
 from app_pages.form import link
 from wizard.catalog.gpus import catalog
 from wizard.faces import format as fmt
-from wizard.schema import field_info
+from wizard.schema import PlanResponse, field_info, iter_fields
 
 
 def log_check() -> None:
@@ -56,3 +58,48 @@ def _log_check_body() -> None:
     for note in check.notes:
         st.caption(note)
     st.markdown(f"[Open these settings in the form]({link(check.request)})")
+
+
+# The request sections that say what is deployed; the run itself says what was sent (workload) and meant (targets).
+DEPLOYMENT_SECTIONS = ("model", "hardware", "policy")
+
+
+def bench_check(resp: PlanResponse) -> None:
+    """The user's own vllm bench serve result beside the simulation of the same workload on this plan's
+    deployment (drawn only when opened)."""
+    card = st.expander("Check against your own vllm bench serve run", icon=":material/speed:", key="bench_check",
+                       on_change="rerun")
+    if not card.open:
+        return
+    with card:
+        _bench_check_body(resp)
+
+
+def _bench_check_body(resp: PlanResponse) -> None:
+    st.caption("Upload the JSON that `vllm bench serve --save-result` wrote (or paste it): the run's own workload "
+               "(its request lengths, rate, burstiness and concurrency) is simulated on this plan's deployment and every "
+               "metric it reported is set beside the simulation.")
+    uploaded = st.file_uploader("Benchmark result (JSON)", type=["json"], key="bench_upload")
+    pasted = st.text_area("or paste it", key="bench_text", height=120, placeholder='{"completed": 200, "mean_ttft_ms": ...}')
+    text = uploaded.getvalue().decode("utf-8", "replace") if uploaded is not None else pasted
+    if not text or not text.strip():
+        return
+    flat = resp.request.flat()
+    deployment = {name: flat[name] for section, name, _ in iter_fields()
+                  if section in DEPLOYMENT_SECTIONS and flat[name] is not None}
+    check, error = cached.bench_check_of(text, json.dumps(deployment, sort_keys=True))
+    if error or check is None:
+        st.error(error, title="That benchmark result could not be checked")
+        return
+    b = check.bench
+    st.markdown(f"**{fmt.count(b.completed)} requests** of {check.plan.model.model} on {check.plan.hardware.gpus_used} x "
+                f"{check.plan.hardware.gpu}, simulated as vLLM {check.plan.memory.vllm_version}")
+    st.dataframe([{"metric": r.quantity, "unit": r.unit, "measured": r.measured, "simulated": round(r.predicted, 2),
+                   "range": f"{fmt.number(r.low)} – {fmt.number(r.high)}", "verdict": r.verdict,
+                   "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in check.rows],
+                 hide_index=True, width="stretch", key="bench_rows", alt="Measured against simulated",
+                 column_config={"measured": st.column_config.NumberColumn(format="localized"),
+                                "simulated": st.column_config.NumberColumn(format="localized"),
+                                "error %": st.column_config.NumberColumn(format="%+.1f")})
+    for note in check.notes:
+        st.caption(note)

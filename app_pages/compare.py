@@ -12,10 +12,10 @@ import streamlit as st
 from app_pages import cached, form
 from wizard.capacity.compare import compare
 from wizard.capacity.prices import price_of, providers
-from wizard.capacity.sweep import GPUS_PER_NODE, NODES, sweep
+from wizard.capacity.sweep import GPUS_PER_NODE, NODES, fleet_target, sweep
 from wizard.catalog.gpus import catalog
 from wizard.errors import WizardError
-from wizard.faces import charts
+from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.fields import describe
 from wizard.faces.profile import parse_profile
@@ -125,7 +125,7 @@ with st.container(horizontal=True):
     if result.results:
         best = result.results[0]
         st.metric("Cheapest", f"{money(best.cost_per_hour)}/h", border=True,
-                  help=f"{best.gpus_per_node * best.nodes} x {best.gpu}, {best.weights}, KV {best.kv_cache_dtype}")
+                  help=f"{layout(best)}, {best.weights}, KV {best.kv_cache_dtype}")
 
 if not result.results:
     st.warning("Nothing fits and meets the targets. Relax a target, add GPU types, or give prices for more GPUs.",
@@ -133,16 +133,27 @@ if not result.results:
     st.stop()
 
 with st.container(border=True):
-    st.markdown("**Cost against throughput** (one colour per GPU type; the dotted line is the Pareto front)")
-    st.plotly_chart(charts.sweep_figure(result.results), width="stretch", key="pareto", config=PLOTLY_CONFIG,
-                    alt="Cost per hour against output tokens per second")
-    st.caption("Throughput and latency are expected values of a heuristic model; open a plan for its ranges.")
+    target = fleet_target(base)
+    if target:
+        st.markdown(f"**Cost against the rate each fleet sustains** (target {fmt.number(target)} requests/s; one colour "
+                    "per GPU type; the dotted line is the Pareto front)")
+        st.plotly_chart(run_charts.fleet_figure(result.results, target), width="stretch", key="fleet", config=PLOTLY_CONFIG,
+                        alt="Cost per hour against the sustained request rate")
+        st.caption("Each fleet is the fewest identical replicas whose summed sustainable rate covers the target, the "
+                   "requests split evenly by a load balancer in front (no prefix-cache affinity). Expected values of "
+                   "a simulation; open a plan for its ranges.")
+    else:
+        st.markdown("**Cost against throughput** (one colour per GPU type; the dotted line is the Pareto front)")
+        st.plotly_chart(charts.sweep_figure(result.results), width="stretch", key="pareto", config=PLOTLY_CONFIG,
+                        alt="Cost per hour against output tokens per second")
+        st.caption("Throughput and latency are expected values of a heuristic model; open a plan for its ranges. Give a "
+                   "request rate (or a rate target) to size fleets of replicas.")
 
 
 st.markdown(f"**The {min(LINKED_ROWS, len(result.results))} cheapest**: each link opens its plan in a new tab")
 st.table([{"#": str(i + 1), "deployment": layout(r), "weights": r.weights, "KV": r.kv_cache_dtype,
            "cost": f"{money(r.cost_per_hour)}/h", "per M output tokens": money(r.cost_per_million_output_tokens),
-           "output": fmt.tokens_per_s(r.output_tokens_per_s), "per token": fmt.duration_ms(r.itl_ms),
+           "sustains": f"{fmt.number(r.max_request_rate_per_s)} req/s", "output": fmt.tokens_per_s(r.output_tokens_per_s), "per token": fmt.duration_ms(r.itl_ms),
            "first token": fmt.duration_ms(r.ttft_ms), "plan": f"[open plan]({form.link(r.request)})"}
           for i, r in enumerate(result.results[:LINKED_ROWS])], hide_index=True, alt="The cheapest configurations")
 everything = st.expander(f"All {fmt.count(len(result.results))} configurations that fit, to sort by any column",
@@ -150,8 +161,9 @@ everything = st.expander(f"All {fmt.count(len(result.results))} configurations t
 if everything.open:  # drawn only when opened: hundreds of rows the first paint does not need
     with everything:
         st.dataframe(
-            [{"rank": i + 1, "GPU": r.gpu, "GPUs/node": r.gpus_per_node, "nodes": r.nodes, "TP": r.tensor_parallel_size,
-              "PP": r.pipeline_parallel_size, "weights": r.weights, "KV": r.kv_cache_dtype, "$/hour": r.cost_per_hour,
+            [{"rank": i + 1, "GPU": r.gpu, "replicas": r.replicas, "GPUs/node": r.gpus_per_node, "nodes": r.nodes,
+              "TP": r.tensor_parallel_size, "PP": r.pipeline_parallel_size, "DP": r.data_parallel_size,
+              "EP": r.expert_parallel_size, "GPUs": r.total_gpus, "req/s": r.max_request_rate_per_s, "weights": r.weights, "KV": r.kv_cache_dtype, "$/hour": r.cost_per_hour,
               "$/M output tokens": r.cost_per_million_output_tokens, "output tok/s": r.output_tokens_per_s,
               "ITL ms": r.itl_ms, "TTFT ms": r.ttft_ms, "max concurrency": r.max_concurrency}
              for i, r in enumerate(result.results)],
@@ -160,11 +172,13 @@ if everything.open:  # drawn only when opened: hundreds of rows the first paint 
                 "$/hour": st.column_config.NumberColumn(format="$%,.2f"),
                 "$/M output tokens": st.column_config.NumberColumn(format="$%,.2f"),
                 "output tok/s": st.column_config.NumberColumn(format="%,.0f"),
+                "req/s": st.column_config.NumberColumn(format="%,.3g"),
                 "ITL ms": st.column_config.NumberColumn(format="%,.1f"),
                 "TTFT ms": st.column_config.NumberColumn(format="%,.0f"),
                 "max concurrency": st.column_config.NumberColumn(format="%,d"),
             })
-        st.caption("Click a column header to sort. Cost = on-demand USD per GPU-hour x GPUs.")
+        st.caption("Click a column header to sort. Cost = on-demand USD per GPU-hour x every GPU of every replica; "
+                   "per M output tokens while the fleet serves the rate it sustains.")
 
 # ---------------------------------------------------------------------------------------------- two plans side by side
 st.markdown("#### Compare two plans")
@@ -205,7 +219,7 @@ if len(requests) == 2:
         plans.append(resp)
     comparison = compare(plans[0], plans[1], labels=(names[0], names[1]))
     (hourly_a, million_a), (hourly_b, million_b) = (
-        [(f"{money(r.cost_per_hour)}/h ({r.gpus_per_node * r.nodes} x {money(r.usd_per_gpu_hour)})",
+        [(f"{money(r.cost_per_hour)}/h ({r.total_gpus} x {money(r.usd_per_gpu_hour)})",
           money(r.cost_per_million_output_tokens)) for r in chosen]
         or [costs(p, prices.get(p.hardware.gpu)) for p in plans])
     rows = [{"quantity": "cost per hour", "a": hourly_a, "b": hourly_b},

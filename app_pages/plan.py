@@ -83,7 +83,7 @@ cards.formulas(resp)
 left, right = st.columns(2)
 with left:
     cards.performance(resp)
-    # The lead adds the latency card here: percentiles and the run timeline (cards.latency(resp)).
+    cards.latency(resp)
 with right:
     cards.frontier(resp)
 cards.settings(resp)
@@ -91,4 +91,4 @@ cards.warnings(resp)
 cards.deploy(resp)
 cards.share(resp)
 checks.log_check()
-# The lead adds "check your own benchmark" here (cards.benchmark_check()), beside the start-up log check.
+checks.bench_check(resp)

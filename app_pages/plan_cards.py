@@ -10,7 +10,7 @@ import streamlit as st
 
 from app_pages.form import link
 from wizard.catalog.metadata import resolve_model
-from wizard.faces import charts
+from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.physics.params import mtp_params
 from wizard.planning.performance import OVERLOADED, replicas_for
@@ -56,9 +56,10 @@ def verdict(resp: PlanResponse) -> None:
     """The headline: what runs where, and whether it fits and keeps up, in words."""
     hw, mem, f, wl = resp.hardware, resp.memory, resp.feasibility, resp.request.workload
     nodes = f", {hw.nodes} nodes" if hw.nodes > 1 else ""
-    st.subheader(f"{resp.model.model} on {hw.gpus_used} x {hw.gpu}{nodes}")
-    st.caption(f"{resp.model.architecture} · {_params(resp)} · {resp.model.attention} · tensor parallel "
-               f"{hw.tensor_parallel_size} · pipeline parallel {hw.pipeline_parallel_size} · memory as vLLM "
+    fleet = f"{fmt.count(hw.replicas)} replicas of " if hw.replicas > 1 else ""
+    st.subheader(f"{resp.model.model} on {fleet}{hw.gpus_used} x {hw.gpu}{nodes}")
+    layout = fmt.layout(hw.tensor_parallel_size, hw.pipeline_parallel_size, hw.data_parallel_size, hw.expert_parallel_size)
+    st.caption(f"{resp.model.architecture} · {_params(resp)} · {resp.model.attention} · {layout} · memory as vLLM "
                f"{mem.vllm_version} ({mem.engine}) accounts for it")
     load = f"{fmt.count(wl.concurrency)} requests of {fmt.tokens(f.context_tokens)}"
     if not f.fits:
@@ -182,6 +183,33 @@ def performance(resp: PlanResponse) -> None:
                                                  else "No published benchmark for this GPU: wider range."))
         with st.expander("Assumptions", icon=":material/info:"):
             st.markdown("\n".join(f"- {line}" for line in perf.assumptions))
+
+
+def latency(resp: PlanResponse) -> None:
+    """Latency percentiles and the engine over time in the simulated run (drawn only when opened)."""
+    perf = resp.performance
+    if perf is None or not resp.feasibility.fits:
+        return
+    card = st.expander("Latency percentiles and the simulated run", icon=":material/timeline:", key="latency_card",
+                       on_change="rerun")
+    if not card.open:
+        return
+    with card:
+        st.plotly_chart(run_charts.latency_figure(resp), width="stretch", key="latency_chart", config=PLOTLY_CONFIG,
+                        alt="Latency percentiles of the simulated run")
+        st.plotly_chart(run_charts.timeline_figure(resp), width="stretch", key="timeline_chart", config=PLOTLY_CONFIG,
+                        alt="Requests running and waiting, and the KV cache's use, over the simulated run")
+        goodput = (f" Goodput (requests meeting every latency target): {fmt.number(perf.goodput_per_s)}/s."
+                   if perf.goodput_per_s is not None else "")
+        st.caption(f"{fmt.count(perf.simulated_requests)} requests over {fmt.duration_ms(perf.duration_s * 1000)}, "
+                   f"{fmt.count(perf.preemptions)} preemptions, {fmt.number(perf.batch_size)} running per step on "
+                   f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply.")
+        for run in perf.measured:
+            m = run.metrics
+            shown = [f"{name} {fmt.duration_ms(value)}" for name, value in
+                     (("mean TTFT", m.mean_ttft_ms), ("mean TPOT", m.mean_tpot_ms), ("P99 TTFT", m.p99_ttft_ms))
+                     if value is not None]
+            st.caption(f"Measured by {run.source}: " + ", ".join(shown))
 
 
 def frontier(resp: PlanResponse) -> None:

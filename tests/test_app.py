@@ -8,9 +8,10 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages import form, plan_cards
+from app_pages import check_cards, form, plan_cards
 from tests.conftest import make_plan
 from wizard.faces import format as fmt
+from wizard.reality.benchcheck import check_bench
 from wizard.schema import Recommendation, parse_request
 
 TIMEOUT = 60
@@ -376,12 +377,14 @@ def test_the_verdict_comes_before_every_chart_and_hidden_tabs_draw_nothing(app):
 
 
 def test_the_plan_page_is_one_function_per_card():
-    cards = ["verdict", "metrics", "memory_chart", "gauge", "performance", "frontier", "settings", "fixes", "warnings",
-             "deploy", "share", "log_check"]
+    cards = ["verdict", "metrics", "memory_chart", "gauge", "performance", "latency", "frontier", "settings", "fixes",
+             "warnings", "deploy", "share"]
     page = (ROOT / "app_pages" / "plan.py").read_text()
     for card in cards:
         assert callable(getattr(plan_cards, card)), card
         assert f"cards.{card}(" in page, card
+    for check in ("log_check", "bench_check"):
+        assert callable(getattr(check_cards, check)) and f"checks.{check}(" in page, check
 
 
 # ---------------------------------------------------------------------------------------------- the rest of the page
@@ -454,3 +457,30 @@ def test_plan_page_reports_a_log_it_cannot_read(app):
     assert not at.exception
     assert "no vLLM memory lines found" in at.error[0].value
 
+
+
+def test_plan_page_checks_a_pasted_benchmark_result_on_its_own_deployment(app):
+    """gpustack's vllm bench run of Qwen3-8B on one H100 (vLLM 0.11), simulated on the page's plan of that deployment."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", vllm_version="0.11.0")
+    assert "bench_text" not in [t.key for t in at.text_area]  # drawn only when opened
+    at.session_state["bench_check"] = True
+    at = at.run()
+    text = (Path(__file__).parent / "data/bench/text_v0.11.0_gpustack_qwen3-8b_h100.txt").read_text()
+    at.text_area(key="bench_text").set_value(text).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    rows = dict(zip(table["metric"], table["measured"]))
+    assert rows["mean tpot"] == 7.38 and rows["output token throughput"] == 496.88
+    expected = check_bench(text, {"model": "Qwen/Qwen3-8B", "gpu": "H100", "vllm_version": "0.11.0"})
+    simulated = dict(zip(table["metric"], table["simulated"]))
+    assert simulated["mean tpot"] == round(next(r.predicted for r in expected.rows if r.quantity == "mean tpot"), 2)
+
+
+def test_plan_page_draws_the_latency_percentiles_and_the_run_when_opened(app):
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="L4", max_model_len="8192", request_rate="2")
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    at.session_state["latency_card"] = True
+    at = at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == len(keys) + 2
+    assert any("preemptions" in c.value and "requests over" in c.value for c in at.caption)
