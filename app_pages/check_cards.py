@@ -14,6 +14,7 @@ from app_pages.form import link
 from wizard.catalog.gpus import catalog
 from wizard.faces import format as fmt
 from wizard.schema import PlanResponse, field_info, iter_fields
+from wizard.schema.results import CheckRow
 
 
 def log_check() -> None:
@@ -48,13 +49,7 @@ def _log_check_body() -> None:
     st.markdown(f"**{p.model.model}** on {p.hardware.gpus_used} x {p.hardware.gpu} ({fmt.gib(p.hardware.gpu_total_gib)}), "
                 f"tensor parallel {p.hardware.tensor_parallel_size}, planned as vLLM {p.memory.vllm_version} "
                 f"(the log: {check.log.vllm_version or 'no version'}, {check.log.engine or 'engine unknown'})")
-    st.dataframe([{"quantity": r.quantity, "unit": r.unit, "measured": r.measured, "predicted": round(r.predicted, 2),
-                   "range": f"{fmt.number(r.low)} – {fmt.number(r.high)}", "verdict": r.verdict,
-                   "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in check.rows],
-                 hide_index=True, width="stretch", key="log_rows", alt="Predicted against measured",
-                 column_config={"measured": st.column_config.NumberColumn(format="localized"),
-                                "predicted": st.column_config.NumberColumn(format="localized"),
-                                "error %": st.column_config.NumberColumn(format="%+.1f")})
+    _rows_table(check.rows, "quantity", "predicted", key="log_rows")
     for note in check.notes:
         st.caption(note)
     st.markdown(f"[Open these settings in the form]({link(check.request)})")
@@ -94,12 +89,17 @@ def _bench_check_body(resp: PlanResponse) -> None:
     b = check.bench
     st.markdown(f"**{fmt.count(b.completed)} requests** of {check.plan.model.model} on {check.plan.hardware.gpus_used} x "
                 f"{check.plan.hardware.gpu}, simulated as vLLM {check.plan.memory.vllm_version}")
-    st.dataframe([{"metric": r.quantity, "unit": r.unit, "measured": r.measured, "simulated": round(r.predicted, 2),
-                   "range": f"{fmt.number(r.low)} – {fmt.number(r.high)}", "verdict": r.verdict,
-                   "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in check.rows],
-                 hide_index=True, width="stretch", key="bench_rows", alt="Measured against simulated",
-                 column_config={"measured": st.column_config.NumberColumn(format="localized"),
-                                "simulated": st.column_config.NumberColumn(format="localized"),
-                                "error %": st.column_config.NumberColumn(format="%+.1f")})
+    _rows_table(check.rows, "metric", "simulated", key="bench_rows")
     for note in check.notes:
         st.caption(note)
+
+
+def _rows_table(rows: list[CheckRow], what: str, predicted: str, key: str) -> None:
+    """Measured against predicted, one quantity per row, with the prediction's range and the verdict."""
+    st.dataframe([{what: r.quantity, "unit": r.unit, "measured": r.measured, predicted: round(r.predicted, 2),
+                   "range": f"{fmt.number(r.low)} – {fmt.number(r.high)}", "verdict": r.verdict,
+                   "error %": round(r.error_pct, 1) if r.error_pct is not None else None} for r in rows],
+                 hide_index=True, width="stretch", key=key, alt=f"Measured against {predicted}",
+                 column_config={"measured": st.column_config.NumberColumn(format="localized"),
+                                predicted: st.column_config.NumberColumn(format="localized"),
+                                "error %": st.column_config.NumberColumn(format="%+.1f")})
