@@ -25,8 +25,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from wizard.physics.perf import step_seconds
 from wizard.physics.simulate import EngineLimits, SimResult, simulate_traffic, stats
 from wizard.physics.traffic import Traffic
-from wizard.planning.planner import resolve_inputs, search, step_model
-from wizard.schema import PlanRequest
+from wizard.planning.inputs import resolve_inputs
+from wizard.planning.performance import step_model
+from wizard.planning.search import search
+from wizard.schema import parse_request
 
 TARGET_S = 0.5
 RUNS = 3
@@ -40,7 +42,7 @@ class Setup:
 
 def setup(model: str) -> Setup:
     """The planner's configuration of ``model`` on one H100: limits, KV pool and step costs."""
-    inp = resolve_inputs(PlanRequest.from_flat({"model": model, "gpu": "H100"}), [])
+    inp = resolve_inputs(parse_request({"model": model, "gpu": "H100"}), [])
     cand = search(inp).candidate
     engine = EngineLimits(cand.engine.max_num_seqs, cand.engine.max_num_batched_tokens, cand.memory.num_blocks,
                           cand.memory.limiting.kv)
