@@ -12,13 +12,14 @@ import streamlit as st
 from app_pages import cached, form
 from wizard.capacity.compare import compare
 from wizard.capacity.prices import price_of, providers
-from wizard.capacity.sweep import GPUS_PER_NODE, NODES, fleet_target, sweep
+from wizard.capacity.sweep import GPUS_PER_NODE, NODES, sweep
 from wizard.catalog.gpus import catalog
 from wizard.errors import WizardError
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.fields import describe
 from wizard.faces.profile import parse_profile
+from wizard.planning.performance import fleet_target
 from wizard.schema import PlanRequest, PlanResponse, parse_request
 from wizard.schema.results import SweepResult, SweepRow
 

@@ -13,7 +13,7 @@ from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.physics.params import mtp_params
-from wizard.planning.performance import OVERLOADED, replicas_for
+from wizard.planning.performance import OVERLOADED
 from wizard.schema import (
     Feasibility,
     PerformanceReport,
@@ -90,10 +90,9 @@ def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:
     """Why an overloaded plan is not a success, and how many copies of it would keep up."""
     wl, rate = resp.request.workload, perf.max_request_rate_per_s
     if wl.request_rate:
-        per_replica = rate.expected / resp.hardware.replicas
-        replicas = replicas_for(wl.request_rate, per_replica) if per_replica > 0 else None
-        more = (f" {fmt.count(replicas)} replicas of this deployment behind a load balancer would sustain "
-                f"{fmt.number(replicas * per_replica)} requests/s (set Replicas to {replicas})." if replicas else "")
+        replicas = perf.replicas_to_keep_up
+        more = (f" {fmt.count(replicas)} replicas of this deployment behind a load balancer would keep up "
+                f"(set Replicas to {replicas})." if replicas else "")
         return (f"The memory fits, but requests arrive faster than this plan serves them (it sustains "
                 f"{fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s): the queue and the time to first token "
                 f"grow for as long as the load lasts.{more}")

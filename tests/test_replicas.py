@@ -5,9 +5,9 @@ import yaml
 
 from benchmarks.check_artifacts import COMPOSE, check_kubernetes
 from tests.conftest import make_plan
-from wizard.capacity.sweep import fleet_target, sweep
+from wizard.capacity.sweep import sweep
 from wizard.faces.cli import main
-from wizard.planning.performance import replicas_for
+from wizard.planning.performance import fleet_target, replicas_for
 from wizard.planning.planner import plan
 from wizard.schema import parse_request
 
@@ -50,10 +50,12 @@ def test_an_overloaded_plan_names_the_replicas_that_keep_up(one_and_three):
     assert one.performance.keeps_up is False
     per_replica = one.performance.max_request_rate_per_s.expected
     needed = replicas_for(2, per_replica)
+    assert one.performance.replicas_to_keep_up == needed
     warning = next(w for w in one.warnings if w.startswith("overloaded"))
     assert warning.endswith(f"{needed} replicas of this deployment would keep up (replicas: {needed})")
     fleet = make_plan(**QWEN, request_rate=2, replicas=needed)
     assert fleet.performance.keeps_up is True and not any(w.startswith("overloaded") for w in fleet.warnings)
+    assert fleet.performance.replicas_to_keep_up is None
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from wizard.physics import quant, screen
 from wizard.physics.arch import Architecture
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import (
+    fleet_target,
     performance_report,
     replicas_for,
     screen_workload,
@@ -67,12 +68,6 @@ def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s:
     if targets.min_request_rate is not None and rate_per_s * slack < targets.min_request_rate:
         out.append(f"sustains {rate_per_s:.2f} requests/s < {targets.min_request_rate:g}")
     return out
-
-
-def fleet_target(base: PlanRequest) -> float | None:
-    """The rate the fleet must sustain: the workload's finite request rate or the rate target, the higher."""
-    rates = [r for r in (base.workload.request_rate, base.targets.min_request_rate) if r is not None and not math.isinf(r)]
-    return max(rates) if rates else None
 
 
 def _keeps_up(base: PlanRequest, rate_per_s: float, slack: float = 1.0) -> bool:

@@ -107,6 +107,13 @@ def _fitting(run: Traffic, max_model_len: int) -> Traffic:
         run.output_tokens, max_model_len // 2)) if run.distribution != "fixed" else run
 
 
+def fleet_target(request: PlanRequest) -> float | None:
+    """The rate the deployment must sustain: the workload's finite request rate or the rate target, the higher."""
+    rates = [r for r in (request.workload.request_rate, request.targets.min_request_rate)
+             if r is not None and not math.isinf(r)]
+    return max(rates) if rates else None
+
+
 def replicas_for(target_per_s: float, per_replica_per_s: float) -> int:
     """Identical replicas whose summed sustainable rate covers the target (an even split assumed)."""
     return max(1, math.ceil(target_per_s / per_replica_per_s - 1e-9))
@@ -239,6 +246,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         max_request_rate_per_s=band(rate, digits=3),
         batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
         saturated=queued or keeps_up is False,
+        replicas_to_keep_up=_replicas_to_keep_up(request, rate),
         keeps_up=keeps_up,
         distribution=LatencyDistribution(ttft_ms=_percentiles(ttft), tpot_ms=_percentiles(tpot),
                                          itl_ms=_percentiles(stats(result.itl_s)), e2e_ms=_percentiles(stats(result.e2e_s))),
@@ -261,6 +269,14 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             *_model_assumptions(inp, cand, model),
         ],
     )
+
+
+def _replicas_to_keep_up(request: PlanRequest, rate_per_s: float) -> int | None:
+    """When the plan sustains less than its target rate: the fewest replicas of one deployment that would."""
+    target, per_replica = fleet_target(request), rate_per_s / request.hardware.replicas
+    if target is None or rate_per_s >= target or per_replica <= 0:
+        return None
+    return replicas_for(target, per_replica)
 
 
 def _model_assumptions(inp: Inputs, cand: Candidate, model: perf.StepModel) -> list[str]:
@@ -295,16 +311,12 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
     if report is None:
         return []
     out = []
-    wl, rate = request.workload, report.max_request_rate_per_s.expected
-    per_replica = rate / request.hardware.replicas
-
-    def more_replicas(target: float) -> str:
-        needed = replicas_for(target, per_replica) if per_replica > 0 else 0
-        return f"; {needed} replicas of this deployment would keep up (replicas: {needed})" if needed else ""
+    wl, rate, needed = request.workload, report.max_request_rate_per_s.expected, report.replicas_to_keep_up
+    more_replicas = f"; {needed} replicas of this deployment would keep up (replicas: {needed})" if needed else ""
 
     if report.keeps_up is False:
         out.append(f"{OVERLOADED}requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
-                   "its queue and time to first token grow for as long as the load lasts" + more_replicas(wl.request_rate))
+                   "its queue and time to first token grow for as long as the load lasts" + more_replicas)
     if report.preemptions:
         out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "
                    "recomputed them (each shows as one long gap between tokens)")
@@ -318,5 +330,5 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
                    f"{targets.min_output_tokens_per_s:g}")
     if targets.min_request_rate is not None and rate < targets.min_request_rate:
         out.append(f"misses the request-rate target: sustains {rate:.3g}/s < {targets.min_request_rate:g}/s"
-                   + more_replicas(targets.min_request_rate))
+                   + more_replicas)
     return out

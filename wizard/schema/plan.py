@@ -230,6 +230,9 @@ class PerformanceReport(_Block):
                                         "or arrive faster than it sustains.")
     keeps_up: bool | None = Field(None, description="With a finite request rate: whether the plan sustains it "
                                                     "(false: its queue and TTFT grow for as long as the load lasts).")
+    replicas_to_keep_up: int | None = Field(None, description=(
+        "When the plan sustains less than the request rate or the rate target: the fewest replicas of one "
+        "deployment whose summed sustainable rate covers it (requests split evenly); empty otherwise."))
     distribution: LatencyDistribution
     duration_s: float = Field(description="Simulated run length, from the first send to the last token (vllm bench's duration).")
     goodput_per_s: float | None = Field(None, description="Requests per second meeting every latency target (when targets are given).")
