@@ -134,16 +134,15 @@ def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> S
     return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines(inp, cand))
 
 
-def _kv_fit(cand: Candidate, wl: WorkloadSection) -> int:
-    """Requests of the workload's length one engine's KV pool holds at once."""
-    layout = cand.memory.limiting.kv
-    return cand.memory.num_blocks // max(layout.blocks_per_request(wl.prompt_tokens + wl.gen_tokens), 1)
+def _engine_fit(cand: Candidate) -> int:
+    """Requests of the workload's length one engine's KV pool holds at once (the verdict counts every engine's)."""
+    return cand.verdict.max_concurrency // cand.engine.dp
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine."""
     wl = inp.request.workload
-    width = max(min(cand.engine.max_num_seqs, _kv_fit(cand, wl) + 1), 1)  # one more than fits keeps the pool full
+    width = max(min(cand.engine.max_num_seqs, _engine_fit(cand) + 1), 1)  # one more than fits keeps the pool full
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
     width, count = width * engines(inp, cand), count * engines(inp, cand)
     run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
@@ -231,7 +230,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     # More at once than an engine runs (its seats or its KV pool) queues for good; a request that waits a step
     # for the chunked-prefill budget does not.
     at_once = wl.num_prompts if wl.bursty else wl.requests_at_once
-    queued = -(-at_once // engines(inp, cand)) > min(engine.max_num_seqs, _kv_fit(cand, wl))
+    queued = -(-at_once // engines(inp, cand)) > min(engine.max_num_seqs, _engine_fit(cand))
     mean_tpot_ms = tpot.mean * 1000
     timeline = result.timeline
     return PerformanceReport(
