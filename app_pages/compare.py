@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import cached, form
-from wizard.capacity.compare import compare
+from wizard.capacity.compare import compare, plan_costs
 from wizard.capacity.prices import price_of, providers
 from wizard.capacity.sweep import GPUS_PER_NODE, NODES, sweep
 from wizard.catalog.gpus import catalog
@@ -63,15 +63,13 @@ def layout(r: SweepRow) -> str:
 
 
 def costs(plan: PlanResponse, usd_per_gpu_hour: float | None) -> tuple[str, str]:
-    """What a plan rents per hour, and per million output tokens at its expected throughput (two profiles: the sweep's
-    rows carry their own)."""
+    """What a plan rents per hour, and per million output tokens at its sustained rate, in words (two profiles:
+    the sweep's rows carry their own)."""
     if usd_per_gpu_hour is None:
         return "no price: type one in the price table", "no price"
-    gpus = plan.hardware.gpus_per_node * plan.hardware.nodes * plan.hardware.replicas
-    hourly = usd_per_gpu_hour * gpus
-    rate = plan.performance.output_tokens_per_s.expected if plan.performance else 0
+    gpus, hourly, per_million = plan_costs(plan, usd_per_gpu_hour)
     return (f"{money(hourly)}/h ({gpus} x {money(usd_per_gpu_hour)})",
-            money(hourly / (rate * 3600) * 1e6) if rate else "n/a (does not start)")
+            money(per_million) if plan.performance else "n/a (does not start)")
 
 
 # ---------------------------------------------------------------------------------------------- the form

@@ -5,6 +5,7 @@ import yaml
 
 from benchmarks.check_artifacts import COMPOSE, check_kubernetes
 from tests.conftest import make_plan
+from wizard.capacity.compare import plan_costs
 from wizard.capacity.sweep import sweep
 from wizard.faces.cli import main
 from wizard.planning.performance import fleet_target, replicas_for
@@ -130,3 +131,13 @@ def test_kubernetes_scales_the_deployment_behind_one_service(three_replicas):
 def test_cli_rejects_zero_replicas(capsys):
     assert main(["plan", "--model", "Qwen/Qwen3-8B", "--gpu", "L4", "--replicas", "0"]) == 2
     assert capsys.readouterr().err == "vllm-wizard: error: --replicas: must be at least 1 (got 0)\n"
+
+
+def test_a_plans_costs_are_the_sweep_rows_measure(fleet_sweep):
+    """Two profiles on the Compare page are costed as the sweep costs its rows: every GPU of every replica, and per
+    million output tokens at the sustained rate."""
+    _, result = fleet_sweep
+    for row in result.results[:3]:
+        gpus, hourly, per_million = plan_costs(row.plan, row.usd_per_gpu_hour)
+        assert (gpus, hourly) == (row.total_gpus, pytest.approx(row.cost_per_hour))
+        assert per_million == pytest.approx(row.cost_per_million_output_tokens)

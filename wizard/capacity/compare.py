@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from wizard.faces import format as fmt
 from wizard.schema import PlanResponse, Range, Recommendation
-from wizard.schema.results import Comparison, ComparisonRow
+from wizard.schema.results import Comparison, ComparisonRow, usd_per_million_tokens
 
 # (label, getter) rows of the side-by-side table, grouped; every number as wizard.faces.format writes it.
 MEMORY_ROWS = (
@@ -57,3 +57,12 @@ def compare(a: PlanResponse, b: PlanResponse, labels: tuple[str, str] = ("A", "B
                                   b=fmt.setting(getattr(b.recommendation, name).value)))
     diff = list(difflib.unified_diff(command_lines(a), command_lines(b), fromfile=labels[0], tofile=labels[1], lineterm=""))
     return Comparison(labels=labels, plans=(a, b), rows=rows, command_diff=diff)
+
+
+def plan_costs(plan: PlanResponse, usd_per_gpu_hour: float) -> tuple[int, float, float]:
+    """The GPUs a plan rents (every replica's nodes), USD per hour for them, and per million output tokens while it
+    serves the rate it sustains: the sweep rows' measure, for plans that come from elsewhere (two profiles)."""
+    hw = plan.hardware
+    gpus = hw.gpus_per_node * hw.nodes * hw.replicas
+    rate = plan.performance.max_request_rate_per_s.expected if plan.performance else 0.0
+    return gpus, usd_per_gpu_hour * gpus, usd_per_million_tokens(usd_per_gpu_hour * gpus, rate * plan.request.workload.gen_tokens)

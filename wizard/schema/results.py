@@ -40,6 +40,11 @@ class Price(ResultModel):
     source: str = Field(description="Where the price was read (URL or 'given by the user').")
 
 
+def usd_per_million_tokens(usd_per_hour: float, tokens_per_s: float) -> float:
+    """What a million tokens cost at a steady rate (infinite when nothing is served)."""
+    return usd_per_hour / (tokens_per_s * 3600) * 1e6 if tokens_per_s > 0 else math.inf
+
+
 class SweepRow(ResultModel):
     """One configuration that fits and meets the targets: its layout, cost and expected performance."""
 
@@ -89,8 +94,7 @@ class SweepRow(ResultModel):
         "USD per million output tokens while the replicas serve their sustainable rate (fully used)."))
     @property
     def cost_per_million_output_tokens(self) -> float:
-        tokens_per_hour = self.max_request_rate_per_s * self.output_tokens_per_request * 3600
-        return self.cost_per_hour / tokens_per_hour * 1e6 if tokens_per_hour else math.inf
+        return usd_per_million_tokens(self.cost_per_hour, self.max_request_rate_per_s * self.output_tokens_per_request)
 
 
 class SweepResult(ResultModel):
