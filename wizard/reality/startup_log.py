@@ -324,13 +324,9 @@ def _activation_gib(lines: list[str], weights_gib: float | None, consumed_summar
             notes.append("activation_gib is vLLM's 'peak activation', which in this release includes the CUDA-graph memory estimate")
         return activation
     peak_torch = _first_number(lines, (pat.PEAK_TORCH_RE,))
-    if peak_torch is None:
-        return None
-    if weights_gib is None:
-        notes.append(f"peak_torch_memory={peak_torch} GiB includes the weights, which the log does not show: activation unknown")
-        return None
-    notes.append(f"activation_gib = peak_torch_memory {peak_torch} - weights {weights_gib} GiB")
-    return round(peak_torch - weights_gib, 4)
+    return _less_weights(peak_torch, weights_gib, notes, f"activation_gib = peak_torch_memory {peak_torch}",
+                         f"peak_torch_memory={peak_torch} GiB includes the weights, which the log does not show: "
+                         "activation unknown")
 
 
 def _non_torch_gib(lines: list[str], weights_gib: float | None, notes: list[str]) -> float | None:
@@ -338,13 +334,22 @@ def _non_torch_gib(lines: list[str], weights_gib: float | None, notes: list[str]
     if (non_torch := _first_number(lines, pat.NON_TORCH_RES)) is not None:
         return non_torch
     consumed = _first_number(lines, (pat.CONSUMED_RE,))
-    if consumed is None:
+    return _less_weights(consumed, weights_gib, notes, f"non_torch_gib = consumed memory {consumed}",
+                         f"consumed memory {consumed} GiB is weights + non-torch; the weights are not in the log: "
+                         "non-torch unknown")
+
+
+def _less_weights(total_gib: float | None, weights_gib: float | None, notes: list[str], how: str,
+                  unknown: str) -> float | None:
+    """A figure vLLM logs only together with the weights: the total minus the weights, and the note that says so
+    (``how``), or the note that it cannot be known (``unknown``) when the log shows no weights."""
+    if total_gib is None:
         return None
     if weights_gib is None:
-        notes.append(f"consumed memory {consumed} GiB is weights + non-torch; the weights are not in the log: non-torch unknown")
+        notes.append(unknown)
         return None
-    notes.append(f"non_torch_gib = consumed memory {consumed} - weights {weights_gib} GiB")
-    return round(consumed - weights_gib, 4)
+    notes.append(f"{how} - weights {weights_gib} GiB")
+    return round(total_gib - weights_gib, 4)
 
 
 def _kv_cache_gib(lines: list[str], notes: list[str]) -> float | None:
