@@ -316,33 +316,45 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
+def add_gpu_markers(fig: go.Figure, rows: list, xy: Callable, details: Callable, hover: Callable[[str], str]) -> None:
+    """One marker trace per GPU type in its own colour: ``xy(row)`` places a row, ``details(row)`` is its customdata
+    and ``hover(gpu)`` the hover template of its GPU's trace."""
+    for gpu in dict.fromkeys(r.gpu for r in rows):
+        mine = [r for r in rows if r.gpu == gpu]
+        fig.add_trace(go.Scatter(
+            x=[xy(r)[0] for r in mine], y=[xy(r)[1] for r in mine], mode="markers", name=gpu,
+            marker=dict(size=9, opacity=0.85, color=gpu_color(gpu)), customdata=[details(r) for r in mine],
+            hovertemplate=hover(gpu)))
+
+
+def cost_axis(costs_usd_per_hour: list[float]) -> dict:
+    """A log axis of USD per hour: costs span orders of magnitude (one small GPU to racks of B200s), and a log axis
+    keeps the cheap end readable."""
+    axis_range = _log_range(costs_usd_per_hour)
+    ticks = log_ticks(*(10 ** v for v in axis_range), label=lambda usd: "$" + fmt.compact(usd))
+    return dict(type="log", range=axis_range, tickvals=ticks[0], ticktext=ticks[1])
+
+
 def sweep_figure(rows: list) -> go.Figure:
     """Cost per hour against output throughput, one colour per GPU type, the Pareto front as a line.
 
     ``rows`` are :class:`wizard.schema.results.SweepRow` objects (anything with the same attributes).
     """
     fig = go.Figure()
-    for gpu in dict.fromkeys(r.gpu for r in rows):
-        mine = [r for r in rows if r.gpu == gpu]
-        fig.add_trace(go.Scatter(
-            x=[r.cost_per_hour for r in mine], y=[r.output_tokens_per_s for r in mine], mode="markers", name=gpu,
-            marker=dict(size=9, opacity=0.85, color=gpu_color(gpu)),
-            customdata=[[r.gpus_per_node, r.nodes, r.weights, r.kv_cache_dtype, fmt.tokens_per_s(r.output_tokens_per_s),
-                         fmt.duration_ms(r.itl_ms), f"${r.cost_per_million_output_tokens:,.2f}"] for r in mine],
-            hovertemplate=(f"<b>{gpu}</b> x %{{customdata[0]}} per node x %{{customdata[1]}} node(s)<br>"
-                           "weights %{customdata[2]}, KV %{customdata[3]}<br>$%{x:,.2f}/h · %{customdata[4]} output<br>"
-                           "ITL %{customdata[5]} · %{customdata[6]} per M output tokens<extra></extra>"),
-        ))
+    add_gpu_markers(
+        fig, rows, lambda r: (r.cost_per_hour, r.output_tokens_per_s),
+        lambda r: [r.gpus_per_node, r.nodes, r.weights, r.kv_cache_dtype, fmt.tokens_per_s(r.output_tokens_per_s),
+                   fmt.duration_ms(r.itl_ms), f"${r.cost_per_million_output_tokens:,.2f}"],
+        lambda gpu: (f"<b>{gpu}</b> x %{{customdata[0]}} per node x %{{customdata[1]}} node(s)<br>"
+                     "weights %{customdata[2]}, KV %{customdata[3]}<br>$%{x:,.2f}/h · %{customdata[4]} output<br>"
+                     "ITL %{customdata[5]} · %{customdata[6]} per M output tokens<extra></extra>"))
     front = pareto_front([(r.cost_per_hour, r.output_tokens_per_s) for r in rows])
     if front:
         fig.add_trace(go.Scatter(
             x=[rows[i].cost_per_hour for i in front], y=[rows[i].output_tokens_per_s for i in front], mode="lines",
             name="Pareto front", line=dict(color="#333333", dash="dot", shape="hv"), hoverinfo="skip"))
     if rows:
-        # Costs span two orders of magnitude (one small GPU to racks of B200s): a log axis keeps the cheap end readable.
-        x_range = _log_range([r.cost_per_hour for r in rows])
-        xticks = log_ticks(*(10 ** v for v in x_range), label=lambda usd: "$" + fmt.compact(usd))
-        fig.update_xaxes(type="log", range=x_range, tickvals=xticks[0], ticktext=xticks[1])
+        fig.update_xaxes(**cost_axis([r.cost_per_hour for r in rows]))
         y_max = max(r.output_tokens_per_s for r in rows) * Y_PAD
         yticks = linear_ticks(0.0, y_max, fmt.COMPACT_UNITS)
         fig.update_yaxes(range=[0, y_max], tickvals=yticks[0], ticktext=yticks[1])

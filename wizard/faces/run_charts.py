@@ -6,8 +6,6 @@ every number a person reads goes through :mod:`wizard.faces.format`.
 
 from __future__ import annotations
 
-import math
-
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -15,9 +13,9 @@ from wizard.faces import format as fmt
 from wizard.faces.charts import (
     LABEL_BACKGROUND,
     Y_PAD,
-    gpu_color,
+    add_gpu_markers,
+    cost_axis,
     linear_ticks,
-    log_ticks,
     pareto_front,
 )
 from wizard.schema import PlanResponse
@@ -108,18 +106,14 @@ def fleet_figure(rows: list, target_rate_per_s: float | None = None) -> go.Figur
     """Cost per hour against the request rate each fleet sustains, one colour per GPU type, the Pareto front and
     the target rate as lines.  ``rows`` are :class:`wizard.schema.results.SweepRow` objects."""
     fig = go.Figure()
-    for gpu in dict.fromkeys(r.gpu for r in rows):
-        mine = [r for r in rows if r.gpu == gpu]
-        fig.add_trace(go.Scatter(
-            x=[r.max_request_rate_per_s for r in mine], y=[r.cost_per_hour for r in mine], mode="markers", name=gpu,
-            marker=dict(size=9, opacity=0.85, color=gpu_color(gpu)),
-            customdata=[[fmt.count(r.replicas), fmt.count(r.gpus_per_node * r.nodes),
-                         fmt.layout(r.tensor_parallel_size, r.pipeline_parallel_size, r.data_parallel_size,
-                                    r.expert_parallel_size), fmt.number(r.max_request_rate_per_s),
-                         f"${r.cost_per_hour:,.2f}", f"${r.cost_per_million_output_tokens:,.2f}"] for r in mine],
-            hovertemplate=(f"<b>%{{customdata[0]}} x %{{customdata[1]}} {gpu}</b> (%{{customdata[2]}})<br>"
-                           "sustains %{customdata[3]} requests/s · %{customdata[4]}/h<br>"
-                           "%{customdata[5]} per M output tokens<extra></extra>")))
+    add_gpu_markers(
+        fig, rows, lambda r: (r.max_request_rate_per_s, r.cost_per_hour),
+        lambda r: [fmt.count(r.replicas), fmt.count(r.gpus_per_node * r.nodes),
+                   fmt.layout(r.tensor_parallel_size, r.pipeline_parallel_size, r.data_parallel_size, r.expert_parallel_size),
+                   fmt.number(r.max_request_rate_per_s), f"${r.cost_per_hour:,.2f}", f"${r.cost_per_million_output_tokens:,.2f}"],
+        lambda gpu: (f"<b>%{{customdata[0]}} x %{{customdata[1]}} {gpu}</b> (%{{customdata[2]}})<br>"
+                     "sustains %{customdata[3]} requests/s · %{customdata[4]}/h<br>"
+                     "%{customdata[5]} per M output tokens<extra></extra>"))
     front = pareto_front([(r.cost_per_hour, r.max_request_rate_per_s) for r in rows])  # no cheaper fleet sustains more
     if front:
         fig.add_trace(go.Scatter(x=[rows[i].max_request_rate_per_s for i in front], y=[rows[i].cost_per_hour for i in front],
@@ -130,10 +124,7 @@ def fleet_figure(rows: list, target_rate_per_s: float | None = None) -> go.Figur
         x_max = max(rates) * Y_PAD
         xticks = linear_ticks(0.0, x_max, fmt.COMPACT_UNITS)
         fig.update_xaxes(range=[0, x_max], tickvals=xticks[0], ticktext=xticks[1])
-        costs = [r.cost_per_hour for r in rows]
-        low, high = min(costs) / 1.5, max(costs) * 1.5
-        yticks = log_ticks(low, high, label=lambda usd: "$" + fmt.compact(usd))
-        fig.update_yaxes(type="log", range=[math.log10(low), math.log10(high)], tickvals=yticks[0], ticktext=yticks[1])
+        fig.update_yaxes(**cost_axis([r.cost_per_hour for r in rows]))
     if target_rate_per_s:
         fig.add_vline(x=target_rate_per_s, line=dict(color="#E45756", dash="dash"),
                       annotation=dict(text=f"target {fmt.number(target_rate_per_s)} req/s", bgcolor=LABEL_BACKGROUND))
