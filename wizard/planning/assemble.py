@@ -270,12 +270,13 @@ def _recommendation(inp: Inputs, sol: Solution) -> Recommendation:
     )
 
 
-def response(inp: Inputs, sol: Solution) -> PlanResponse:
-    """The plan: every report block from the chosen configuration; the artifacts rendered from it."""
+def response(inp: Inputs, sol: Solution, simulate: bool = True) -> PlanResponse:
+    """The plan: every report block from the chosen configuration; the artifacts rendered from it.
+    ``simulate`` off leaves out the performance report (its serving simulation), for a plan asked only whether it fits."""
     request, info, cand = inp.request, inp.info, sol.candidate
     _, loaded, _, param_notes = weight_params(info, request, inp.fmt)
     warnings = _warnings(request, inp.hw, cand, info.arch)
-    performance = performance_report(inp, cand) if cand.verdict.starts else None
+    performance = performance_report(inp, cand) if cand.verdict.starts and simulate else None
     plan = PlanResponse(
         request=request,
         model=_model_report(info, inp.fmt, loaded, cand.engine.kv_bytes, param_notes),

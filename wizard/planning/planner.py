@@ -19,11 +19,18 @@ def plan(request: PlanRequest, detected: list[DetectedGpu] | None = None, sugges
     """Plan a vLLM deployment. Raises :class:`WizardError` for bad input.
 
     When the plan does not fit and ``suggest`` is set, the changes that would
-    make it fit are planned too and listed in ``recommendation.suggestions``.
+    make it fit are planned too and listed in ``recommendation.suggestions``;
+    those plans only say whether they fit (no serving simulation).
     """
     inputs = resolve_inputs(request, detected)
     planned = response(inputs, search(inputs))
     if suggest and not planned.feasibility.fits:
         planned.recommendation.suggestions = fixes.suggestions(
-            inputs, planned, lambda variant: plan(variant, detected, suggest=False))
+            inputs, planned, lambda variant: _fit_only(variant, detected))
     return planned
+
+
+def _fit_only(request: PlanRequest, detected: list[DetectedGpu] | None) -> PlanResponse:
+    """The plan of a request without its performance: whether it fits is all a suggestion needs."""
+    inputs = resolve_inputs(request, detected)
+    return response(inputs, search(inputs), simulate=False)
