@@ -61,7 +61,7 @@ def verdict(resp: PlanResponse) -> None:
     layout = fmt.layout(hw.tensor_parallel_size, hw.pipeline_parallel_size, hw.data_parallel_size, hw.expert_parallel_size)
     st.caption(f"{resp.model.architecture} · {_params(resp)} · {resp.model.attention} · {layout} · memory as vLLM "
                f"{mem.vllm_version} ({mem.engine}) accounts for it")
-    load = f"{fmt.count(wl.concurrency)} requests of {fmt.tokens(f.context_tokens)}"
+    load = f"{fmt.requests(wl.requests_at_once)} of {fmt.tokens(f.context_tokens)}"
     if not f.fits:
         title = "Does not fit: vLLM does not start" if not f.starts else f"Does not fit: {load} at once"
         then = ("The changes under *To make it fit* below fit when planned." if resp.recommendation.suggestions
@@ -83,7 +83,7 @@ def _overload_title(resp: PlanResponse, perf: PerformanceReport) -> str:
     if wl.request_rate:
         return (f"Overloaded: sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s, "
                 f"not the {fmt.number(wl.request_rate)} asked")
-    return f"Overloaded: not all {fmt.count(wl.concurrency)} requests are served at once"
+    return f"Overloaded: not all {fmt.requests(wl.requests_at_once)} are served at once"
 
 
 def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:
@@ -117,7 +117,7 @@ def metrics(resp: PlanResponse) -> None:
                       help="What the weights and vLLM's working memory need beyond its budget on each GPU: no KV cache is left.")
         st.metric(f"Requests at once at {fmt.tokens(f.context_tokens)}", fmt.count(f.max_concurrency), border=True,
                   height="stretch", help=Feasibility.model_fields["max_concurrency"].description)
-        st.metric(f"Longest context at {fmt.count(wl.concurrency)} requests", fmt.tokens(f.max_context_tokens), border=True,
+        st.metric(f"Longest context at {fmt.requests(wl.requests_at_once)}", fmt.tokens(f.max_context_tokens), border=True,
                   height="stretch", help=Feasibility.model_fields["max_context_tokens"].description)
         if mem.kv_cache_gib < 0:
             st.metric("Needed per GPU", fmt.gib(mem.budget_gib - mem.kv_cache_gib), border=True, height="stretch",

@@ -69,3 +69,8 @@ def test_pick_unit_gives_the_size_and_suffix_for_axis_ticks():
 def test_setting_values_read_as_words_and_numbers():
     assert [fmt.setting(v) for v in (None, True, False, 131072, 0.92, 2, "fp8")] == [
         "none", "on", "off", "131,072", "0.92", "2", "fp8"]
+
+
+@pytest.mark.parametrize("n, text", [(1, "1 request"), (0, "0 requests"), (16, "16 requests"), (1600, "1,600 requests")])
+def test_requests_are_counted_in_words(n, text):
+    assert fmt.requests(n) == text

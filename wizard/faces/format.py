@@ -69,6 +69,11 @@ def count(n: float) -> str:
     return f"{round(n):,}"
 
 
+def requests(n: int) -> str:
+    """A count of requests: 1 -> "1 request", 1600 -> "1,600 requests"."""
+    return f"{count(n)} request" + ("" if round(n) == 1 else "s")
+
+
 def tokens(n: float) -> str:
     """A token count, whole: 1001000 -> "1,001,000 tokens", 1 -> "1 token"."""
     return f"{count(n)} token{'' if round(n) == 1 else 's'}"
