@@ -43,8 +43,8 @@ def _memory_lines(resp: PlanResponse) -> list[str]:
     kv = mem.ranges["kv_cache_gib"]
     lines.append(_row("KV cache", f"{mem.kv_cache_gib:.2f}  (range {kv.low:.2f}-{kv.high:.2f}) -> {mem.kv_cache_tokens:,} tokens, "
                       f"{mem.kv_blocks:,} blocks of {mem.block_size}, {mem.kv_bytes_per_token:,} B/token, kv {mem.kv_cache_dtype}"))
-    if mem.data_parallel_size > 1:
-        lines.append(_row("KV cache, all engines", f"{mem.kv_cache_tokens_all_engines:,} tokens in {mem.data_parallel_size} "
+    if resp.hardware.data_parallel_size > 1:
+        lines.append(_row("KV cache, all engines", f"{mem.kv_cache_tokens_all_engines:,} tokens in {resp.hardware.data_parallel_size} "
                                                     "data-parallel engines, each with its own pool"))
     return lines
 

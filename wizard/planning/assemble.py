@@ -163,7 +163,6 @@ def _memory_report(cand: Candidate, rel: Release, kv_dtype: str, model_limit: in
         kv_cache_gib=pool,
         kv_cache_tokens=tokens,
         kv_cache_tokens_all_engines=tokens * engine.dp,
-        data_parallel_size=engine.dp,
         kv_capacity_tokens=layout.capacity_tokens(blocks),
         kv_blocks=blocks,
         block_size=layout.block_size,

@@ -119,8 +119,7 @@ class MemoryReport(_Block):
     max_model_len: int
     max_num_seqs: int
     max_num_batched_tokens: int
-    data_parallel_size: int = Field(1, description="Engines with a pool each: the figures above are per engine.")
-    kv_cache_tokens_all_engines: int = Field(0, description="kv_cache_tokens x data_parallel_size: the whole deployment's KV cache.")
+    kv_cache_tokens_all_engines: int = Field(0, description="kv_cache_tokens x the data-parallel engines (hardware.data_parallel_size), each with its own pool: the whole deployment's KV cache.")
     cuda_graphs: bool
     cuda_graph_in_budget: bool = Field(description="Whether vLLM subtracts CUDA-graph memory before sizing the KV cache (0.21+); before, graphs sit outside the budget.")
     ranges: dict[str, Range] = Field(description="Low/expected/high for the heuristic terms and the KV pool they leave.")
