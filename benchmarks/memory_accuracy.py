@@ -127,8 +127,9 @@ def evaluate(path: Path) -> tuple[list[Result], list[tuple[int, str]]]:
             skipped.append((index, "reports neither weights, KV pool nor start-up outcome"))
             continue
         try:
-            # How vLLM was installed is in no log; the row's own weights and activation peak say it.
-            request, install_note = infer_install(request, obs_w, number(row["activation_peak_gib"]))
+            # How vLLM was installed is in no log; the row's own weights and activation peak say it
+            # (its KV pool only where those cannot tell).
+            request, install_note = infer_install(request, obs_w, number(row["activation_peak_gib"]), obs_kv)
             resp = plan(request, detected=[])
         except WizardError as exc:
             skipped.append((index, f"planner refused: {exc}"))

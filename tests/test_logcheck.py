@@ -14,6 +14,7 @@ from wizard.reality.logcheck import (
     check_log,
     compare_rows,
     gpus_for_total,
+    infer_install,
     release_version,
     replay_request,
 )
@@ -189,3 +190,29 @@ def test_cli_check_log_text_without_vllm_lines(tmp_path, capsys):
     path.write_text("INFO: Uvicorn running on http://0.0.0.0:8000\nGET /health 200\n")
     assert main(["check-log", str(path), "--model", LLAMA_8B]) == 2
     assert "no vLLM memory lines found" in capsys.readouterr().err
+
+
+def _gpt_oss_h100(version: str, **settings):
+    return replay_request("openai/gpt-oss-120b", gpu=get_gpu("H100"), total_gib=None, vllm_version=version, tp=1, pp=1,
+                          max_num_seqs=1024, max_num_batched_tokens=8192, **settings)
+
+
+def test_the_kv_pool_tells_the_install_when_the_weights_cannot():
+    # vllm#23278, vLLM 0.10.1 on one H100: 65.97 GiB of weights, then a KV budget of -2.14 GiB.
+    # Both installs load the Marlin layout before 0.12 (65.93 GiB), so the weights cannot tell;
+    # pip's sort-based sampler (1,024 rows x 201,088 fp32 logits = 0.767 GiB, x 9.7 copies + 0.05 GiB
+    # = 7.49 GiB) leaves 71.27 - 65.93 - 7.49 - 0.20 = -2.35 GiB; the image's FlashInfer sampler, +3.56 GiB.
+    request, note = infer_install(_gpt_oss_h100("0.10.1"), weights_gib=65.97, activation_gib=None, kv_cache_gib=-2.14)
+    assert request.policy.vllm_install == "pip"
+    assert note == ("the log's KV pool match pip's vLLM 0.10.1 (no bundled FlashInfer or Triton MoE kernels): "
+                    "planned as a pip install")
+    # Without the pool nothing tells them apart, and the request is kept as given.
+    kept = _gpt_oss_h100("0.10.1")
+    assert infer_install(kept, weights_gib=65.97, activation_gib=None) == (kept, None)
+
+
+def test_weights_decide_before_the_kv_pool():
+    # vLLM 0.11.0: the image's Triton layout loads 64.33 GiB, pip's Marlin 65.93 GiB. Logged weights of
+    # 64.38 GiB say image even when a KV pool (here a made-up 1.6 GiB) would point to pip.
+    request = _gpt_oss_h100("0.11.0")
+    assert infer_install(request, weights_gib=64.38, activation_gib=None, kv_cache_gib=1.6) == (request, None)

@@ -144,16 +144,18 @@ def suggestion_note(log: StartupLog, p: PlanResponse) -> str | None:
     return f"vLLM suggests {' or '.join(advice)}; the plan's KV pool is {p.memory.kv_cache_gib:.2f} GiB per GPU"
 
 
-def infer_install(request: PlanRequest, weights_gib: float | None, activation_gib: float | None) -> tuple[PlanRequest, str | None]:
+def infer_install(request: PlanRequest, weights_gib: float | None, activation_gib: float | None,
+                  kv_cache_gib: float | None = None) -> tuple[PlanRequest, str | None]:
     """The installation a run's own numbers point to, and why (None when they cannot tell).
 
     How vLLM was installed changes two things before 0.12: the container images
     bundle FlashInfer (a smaller sampler peak) and the Triton MoE kernels (gpt-oss
-    loads unpadded on Hopper).  A log never says which, but its weights and
-    activation peak do: the replay takes the installation whose plan lands closer.
+    loads unpadded on Hopper).  A log never says which, but its weights, activation
+    peak and KV pool do: the replay takes the installation whose plan lands closer.
+    The KV pool decides only where the weights and activation peak cannot (absent,
+    or both installs load the same), since the pool is what a replay is checked on.
     """
-    if weights_gib is None and activation_gib is None:
-        return request, None
+    measured = {"weights": weights_gib, "activation peak": activation_gib, "KV pool": kv_cache_gib}
     candidates = {}
     for install in ("image", "pip"):
         variant = request.model_copy(update={"policy": request.policy.model_copy(update={"vllm_install": install})})
@@ -161,14 +163,21 @@ def infer_install(request: PlanRequest, weights_gib: float | None, activation_gi
             memory = plan(variant, detected=[], suggest=False).memory
         except WizardError:
             continue
-        miss = sum(abs(predicted - measured) for predicted, measured in
-                   ((memory.weights_gib, weights_gib), (memory.activation_gib, activation_gib)) if measured is not None)
-        candidates[install] = (miss, variant, memory)
-    if len(candidates) < 2 or candidates["image"][0] <= candidates["pip"][0]:
+        predicted = {"weights": memory.weights_gib, "activation peak": memory.activation_gib, "KV pool": memory.kv_cache_gib}
+        candidates[install] = (variant, memory, {name: abs(predicted[name] - value)
+                                                 for name, value in measured.items() if value is not None})
+    if len(candidates) < 2:
         return request, None
-    memory = candidates["pip"][2]
-    return candidates["pip"][1], (f"the log's weights and activation peak match pip's vLLM {memory.vllm_version} "
-                                  f"(no bundled FlashInfer or Triton MoE kernels): planned as a pip install")
+    for names in (("weights", "activation peak"), ("KV pool",)):
+        image, pip = (sum(misses.get(name, 0.0) for name in names) for _, _, misses in candidates.values())
+        if image != pip:
+            break
+    if image <= pip:
+        return request, None
+    variant, memory, misses = candidates["pip"]
+    named = " and ".join(name for name in names if name in misses)
+    return variant, (f"the log's {named} match pip's vLLM {memory.vllm_version} "
+                     f"(no bundled FlashInfer or Triton MoE kernels): planned as a pip install")
 
 
 def check_log(text: str, model: str | None = None, gpu: str | None = None) -> LogCheck:
@@ -198,7 +207,7 @@ def check_log(text: str, model: str | None = None, gpu: str | None = None) -> Lo
     if log.gpu_memory_utilization is None:
         notes.append("the log shows no gpu_memory_utilization: planned with that release's default")
     try:
-        request, install_note = infer_install(request, log.weights_gib, log.activation_gib)
+        request, install_note = infer_install(request, log.weights_gib, log.activation_gib, log.kv_cache_gib)
         resp = plan(request, detected=[])
     except WizardError as exc:
         # The log's settings carry vLLM's own names, which are the request's field names.
