@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -47,6 +48,13 @@ SCENARIOS = {
     "gpt-oss-120b on one H100": dict(model="openai/gpt-oss-120b", gpu="H100"),
     "Mixtral on 2x A100, fp8 KV": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
     "8B on one RTX 4090 at 32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
+}
+FLEET_SCENARIOS = {
+    "DeepSeek-V3 as DP8+EP on 8x H200": dict(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8, data_parallel_size=8,
+                                              enable_expert_parallel=True),
+    "Qwen3-30B-A3B as DP2+EP on 2x H100": dict(model="Qwen/Qwen3-30B-A3B", gpu="H100", gpus=2, data_parallel_size=2,
+                                                enable_expert_parallel=True),
+    "8B on one H100, 3 replicas": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", replicas=3),
 }
 MULTI_NODE_SCENARIOS = {
     "DeepSeek-V3 on 2 nodes x 8 H100": dict(model="deepseek-ai/DeepSeek-V3", gpu="H100", gpus=8, nodes=2),
@@ -90,22 +98,72 @@ def shell_words(text: str) -> list[str]:
     return shlex.split(text.replace("\\\n", " "), comments=True)
 
 
-def after_serve(words: list[str]) -> list[str]:
-    """The arguments after ``vllm serve`` in a command line (or a script that ends with one)."""
-    at = max(i for i in range(len(words) - 1) if words[i:i + 2] == ["vllm", "serve"])
-    return words[at + 2:]
+# What the artifacts leave to the node they run on, given sample values so vLLM's parser sees real ones:
+# Compose's ${VAR:?message}, a shell's "$VAR", Kubernetes' $(VAR) and a shell's $((arithmetic)) ($$ escaped).
+SAMPLE_VALUES = {"HEAD_IP": "10.0.0.1", "LWS_LEADER_ADDRESS": "10.0.0.1", "DP_START_RANK": "4", "LWS_WORKER_INDEX": "1"}
+PLACEHOLDER = re.compile(r"\$\$?(?:\{(\w+)(?::\?[^}]*)?\}|\((\w+)\)|\(\((\w+) \* (\d+)\)\)|(\w+))")
 
 
-def artifact_argvs(a, k8s: list[dict], compose: dict) -> list[list[str]]:
-    """vLLM's arguments as the serve script, docker, Compose and Kubernetes artifacts pass them."""
-    serve = shell_words(a.serve_command)[2:]
-    docker = shell_words(a.docker_run.replace('"$HOME', '"/home/user'))
-    if a.multi_node:  # head containers run `ray start ... && exec vllm serve ...` through bash -c
-        leader = next(d for d in k8s if d["kind"] == "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
-        return [serve, after_serve(docker), after_serve(shlex.split(compose["services"]["head"]["command"][0])),
-                after_serve(shlex.split(leader["spec"]["containers"][0]["args"][0]))]
-    container = next(d for d in k8s if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    return [serve, docker[docker.index(a.image) + 1:], compose["services"]["vllm"]["command"], container["args"]]
+def _sample(word: str) -> str:
+    def value(m: re.Match) -> str:
+        name = m.group(1) or m.group(2) or m.group(3) or m.group(5)
+        if name == "HOME":
+            return m.group(0)
+        return str(int(SAMPLE_VALUES[name]) * int(m.group(4))) if m.group(4) else SAMPLE_VALUES[name]
+    return PLACEHOLDER.sub(value, word)
+
+
+def vllm_argvs(words: list[str], image: str) -> list[list[str]]:
+    """vLLM's arguments in one command: after ``vllm serve``, after the image of a ``docker run`` (its
+    entrypoint is ``vllm serve``), or inside a ``bash -c`` script; commands joined by && are split."""
+    words = [_sample(w) for w in words]
+    if words[:2] in (["/bin/bash", "-c"], ["bash", "-c"]):
+        return script_argvs(words[2], image)
+    out, command = [], []
+    for word in [*words, "&&"]:
+        if word not in ("&&", ";"):
+            command.append(word)
+            continue
+        serve = [i for i in range(len(command) - 1) if command[i:i + 2] == ["vllm", "serve"]]
+        if serve:
+            out.append(command[serve[0] + 2:])
+        elif command[:2] == ["docker", "run"] and "--entrypoint" not in command:
+            out.append(command[command.index(image) + 1:])
+        command = []
+    return out
+
+
+def script_argvs(script: str, image: str) -> list[list[str]]:
+    """Every vLLM command line in a shell script, one per line."""
+    lines = script.replace("\\\n", " ").splitlines()
+    return [argv for line in lines if (words := shlex.split(line, comments=True)) for argv in vllm_argvs(words, image)]
+
+
+def container_argvs(entrypoint: list[str] | None, args: list[str] | None, image: str) -> list[list[str]]:
+    """A container's vLLM arguments: its args as they are while the image's entrypoint (``vllm serve``)
+    stands, else whatever vLLM commands the replaced entrypoint runs.  Compose and Kubernetes both read
+    ``$$`` as a literal ``$`` before the container sees it."""
+    entrypoint, args = ([w.replace("$$", "$") for w in words or []] for words in (entrypoint, args))
+    if entrypoint:
+        return vllm_argvs([*entrypoint, *args], image)
+    return [[_sample(w) for w in args]]
+
+
+def artifact_argvs(a, k8s: list[dict], compose: dict) -> dict[str, list[list[str]]]:
+    """vLLM's arguments as each artifact passes them: the serve script, the multi-node recipe, docker,
+    every Compose service and every Kubernetes container."""
+    pods = [d["spec"]["template"]["spec"] for d in k8s if d["kind"] == "Deployment"]
+    pods += [d["spec"]["leaderWorkerTemplate"][part]["spec"] for d in k8s if d["kind"] == "LeaderWorkerSet"
+             for part in ("leaderTemplate", "workerTemplate")]
+    return {
+        "serve": script_argvs(a.serve_command, a.image),
+        "multi-node": script_argvs(a.multi_node or "", a.image),
+        "docker": script_argvs(a.docker_run.replace('"$HOME', '"/home/user'), a.image),
+        "compose": [argv for service in compose["services"].values()
+                    for argv in container_argvs(service.get("entrypoint"), service.get("command"), a.image)],
+        "k8s": [argv for pod in pods for container in pod["containers"]
+                for argv in container_argvs(container.get("command"), container.get("args"), a.image)],
+    }
 
 
 def check_kubernetes(docs: list[dict]) -> None:
@@ -140,19 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     evil_dir.mkdir()
     config = json.loads((ROOT / "wizard/data/models/Qwen--Qwen2.5-0.5B-Instruct.json").read_text())["config"]
     (evil_dir / "config.json").write_text(json.dumps(config))
-    scenarios = {**SCENARIOS, **MULTI_NODE_SCENARIOS, "local path full of shell metacharacters": dict(model=str(evil_dir), gpu="L4")}
+    scenarios = {**SCENARIOS, **FLEET_SCENARIOS, **MULTI_NODE_SCENARIOS, "local path full of shell metacharacters": dict(model=str(evil_dir), gpu="L4")}
 
-    rows, argvs = [], []
+    rows, argvs, models = [], [], []
     for name, flat in scenarios.items():
         p = plan(parse_request(flat), detected=[])
         a = p.artifacts
         compose = yaml.safe_load(a.docker_compose)
         k8s = list(yaml.safe_load_all(a.kubernetes))
-        mine = artifact_argvs(a, k8s, compose)
-        serve = mine[0]
-        argvs += mine
+        found = artifact_argvs(a, k8s, compose)
+        argvs.append([(kind, argv) for kind, found_argvs in found.items() for argv in found_argvs])
+        models.append(p.model.model)
         checks = {"fits": p.feasibility.fits, "TP divides heads": p.model.num_attention_heads % p.hardware.tensor_parallel_size == 0,
-                  "model intact": serve[0] == p.model.model}
+                  "every artifact starts vLLM": all(found[k] for k in ("serve", "docker", "compose", "k8s"))
+                  and bool(found["multi-node"]) == bool(a.multi_node)}
         if p.feasibility.fits and isinstance(p.recommendation.max_model_len.value, int):
             checks["max_model_len <= KV pool"] = p.memory.kv_cache_tokens >= p.recommendation.max_model_len.value
         errors = list(COMPOSE.iter_errors(compose))
@@ -166,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.docker_compose:
             path = work / f"compose-{len(rows)}.yaml"
             path.write_text(a.docker_compose)
-            env = {**os.environ, "HEAD_IP": "10.0.0.1", "COMPOSE_PROFILES": "head,worker"}
+            env = {**os.environ, **SAMPLE_VALUES, "COMPOSE_PROFILES": "head,worker"}
             result = subprocess.run([args.docker_compose, "-f", str(path), "config", "-q"], capture_output=True, text=True,
                                     check=False, env=env)
             checks["docker-compose config"] = result.returncode == 0
@@ -175,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, checks))
 
     if args.vllm_python:
-        parsed = vllm_parse(args.vllm_python, argvs)
-        for i, (name, checks) in enumerate(rows):
-            chunk = parsed[4 * i:4 * i + 4]
-            checks["vLLM parser (serve, docker, compose, k8s)"] = all(r["ok"] for r in chunk)
-            checks["model intact"] = checks["model intact"] and chunk[0].get("model") == argvs[4 * i][0]
+        parsed = iter(vllm_parse(args.vllm_python, [argv for group in argvs for _, argv in group]))
+        for (name, checks), group, model in zip(rows, argvs, models):
+            chunk = [next(parsed) for _ in group]
+            checks["vLLM parser (every command)"] = all(r["ok"] for r in chunk)
+            # Containers see a local model folder where it is mounted; commands run on the host name it as given.
+            checks["model intact"] = all(r.get("model") == model for (kind, _), r in zip(group, chunk)
+                                         if r["ok"] and kind in ("serve", "multi-node"))
             for r in chunk:
                 if not r["ok"]:
                     print(f"{name}: vLLM parser: {r['error']}", file=sys.stderr)
