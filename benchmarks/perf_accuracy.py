@@ -139,7 +139,8 @@ def _kind(request: PlanRequest, keeps_up: bool | None) -> str:
 
 
 def replay(case_id: str, request: PlanRequest, workload_fields: dict[str, object], tpot_ms: float | None,
-           ttft_ms: float | None, output_tok_s: float | None, p99: dict[str, float] | None = None) -> Case | str:
+           ttft_ms: float | None, output_tok_s: float | None, p99: dict[str, float] | None = None,
+           median_itl_ms: float | None = None) -> Case | str:
     """One measured run through the planner and the simulation, or why it cannot be replayed."""
     try:
         request = parse_request({**{k: v for k, v in request.flat().items() if v is not None}, **workload_fields})
@@ -160,7 +161,8 @@ def replay(case_id: str, request: PlanRequest, workload_fields: dict[str, object
         output=(pr.output_tokens_per_s.expected, output_tok_s) if output_tok_s else None,
         note=(f"in {wl.prompt_tokens} out {wl.gen_tokens} {wl.length_distribution} C={wl.concurrency} R={wl.request_rate} "
               f"N={wl.num_prompts} batch {pr.batch_size:.0f} seqs {cand.engine.max_num_seqs} "
-              f"mnbt {cand.engine.max_num_batched_tokens} preempt {pr.preemptions} p50 TPOT {dist.tpot_ms.p50:.1f}"),
+              f"mnbt {cand.engine.max_num_batched_tokens} preempt {pr.preemptions} p50 TPOT {dist.tpot_ms.p50:.1f} "
+              f"p50 ITL {dist.itl_ms.p50:.1f}" + (f" (measured {median_itl_ms:.1f})" if median_itl_ms else "")),
     )
 
 
@@ -171,7 +173,7 @@ def evaluate(path: Path) -> tuple[list[Case], list[tuple[str, str]]]:
         request = request_for(row)
         case = wl if isinstance(wl, str) else request if isinstance(request, str) else replay(
             row["id"], request, wl, number(row["mean_tpot_ms"]) or number(row["median_tpot_ms"]),
-            number(row["mean_ttft_ms"]), number(row["output_tok_s"]))
+            number(row["mean_ttft_ms"]), number(row["output_tok_s"]), median_itl_ms=number(row["median_itl_ms"]))
         if isinstance(case, str):
             skipped.append((row["id"], case))
         else:
