@@ -52,7 +52,11 @@ EMPTY_MEANS = {
     "gpu_memory_utilization": "vLLM's default for the GPU", "max_num_seqs": "set by the batching mode",
     "max_num_batched_tokens": "set by the batching mode", "enforce_eager": "only when CUDA graphs do not fit",
     "kv_cache_memory_bytes": "what the utilization leaves", **{name: "no target" for name in TARGETS},
+    "concurrency": "16 without a rate, no cap with one",
 }
+# Fields whose default depends on another field, which the one door fills in: their widgets start empty (a number
+# input seeded with a value cannot be emptied again, and a rate with the closed loop's 16 would cap it).
+FILLED_BY_THE_DOOR = ("concurrency",)
 SHOWN_CHARS = 40  # a bad URL value is quoted on the page up to this many characters
 MESSAGE_CHARS = 240  # and what the door says about it (which quotes the value too) up to this many
 
@@ -76,7 +80,7 @@ def default_value(name: str) -> Any:
         return EXAMPLE[name]
     if name == "provider":
         return providers()[0]
-    if name in TARGETS:
+    if name in TARGETS or name in FILLED_BY_THE_DOOR:
         return None
     spec = SPECS[name]
     shown = widget_value(spec, spec.default)

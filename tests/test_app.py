@@ -116,7 +116,9 @@ def test_an_overloaded_plan_never_shows_the_plain_success_verdict(app):
     expected = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5)
     assert expected.feasibility.fits and plan_cards.keeps_up(expected) is False  # the memory fits, the rate does not
     assert not at.success
-    (title, body), = alerts(at, "warning")
+    # Uncapped, as the link asks (no concurrency with a rate), the queue also outruns the KV cache: a second warning.
+    (title, body), = [alert for alert in alerts(at, "warning") if alert[0].startswith("Overloaded")]
+    assert any("preempted" in body for _, body in alerts(at, "warning"))
     sustained = fmt.number(expected.performance.max_request_rate_per_s.expected)
     assert title == f"Overloaded: sustains about {sustained} requests/s, not the 5 asked"
     assert "4 replicas" in body  # ceil(5 / 1.64)
@@ -159,7 +161,7 @@ BAD_LINKS = [
     ({"gpus": "-1"}, "gpus=-1", "GPUs per node", "**1**"),
     ({"gpus": "0"}, "gpus=0", "GPUs per node", "**1**"),
     ({"gpus": "abc"}, "gpus=abc", "GPUs per node", "**1**"),
-    ({"concurrency": "0"}, "concurrency=0", "Concurrent requests", "**16**"),
+    ({"concurrency": "0"}, "concurrency=0", "Concurrent requests", "**16 without a rate, no cap with one**"),
     ({"request_rate": "-3"}, "request_rate=-3", "Request rate (req/s)", "**closed loop: the concurrent requests**"),
     ({"request_rate": "nan"}, "request_rate=nan", "Request rate (req/s)", "**closed loop: the concurrent requests**"),
     ({"gpu_memory_utilization": "2"}, "gpu_memory_utilization=2", "GPU memory utilization", "**vLLM's default for the GPU**"),
@@ -249,7 +251,22 @@ def test_both_pages_draw_the_same_fields_with_the_same_keys_and_defaults(app):
     assert not at.exception
     for name in ("model", "prompt_tokens", "gen_tokens", "concurrency", "request_rate", "batching_mode"):
         assert at.get_by_key(name).value == plan_values[name] == form.default_value(name), name
-    assert at.number_input(key="concurrency").value == 16 == make_plan(model="Qwen/Qwen3-8B", gpu="H100").request.workload.concurrency
+    # The concurrency starts empty: the one door fills in the closed loop's 16 without a rate, and no cap with one.
+    assert at.number_input(key="concurrency").value is None
+    assert make_plan(model="Qwen/Qwen3-8B", gpu="H100").request.workload.concurrency == 16
+    assert make_plan(model="Qwen/Qwen3-8B", gpu="H100", request_rate=5).request.workload.concurrency is None
+
+
+def test_a_rate_typed_in_the_form_is_sent_uncapped_and_a_concurrency_caps_it(app):
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB")
+    at.number_input(key="request_rate").set_value(5.0)
+    at.form_submit_button[0].click().run()
+    assert not at.exception and "concurrency" not in at.query_params
+    workload = [c.value for c in at.caption if "requests of 1,024 prompt" in c.value]
+    assert workload and "5 requests/s (Poisson)." in workload[0]
+    at.number_input(key="concurrency").set_value(8)
+    at.form_submit_button[0].click().run()
+    assert any("5 requests/s (Poisson), at most 8 in flight." in c.value for c in at.caption)
 
 
 def test_a_value_in_the_link_is_the_value_on_both_pages(app):
@@ -264,14 +281,14 @@ def test_a_value_in_the_link_is_the_value_on_both_pages(app):
 
 def test_every_number_on_the_plan_page_is_formatted(app):
     at = plan_page(app, **OVERLOADED)
-    # The form sends its concurrency (16) with the rate: vllm bench's --max-concurrency beside --request-rate.
-    expected = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5, concurrency=16)
+    # A rate without a concurrency is uncapped, as vllm bench's --request-rate alone.
+    expected = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5)
     shown, f, perf = metrics(at), expected.feasibility, expected.performance
     assert shown["KV cache per GPU"] == fmt.gib(expected.memory.kv_cache_gib)
     assert shown[f"Requests at once at {fmt.tokens(f.context_tokens)}"] == fmt.count(f.max_concurrency)
-    assert shown["Longest context at 16 requests"] == fmt.tokens(f.max_context_tokens)
+    assert shown["Longest context at 1 request"] == fmt.tokens(f.max_context_tokens)
     caption = next(c.value for c in at.caption if c.value.startswith("200 requests of"))
-    assert perf.ttft_ms.expected == 779.3 and "779 ms to the first token" in caption  # not "779.3 ms"
+    assert perf.ttft_ms.expected == 31717.7 and "31.7 s to the first token" in caption  # not "31,717.7 ms"
     assert fmt.tokens_per_s(perf.output_tokens_per_s.expected) in caption
 
 
