@@ -28,10 +28,12 @@ from wizard.physics import quant, screen
 from wizard.physics.arch import Architecture
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import (
+    expected_figures,
     fleet_target,
     performance_report,
     replicas_for,
     screen_workload,
+    simulate_plan,
     step_model,
 )
 from wizard.planning.planner import plan
@@ -250,13 +252,22 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
     return rows
 
 
-def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate, replicas: int) -> tuple[str, int, PerformanceReport]:
+def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
+                     replicas: int) -> tuple[str, int, PerformanceReport | None]:
     """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
     target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
-    Returns the rejection reason (empty when it passes), the replicas and their simulated performance."""
+    Returns the rejection reason (empty when it passes), the replicas and their simulated performance.
+
+    Without a target rate nothing is resized and no rate is judged: a run that misses a latency target
+    is rejected before the saturated run (half the simulation) is paid for."""
+    def fleet(replicas: int) -> Inputs:
+        return replace(inp, request=with_replicas(inp.request, replicas))
+
     target = fleet_target(base)
+    if not target and misses(base.targets, *expected_figures(simulate_plan(fleet(replicas), cand)), math.inf):
+        return "misses targets", replicas, None
     for _ in range(FLEET_RESIZES + 1):
-        report = performance_report(replace(inp, request=with_replicas(inp.request, replicas)), cand)
+        report = performance_report(fleet(replicas), cand)
         rate = report.max_request_rate_per_s.expected
         missed = misses(base.targets, report.itl_ms.expected, report.ttft_ms.expected,
                         report.output_tokens_per_s.expected, rate)
