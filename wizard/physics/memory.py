@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from wizard.physics.arch import Architecture, kv_heads_per_rank
+from wizard.physics.arch import Architecture, kv_heads_per_rank, moe_layers_in
 from wizard.physics.kv import KvLayout, layout
 from wizard.physics.params import (
     embedding_tensors,
@@ -288,9 +288,10 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
         m = arch.mla
         attn = heads * (2 * m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) + m.kv_lora_rank
     per_token = max(per_token, attn + 2 * h)
-    if any(not arch.is_moe_layer(i) for i in layers):
+    moe_layers = len(moe_layers_in(arch, layers.start, layers.stop))
+    if moe_layers < len(layers):  # a dense MLP layer
         per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / engine.tp) + 2 * h)
-    if arch.moe and any(arch.is_moe_layer(i) for i in layers):
+    if arch.moe and moe_layers:
         inter = arch.moe.expert_intermediate if engine.expert_parallel else math.ceil(
             arch.moe.expert_intermediate / engine.moe_ranks)
         per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
@@ -326,7 +327,7 @@ def cuda_graph(arch: Architecture, engine: Engine, layers: range) -> Triple:
     sizes = capture_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, engine.max_capture_ceiling)
     full = [s for s in sizes if s <= engine.max_num_seqs]
     per_layer_mib = len(sizes) * CUDA_GRAPH_MIB_PER_LAYER_GRAPH + len(full) * CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH
-    moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and any(arch.is_moe_layer(i) for i in layers) else 1.0
+    moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and moe_layers_in(arch, layers.start, layers.stop) else 1.0
     mid = len(layers) * per_layer_mib * moe * CUDA_GRAPH_ESTIMATE_FACTOR * MIB
     return Triple(mid * CUDA_GRAPH_RANGE[0], mid, mid * CUDA_GRAPH_RANGE[1])
 
