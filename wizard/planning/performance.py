@@ -58,7 +58,9 @@ OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan su
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
 # Simulated runs kept for reuse: a sweep checks a row's run before its report needs it, and the Compare
-# page plans the sweep's rows again (each run ~20-150 ms; a result is a few arrays of one value per request).
+# page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few arrays of one value per
+# request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the sweeps in
+# benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
 KEPT_RUNS = 128
 
 
