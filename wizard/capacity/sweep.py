@@ -22,22 +22,30 @@ from typing import Iterable
 
 from wizard.capacity.prices import Price, price_of
 from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
-from wizard.catalog.metadata import resolve_model
+from wizard.catalog.metadata import ModelInfo, resolve_model
 from wizard.errors import WizardError
 from wizard.physics import quant, screen
 from wizard.physics.arch import Architecture
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import (
+    expected_figures,
     fleet_target,
     performance_report,
     replicas_for,
     screen_workload,
+    simulate_plan,
     step_model,
 )
 from wizard.planning.planner import plan
 from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import Candidate, search
-from wizard.schema import PerformanceReport, PlanRequest, Targets, parse_request
+from wizard.schema import (
+    HardwareSection,
+    PerformanceReport,
+    PlanRequest,
+    Targets,
+    parse_request,
+)
 from wizard.schema.results import SweepResult, SweepRow
 
 GPUS_PER_NODE = (1, 2, 4, 8)
@@ -106,12 +114,23 @@ def _kv_dtypes(base: PlanRequest, gpu: GpuSpec) -> list[str]:
 
 
 def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[int] = GPUS_PER_NODE,
-               nodes: Iterable[int] = NODES) -> list[PlanRequest]:
-    """Every configuration to try, as plan requests with the parallel layout fixed."""
+               nodes: Iterable[int] = NODES, info: ModelInfo | None = None) -> list[PlanRequest]:
+    """Every configuration to try, as plan requests with the parallel layout fixed (``info``: the model resolved)."""
     flat = base.flat()
-    arch = resolve_model(base.model.model, base.model.revision).arch
+    arch = (info or resolve_model(base.model.model, base.model.revision)).arch
     fmt = quant.resolve(quant.from_checkpoint(arch.quantization_config), base.model.quantization)
     quantized = fmt.kind != "none"
+    parsed: dict[tuple[str | None, str], PlanRequest] = {}
+
+    def request(values: dict[str, object]) -> PlanRequest:
+        """parse_request(values), the hardware section alone validated once a request with the same model section is."""
+        key = (values["quantization"], values["kv_cache_dtype"])  # the only model fields candidates vary
+        if key not in parsed:
+            parsed[key] = parse_request(values)
+            return parsed[key]
+        hardware = HardwareSection.model_validate({name: values[name] for name in HardwareSection.model_fields})
+        return parsed[key].model_copy(update={"hardware": hardware})
+
     out = []
     for gpu in gpus:
         for g in per_node:
@@ -125,7 +144,7 @@ def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[in
                         values = {**flat, "gpu": gpu.name, "vram_gb": None, "gpus": g, "nodes": n,
                                   "quantization": q, "kv_cache_dtype": kv}
                         for layout in _layouts(arch, base, g, n):
-                            out.append(parse_request({**values, **layout}))
+                            out.append(request({**values, **layout}))
     return out
 
 
@@ -153,10 +172,11 @@ def _swept_gpus(gpu_names: list[str] | None, provider: str | None, prices: dict[
     return gpus
 
 
-def _screened(base: PlanRequest, request: PlanRequest, price: Price) -> tuple[SweepRow, Inputs, Candidate] | str:
+def _screened(base: PlanRequest, request: PlanRequest, price: Price,
+              info: ModelInfo) -> tuple[SweepRow, Inputs, Candidate] | str:
     """One candidate planned, sized into a fleet and screened: its row, or why it is left out."""
     try:
-        inp = resolve_inputs(request, detected=[])
+        inp = resolve_inputs(request, detected=[], info=info)
         cand = search(inp).candidate
     except WizardError:
         return "invalid"
@@ -202,13 +222,15 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
     """
     start = time.perf_counter()
     gpus = _swept_gpus(gpu_names, provider, prices)
+    price_by_name = {gpu.name: price_of(gpu, provider, prices) for gpu in gpus}
+    info = resolve_model(base.model.model, base.model.revision)  # once: every candidate serves the same model
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
     rejected = {"does not fit": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
-    todo = candidates(base, gpus, per_node, nodes)
+    todo = candidates(base, gpus, per_node, nodes, info)
     for request in todo:
-        price = price_of(get_gpu(request.hardware.gpu or ""), provider, prices)
+        price = price_by_name[request.hardware.gpu or ""]
         assert price is not None  # every swept GPU has one
-        outcome = _screened(base, request, price)
+        outcome = _screened(base, request, price, info)
         if isinstance(outcome, str):
             rejected[outcome] += 1
         else:
@@ -250,13 +272,22 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
     return rows
 
 
-def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate, replicas: int) -> tuple[str, int, PerformanceReport]:
+def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
+                     replicas: int) -> tuple[str, int, PerformanceReport | None]:
     """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
     target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
-    Returns the rejection reason (empty when it passes), the replicas and their simulated performance."""
+    Returns the rejection reason (empty when it passes), the replicas and their simulated performance.
+
+    Without a target rate nothing is resized and no rate is judged: a run that misses a latency target
+    is rejected before the saturated run (half the simulation) is paid for."""
+    def fleet(replicas: int) -> Inputs:
+        return replace(inp, request=with_replicas(inp.request, replicas))
+
     target = fleet_target(base)
+    if not target and misses(base.targets, *expected_figures(simulate_plan(fleet(replicas), cand)), math.inf):
+        return "misses targets", replicas, None
     for _ in range(FLEET_RESIZES + 1):
-        report = performance_report(replace(inp, request=with_replicas(inp.request, replicas)), cand)
+        report = performance_report(fleet(replicas), cand)
         rate = report.max_request_rate_per_s.expected
         missed = misses(base.targets, report.itl_ms.expected, report.ttft_ms.expected,
                         report.output_tokens_per_s.expected, rate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from wizard.errors import WizardError
@@ -54,8 +54,7 @@ class GpuSpec:
     @property
     def cc(self) -> tuple[int, int] | None:
         """CUDA compute capability as a tuple, or None for non-NVIDIA parts."""
-        match = re.fullmatch(r"(\d+)\.(\d+)", self.compute_capability)
-        return (int(match.group(1)), int(match.group(2))) if match else None
+        return _capability(self.compute_capability)
 
     @property
     def ampere_or_newer(self) -> bool:
@@ -77,6 +76,14 @@ class GpuSpec:
         return self.cuda_total_gib >= 70 and "a100" not in self.name.lower()
 
 
+@cache
+def _capability(text: str) -> tuple[int, int] | None:
+    """A compute capability such as 9.0 as (9, 0); None when not major.minor (kept: asked per candidate, many times)."""
+    match = re.fullmatch(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@lru_cache(maxsize=1024)  # names typed by people are unbounded; the catalog's and a sweep's are few
 def _normalise(name: str) -> str:
     """Fold a GPU name for lookup: case, spaces, dashes and vendor words ignored."""
     folded = name.lower()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
@@ -123,6 +124,12 @@ class Architecture:
 
     def is_moe_layer(self, layer: int) -> bool:
         return self.moe is not None and layer not in self.moe.dense_layers
+
+
+@cache
+def moe_layers_in(arch: Architecture, start: int, stop: int) -> tuple[int, ...]:
+    """The MoE layers among layers start..stop-1 (kept: every candidate's memory plan and step model asks)."""
+    return tuple(i for i in range(start, stop) if arch.is_moe_layer(i))
 
 
 def _need(cfg: Mapping[str, Any], *keys: str) -> Any:

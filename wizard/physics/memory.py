@@ -20,10 +20,11 @@ with a low/high range, and so does the KV pool they leave.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
-from wizard.physics.arch import Architecture, kv_heads_per_rank
+from wizard.physics.arch import Architecture, kv_heads_per_rank, moe_layers_in
 from wizard.physics.kv import KvLayout, layout
 from wizard.physics.params import (
     embedding_tensors,
@@ -219,8 +220,10 @@ class MemoryPlan:
         return max(0.0, -min(s.unallocated.expected for s in self.stages))
 
 
-def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) -> list[int]:
-    """CUDA-graph capture sizes vLLM 0.33 picks by default (VllmConfig._set_cudagraph_sizes)."""
+@lru_cache(maxsize=256)
+def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) -> tuple[int, ...]:
+    """CUDA-graph capture sizes vLLM 0.33 picks by default (VllmConfig._set_cudagraph_sizes); kept, since
+    every candidate of a sweep asks and the settings are few."""
     largest = min(min(2 * max_num_seqs, ceiling), max_num_batched_tokens)
     sizes = [s for s in (1, 2, 4) if s <= largest]
     if largest >= 8:
@@ -229,7 +232,7 @@ def capture_sizes(max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) 
         sizes += list(range(256, largest + 1, 16))
     if max_num_batched_tokens <= largest:
         sizes.append(max_num_batched_tokens)
-    return sorted(set(sizes))
+    return tuple(sorted(set(sizes)))
 
 
 def stage_weights(arch: Architecture, fmt: WeightFormat, engine: Engine, layers: range,
@@ -288,9 +291,10 @@ def activation(arch: Architecture, engine: Engine, layers: range, last: bool) ->
         m = arch.mla
         attn = heads * (2 * m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) + m.kv_lora_rank
     per_token = max(per_token, attn + 2 * h)
-    if any(not arch.is_moe_layer(i) for i in layers):
+    moe_layers = len(moe_layers_in(arch, layers.start, layers.stop))
+    if moe_layers < len(layers):  # a dense MLP layer
         per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / engine.tp) + 2 * h)
-    if arch.moe and any(arch.is_moe_layer(i) for i in layers):
+    if arch.moe and moe_layers:
         inter = arch.moe.expert_intermediate if engine.expert_parallel else math.ceil(
             arch.moe.expert_intermediate / engine.moe_ranks)
         per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
@@ -324,9 +328,9 @@ def cuda_graph(arch: Architecture, engine: Engine, layers: range) -> Triple:
     if not engine.cuda_graphs:
         return Triple.exact(0.0)
     sizes = capture_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, engine.max_capture_ceiling)
-    full = [s for s in sizes if s <= engine.max_num_seqs]
-    per_layer_mib = len(sizes) * CUDA_GRAPH_MIB_PER_LAYER_GRAPH + len(full) * CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH
-    moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and any(arch.is_moe_layer(i) for i in layers) else 1.0
+    full = bisect_right(sizes, engine.max_num_seqs)  # sizes up to max_num_seqs (sorted)
+    per_layer_mib = len(sizes) * CUDA_GRAPH_MIB_PER_LAYER_GRAPH + full * CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH
+    moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and moe_layers_in(arch, layers.start, layers.stop) else 1.0
     mid = len(layers) * per_layer_mib * moe * CUDA_GRAPH_ESTIMATE_FACTOR * MIB
     return Triple(mid * CUDA_GRAPH_RANGE[0], mid, mid * CUDA_GRAPH_RANGE[1])
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from wizard.catalog.gpus import GpuSpec
-from wizard.physics.arch import Architecture
+from wizard.physics.arch import Architecture, moe_layers_in
 from wizard.physics.memory import Engine, MemoryPlan
 from wizard.physics.params import kind_tensors, layer_tensors
 from wizard.physics.quant import WeightFormat
@@ -187,7 +187,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     """Per-GPU step costs for the plan's heaviest stage."""
     stage = memory.limiting
     layers = stage.layers
-    moe_layers = [i for i in layers if arch.is_moe_layer(i)]
+    moe_layers = moe_layers_in(arch, layers.start, layers.stop)
     expert_bytes = _expert_bytes_per_layer(arch, fmt, engine, moe_layers[0]) if moe_layers else 0.0
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
     heads = math.ceil(arch.num_heads / engine.tp)
@@ -244,12 +244,14 @@ def _expert_bytes_per_layer(arch: Architecture, fmt: WeightFormat, engine: Engin
                for t in layer_tensors(arch, layer, engine.tp, engine.moe_ranks, engine.expert_parallel) if t.kind == "expert")
 
 
+@cache
 def _stage_linear(arch: Architecture, tp: int, layers: range) -> float:
     """Active linear parameters one GPU multiplies per token in a stage: every tensor but the idle
     experts (embedding lookups are free), plus the LM head on the last stage."""
     linear = 0.0
+    moe_layers = len(moe_layers_in(arch, layers.start, layers.stop))
     for moe in (False, True):
-        count = sum(1 for i in layers if arch.is_moe_layer(i) == moe)
+        count = moe_layers if moe else len(layers) - moe_layers
         if count:
             linear += count * _active_linear(arch, moe, tp)
     if layers.stop == arch.num_layers:

@@ -138,24 +138,28 @@ class Run:
         seats = engine.max_num_seqs - running
         admitted: list[tuple[int, int, int]] = []
         victims: list[int] = []
-        sched = need = np.zeros(running, dtype=np.int64)
         if not engine.chunked_prefill and self.waiting:  # V0: a prefill-only step whenever a prompt fits whole
             admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, False)
         if running and not admitted:
             rem, comp, held = state[_REM], state[_COMP], state[_HELD]
-            upto = np.cumsum(rem)
-            sched = rem.copy() if upto[-1] <= budget else np.minimum(rem, np.maximum(budget - (upto - rem), 0))
+            upto = rem.cumsum()
+            wanted = int(upto[-1])
+            sched = rem.copy() if wanted <= budget else np.minimum(rem, np.maximum(budget - (upto - rem), 0))
             need = blocks.held(comp + sched, comp) - held
             if blocks.sliding:
                 need[sched == 0] = 0
-                short = bool((np.cumsum(need) > free).any())
+                short = bool((need.cumsum() > free).any())
+                taken = 0 if short else int(need.sum())
             else:
-                short = int(need.sum()) > free
+                taken = int(need.sum())
+                short = taken > free
             if short:
                 sched, need, victims, free, budget = schedule_running(rem, comp, held, blocks, budget, free)
             else:
-                free -= int(need.sum())
-                budget -= int(upto[-1]) if upto[-1] <= budget else int(sched.sum())
+                free -= taken
+                budget -= wanted if wanted <= budget else int(sched.sum())
+        else:
+            sched = need = np.zeros(running, dtype=np.int64)
         if engine.chunked_prefill and not victims and self.waiting:
             admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
         self.free = free
@@ -165,14 +169,14 @@ class Run:
             gone[victims] = True
             sched, need = sched[~gone], need[~gone]
         if admitted:
-            ids = np.array([a[0] for a in admitted], dtype=np.int64)
-            zeros = np.zeros_like(ids)
-            new = np.stack([ids, zeros, self.w_target[ids], self.w_prod[ids], self.out[ids], zeros])
+            ids = [rid for rid, _, _ in admitted]
+            new = np.zeros((6, len(ids)), dtype=np.int64)  # rows _ID.._HELD; nothing computed or held yet
+            new[_ID], new[_REM], new[_PROD], new[_OUT] = ids, self.w_target[ids], self.w_prod[ids], self.out[ids]
             self.state = np.concatenate([self.state, new], axis=1)
             self.r_last = np.concatenate([self.r_last, self.w_last[ids]])
             self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
-            sched = np.concatenate([sched, [a[1] for a in admitted]])
-            need = np.concatenate([need, [a[2] for a in admitted]])
+            sched = np.concatenate([sched, [chunk for _, chunk, _ in admitted]])
+            need = np.concatenate([need, [taken for _, _, taken in admitted]])
         total = engine.max_num_batched_tokens - budget
         return (sched, need, total, bool(admitted)) if total else None
 

@@ -130,9 +130,12 @@ def weight_params(info: ModelInfo, request: PlanRequest, fmt: quant.WeightFormat
     return extra, loaded, scale, notes
 
 
-def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = None) -> Inputs:
-    """Resolve the model, GPUs, release, weight format, dtype and utilization of a request."""
-    info = resolve_model(request.model.model, request.model.revision)
+def resolve_inputs(request: PlanRequest, detected: list[DetectedGpu] | None = None,
+                   info: ModelInfo | None = None) -> Inputs:
+    """Resolve the model, GPUs, release, weight format, dtype and utilization of a request.
+
+    ``info``: the request's model (and revision) already resolved, e.g. once for a sweep's every candidate."""
+    info = info or resolve_model(request.model.model, request.model.revision)
     hw = _hardware(request, detected)
     pol = request.policy
     rel = release(pol.vllm_version, pre_ampere=not hw.gpu.ampere_or_newer, flashinfer_installed=pol.vllm_install == "image")

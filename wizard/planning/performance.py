@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -55,6 +55,13 @@ MEASURED_SHOWN = 2  # published runs of the same deployment shown beside an esti
 TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies step-time errors)
 MAX_SPREAD = 0.9
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
+# Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
+ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
+# Simulated runs kept for reuse: a sweep checks a row's run before its report needs it, and the Compare
+# page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few arrays of one value per
+# request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the sweeps in
+# benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
+KEPT_RUNS = 128
 
 
 def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
@@ -131,7 +138,20 @@ def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> S
     run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines(inp, cand))
+    return _served(run, limits, model, engines(inp, cand))
+
+
+@lru_cache(maxsize=KEPT_RUNS)
+def _served(run: Traffic, limits: EngineLimits, model: perf.StepModel, engines: int) -> SimResult:
+    """The simulation of ``run``, kept: it is deterministic in these (frozen) inputs, and callers only read it."""
+    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines)
+
+
+def expected_figures(result: SimResult) -> tuple[float, float, float]:
+    """A run's mean time per output token and mean TTFT (ms) and its output tokens/s, rounded as its report's
+    expected values are: a sweep judges the latency targets on them before it pays for the saturated run."""
+    return (round(stats(result.tpot_s).mean * 1000, ITL_DIGITS), round(stats(result.ttft_s).mean * 1000, TTFT_DIGITS),
+            round(result.output_throughput_per_s, OUTPUT_DIGITS))
 
 
 def _engine_fit(cand: Candidate) -> int:
@@ -238,9 +258,9 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         prefill_tokens_per_s=band(engine.max_num_batched_tokens / prefill_s, digits=0),
         decode_tokens_per_s=Range(low=round(1000 / (mean_tpot_ms * (1 + half)), 1), expected=round(1000 / mean_tpot_ms, 1),
                                   high=round(1000 / (mean_tpot_ms * (1 - half)), 1)) if mean_tpot_ms else band(0.0),
-        itl_ms=band(mean_tpot_ms),
-        ttft_ms=band(ttft.mean * 1000, ttft_half, 1),
-        output_tokens_per_s=band(result.output_throughput_per_s, digits=0),
+        itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS),
+        ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS),
+        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
         max_request_rate_per_s=band(rate, digits=3),
         batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
