@@ -109,3 +109,15 @@ def test_non_gated_families_are_refused():
     with pytest.raises(WizardError, match="does not model"):
         parse_config({"model_type": "opt", "architectures": ["OPTForCausalLM"], "hidden_size": 768,
                       "num_hidden_layers": 12, "num_attention_heads": 12, "vocab_size": 50272})
+
+
+def test_an_ignored_layer_does_not_cover_layers_whose_number_starts_the_same():
+    # '$' anchors every ignore pattern, not only the last: 'model.layers.1' skips layer 1 and what is under it,
+    # never layer 12 (the regex once matched a prefix for every pattern but the last).
+    from wizard.physics.params import Tensor
+    from wizard.physics.quant import WeightFormat
+
+    fmt = WeightFormat(method="fp8", label="FP8", bits=8, kind="float", ignore=("model.layers.1", "lm_head"))
+    down = Tensor("mlp.down_proj", "linear", 4096, 14336)
+    assert not fmt.covers(down, 1)
+    assert fmt.covers(down, 12) and fmt.covers(down, 10)

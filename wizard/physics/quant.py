@@ -156,7 +156,7 @@ class WeightFormat:
                 glob = fnmatch.translate(pattern).removesuffix(r"\Z").removeprefix("(?s:").removesuffix(")")
                 parts.append(f"(?:{glob}(?:\\..*)?)")
                 parts.append(f"(?:.*\\.{re.escape(pattern)})")  # a bare module name matches at the end of a path
-        return re.compile("|".join(parts) + "$") if parts else None
+        return re.compile("(?:" + "|".join(parts) + ")$") if parts else None  # '$' anchors every alternative
 
     @cached_property
     def layer_specific(self) -> bool:
