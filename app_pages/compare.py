@@ -120,7 +120,10 @@ with st.container(horizontal=True):
               help=f"GPU type x GPUs per node {GPUS_PER_NODE} x nodes {NODES} x weight format x KV-cache dtype.")
     st.metric("Fit and meet the targets", fmt.count(result.fitting), border=True,
               help="Left out: " + ", ".join(f"{reason} {fmt.count(n)}" for reason, n in result.rejected.items()))
-    st.metric("Sweep time", fmt.duration_ms(result.seconds * 1000), border=True)
+    st.metric("Sweep time", fmt.duration_ms((result.seconds + result.simulation_seconds) * 1000), border=True,
+              help=f"{fmt.duration_ms(result.seconds * 1000)} planning and screening every configuration, "
+                   f"{fmt.duration_ms(result.simulation_seconds * 1000)} simulating the cheapest "
+                   f"{fmt.count(sum(r.simulated for r in result.results))} that meet the targets (and those it rejected).")
     if result.results:
         best = result.results[0]
         st.metric("Cheapest", f"{money(best.cost_per_hour)}/h", border=True,

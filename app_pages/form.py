@@ -52,7 +52,7 @@ EMPTY_MEANS = {
     "gpu_memory_utilization": "vLLM's default for the GPU", "max_num_seqs": "set by the batching mode",
     "max_num_batched_tokens": "set by the batching mode", "enforce_eager": "only when CUDA graphs do not fit",
     "kv_cache_memory_bytes": "what the utilization leaves", **{name: "no target" for name in TARGETS},
-    "concurrency": "16 without a rate, no cap with one",
+    "concurrency": "16; no cap with a rate",
 }
 # Fields whose default depends on another field, which the one door fills in: their widgets start empty (a number
 # input seeded with a value cannot be emptied again, and a rate with the closed loop's 16 would cap it).

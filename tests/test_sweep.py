@@ -174,7 +174,8 @@ def test_sweep_text_output_and_a_user_price(capsys):
     assert main(["sweep", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--price", "MI300X=1.50",
                  "--gpus-per-node", "1", "--nodes", "1"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("4 configurations evaluated")  # 1 x 1 x {bf16, fp8} x {auto, fp8}
+    assert out.startswith("4 configurations screened in ")  # 1 x 1 x {bf16, fp8} x {auto, fp8}
+    assert "s, the cheapest simulated in " in out.splitlines()[0]
     assert "MI300X" in out and "1.50" in out
 
 

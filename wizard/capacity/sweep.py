@@ -236,11 +236,13 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
         else:
             screened.append(outcome)
     screened.sort(key=lambda entry: _by_cost(entry[0]))
-    elapsed = time.perf_counter() - start
+    screened_at = time.perf_counter()
     rows = sorted(_verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected), key=_by_cost)
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
-    return SweepResult(candidates_evaluated=len(todo), seconds=elapsed, rejected=rejected, fitting=len(rows), results=rows)
+    return SweepResult(candidates_evaluated=len(todo), seconds=screened_at - start,
+                       simulation_seconds=time.perf_counter() - screened_at, rejected=rejected, fitting=len(rows),
+                       results=rows)
 
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,

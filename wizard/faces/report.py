@@ -116,7 +116,8 @@ SWEEP_COLUMNS = ["gpu", "replicas", "gpus_per_node", "nodes", "layout", "gpus", 
 
 def render_sweep(result: SweepResult, limit: int | None) -> str:
     """The sweep's summary line and its cheapest rows as a table."""
-    lines = [f"{result.candidates_evaluated} configurations evaluated in {result.seconds:.2f} s; {len(result.results)} fit and meet "
+    lines = [f"{result.candidates_evaluated} configurations screened in {result.seconds:.2f} s, the cheapest simulated in "
+             f"{result.simulation_seconds:.2f} s; {len(result.results)} fit and meet "
              f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})"]
     if not result.results:
         lines.append("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")

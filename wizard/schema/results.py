@@ -101,7 +101,9 @@ class SweepResult(ResultModel):
     """Every configuration that fits and meets the targets, cheapest first."""
 
     candidates_evaluated: int = Field(description="Configurations planned.")
-    seconds: float = Field(description="Time spent evaluating them (full plans excluded).")
+    seconds: float = Field(description="Time spent planning every configuration and screening it with the analytic formula.")
+    simulation_seconds: float = Field(description=(
+        "Time spent simulating the cheapest survivors, which decides what is listed (and assembling full plans)."))
     rejected: dict[str, int] = Field(description="Configurations left out, by reason.")
     fitting: int = Field(description="How many configurations fit and meet the targets (results may list only the cheapest).")
     results: list[SweepRow] = Field(description="The configurations kept, cheapest per hour first.")
