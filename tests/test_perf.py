@@ -137,3 +137,19 @@ def test_a_rate_capped_by_a_closed_loop_is_still_overloaded_when_it_outruns_the_
     """request_rate with max_concurrency: bench's semaphore holds the excess on the client, yet it is overload."""
     p = make_plan(model="Qwen/Qwen3-32B", gpu="L40S", gpus=2, request_rate=5, concurrency=16)
     assert p.performance.keeps_up is False and p.performance.saturated is True
+
+
+def test_the_high_end_adds_what_the_api_server_could_cost_each_request():
+    # A burst of 1,000 short requests: the API server's work, up to 14 ms a request, is 14 s however long the
+    # GPUs take; over this run's simulated duration that share widens only the high side of TPOT and TTFT.
+    p = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", request_rate="inf", num_prompts=1000,
+                  prompt_tokens=128, gen_tokens=64)
+    perf = p.performance
+    share = 1000 * 0.014 / perf.duration_s
+    assert perf.simulated_requests == 1000 and share > 0.5  # a short burst: the API server could dominate it
+    assert perf.itl_ms.high == pytest.approx(perf.itl_ms.expected * (1 + 0.20 + share), abs=0.02)  # 86.11 -> 253.7 ms
+    assert perf.itl_ms.low == round(perf.itl_ms.expected * (1 - 0.20), 2)  # never faster for it
+    assert perf.ttft_ms.high == pytest.approx(perf.ttft_ms.expected * (1 + 0.40 + share), rel=1e-4)
+    # A long closed loop of a few requests: the share is negligible.
+    few = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", concurrency=1, num_prompts=4, gen_tokens=1024)
+    assert 4 * 0.014 / few.performance.duration_s < 0.01
