@@ -48,6 +48,8 @@ SCENARIOS = {
     "gpt-oss-120b on one H100": dict(model="openai/gpt-oss-120b", gpu="H100"),
     "Mixtral on 2x A100, fp8 KV": dict(model="mistralai/Mixtral-8x7B-Instruct-v0.1", gpu="A100 80GB", gpus=2, kv_cache_dtype="fp8"),
     "8B on one RTX 4090 at 32k": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="RTX 4090", max_model_len=32768),
+    "8B on one H100, a 20 GiB KV cache": dict(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100",
+                                              kv_cache_memory_bytes="20G"),
 }
 FLEET_SCENARIOS = {
     "DeepSeek-V3 as DP8+EP on 8x H200": dict(model="deepseek-ai/DeepSeek-V3", gpu="H200", gpus=8, data_parallel_size=8,
