@@ -11,9 +11,10 @@ import yaml
 from benchmarks.check_artifacts import (
     COMPOSE,
     LWS,
-    after_serve,
     check_kubernetes,
+    script_argvs,
     shell_words,
+    vllm_argvs,
 )
 from tests.conftest import make_plan
 from tests.test_artifacts import check_vllm_args
@@ -79,7 +80,7 @@ def test_ray_recipe_starts_a_head_then_workers_then_vllm(ray_plan):
     assert lines[0] == "ray start --head --port=6379 --num-gpus=8"
     assert lines[1] == 'ray start --address="$HEAD_IP:6379" --num-gpus=8'
     assert "ray.nodes()" in lines[2] and ">= 2" in lines[2]
-    assert after_serve(shell_words(recipe)) == [ray_plan.model.model, *ray_plan.artifacts.vllm_args]
+    assert script_argvs(recipe, ray_plan.artifacts.image) == [[ray_plan.model.model, *ray_plan.artifacts.vllm_args]]
     subprocess.run(["bash", "-n"], input=recipe, text=True, check=True)
 
 
@@ -88,7 +89,9 @@ def test_docker_recipe_runs_ray_in_vllms_image_on_each_node(ray_plan):
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
     words = shell_words(text.replace('"$HOME', '"/home/u'))
     assert words.count("docker") == 3 and words.count("--network=host") == 2
-    assert after_serve(words) == [ray_plan.model.model, *ray_plan.artifacts.vllm_args]
+    # The two `docker run`s start Ray (their entrypoint replaced); the one vLLM is the `docker exec` on the head.
+    assert script_argvs(text.replace('"$HOME', '"/home/u'), ray_plan.artifacts.image) == [
+        [ray_plan.model.model, *ray_plan.artifacts.vllm_args]]
 
 
 def test_compose_has_a_head_and_a_worker_profile(ray_plan):
@@ -99,7 +102,7 @@ def test_compose_has_a_head_and_a_worker_profile(ray_plan):
     assert head["network_mode"] == worker["network_mode"] == "host"
     script = head["command"][0]
     subprocess.run(["bash", "-n", "-c", script], check=True)
-    assert after_serve(shlex.split(script)) == [ray_plan.model.model, *ray_plan.artifacts.vllm_args]
+    assert vllm_argvs(shlex.split(script), ray_plan.artifacts.image) == [[ray_plan.model.model, *ray_plan.artifacts.vllm_args]]
     assert worker["command"][0].startswith("ray start --address=${HEAD_IP:?")
     for service in (head, worker):
         assert service["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 8
@@ -117,7 +120,8 @@ def test_kubernetes_leaderworkerset_follows_the_crd(ray_plan):
     for part in ("leaderTemplate", "workerTemplate"):
         assert group[part]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 8
     leader = group["leaderTemplate"]["spec"]["containers"][0]
-    assert after_serve(shlex.split(leader["args"][0])) == [ray_plan.model.model, *ray_plan.artifacts.vllm_args]
+    assert vllm_argvs(shlex.split(leader["args"][0]), ray_plan.artifacts.image) == [
+        [ray_plan.model.model, *ray_plan.artifacts.vllm_args]]
     worker = group["workerTemplate"]["spec"]["containers"][0]
     assert worker["args"] == ["ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus=8 --block"]
     assert service["spec"]["selector"] == {"leaderworkerset.sigs.k8s.io/name": lws["metadata"]["name"], "role": "leader"}
