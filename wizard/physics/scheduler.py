@@ -9,10 +9,11 @@ pure-decode stretches are advanced without re-scheduling each step.  See
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -94,8 +95,9 @@ class Run:
             if plan is None:
                 self.sched_t = self._next_time()
                 continue
-            if self._execute(*plan):
-                self._stretch()
+            foldable, steady = self._execute(*plan)
+            if foldable:
+                self._fold(steady)
         return self._result()
 
     def _dispatch(self, now: float) -> None:
@@ -194,11 +196,12 @@ class Run:
         keep[victims] = False
         self.state, self.r_last, self.r_fin = state[:, keep], self.r_last[keep], self.r_fin[keep]
 
-    def _execute(self, sched: np.ndarray, need: np.ndarray, total: int, admitted: bool) -> bool:
+    def _execute(self, sched: np.ndarray, need: np.ndarray, total: int, admitted: bool) -> tuple[bool, bool]:
         """Run the step: its cost, its tokens, who finishes.
 
-        True if every running request now decodes and emitted in this step (so
-        the next steps may be plain decodes of everyone)."""
+        Returns whether the next steps may be folded (every running request now
+        decodes and emitted in this step, or has finished) and whether they start
+        a run of decodes of everyone (see :meth:`_fold`)."""
         state, r_last = self.state, self.r_last
         comp, rem, prod = state[_COMP], state[_REM], state[_PROD]
         emit = (sched == rem) & (sched > 0)
@@ -242,107 +245,267 @@ class Run:
         self.sched_t = start if self.engine.async_scheduling else end
         self.line.append((end, state.shape[1], len(self.waiting), 1 - self.free / self.engine.usable_blocks,
                           self.preemptions))
-        if finished or self.first_fin < math.inf:
-            return False
-        if not admitted and n_decode == state.shape[1]:
-            return True
+        live = rem > 0  # the others have finished
         if self.blocks.sliding:  # a prefill's last chunk can leave blocks that its first decode frees
-            return False
-        return bool((rem == 1).all() and (r_last == end).all() and (prod > 0).all())
+            foldable = bool((emit & (sched == 1))[live].all())
+        else:
+            foldable = bool(((rem == 1) & (r_last == end) & (prod > 0))[live].all())
+        steady = not finished and self.first_fin == math.inf and (
+            not admitted and n_decode == state.shape[1] or not self.blocks.sliding and foldable)
+        return foldable, steady
 
-    def _stretch(self) -> None:
-        """Advance the plain decode steps that follow without re-scheduling each one.
+    def _fold(self, steady: bool) -> None:
+        """Advance the steps that follow without re-scheduling each one, while they stay simple.
 
-        Every running request decodes and emitted in the step that just ended and
-        nobody finished.  Each next step is then the same decode of everyone (one
-        more token of context each) until one of them samples its last token, sees
-        an arrival, would find a decode short of a block (a preemption), or would
-        let the head of WAITING in.  Blocks follow each context's phase: a decode
-        from c tokens takes a block per group when c is a multiple of the block
-        size, and each sliding group frees one when c - window + 1 is (past 0).
+        Every running request either decodes (it emitted in the step that just
+        ended) or has finished and waits for its seat and blocks to come back.
+        Each next step decodes every decoder (one token of context more each) and
+        admits fresh requests from WAITING whose whole prompt fits the step, which
+        is what the scheduler would decide, until a decode would find a block short
+        (a preemption), the head of WAITING would get a partial chunk, is a
+        preempted request or needs V0's prefill-only step, or nobody decodes; the
+        step loop takes over there.  Arrivals join WAITING, requests that sample
+        their last token leave the decoders, bench sends its next requests, and
+        seats and blocks return when the scheduler would see them finished.
+
+        Blocks follow each context's phase: a decode from c tokens takes a block
+        per group when c is a multiple of the block size, and each sliding group
+        frees one when c - window + 1 is (past 0).  A folded request's context
+        after step k (counted from 1 in this fold) is ``c0 + k``: its "virtual"
+        ``c0`` is its context before the fold, or prompt - k for one admitted in
+        step k.
+
+        The timeline keeps the points the step loop records: one per step, except
+        inside a run of decodes of everyone that starts after a step where nothing
+        finished nor waits for release (``steady``; with sliding groups, nothing
+        admitted either) and lasts until an arrival, a possible admission or the
+        step before the next finish; such a run gets one point, at its end.
         """
-        state = self.state
-        most = int((state[_OUT] - state[_PROD]).min()) - 1
-        if most < 1:
+        state, blocks, engine = self.state, self.blocks, self.engine
+        live = state[_REM] > 0
+        cols = np.flatnonzero(live)
+        if not cols.size:
             return
-        done, left, prev_start, prev_end = self._plain_decodes(most)
-        if done:
-            self._advance(done, left, prev_start, prev_end)
+        # The decoders by the step (counted from 1) that samples their last token, and their context before it.
+        togo = state[_OUT, cols] - state[_PROD, cols]
+        order = np.argsort(togo, kind="stable")
+        cols, togo = cols[order], togo[order]
+        first = state[_COMP, cols]
+        lasts, firsts = togo.tolist(), first.tolist()
+        # Requests the fold admits (column: the table's width + index): id, virtual context and tokens
+        # produced (what they would be had they decoded from the fold's start), the step of their last token.
+        new_ids: list[int] = []
+        new_c0: list[int] = []
+        new_p0: list[int] = []
+        new_last: list[int] = []
+        new_heap: list[tuple[int, int]] = []
+        size, sliding, window = blocks.size, blocks.sliding, blocks.window
+        phases = np.bincount(first % size, minlength=size).tolist()
+        frees: list[list[int]] = []  # sliding frees by phase: request i frees at step k > t_i, k - 1 = t_i (mod size)
+        if sliding:
+            thresholds = np.sort(window - 1 - first)
+            residues = thresholds % size
+            frees = [thresholds[residues == r].tolist() for r in range(size)]
+        # Finished requests still holding their seat, by finish time: (time, column, blocks held).
+        pending = deque(sorted((float(self.r_fin[c]), int(c), int(state[_HELD, c])) for c in np.flatnonzero(~live)))
+        released: list[int] = []
+        decoders, base = len(lasts), int(first.sum())
+        seated, width = decoders + len(pending), state.shape[1]
+        per_block = blocks.full + sliding
+        v0, is_async, cost = not engine.chunked_prefill, engine.async_scheduling, self.step_cost
+        waiting, at_engine, n = self.waiting, self.at_engine, self.n
+        usable, line, itl_values, itl_counts = engine.usable_blocks, self.line, self.itl_values, self.itl_counts
+        gate = self._head_gate(seated, decoders)
+        horizon = self._horizon()
+        prev_start, prev_end, left = self.prev_start, self.prev_end, self.free
+        ends: list[float] = []
+        done = nxt = 0
+        run_left = lasts[0] - 1 if steady else 0  # steps left in the step loop's current run of decodes
+        run_from = 0
 
-    def _head_gate(self) -> float:
-        """Free blocks that would let the head of WAITING in; inf when nothing waits or it has no seat or budget."""
-        engine, running = self.engine, self.state.shape[1]
-        if not self.waiting:
-            return math.inf
-        tokens = int(self.w_target[self.waiting[0]])
-        v0 = not engine.chunked_prefill
-        no_room = engine.max_num_seqs <= running or (
-            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
-        return math.inf if no_room else self.blocks.gate(tokens)
+        def close_run() -> None:
+            """The step loop's run of decodes stops before this step: its point."""
+            if done > run_from:
+                line.append((prev_end, seated, len(waiting), 1 - left / usable, self.preemptions))
 
-    def _sliding_frees(self) -> list[list[int]]:
-        """When sliding groups free blocks, by phase (decode step mod block size); [] without sliding groups.
+        def leave(c0: int, col: int) -> None:
+            """A decoder sampled its last token in this step: it waits for its release."""
+            nonlocal base, decoders
+            phases[c0 % size] -= 1
+            if frees:
+                frees[(window - 1 - c0) % size].remove(window - 1 - c0)
+            base -= c0
+            decoders -= 1
+            tokens = c0 + done
+            pending.append((end, col, int(blocks.held(tokens, tokens - 1))))
 
-        Request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i;
-        each phase lists its t_i in order."""
-        blocks, comp = self.blocks, self.state[_COMP]
-        if not blocks.sliding:
-            return []
-        thresholds = np.sort(blocks.window - 1 - comp)
-        residues = thresholds % blocks.size
-        return [thresholds[residues == r].tolist() for r in range(blocks.size)]
-
-    def _plain_decodes(self, most: int) -> tuple[int, int, float, float]:
-        """Time up to ``most`` plain decodes of everyone, recording their inter-token gaps.
-
-        Returns (steps taken, free blocks after them, the last step's start and end)."""
-        engine, blocks, comp = self.engine, self.blocks, self.state[_COMP]
-        running = self.state.shape[1]
-        v0 = not engine.chunked_prefill
-        head_gate = self._head_gate()
-        size = blocks.size
-        phases = np.bincount(comp % size, minlength=size).tolist()
-        per_block = blocks.full + blocks.sliding
-        frees = self._sliding_frees()
-        context = int(comp.sum()) + running
-        horizon = float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
-        is_async, cost = engine.async_scheduling, self.step_cost
-        prev_start, prev_end = self.prev_start, self.prev_end
-        left, done = self.free, 0
-        while done < most and (prev_start if is_async else prev_end) < horizon:
-            if v0 and head_gate <= left:  # V0 would give the head a prefill-only step
+        while decoders:
+            now = prev_start if is_async else prev_end
+            if now >= horizon:
+                if run_left:
+                    close_run()
+                    run_left = 0
+                while self.next_arrival < n and at_engine[self.next_arrival] <= now:
+                    waiting.append(self.next_arrival)
+                    self.next_arrival += 1
+                horizon = self._horizon()
+                gate = self._head_gate(seated, decoders)
+            if pending and pending[0][0] <= now:
+                while pending and pending[0][0] <= now:
+                    _, col, held = pending.popleft()
+                    released.append(col)
+                    left += held
+                    seated -= 1
+                gate = self._head_gate(seated, decoders)
+            if v0 and gate <= left:  # V0 would give the head a prefill-only step
                 break
             take = per_block * phases[-done % size]
             if take > left:
                 break
             after = left - take
             if frees:
-                after += blocks.sliding * bisect_left(frees[done % size], done)
-            if not v0 and head_gate <= after:  # the head would be admitted behind the decodes
-                break
-            end = prev_end + cost(running, context, 0, 0)
-            self.itl_values.append(end - prev_end)
-            self.itl_counts.append(running)
-            prev_start, prev_end = prev_end, end
-            context += running
-            left = after
+                after += sliding * bisect_left(frees[done % size], done)
+            admitted: list[tuple[int, int, int]] = []
+            prefill = prefill_ctx = 0
+            if not v0 and gate <= after:  # the head may be admitted behind the decodes
+                if run_left:
+                    close_run()
+                    run_left = 0
+                whole = self._whole_admissions(seated, decoders, after)
+                if whole is None:
+                    break
+                admitted = whole
+                for _, tokens, taken in admitted:
+                    after -= taken
+                    prefill += tokens
+                    prefill_ctx += tokens * (tokens + 1) // 2
+            end = prev_end + cost(decoders, base + decoders * (done + 1), prefill, prefill_ctx)
+            itl_values.append(end - prev_end)
+            itl_counts.append(decoders)
+            prev_start, prev_end, left = prev_end, end, after
+            ends.append(end)
             done += 1
-        return done, left, prev_start, prev_end
-
-    def _advance(self, done: int, left: int, prev_start: float, prev_end: float) -> None:
-        """Apply ``done`` plain decodes of everyone: contexts, tokens, blocks held, clocks and a timeline point."""
-        state = self.state
-        comp = state[_COMP]
-        comp += done
-        state[_PROD] += done
-        state[_HELD] = self.blocks.held(comp, comp - 1)
+            finishing = 0
+            for rid, tokens, taken in admitted:  # its first token ends this step
+                waiting.popleft()
+                self.first_t[rid] = end
+                c0, last = tokens - done, done + int(self.out[rid]) - 1
+                new_ids.append(rid)
+                new_c0.append(c0)
+                new_p0.append(1 - done)
+                new_last.append(last)
+                seated += 1
+                if last == done:  # one output token: done already
+                    pending.append((end, width + len(new_ids) - 1, taken))
+                    finishing += 1
+                    continue
+                decoders += 1
+                base += c0
+                phases[c0 % size] += 1
+                if frees:
+                    insort(frees[(window - 1 - c0) % size], window - 1 - c0)
+                heappush(new_heap, (last, len(new_ids) - 1))
+            while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
+                leave(firsts[nxt], int(cols[nxt]))
+                nxt += 1
+                finishing += 1
+            while new_heap and new_heap[0][0] == done:
+                f = heappop(new_heap)[1]
+                leave(new_c0[f], width + f)
+                finishing += 1
+            if finishing:
+                self.finished += finishing
+                for _ in range(min(finishing, n - self.next_send)):  # bench's semaphore lets the next ones go
+                    self._dispatch(end)
+                horizon = self._horizon()
+            if admitted or finishing:
+                gate = self._head_gate(seated, decoders)
+            if run_left:
+                run_left -= 1
+                if not run_left:
+                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+            else:
+                line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+                if not finishing and not pending and not (admitted and sliding):  # the step loop starts a run here
+                    soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, new_heap[0][0] if new_heap else math.inf)
+                    run_left, run_from = int(soonest) - done - 1, done
+        if run_left:
+            close_run()
         self.free = left
-        self.r_last[:] = prev_end
+        if done:
+            self._apply_fold(cols, togo, new_ids, new_c0, new_p0, new_last, np.array(ends), prev_start, prev_end)
+        if released:
+            keep = np.ones(self.state.shape[1], dtype=bool)
+            keep[released] = False
+            self.state, self.r_last, self.r_fin = self.state[:, keep], self.r_last[keep], self.r_fin[keep]
+        self.first_fin = float(self.r_fin.min()) if self.r_fin.size else math.inf
+
+    def _whole_admissions(self, seated: int, decoders: int, free: int) -> list[tuple[int, int, int]] | None:
+        """WAITING requests admitted behind ``decoders`` decodes: (request, prompt tokens, blocks).
+
+        None when one of them would not be a fresh prompt prefilled whole in the
+        step with the blocks its decodes expect (a partial chunk, a preempted
+        request's recompute, a prompt already past a sliding window)."""
+        engine, blocks = self.engine, self.blocks
+        queue = deque(self.waiting)
+        admitted, free, _ = admit(queue, self.w_target, blocks, engine.max_num_seqs - seated,
+                                  engine.max_num_batched_tokens - decoders, free, True)
+        for rid, chunk, _ in admitted:
+            tokens = int(self.w_target[rid])
+            if chunk < tokens or self.w_prod[rid] or blocks.sliding and tokens - blocks.window >= blocks.size:
+                return None
+        return admitted
+
+    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], new_c0: list[int],
+                    new_p0: list[int], new_last: list[int], ends: np.ndarray, prev_start: float, prev_end: float) -> None:
+        """Write ``len(ends)`` folded steps back: contexts, tokens, blocks and times of the folded requests.
+
+        ``cols`` are the decoders the fold started with and ``togo`` the tokens
+        each had left to sample; the requests it admitted (``new_*`` as
+        :meth:`_fold` keeps them) become new columns, in admission order."""
+        done = len(ends)
+        if new_ids:
+            ids = np.array(new_ids, dtype=np.int64)
+            width = self.state.shape[1]
+            new = np.zeros((6, len(ids)), dtype=np.int64)
+            new[_ID], new[_OUT] = ids, self.out[ids]
+            new[_COMP], new[_PROD] = new_c0, new_p0  # virtual, as if they had decoded from the fold's start
+            self.state = np.concatenate([self.state, new], axis=1)
+            self.r_last = np.concatenate([self.r_last, np.zeros(len(ids))])
+            self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
+            cols = np.concatenate([cols, width + np.arange(len(ids))])
+            togo = np.concatenate([togo, new_last])
+        state = self.state
+        upto = np.minimum(togo, done)
+        comp = state[_COMP, cols] + upto
+        state[_COMP, cols] = comp
+        state[_PROD, cols] += upto
+        state[_HELD, cols] = self.blocks.held(comp, comp - 1)
+        fin = togo <= done
+        state[_REM, cols] = np.where(fin, 0, 1)
+        self.r_last[cols] = ends[upto - 1]
+        self.r_fin[cols[fin]] = self.last_t[state[_ID, cols[fin]]] = ends[togo[fin] - 1]
         self.steps += done
         self.prev_start, self.prev_end = prev_start, prev_end
         self.sched_t = prev_start if self.engine.async_scheduling else prev_end
-        self.line.append((prev_end, state.shape[1], len(self.waiting), 1 - left / self.engine.usable_blocks,
-                          self.preemptions))
+
+    def _horizon(self) -> float:
+        """When the next request reaches the engine (inf while bench has not sent it)."""
+        return float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
+
+    def _head_gate(self, seated: int, decoders: int) -> float:
+        """Free blocks that would let the head of WAITING in behind ``decoders`` decodes.
+
+        inf when nothing waits or it has no seat (``seated`` counts every running
+        request, finished ones not yet released too) or no budget."""
+        engine = self.engine
+        if not self.waiting:
+            return math.inf
+        tokens = int(self.w_target[self.waiting[0]])
+        v0 = not engine.chunked_prefill
+        no_room = engine.max_num_seqs <= seated or (
+            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= decoders)
+        return math.inf if no_room else self.blocks.gate(tokens)
 
     def _result(self) -> SimResult:
         out = self.out
