@@ -246,10 +246,7 @@ class Run:
         self.line.append((end, state.shape[1], len(self.waiting), 1 - self.free / self.engine.usable_blocks,
                           self.preemptions))
         live = rem > 0  # the others have finished
-        if self.blocks.sliding:  # a prefill's last chunk can leave blocks that its first decode frees
-            foldable = bool((emit & (sched == 1))[live].all())
-        else:
-            foldable = bool(((rem == 1) & (r_last == end) & (prod > 0))[live].all())
+        foldable = bool(((rem == 1) & (r_last == end) & (prod > 0))[live].all())
         steady = not finished and self.first_fin == math.inf and (
             not admitted and n_decode == state.shape[1] or not self.blocks.sliding and foldable)
         return foldable, steady
@@ -302,10 +299,12 @@ class Run:
         size, sliding, window = blocks.size, blocks.sliding, blocks.window
         phases = np.bincount(first % size, minlength=size).tolist()
         frees: list[list[int]] = []  # sliding frees by phase: request i frees at step k > t_i, k - 1 = t_i (mod size)
+        extra: dict[int, int] = {}  # blocks a prefill's last chunk left past the window: its first decode frees them
         if sliding:
             thresholds = np.sort(window - 1 - first)
             residues = thresholds % size
             frees = [thresholds[residues == r].tolist() for r in range(size)]
+            extra[0] = int((state[_HELD, cols] - blocks.held(first, first - 1)).sum())
         # Finished requests still holding their seat, by finish time: (time, column, blocks held).
         pending = deque(sorted((float(self.r_fin[c]), int(c), int(state[_HELD, c])) for c in np.flatnonzero(~live)))
         released: list[int] = []
@@ -364,7 +363,7 @@ class Run:
                 break
             after = left - take
             if frees:
-                after += sliding * bisect_left(frees[done % size], done)
+                after += sliding * bisect_left(frees[done % size], done) + extra.pop(done, 0)
             admitted: list[tuple[int, int, int]] = []
             prefill = prefill_ctx = 0
             if not v0 and gate <= after:  # the head may be admitted behind the decodes
@@ -404,6 +403,7 @@ class Run:
                 phases[c0 % size] += 1
                 if frees:
                     insort(frees[(window - 1 - c0) % size], window - 1 - c0)
+                    extra[done] = extra.get(done, 0) + taken - int(blocks.held(tokens, tokens - 1))
                 heappush(new_heap, (last, len(new_ids) - 1))
             while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
                 leave(firsts[nxt], int(cols[nxt]))
@@ -444,15 +444,14 @@ class Run:
         """WAITING requests admitted behind ``decoders`` decodes: (request, prompt tokens, blocks).
 
         None when one of them would not be a fresh prompt prefilled whole in the
-        step with the blocks its decodes expect (a partial chunk, a preempted
-        request's recompute, a prompt already past a sliding window)."""
+        step (a partial chunk, a preempted request's recompute)."""
         engine, blocks = self.engine, self.blocks
         queue = deque(self.waiting)
         admitted, free, _ = admit(queue, self.w_target, blocks, engine.max_num_seqs - seated,
                                   engine.max_num_batched_tokens - decoders, free, True)
         for rid, chunk, _ in admitted:
             tokens = int(self.w_target[rid])
-            if chunk < tokens or self.w_prod[rid] or blocks.sliding and tokens - blocks.window >= blocks.size:
+            if chunk < tokens or self.w_prod[rid]:
                 return None
         return admitted
 
@@ -480,7 +479,9 @@ class Run:
         comp = state[_COMP, cols] + upto
         state[_COMP, cols] = comp
         state[_PROD, cols] += upto
-        state[_HELD, cols] = self.blocks.held(comp, comp - 1)
+        prod = state[_PROD, cols]
+        # A request whose one token came from its prefill holds the whole prompt's blocks; decodes hold the window's.
+        state[_HELD, cols] = self.blocks.held(comp, np.where(prod == 1, 0, comp - 1))
         fin = togo <= done
         state[_REM, cols] = np.where(fin, 0, 1)
         self.r_last[cols] = ends[upto - 1]
