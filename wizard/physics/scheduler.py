@@ -164,6 +164,8 @@ class Run:
             sched = need = np.zeros(running, dtype=np.int64)
         if engine.chunked_prefill and not victims and self.waiting:
             admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
+        for _ in admitted:
+            self.waiting.popleft()
         self.free = free
         if victims:
             self._preempt(victims)
@@ -446,8 +448,7 @@ class Run:
         None when one of them would not be a fresh prompt prefilled whole in the
         step (a partial chunk, a preempted request's recompute)."""
         engine, blocks = self.engine, self.blocks
-        queue = deque(self.waiting)
-        admitted, free, _ = admit(queue, self.w_target, blocks, engine.max_num_seqs - seated,
+        admitted, free, _ = admit(self.waiting, self.w_target, blocks, engine.max_num_seqs - seated,
                                   engine.max_num_batched_tokens - decoders, free, True)
         for rid, chunk, _ in admitted:
             tokens = int(self.w_target[rid])

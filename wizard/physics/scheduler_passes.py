@@ -99,15 +99,19 @@ def schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks
 
 def admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
-    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out."""
+    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out.
+
+    The admitted are the first ones of ``waiting``; the caller takes them off it."""
     admitted = []
-    while waiting and seats > 0 and budget > 0:
-        tokens = int(w_target[waiting[0]])
+    for rid in waiting:
+        if seats <= 0 or budget <= 0:
+            break
+        tokens = int(w_target[rid])
         chunk = min(tokens, budget)
         taken = blocks.chunk(chunk)
         if (not chunked and tokens > budget) or blocks.gate(tokens) > free or taken > free:
             break  # head-of-line blocking: nobody behind is tried
-        admitted.append((waiting.popleft(), chunk, taken))
+        admitted.append((rid, chunk, taken))
         free -= taken
         budget -= chunk
         seats -= 1
