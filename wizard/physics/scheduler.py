@@ -13,6 +13,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from heapq import heappop, heappush
 
 import numpy as np
@@ -23,7 +24,7 @@ from wizard.physics.run_stats import SimResult, Timeline, WeightedSamples
 from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 
 # (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
-# context each attends to) -> seconds for the step.
+# context each attends to) -> seconds for the step; a pure function (a run remembers its answers).
 StepCost = Callable[[int, int, int, int], float]
 TIMELINE_POINTS = 300
 # Rows of the running-set state (one column per running request, in admission order).
@@ -46,6 +47,26 @@ class EngineLimits:
         return self.num_gpu_blocks - 1
 
 
+@dataclass
+class Joined:
+    """Requests whose prefill completed in a fold: column, virtual context and tokens produced
+    (what they would be had they decoded from the fold's start), the step of their last token,
+    and the blocks their prefill left them."""
+
+    cols: list[int]
+    c0: list[int]
+    p0: list[int]
+    last: list[int]
+    held: list[int]
+
+    def add(self, col: int, c0: int, p0: int, last: int, held: int) -> None:
+        self.cols.append(col)
+        self.c0.append(c0)
+        self.p0.append(p0)
+        self.last.append(last)
+        self.held.append(held)
+
+
 class Run:
     """One simulation: the client, the API server's queue and the engine's scheduler state.
 
@@ -58,7 +79,9 @@ class Run:
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
                  step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
         self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
-        self.step_cost, self.ingest_s, self.jitter_s = step_cost, ingest_s, jitter_s
+        # A closed loop of alike requests comes back to the same batches: about half of a run's steps repeat one.
+        self.step_cost = cache(step_cost)
+        self.ingest_s, self.jitter_s = ingest_s, jitter_s
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
         self.send = np.full(n, math.inf)
@@ -248,56 +271,66 @@ class Run:
         self.line.append((end, state.shape[1], len(self.waiting), 1 - self.free / self.engine.usable_blocks,
                           self.preemptions))
         live = rem > 0  # the others have finished
-        foldable = bool(((rem == 1) & (r_last == end) & (prod > 0))[live].all())
+        decoding = (rem == 1) & (r_last == end) & (prod > 0)
+        prefilling = np.flatnonzero(live & ~decoding)
+        # At most one fresh prefill in progress, the newest running request (decodes come first in the budget).
+        foldable = not prefilling.size or (
+            prefilling.size == 1 and prod[prefilling[0]] == 0 and not live[prefilling[0] + 1:].any())
         steady = not finished and self.first_fin == math.inf and (
-            not admitted and n_decode == state.shape[1] or not self.blocks.sliding and foldable)
+            not admitted and n_decode == state.shape[1] or not self.blocks.sliding and bool(decoding.all()))
         return foldable, steady
 
     def _fold(self, steady: bool) -> None:
         """Advance the steps that follow without re-scheduling each one, while they stay simple.
 
-        Every running request either decodes (it emitted in the step that just
-        ended) or has finished and waits for its seat and blocks to come back.
-        Each next step decodes every decoder (one token of context more each) and
-        admits fresh requests from WAITING whose whole prompt fits the step, which
-        is what the scheduler would decide, until a decode would find a block short
-        (a preemption), the head of WAITING would get a partial chunk, is a
+        Every running request decodes (it emitted in the step that just ended),
+        has finished and waits for its seat and blocks to come back, or, the
+        newest one only, is a fresh prompt part-way through its prefill.  Each
+        next step decodes every decoder (one token of context more each), gives
+        the prefill what budget is left, and admits fresh requests from WAITING
+        behind them, which is what the scheduler would decide until a decode
+        would find a block short (a preemption), the head of WAITING is a
         preempted request or needs V0's prefill-only step, or nobody decodes; the
-        step loop takes over there.  Arrivals join WAITING, requests that sample
-        their last token leave the decoders, bench sends its next requests, and
-        seats and blocks return when the scheduler would see them finished.
+        step loop takes over there.  Arrivals join WAITING, requests whose
+        prefill completes become decoders, requests that sample their last token
+        leave them, bench sends its next requests, and seats and blocks return
+        when the scheduler would see them finished.
 
         Blocks follow each context's phase: a decode from c tokens takes a block
         per group when c is a multiple of the block size, and each sliding group
-        frees one when c - window + 1 is (past 0).  A folded request's context
-        after step k (counted from 1 in this fold) is ``c0 + k``: its "virtual"
-        ``c0`` is its context before the fold, or prompt - k for one admitted in
-        step k.
+        frees one when c - window + 1 is (past 0); a prefill's last chunk leaves
+        the blocks that fell out of the window held until its first decode.  A
+        decoder's context after step k (counted from 1 in this fold) is
+        ``c0 + k``: its "virtual" ``c0`` is its context before the fold, or
+        prompt - k for one whose prefill completed in step k.
 
         The timeline keeps the points the step loop records: one per step, except
         inside a run of decodes of everyone that starts after a step where nothing
-        finished nor waits for release (``steady``; with sliding groups, nothing
-        admitted either) and lasts until an arrival, a possible admission or the
-        step before the next finish; such a run gets one point, at its end.
+        finished nor waits for release nor prefills (``steady``; with sliding
+        groups, no prefill completed either) and lasts until an arrival, a
+        possible admission or the step before the next finish; such a run gets
+        one point, at its end.
         """
         state, blocks, engine = self.state, self.blocks, self.engine
         live = state[_REM] > 0
-        cols = np.flatnonzero(live)
+        fresh = live & (state[_PROD] == 0)
+        cols = np.flatnonzero(live & ~fresh)
         if not cols.size:
             return
-        # The decoders by the step (counted from 1) that samples their last token, and their context before it.
+        # The decoders by the step that samples their last token, and their context before the fold.
         togo = state[_OUT, cols] - state[_PROD, cols]
         order = np.argsort(togo, kind="stable")
         cols, togo = cols[order], togo[order]
         first = state[_COMP, cols]
         lasts, firsts = togo.tolist(), first.tolist()
-        # Requests the fold admits (column: the table's width + index): id, virtual context and tokens
-        # produced (what they would be had they decoded from the fold's start), the step of their last token.
+        # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
+        joined = Joined([], [], [], [], [])
         new_ids: list[int] = []
-        new_c0: list[int] = []
-        new_p0: list[int] = []
-        new_last: list[int] = []
-        new_heap: list[tuple[int, int]] = []
+        join_heap: list[tuple[int, int]] = []
+        pre = None  # the prefill in progress: [column, request, context, tokens to go, blocks held]
+        if fresh.any():
+            col = int(np.flatnonzero(fresh)[0])
+            pre = [col, int(state[_ID, col]), int(state[_COMP, col]), int(state[_REM, col]), int(state[_HELD, col])]
         size, sliding, window = blocks.size, blocks.sliding, blocks.window
         phases = np.bincount(first % size, minlength=size).tolist()
         frees: list[list[int]] = []  # sliding frees by phase: request i frees at step k > t_i, k - 1 = t_i (mod size)
@@ -311,8 +344,8 @@ class Run:
         pending = deque(sorted((float(self.r_fin[c]), int(c), int(state[_HELD, c])) for c in np.flatnonzero(~live)))
         released: list[int] = []
         decoders, base = len(lasts), int(first.sum())
-        seated, width = decoders + len(pending), state.shape[1]
-        per_block = blocks.full + sliding
+        seated, width = decoders + len(pending) + (pre is not None), state.shape[1]
+        per_block, budget = blocks.full + sliding, engine.max_num_batched_tokens
         v0, is_async, cost = not engine.chunked_prefill, engine.async_scheduling, self.step_cost
         waiting, at_engine, n = self.waiting, self.at_engine, self.n
         usable, line, itl_values, itl_counts = engine.usable_blocks, self.line, self.itl_values, self.itl_counts
@@ -320,7 +353,8 @@ class Run:
         horizon = self._horizon()
         prev_start, prev_end, left = self.prev_start, self.prev_end, self.free
         ends: list[float] = []
-        done = nxt = 0
+        done = nxt = finishing = 0
+        end = prev_end
         run_left = lasts[0] - 1 if steady else 0  # steps left in the step loop's current run of decodes
         run_from = 0
 
@@ -329,16 +363,35 @@ class Run:
             if done > run_from:
                 line.append((prev_end, seated, len(waiting), 1 - left / usable, self.preemptions))
 
+        def join(rid: int, col: int, tokens: int, held: int) -> None:
+            """A prefill of ``tokens`` completed in this step and sampled the first token: a decoder from now on."""
+            nonlocal base, decoders, finishing
+            self.first_t[rid] = end
+            c0, last = tokens - done, done + int(self.out[rid]) - 1
+            joined.add(col, c0, 1 - done, last, held)
+            if last == done:  # one output token: done already
+                pending.append((end, col, held))
+                finishing += 1
+                return
+            decoders += 1
+            base += c0
+            phases[c0 % size] += 1
+            if frees:
+                insort(frees[(window - 1 - c0) % size], window - 1 - c0)
+                extra[done] = extra.get(done, 0) + held - blocks.held(tokens, tokens - 1)
+            heappush(join_heap, (last, len(joined.cols) - 1))
+
         def leave(c0: int, col: int) -> None:
             """A decoder sampled its last token in this step: it waits for its release."""
-            nonlocal base, decoders
+            nonlocal base, decoders, finishing
             phases[c0 % size] -= 1
             if frees:
                 frees[(window - 1 - c0) % size].remove(window - 1 - c0)
             base -= c0
             decoders -= 1
+            finishing += 1
             tokens = c0 + done
-            pending.append((end, col, int(blocks.held(tokens, tokens - 1))))
+            pending.append((end, col, blocks.held(tokens, tokens - 1)))
 
         while decoders:
             now = prev_start if is_async else prev_end
@@ -360,22 +413,29 @@ class Run:
                 gate = self._head_gate(seated, decoders)
             if v0 and gate <= left:  # V0 would give the head a prefill-only step
                 break
+            chunk = grow = 0
+            if pre:  # the newest request: what budget the decodes leave
+                chunk = min(pre[3], budget - decoders)
+                if chunk < 1:
+                    break
+                grow = blocks.held(pre[2] + chunk, pre[2]) - pre[4]
+                gate = self._head_gate(seated, decoders + chunk)
             take = per_block * phases[-done % size]
-            if take > left:
+            if take + max(grow, 0) > left:
                 break
-            after = left - take
+            after = left - take - grow
             if frees:
                 after += sliding * bisect_left(frees[done % size], done) + extra.pop(done, 0)
             admitted: list[tuple[int, int, int]] = []
-            prefill = prefill_ctx = 0
+            prefill, prefill_ctx = chunk, chunk * pre[2] + chunk * (chunk + 1) // 2 if pre else 0
             if not v0 and gate <= after:  # the head may be admitted behind the decodes
                 if run_left:
                     close_run()
                     run_left = 0
-                whole = self._whole_admissions(seated, decoders, after)
-                if whole is None:
+                fresh_only = self._fold_admissions(seated, decoders + chunk, after)
+                if fresh_only is None:
                     break
-                admitted = whole
+                admitted = fresh_only
                 for _, tokens, taken in admitted:
                     after -= taken
                     prefill += tokens
@@ -387,40 +447,34 @@ class Run:
             ends.append(end)
             done += 1
             finishing = 0
-            for rid, tokens, taken in admitted:  # its first token ends this step
-                waiting.popleft()
-                self.first_t[rid] = end
-                c0, last = tokens - done, done + int(self.out[rid]) - 1
-                new_ids.append(rid)
-                new_c0.append(c0)
-                new_p0.append(1 - done)
-                new_last.append(last)
-                seated += 1
-                if last == done:  # one output token: done already
-                    pending.append((end, width + len(new_ids) - 1, taken))
-                    finishing += 1
-                    continue
-                decoders += 1
-                base += c0
-                phases[c0 % size] += 1
-                if frees:
-                    insort(frees[(window - 1 - c0) % size], window - 1 - c0)
-                    extra[done] = extra.get(done, 0) + taken - int(blocks.held(tokens, tokens - 1))
-                heappush(new_heap, (last, len(new_ids) - 1))
             while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
                 leave(firsts[nxt], int(cols[nxt]))
                 nxt += 1
-                finishing += 1
-            while new_heap and new_heap[0][0] == done:
-                f = heappop(new_heap)[1]
-                leave(new_c0[f], width + f)
-                finishing += 1
+            while join_heap and join_heap[0][0] == done:
+                f = heappop(join_heap)[1]
+                leave(joined.c0[f], joined.cols[f])
+            prefilled = bool(admitted)
+            if pre:
+                pre[2], pre[3], pre[4] = pre[2] + chunk, pre[3] - chunk, pre[4] + grow
+                if not pre[3]:
+                    join(pre[1], pre[0], pre[2], pre[4])
+                    pre, prefilled = None, True
+            for rid, tokens, taken in admitted:
+                waiting.popleft()
+                seated += 1
+                col = width + len(new_ids)
+                new_ids.append(rid)
+                prompt = int(self.w_target[rid])
+                if tokens < prompt:  # a partial chunk: the budget is spent, it is the last admitted
+                    pre = [col, rid, tokens, prompt - tokens, taken]
+                else:
+                    join(rid, col, tokens, taken)
             if finishing:
                 self.finished += finishing
                 for _ in range(min(finishing, n - self.next_send)):  # bench's semaphore lets the next ones go
                     self._dispatch(end)
                 horizon = self._horizon()
-            if admitted or finishing:
+            if prefilled or finishing:
                 gate = self._head_gate(seated, decoders)
             if run_left:
                 run_left -= 1
@@ -428,61 +482,61 @@ class Run:
                     line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
             else:
                 line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
-                if not finishing and not pending and not (admitted and sliding):  # the step loop starts a run here
-                    soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, new_heap[0][0] if new_heap else math.inf)
+                if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
+                    soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
                     run_left, run_from = int(soonest) - done - 1, done
         if run_left:
             close_run()
         self.free = left
         if done:
-            self._apply_fold(cols, togo, new_ids, new_c0, new_p0, new_last, np.array(ends), prev_start, prev_end)
+            self._apply_fold(cols, togo, new_ids, joined, pre, np.array(ends), prev_start, prev_end)
         if released:
             keep = np.ones(self.state.shape[1], dtype=bool)
             keep[released] = False
             self.state, self.r_last, self.r_fin = self.state[:, keep], self.r_last[keep], self.r_fin[keep]
         self.first_fin = float(self.r_fin.min()) if self.r_fin.size else math.inf
 
-    def _whole_admissions(self, seated: int, decoders: int, free: int) -> list[tuple[int, int, int]] | None:
-        """WAITING requests admitted behind ``decoders`` decodes: (request, prompt tokens, blocks).
+    def _fold_admissions(self, seated: int, scheduled: int, free: int) -> list[tuple[int, int, int]] | None:
+        """WAITING requests admitted behind ``scheduled`` tokens of running requests: (request, chunk, blocks).
 
-        None when one of them would not be a fresh prompt prefilled whole in the
-        step (a partial chunk, a preempted request's recompute)."""
-        engine, blocks = self.engine, self.blocks
-        admitted, free, _ = admit(self.waiting, self.w_target, blocks, engine.max_num_seqs - seated,
-                                  engine.max_num_batched_tokens - decoders, free, True)
-        for rid, chunk, _ in admitted:
-            tokens = int(self.w_target[rid])
-            if chunk < tokens or self.w_prod[rid]:
-                return None
-        return admitted
+        None when one of them is a preempted request (its recompute's first token
+        is not its first)."""
+        engine = self.engine
+        admitted, _, _ = admit(self.waiting, self.w_target, self.blocks, engine.max_num_seqs - seated,
+                               engine.max_num_batched_tokens - scheduled, free, True)
+        return None if any(self.w_prod[rid] for rid, _, _ in admitted) else admitted
 
-    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], new_c0: list[int],
-                    new_p0: list[int], new_last: list[int], ends: np.ndarray, prev_start: float, prev_end: float) -> None:
+    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: list[int] | None,
+                    ends: np.ndarray, prev_start: float, prev_end: float) -> None:
         """Write ``len(ends)`` folded steps back: contexts, tokens, blocks and times of the folded requests.
 
         ``cols`` are the decoders the fold started with and ``togo`` the tokens
-        each had left to sample; the requests it admitted (``new_*`` as
-        :meth:`_fold` keeps them) become new columns, in admission order."""
+        each had left to sample; ``new_ids`` the requests it admitted, which
+        become new columns in admission order; ``joined`` the decoders whose
+        prefill completed in it and ``pre`` the prefill still in progress."""
         done = len(ends)
         if new_ids:
             ids = np.array(new_ids, dtype=np.int64)
-            width = self.state.shape[1]
             new = np.zeros((6, len(ids)), dtype=np.int64)
             new[_ID], new[_OUT] = ids, self.out[ids]
-            new[_COMP], new[_PROD] = new_c0, new_p0  # virtual, as if they had decoded from the fold's start
             self.state = np.concatenate([self.state, new], axis=1)
-            self.r_last = np.concatenate([self.r_last, np.zeros(len(ids))])
+            self.r_last = np.concatenate([self.r_last, self.w_last[ids]])
             self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
-            cols = np.concatenate([cols, width + np.arange(len(ids))])
-            togo = np.concatenate([togo, new_last])
         state = self.state
+        if pre:
+            state[_COMP, pre[0]], state[_REM, pre[0]], state[_HELD, pre[0]] = pre[2], pre[3], pre[4]
+        held_then = np.zeros(len(cols), dtype=np.int64)
+        if joined.cols:
+            state[_COMP, joined.cols], state[_PROD, joined.cols] = joined.c0, joined.p0  # virtual: see _fold
+            cols = np.concatenate([cols, joined.cols])
+            togo = np.concatenate([togo, joined.last])
+            held_then = np.concatenate([held_then, joined.held])
         upto = np.minimum(togo, done)
         comp = state[_COMP, cols] + upto
         state[_COMP, cols] = comp
         state[_PROD, cols] += upto
-        prod = state[_PROD, cols]
-        # A request whose one token came from its prefill holds the whole prompt's blocks; decodes hold the window's.
-        state[_HELD, cols] = self.blocks.held(comp, np.where(prod == 1, 0, comp - 1))
+        # A request whose one token came from its prefill holds what the prefill left; decodes hold the window's.
+        state[_HELD, cols] = np.where(state[_PROD, cols] == 1, held_then, self.blocks.held(comp, comp - 1))
         fin = togo <= done
         state[_REM, cols] = np.where(fin, 0, 1)
         self.r_last[cols] = ends[upto - 1]
@@ -495,8 +549,8 @@ class Run:
         """When the next request reaches the engine (inf while bench has not sent it)."""
         return float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
 
-    def _head_gate(self, seated: int, decoders: int) -> float:
-        """Free blocks that would let the head of WAITING in behind ``decoders`` decodes.
+    def _head_gate(self, seated: int, scheduled: int) -> float:
+        """Free blocks that would let the head of WAITING in behind ``scheduled`` tokens of running requests.
 
         inf when nothing waits or it has no seat (``seated`` counts every running
         request, finished ones not yet released too) or no budget."""
@@ -506,7 +560,7 @@ class Run:
         tokens = int(self.w_target[self.waiting[0]])
         v0 = not engine.chunked_prefill
         no_room = engine.max_num_seqs <= seated or (
-            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= decoders)
+            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= scheduled)
         return math.inf if no_room else self.blocks.gate(tokens)
 
     def _result(self) -> SimResult:

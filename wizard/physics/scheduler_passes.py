@@ -9,10 +9,13 @@ Used by :class:`wizard.physics.scheduler.Run`.
 from __future__ import annotations
 
 from collections import deque
+from typing import TypeVar
 
 import numpy as np
 
 from wizard.physics.kv import KvLayout, cdiv
+
+T = TypeVar("T", int, np.ndarray)
 
 
 class Blocks:
@@ -27,15 +30,16 @@ class Blocks:
         # Admission cap of a sliding group (SlidingWindowSpec.max_admission_blocks_per_request).
         self.sliding_cap = cdiv(self.window - 1 + layout.in_flight_tokens, self.size) + 1 if sliding else 0
 
-    def held(self, tokens: np.ndarray, computed: np.ndarray) -> np.ndarray:
-        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step.
+    def held(self, tokens: T, computed: T) -> T:
+        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step (arrays or ints).
 
         Sliding groups drop the blocks that fell out of the window before the step
         (vLLM frees on the processed tokens; the one step async keeps in flight is ignored)."""
         per_group = (tokens + self.size - 1) // self.size
         if not self.sliding:
             return self.full * per_group
-        skipped = np.maximum(computed - self.window + 1, 0) // self.size
+        past = computed - self.window + 1
+        skipped = past * (past > 0) // self.size  # max(past, 0), for ints without a numpy round trip
         return (self.full + self.sliding) * per_group - self.sliding * skipped
 
     def chunk(self, tokens: int) -> int:
