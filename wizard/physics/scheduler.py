@@ -1,9 +1,10 @@
 """vLLM V1's scheduler stepped over time: the engine loop behind :func:`wizard.physics.simulate.simulate`.
 
 The running set is a small numpy table (one column per request in admission
-order); each step serves RUNNING requests first, then admits WAITING ones, and
-pure-decode stretches are advanced without re-scheduling each step.  See
-``physics/simulate.py`` for the semantics and what is left out.
+order); each step serves RUNNING requests first, then admits WAITING ones.  The
+steps where everyone running decodes, finishes or completes a fresh prefill are
+folded: advanced in plain Python without re-scheduling each one (``Run._fold``).
+See ``physics/simulate.py`` for the semantics and what is left out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from heapq import heappop, heappush
 
 import numpy as np
@@ -27,6 +28,7 @@ from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 # context each attends to) -> seconds for the step; a pure function (a run remembers its answers).
 StepCost = Callable[[int, int, int, int], float]
 TIMELINE_POINTS = 300
+STEP_COSTS_KEPT = 1 << 14  # a run's recent step costs, a few MB: a closed loop repeats within a request's life
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
 
@@ -79,8 +81,8 @@ class Run:
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
                  step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
         self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
-        # A closed loop of alike requests comes back to the same batches: about half of a run's steps repeat one.
-        self.step_cost = cache(step_cost)
+        # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
+        self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
         self.ingest_s, self.jitter_s = ingest_s, jitter_s
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
