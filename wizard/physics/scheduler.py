@@ -69,6 +69,18 @@ class Joined:
         self.held.append(held)
 
 
+@dataclass
+class Prefill:
+    """A fresh prompt part-way through its prefill in a fold: its column, request, context so far,
+    tokens still to compute and blocks held."""
+
+    col: int
+    rid: int
+    comp: int
+    rem: int
+    held: int
+
+
 class Run:
     """One simulation: the client, the API server's queue and the engine's scheduler state.
 
@@ -329,10 +341,10 @@ class Run:
         joined = Joined([], [], [], [], [])
         new_ids: list[int] = []
         join_heap: list[tuple[int, int]] = []
-        pre = None  # the prefill in progress: [column, request, context, tokens to go, blocks held]
+        pre = None  # the prefill in progress
         if fresh.any():
             col = int(np.flatnonzero(fresh)[0])
-            pre = [col, int(state[_ID, col]), int(state[_COMP, col]), int(state[_REM, col]), int(state[_HELD, col])]
+            pre = Prefill(col, int(state[_ID, col]), int(state[_COMP, col]), int(state[_REM, col]), int(state[_HELD, col]))
         size, sliding, window = blocks.size, blocks.sliding, blocks.window
         phases = np.bincount(first % size, minlength=size).tolist()
         frees: list[list[int]] = []  # sliding frees by phase: request i frees at step k > t_i, k - 1 = t_i (mod size)
@@ -417,10 +429,10 @@ class Run:
                 break
             chunk = grow = 0
             if pre:  # the newest request: what budget the decodes leave
-                chunk = min(pre[3], budget - decoders)
+                chunk = min(pre.rem, budget - decoders)
                 if chunk < 1:
                     break
-                grow = blocks.held(pre[2] + chunk, pre[2]) - pre[4]
+                grow = blocks.held(pre.comp + chunk, pre.comp) - pre.held
                 gate = self._head_gate(seated, decoders + chunk)
             take = per_block * phases[-done % size]
             if take + max(grow, 0) > left:
@@ -429,7 +441,8 @@ class Run:
             if frees:
                 after += sliding * bisect_left(frees[done % size], done) + extra.pop(done, 0)
             admitted: list[tuple[int, int, int]] = []
-            prefill, prefill_ctx = chunk, chunk * pre[2] + chunk * (chunk + 1) // 2 if pre else 0
+            prefill = chunk  # its tokens attend to pre.comp + 1 .. pre.comp + chunk tokens
+            prefill_ctx = chunk * pre.comp + chunk * (chunk + 1) // 2 if pre else 0
             if not v0 and gate <= after:  # the head may be admitted behind the decodes
                 if run_left:
                     close_run()
@@ -457,9 +470,9 @@ class Run:
                 leave(joined.c0[f], joined.cols[f])
             prefilled = bool(admitted)
             if pre:
-                pre[2], pre[3], pre[4] = pre[2] + chunk, pre[3] - chunk, pre[4] + grow
-                if not pre[3]:
-                    join(pre[1], pre[0], pre[2], pre[4])
+                pre.comp, pre.rem, pre.held = pre.comp + chunk, pre.rem - chunk, pre.held + grow
+                if not pre.rem:
+                    join(pre.rid, pre.col, pre.comp, pre.held)
                     pre, prefilled = None, True
             for rid, tokens, taken in admitted:
                 waiting.popleft()
@@ -468,7 +481,7 @@ class Run:
                 new_ids.append(rid)
                 prompt = int(self.w_target[rid])
                 if tokens < prompt:  # a partial chunk: the budget is spent, it is the last admitted
-                    pre = [col, rid, tokens, prompt - tokens, taken]
+                    pre = Prefill(col, rid, tokens, prompt - tokens, taken)
                 else:
                     join(rid, col, tokens, taken)
             if finishing:
@@ -508,7 +521,7 @@ class Run:
                                engine.max_num_batched_tokens - scheduled, free, True)
         return None if any(self.w_prod[rid] for rid, _, _ in admitted) else admitted
 
-    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: list[int] | None,
+    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: Prefill | None,
                     ends: np.ndarray, prev_start: float, prev_end: float) -> None:
         """Write ``len(ends)`` folded steps back: contexts, tokens, blocks and times of the folded requests.
 
@@ -526,7 +539,7 @@ class Run:
             self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
         state = self.state
         if pre:
-            state[_COMP, pre[0]], state[_REM, pre[0]], state[_HELD, pre[0]] = pre[2], pre[3], pre[4]
+            state[_COMP, pre.col], state[_REM, pre.col], state[_HELD, pre.col] = pre.comp, pre.rem, pre.held
         held_then = np.zeros(len(cols), dtype=np.int64)
         if joined.cols:
             state[_COMP, joined.cols], state[_PROD, joined.cols] = joined.c0, joined.p0  # virtual: see _fold
