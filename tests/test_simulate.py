@@ -294,7 +294,8 @@ def _random_case(seed: int):
 
 
 def test_equals_the_literal_step_by_step_model():
-    """Fast-forwarded decode stretches and vectorised scheduling give exactly what stepping one by one gives."""
+    """Folded steps (decodes, finishes, admissions, prefills) and vectorised scheduling give exactly what
+    stepping one by one gives."""
     preempted = stretched = 0
     for seed in range(120):
         arrival, prompt, out, eng, concurrency, ingest = _random_case(seed)

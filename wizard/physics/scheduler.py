@@ -1,18 +1,21 @@
 """vLLM V1's scheduler stepped over time: the engine loop behind :func:`wizard.physics.simulate.simulate`.
 
 The running set is a small numpy table (one column per request in admission
-order); each step serves RUNNING requests first, then admits WAITING ones, and
-pure-decode stretches are advanced without re-scheduling each step.  See
-``physics/simulate.py`` for the semantics and what is left out.
+order); each step serves RUNNING requests first, then admits WAITING ones.  The
+steps where everyone running decodes, finishes or completes a fresh prefill are
+folded: advanced in plain Python without re-scheduling each one (``Run._fold``).
+See ``physics/simulate.py`` for the semantics and what is left out.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -22,9 +25,10 @@ from wizard.physics.run_stats import SimResult, Timeline, WeightedSamples
 from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 
 # (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
-# context each attends to) -> seconds for the step.
+# context each attends to) -> seconds for the step; a pure function (a run remembers its answers).
 StepCost = Callable[[int, int, int, int], float]
 TIMELINE_POINTS = 300
+STEP_COSTS_KEPT = 1 << 14  # a run's recent step costs, a few MB: a closed loop repeats within a request's life
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
 
@@ -45,6 +49,38 @@ class EngineLimits:
         return self.num_gpu_blocks - 1
 
 
+@dataclass
+class Joined:
+    """Requests whose prefill completed in a fold: column, virtual context and tokens produced
+    (what they would be had they decoded from the fold's start), the step of their last token,
+    and the blocks their prefill left them."""
+
+    cols: list[int]
+    c0: list[int]
+    p0: list[int]
+    last: list[int]
+    held: list[int]
+
+    def add(self, col: int, c0: int, p0: int, last: int, held: int) -> None:
+        self.cols.append(col)
+        self.c0.append(c0)
+        self.p0.append(p0)
+        self.last.append(last)
+        self.held.append(held)
+
+
+@dataclass
+class Prefill:
+    """A fresh prompt part-way through its prefill in a fold: its column, request, context so far,
+    tokens still to compute and blocks held."""
+
+    col: int
+    rid: int
+    comp: int
+    rem: int
+    held: int
+
+
 class Run:
     """One simulation: the client, the API server's queue and the engine's scheduler state.
 
@@ -57,7 +93,9 @@ class Run:
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
                  step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
         self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
-        self.step_cost, self.ingest_s, self.jitter_s = step_cost, ingest_s, jitter_s
+        # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
+        self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
+        self.ingest_s, self.jitter_s = ingest_s, jitter_s
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
         self.send = np.full(n, math.inf)
@@ -94,8 +132,9 @@ class Run:
             if plan is None:
                 self.sched_t = self._next_time()
                 continue
-            if self._execute(*plan):
-                self._stretch()
+            foldable, steady = self._execute(*plan)
+            if foldable:
+                self._fold(steady)
         return self._result()
 
     def _dispatch(self, now: float) -> None:
@@ -162,6 +201,8 @@ class Run:
             sched = need = np.zeros(running, dtype=np.int64)
         if engine.chunked_prefill and not victims and self.waiting:
             admitted, free, budget = admit(self.waiting, self.w_target, blocks, seats, budget, free, True)
+        for _ in admitted:
+            self.waiting.popleft()
         self.free = free
         if victims:
             self._preempt(victims)
@@ -194,11 +235,12 @@ class Run:
         keep[victims] = False
         self.state, self.r_last, self.r_fin = state[:, keep], self.r_last[keep], self.r_fin[keep]
 
-    def _execute(self, sched: np.ndarray, need: np.ndarray, total: int, admitted: bool) -> bool:
+    def _execute(self, sched: np.ndarray, need: np.ndarray, total: int, admitted: bool) -> tuple[bool, bool]:
         """Run the step: its cost, its tokens, who finishes.
 
-        True if every running request now decodes and emitted in this step (so
-        the next steps may be plain decodes of everyone)."""
+        Returns whether the next steps may be folded (every running request now
+        decodes and emitted in this step, or has finished) and whether they start
+        a run of decodes of everyone (see :meth:`_fold`)."""
         state, r_last = self.state, self.r_last
         comp, rem, prod = state[_COMP], state[_REM], state[_PROD]
         emit = (sched == rem) & (sched > 0)
@@ -242,107 +284,299 @@ class Run:
         self.sched_t = start if self.engine.async_scheduling else end
         self.line.append((end, state.shape[1], len(self.waiting), 1 - self.free / self.engine.usable_blocks,
                           self.preemptions))
-        if finished or self.first_fin < math.inf:
-            return False
-        if not admitted and n_decode == state.shape[1]:
-            return True
-        if self.blocks.sliding:  # a prefill's last chunk can leave blocks that its first decode frees
-            return False
-        return bool((rem == 1).all() and (r_last == end).all() and (prod > 0).all())
+        live = rem > 0  # the others have finished
+        decoding = (rem == 1) & (r_last == end) & (prod > 0)
+        prefilling = np.flatnonzero(live & ~decoding)
+        # At most one fresh prefill in progress, the newest running request (decodes come first in the budget).
+        foldable = not prefilling.size or (
+            prefilling.size == 1 and prod[prefilling[0]] == 0 and not live[prefilling[0] + 1:].any())
+        steady = not finished and self.first_fin == math.inf and (
+            not admitted and n_decode == state.shape[1] or not self.blocks.sliding and bool(decoding.all()))
+        return foldable, steady
 
-    def _stretch(self) -> None:
-        """Advance the plain decode steps that follow without re-scheduling each one.
+    def _fold(self, steady: bool) -> None:
+        """Advance the steps that follow without re-scheduling each one, while they stay simple.
 
-        Every running request decodes and emitted in the step that just ended and
-        nobody finished.  Each next step is then the same decode of everyone (one
-        more token of context each) until one of them samples its last token, sees
-        an arrival, would find a decode short of a block (a preemption), or would
-        let the head of WAITING in.  Blocks follow each context's phase: a decode
-        from c tokens takes a block per group when c is a multiple of the block
-        size, and each sliding group frees one when c - window + 1 is (past 0).
+        Every running request decodes (it emitted in the step that just ended),
+        has finished and waits for its seat and blocks to come back, or, the
+        newest one only, is a fresh prompt part-way through its prefill.  Each
+        next step decodes every decoder (one token of context more each), gives
+        the prefill what budget is left, and admits fresh requests from WAITING
+        behind them, which is what the scheduler would decide until a decode
+        would find a block short (a preemption), the head of WAITING is a
+        preempted request or needs V0's prefill-only step, or nobody decodes; the
+        step loop takes over there.  Arrivals join WAITING, requests whose
+        prefill completes become decoders, requests that sample their last token
+        leave them, bench sends its next requests, and seats and blocks return
+        when the scheduler would see them finished.
+
+        Blocks follow each context's phase: a decode from c tokens takes a block
+        per group when c is a multiple of the block size, and each sliding group
+        frees one when c - window + 1 is (past 0); a prefill's last chunk leaves
+        the blocks that fell out of the window held until its first decode.  A
+        decoder's context after step k (counted from 1 in this fold) is
+        ``c0 + k``: its "virtual" ``c0`` is its context before the fold, or
+        prompt - k for one whose prefill completed in step k.
+
+        The timeline keeps the points the step loop records: one per step, except
+        inside a run of decodes of everyone that starts after a step where nothing
+        finished nor waits for release nor prefills (``steady``; with sliding
+        groups, no prefill completed either) and lasts until an arrival, a
+        possible admission or the step before the next finish; such a run gets
+        one point, at its end.
         """
-        state = self.state
-        most = int((state[_OUT] - state[_PROD]).min()) - 1
-        if most < 1:
+        state, blocks, engine = self.state, self.blocks, self.engine
+        live = state[_REM] > 0
+        fresh = live & (state[_PROD] == 0)
+        cols = np.flatnonzero(live & ~fresh)
+        if not cols.size:
             return
-        done, left, prev_start, prev_end = self._plain_decodes(most)
-        if done:
-            self._advance(done, left, prev_start, prev_end)
+        # The decoders by the step that samples their last token, and their context before the fold.
+        togo = state[_OUT, cols] - state[_PROD, cols]
+        order = np.argsort(togo, kind="stable")
+        cols, togo = cols[order], togo[order]
+        first = state[_COMP, cols]
+        lasts, firsts = togo.tolist(), first.tolist()
+        # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
+        joined = Joined([], [], [], [], [])
+        new_ids: list[int] = []
+        join_heap: list[tuple[int, int]] = []
+        pre = None  # the prefill in progress
+        if fresh.any():
+            col = int(np.flatnonzero(fresh)[0])
+            pre = Prefill(col, int(state[_ID, col]), int(state[_COMP, col]), int(state[_REM, col]), int(state[_HELD, col]))
+        size, sliding, window = blocks.size, blocks.sliding, blocks.window
+        phases = np.bincount(first % size, minlength=size).tolist()
+        frees: list[list[int]] = []  # sliding frees by phase: request i frees at step k > t_i, k - 1 = t_i (mod size)
+        extra: dict[int, int] = {}  # blocks a prefill's last chunk left past the window: its first decode frees them
+        if sliding:
+            thresholds = np.sort(window - 1 - first)
+            residues = thresholds % size
+            frees = [thresholds[residues == r].tolist() for r in range(size)]
+            extra[0] = int((state[_HELD, cols] - blocks.held(first, first - 1)).sum())
+        # Finished requests still holding their seat, by finish time: (time, column, blocks held).
+        pending = deque(sorted((float(self.r_fin[c]), int(c), int(state[_HELD, c])) for c in np.flatnonzero(~live)))
+        released: list[int] = []
+        decoders, base = len(lasts), int(first.sum())
+        seated, width = decoders + len(pending) + (pre is not None), state.shape[1]
+        per_block, budget = blocks.full + sliding, engine.max_num_batched_tokens
+        v0, is_async, cost = not engine.chunked_prefill, engine.async_scheduling, self.step_cost
+        waiting, at_engine, n = self.waiting, self.at_engine, self.n
+        usable, line, itl_values, itl_counts = engine.usable_blocks, self.line, self.itl_values, self.itl_counts
+        gate = self._head_gate(seated, decoders)
+        horizon = self._horizon()
+        prev_start, prev_end, left = self.prev_start, self.prev_end, self.free
+        ends: list[float] = []
+        done = nxt = finishing = 0
+        end = prev_end
+        run_left = lasts[0] - 1 if steady else 0  # steps left in the step loop's current run of decodes
+        run_from = 0
 
-    def _head_gate(self) -> float:
-        """Free blocks that would let the head of WAITING in; inf when nothing waits or it has no seat or budget."""
-        engine, running = self.engine, self.state.shape[1]
+        def close_run() -> None:
+            """The step loop's run of decodes stops before this step: its point."""
+            if done > run_from:
+                line.append((prev_end, seated, len(waiting), 1 - left / usable, self.preemptions))
+
+        def join(rid: int, col: int, tokens: int, held: int) -> None:
+            """A prefill of ``tokens`` completed in this step and sampled the first token: a decoder from now on."""
+            nonlocal base, decoders, finishing
+            self.first_t[rid] = end
+            c0, last = tokens - done, done + int(self.out[rid]) - 1
+            joined.add(col, c0, 1 - done, last, held)
+            if last == done:  # one output token: done already
+                pending.append((end, col, held))
+                finishing += 1
+                return
+            decoders += 1
+            base += c0
+            phases[c0 % size] += 1
+            if frees:
+                insort(frees[(window - 1 - c0) % size], window - 1 - c0)
+                extra[done] = extra.get(done, 0) + held - blocks.held(tokens, tokens - 1)
+            heappush(join_heap, (last, len(joined.cols) - 1))
+
+        def leave(c0: int, col: int) -> None:
+            """A decoder sampled its last token in this step: it waits for its release."""
+            nonlocal base, decoders, finishing
+            phases[c0 % size] -= 1
+            if frees:
+                frees[(window - 1 - c0) % size].remove(window - 1 - c0)
+            base -= c0
+            decoders -= 1
+            finishing += 1
+            tokens = c0 + done
+            pending.append((end, col, blocks.held(tokens, tokens - 1)))
+
+        while decoders:
+            now = prev_start if is_async else prev_end
+            if now >= horizon:
+                if run_left:
+                    close_run()
+                    run_left = 0
+                while self.next_arrival < n and at_engine[self.next_arrival] <= now:
+                    waiting.append(self.next_arrival)
+                    self.next_arrival += 1
+                horizon = self._horizon()
+                gate = self._head_gate(seated, decoders)
+            if pending and pending[0][0] <= now:
+                while pending and pending[0][0] <= now:
+                    _, col, held = pending.popleft()
+                    released.append(col)
+                    left += held
+                    seated -= 1
+                gate = self._head_gate(seated, decoders)
+            if v0 and gate <= left:  # V0 would give the head a prefill-only step
+                break
+            chunk = grow = 0
+            if pre:  # the newest request: what budget the decodes leave
+                chunk = min(pre.rem, budget - decoders)
+                if chunk < 1:
+                    break
+                grow = blocks.held(pre.comp + chunk, pre.comp) - pre.held
+                gate = self._head_gate(seated, decoders + chunk)
+            take = per_block * phases[-done % size]
+            if take + max(grow, 0) > left:
+                break
+            after = left - take - grow
+            if frees:
+                after += sliding * bisect_left(frees[done % size], done) + extra.pop(done, 0)
+            admitted: list[tuple[int, int, int]] = []
+            prefill = chunk  # its tokens attend to pre.comp + 1 .. pre.comp + chunk tokens
+            prefill_ctx = chunk * pre.comp + chunk * (chunk + 1) // 2 if pre else 0
+            if not v0 and gate <= after:  # the head may be admitted behind the decodes
+                if run_left:
+                    close_run()
+                    run_left = 0
+                fresh_only = self._fold_admissions(seated, decoders + chunk, after)
+                if fresh_only is None:
+                    break
+                admitted = fresh_only
+                for _, tokens, taken in admitted:
+                    after -= taken
+                    prefill += tokens
+                    prefill_ctx += tokens * (tokens + 1) // 2
+            end = prev_end + cost(decoders, base + decoders * (done + 1), prefill, prefill_ctx)
+            itl_values.append(end - prev_end)
+            itl_counts.append(decoders)
+            prev_start, prev_end, left = prev_end, end, after
+            ends.append(end)
+            done += 1
+            finishing = 0
+            while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
+                leave(firsts[nxt], int(cols[nxt]))
+                nxt += 1
+            while join_heap and join_heap[0][0] == done:
+                f = heappop(join_heap)[1]
+                leave(joined.c0[f], joined.cols[f])
+            prefilled = bool(admitted)
+            if pre:
+                pre.comp, pre.rem, pre.held = pre.comp + chunk, pre.rem - chunk, pre.held + grow
+                if not pre.rem:
+                    join(pre.rid, pre.col, pre.comp, pre.held)
+                    pre, prefilled = None, True
+            for rid, tokens, taken in admitted:
+                waiting.popleft()
+                seated += 1
+                col = width + len(new_ids)
+                new_ids.append(rid)
+                prompt = int(self.w_target[rid])
+                if tokens < prompt:  # a partial chunk: the budget is spent, it is the last admitted
+                    pre = Prefill(col, rid, tokens, prompt - tokens, taken)
+                else:
+                    join(rid, col, tokens, taken)
+            if finishing:
+                self.finished += finishing
+                for _ in range(min(finishing, n - self.next_send)):  # bench's semaphore lets the next ones go
+                    self._dispatch(end)
+                horizon = self._horizon()
+            if prefilled or finishing:
+                gate = self._head_gate(seated, decoders)
+            if run_left:
+                run_left -= 1
+                if not run_left:
+                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+            else:
+                line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+                if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
+                    soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
+                    run_left, run_from = int(soonest) - done - 1, done
+        if run_left:
+            close_run()
+        self.free = left
+        if done:
+            self._apply_fold(cols, togo, new_ids, joined, pre, np.array(ends), prev_start, prev_end)
+        if released:
+            keep = np.ones(self.state.shape[1], dtype=bool)
+            keep[released] = False
+            self.state, self.r_last, self.r_fin = self.state[:, keep], self.r_last[keep], self.r_fin[keep]
+        self.first_fin = float(self.r_fin.min()) if self.r_fin.size else math.inf
+
+    def _fold_admissions(self, seated: int, scheduled: int, free: int) -> list[tuple[int, int, int]] | None:
+        """WAITING requests admitted behind ``scheduled`` tokens of running requests: (request, chunk, blocks).
+
+        None when one of them is a preempted request (its recompute's first token
+        is not its first)."""
+        engine = self.engine
+        admitted, _, _ = admit(self.waiting, self.w_target, self.blocks, engine.max_num_seqs - seated,
+                               engine.max_num_batched_tokens - scheduled, free, True)
+        return None if any(self.w_prod[rid] for rid, _, _ in admitted) else admitted
+
+    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: Prefill | None,
+                    ends: np.ndarray, prev_start: float, prev_end: float) -> None:
+        """Write ``len(ends)`` folded steps back: contexts, tokens, blocks and times of the folded requests.
+
+        ``cols`` are the decoders the fold started with and ``togo`` the tokens
+        each had left to sample; ``new_ids`` the requests it admitted, which
+        become new columns in admission order; ``joined`` the decoders whose
+        prefill completed in it and ``pre`` the prefill still in progress."""
+        done = len(ends)
+        if new_ids:
+            ids = np.array(new_ids, dtype=np.int64)
+            new = np.zeros((6, len(ids)), dtype=np.int64)
+            new[_ID], new[_OUT] = ids, self.out[ids]
+            self.state = np.concatenate([self.state, new], axis=1)
+            self.r_last = np.concatenate([self.r_last, self.w_last[ids]])
+            self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
+        state = self.state
+        if pre:
+            state[_COMP, pre.col], state[_REM, pre.col], state[_HELD, pre.col] = pre.comp, pre.rem, pre.held
+        held_then = np.zeros(len(cols), dtype=np.int64)
+        if joined.cols:
+            state[_COMP, joined.cols], state[_PROD, joined.cols] = joined.c0, joined.p0  # virtual: see _fold
+            cols = np.concatenate([cols, joined.cols])
+            togo = np.concatenate([togo, joined.last])
+            held_then = np.concatenate([held_then, joined.held])
+        upto = np.minimum(togo, done)
+        comp = state[_COMP, cols] + upto
+        state[_COMP, cols] = comp
+        state[_PROD, cols] += upto
+        # A request whose one token came from its prefill holds what the prefill left; decodes hold the window's.
+        state[_HELD, cols] = np.where(state[_PROD, cols] == 1, held_then, self.blocks.held(comp, comp - 1))
+        fin = togo <= done
+        state[_REM, cols] = np.where(fin, 0, 1)
+        self.r_last[cols] = ends[upto - 1]
+        self.r_fin[cols[fin]] = self.last_t[state[_ID, cols[fin]]] = ends[togo[fin] - 1]
+        self.steps += done
+        self.prev_start, self.prev_end = prev_start, prev_end
+        self.sched_t = prev_start if self.engine.async_scheduling else prev_end
+
+    def _horizon(self) -> float:
+        """When the next request reaches the engine (inf while bench has not sent it)."""
+        return float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
+
+    def _head_gate(self, seated: int, scheduled: int) -> float:
+        """Free blocks that would let the head of WAITING in behind ``scheduled`` tokens of running requests.
+
+        inf when nothing waits or it has no seat (``seated`` counts every running
+        request, finished ones not yet released too) or no budget."""
+        engine = self.engine
         if not self.waiting:
             return math.inf
         tokens = int(self.w_target[self.waiting[0]])
         v0 = not engine.chunked_prefill
-        no_room = engine.max_num_seqs <= running or (
-            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= running)
+        no_room = engine.max_num_seqs <= seated or (
+            tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= scheduled)
         return math.inf if no_room else self.blocks.gate(tokens)
-
-    def _sliding_frees(self) -> list[list[int]]:
-        """When sliding groups free blocks, by phase (decode step mod block size); [] without sliding groups.
-
-        Request i frees at step j when j > t_i and j = t_i (mod size), t_i = window - 1 - c_i;
-        each phase lists its t_i in order."""
-        blocks, comp = self.blocks, self.state[_COMP]
-        if not blocks.sliding:
-            return []
-        thresholds = np.sort(blocks.window - 1 - comp)
-        residues = thresholds % blocks.size
-        return [thresholds[residues == r].tolist() for r in range(blocks.size)]
-
-    def _plain_decodes(self, most: int) -> tuple[int, int, float, float]:
-        """Time up to ``most`` plain decodes of everyone, recording their inter-token gaps.
-
-        Returns (steps taken, free blocks after them, the last step's start and end)."""
-        engine, blocks, comp = self.engine, self.blocks, self.state[_COMP]
-        running = self.state.shape[1]
-        v0 = not engine.chunked_prefill
-        head_gate = self._head_gate()
-        size = blocks.size
-        phases = np.bincount(comp % size, minlength=size).tolist()
-        per_block = blocks.full + blocks.sliding
-        frees = self._sliding_frees()
-        context = int(comp.sum()) + running
-        horizon = float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
-        is_async, cost = engine.async_scheduling, self.step_cost
-        prev_start, prev_end = self.prev_start, self.prev_end
-        left, done = self.free, 0
-        while done < most and (prev_start if is_async else prev_end) < horizon:
-            if v0 and head_gate <= left:  # V0 would give the head a prefill-only step
-                break
-            take = per_block * phases[-done % size]
-            if take > left:
-                break
-            after = left - take
-            if frees:
-                after += blocks.sliding * bisect_left(frees[done % size], done)
-            if not v0 and head_gate <= after:  # the head would be admitted behind the decodes
-                break
-            end = prev_end + cost(running, context, 0, 0)
-            self.itl_values.append(end - prev_end)
-            self.itl_counts.append(running)
-            prev_start, prev_end = prev_end, end
-            context += running
-            left = after
-            done += 1
-        return done, left, prev_start, prev_end
-
-    def _advance(self, done: int, left: int, prev_start: float, prev_end: float) -> None:
-        """Apply ``done`` plain decodes of everyone: contexts, tokens, blocks held, clocks and a timeline point."""
-        state = self.state
-        comp = state[_COMP]
-        comp += done
-        state[_PROD] += done
-        state[_HELD] = self.blocks.held(comp, comp - 1)
-        self.free = left
-        self.r_last[:] = prev_end
-        self.steps += done
-        self.prev_start, self.prev_end = prev_start, prev_end
-        self.sched_t = prev_start if self.engine.async_scheduling else prev_end
-        self.line.append((prev_end, state.shape[1], len(self.waiting), 1 - left / self.engine.usable_blocks,
-                          self.preemptions))
 
     def _result(self) -> SimResult:
         out = self.out

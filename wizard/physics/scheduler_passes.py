@@ -9,10 +9,13 @@ Used by :class:`wizard.physics.scheduler.Run`.
 from __future__ import annotations
 
 from collections import deque
+from typing import TypeVar
 
 import numpy as np
 
 from wizard.physics.kv import KvLayout, cdiv
+
+T = TypeVar("T", int, np.ndarray)
 
 
 class Blocks:
@@ -27,15 +30,16 @@ class Blocks:
         # Admission cap of a sliding group (SlidingWindowSpec.max_admission_blocks_per_request).
         self.sliding_cap = cdiv(self.window - 1 + layout.in_flight_tokens, self.size) + 1 if sliding else 0
 
-    def held(self, tokens: np.ndarray, computed: np.ndarray) -> np.ndarray:
-        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step.
+    def held(self, tokens: T, computed: T) -> T:
+        """Blocks held once ``tokens`` have slots, ``computed`` of them before this step (arrays or ints).
 
         Sliding groups drop the blocks that fell out of the window before the step
         (vLLM frees on the processed tokens; the one step async keeps in flight is ignored)."""
         per_group = (tokens + self.size - 1) // self.size
         if not self.sliding:
             return self.full * per_group
-        skipped = np.maximum(computed - self.window + 1, 0) // self.size
+        past = computed - self.window + 1
+        skipped = past * (past > 0) // self.size  # max(past, 0), for ints without a numpy round trip
         return (self.full + self.sliding) * per_group - self.sliding * skipped
 
     def chunk(self, tokens: int) -> int:
@@ -99,15 +103,19 @@ def schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks
 
 def admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
-    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out."""
+    """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out.
+
+    The admitted are the first ones of ``waiting``; the caller takes them off it."""
     admitted = []
-    while waiting and seats > 0 and budget > 0:
-        tokens = int(w_target[waiting[0]])
+    for rid in waiting:
+        if seats <= 0 or budget <= 0:
+            break
+        tokens = int(w_target[rid])
         chunk = min(tokens, budget)
         taken = blocks.chunk(chunk)
         if (not chunked and tokens > budget) or blocks.gate(tokens) > free or taken > free:
             break  # head-of-line blocking: nobody behind is tried
-        admitted.append((waiting.popleft(), chunk, taken))
+        admitted.append((rid, chunk, taken))
         free -= taken
         budget -= chunk
         seats -= 1

@@ -39,9 +39,10 @@ chunks when it lags; pipeline parallelism keeping several batches in flight
 never chosen as a preemption victim; sliding-window blocks leave the window by
 the tokens computed before the step (vLLM counts one in-flight step less).
 
-Pure-decode stretches (no arrival, finish, admission, preemption or budget cut)
-are advanced without re-scheduling each step; the results equal stepping one by
-one (tests/test_simulate.py checks this against a literal step-by-step model).
+Steps that only decode, finish requests, take arrivals and admit or continue
+fresh prefills behind the decodes (no preemption, no budget cut of a decode) are
+advanced without re-scheduling each step; the results equal stepping one by one
+(tests/test_simulate.py checks this against a literal step-by-step model).
 """
 
 from __future__ import annotations
