@@ -121,3 +121,22 @@ def test_an_ignored_layer_does_not_cover_layers_whose_number_starts_the_same():
     down = Tensor("mlp.down_proj", "linear", 4096, 14336)
     assert not fmt.covers(down, 1)
     assert fmt.covers(down, 12) and fmt.covers(down, 10)
+
+
+@pytest.mark.parametrize("path, ignored", [
+    ("lm_head", True),                                   # a plain name, exactly
+    ("model.layers.3.mlp.gate", True),                   # a plain name at the end of a path
+    ("model.layers.3.mlp.gate_up_proj", False),          # not a name that merely starts the same
+    ("model.layers.7.self_attn.q_proj", True),           # under a plain module path
+    ("model.layers.70.self_attn.q_proj", False),
+    ("model.layers.5.mlp.experts.0.down_proj", True),    # a glob, and what is under it
+    ("model.layers.5.mlp.shared_expert.down_proj", False),
+    ("model.layers.9.self_attn.o_proj", True),           # a 're:' pattern as written
+    ("model.layers.9.self_attn.k_proj", False),
+])
+def test_ignore_entries_match_as_names_globs_and_regexes(path, ignored):
+    from wizard.physics.quant import WeightFormat
+
+    fmt = WeightFormat(method="fp8", label="FP8", bits=8, kind="float",
+                       ignore=("lm_head", "mlp.gate", "model.layers.7", "model.layers.5.mlp.experts.*", r"re:.*\.9\..*o_proj"))
+    assert fmt._is_ignored(path) is ignored

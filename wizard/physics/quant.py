@@ -21,6 +21,7 @@ from wizard.errors import WizardError
 from wizard.physics.params import Tensor
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+_GLOB_CHARS = frozenset("*?[")  # what makes an ignore entry a pattern rather than a module name (fnmatch)
 MXFP4_BLOCK = 32  # elements per E8M0 scale (OCP MX spec; vllm .../quantization/mxfp4.py mxfp4_block)
 
 
@@ -146,17 +147,30 @@ class WeightFormat:
     online: bool = False  # quantized by vLLM at load time from a 16-bit checkpoint
 
     @cached_property
+    def _ignored_names(self) -> frozenset[str]:
+        """The ignore entries that are plain module names (most are): looked up in a set, not matched by a regex."""
+        return frozenset(p for p in self.ignore if not p.startswith("re:") and not _GLOB_CHARS.intersection(p))
+
+    @cached_property
     def _ignored(self) -> re.Pattern[str] | None:
-        """All ignore patterns as one regex: globs match a module or anything under it, 're:' ones as written."""
+        """The other ignore patterns as one regex: globs match a module or anything under it, 're:' ones as written."""
         parts = []
         for pattern in self.ignore:
             if pattern.startswith("re:"):
                 parts.append(f"(?:{pattern[3:]})")
-            else:
+            elif pattern not in self._ignored_names:
                 glob = fnmatch.translate(pattern).removesuffix(r"\Z").removeprefix("(?s:").removesuffix(")")
                 parts.append(f"(?:{glob}(?:\\..*)?)")
                 parts.append(f"(?:.*\\.{re.escape(pattern)})")  # a bare module name matches at the end of a path
         return re.compile("(?:" + "|".join(parts) + ")$") if parts else None  # '$' anchors every alternative
+
+    def _is_ignored(self, path: str) -> bool:
+        """A plain name matches the path, anything under it, or the path's last modules; the rest as the regex says."""
+        names = self._ignored_names
+        if names and (path in names or any(path[:i] in names or path[i + 1:] in names
+                                           for i, c in enumerate(path) if c == ".")):
+            return True
+        return bool(self._ignored and self._ignored.match(path))
 
     @cached_property
     def layer_specific(self) -> bool:
@@ -169,11 +183,11 @@ class WeightFormat:
             return False
         if self.experts_only and tensor.kind != "expert":
             return False
-        if self._ignored is None:
+        if not self.ignore:
             return True
         path = tensor.module if layer is None else f"model.layers.{layer}.{tensor.module}"
         if path not in self._ignore_memo:
-            self._ignore_memo[path] = bool(self._ignored.match(path))
+            self._ignore_memo[path] = self._is_ignored(path)
         return not self._ignore_memo[path]
 
     @cached_property
