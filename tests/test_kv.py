@@ -129,3 +129,20 @@ def test_uniform_model_prints_the_same_tokens_in_every_release():
     # V0 printed "# GPU blocks" and a concurrency of blocks x 16 / max_model_len (1952 x 16 / 20000 = 1.56x).
     assert reported_kv_tokens(kv, 1952, 20000, (0, 6, 4), v0=True) == 31_232
     assert reported_max_concurrency(kv, 1952, 20000, v0=True) == pytest.approx(1.5616)
+
+
+def test_longest_request_of_a_hybrid_pool_in_closed_form_past_the_window():
+    # A full group and a 128-token sliding group, 16-token blocks, 8,192 tokens in flight: past 127 + 8,192
+    # tokens the sliding group holds cdiv(8,319, 16) + 1 = 521 blocks. 10 requests in 100,000 blocks may hold
+    # 10,000 blocks each, so 9,479 full blocks: 151,664 tokens (one more token needs a 9,480th block).
+    from wizard.physics.kv import KvGroup, KvLayout
+
+    kv = KvLayout(block_size=16, page_bytes=1, group_size=1, groups=(KvGroup("full", None), KvGroup("sliding", 128)),
+                  attention_layers=2, in_flight_tokens=8192)
+    assert kv.blocks_per_request(151_664) == 10_000 and kv.blocks_per_request(151_665) == 10_001
+    assert kv.max_tokens_per_request(100_000, 10, 200_000) == 151_664
+    assert kv.max_tokens_per_request(100_000, 10, 131_072) == 131_072
+    # Short of the window's reach both groups grow with the request, and the bisection decides: 1,000 blocks each
+    # hold 7,984 tokens (499 full + 499 + 1 sliding blocks = 999; a 7,985th token needs 500 + 501).
+    assert kv.blocks_per_request(7_984) == 999 and kv.blocks_per_request(7_985) == 1_001
+    assert kv.max_tokens_per_request(10_000, 10, 200_000) == 7_984

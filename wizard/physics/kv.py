@@ -86,11 +86,16 @@ class KvLayout:
         """Longest request length (<= limit) such that ``requests`` of them fit in the pool."""
         if requests * self.blocks_per_request(1) > num_blocks:
             return 0
-        if self.groups and all(g.kind != "sliding" or not g.window for g in self.groups):
-            # Every group holds cdiv(tokens, block_size) blocks: whole blocks per request, at most the limit
-            # (the bisection below finds the same, ~20 times slower; the planner asks for every candidate).
-            return max(1, min(limit, num_blocks // (requests * len(self.groups)) * self.block_size))
-        lo, hi = 1, limit
+        # Past the longest sliding window (plus the tokens in flight) a sliding group holds a fixed number of
+        # blocks and every other group cdiv(tokens, block_size): whole blocks per request in closed form (the
+        # bisection below finds the same, ~20 times slower; the planner asks for every candidate).
+        sliding = [g for g in self.groups if g.kind == "sliding" and g.window]
+        full = len(self.groups) - len(sliding)
+        knee = max((g.window - 1 + self.in_flight_tokens for g in sliding), default=0)
+        spare = num_blocks // requests - sum(g.blocks_for(knee, self.block_size, self.in_flight_tokens) for g in sliding)
+        if full and spare // full * self.block_size >= knee:
+            return max(1, min(limit, spare // full * self.block_size))
+        lo, hi = 1, limit if not full else min(limit, knee)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if requests * self.blocks_per_request(mid) <= num_blocks:
