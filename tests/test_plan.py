@@ -1,5 +1,7 @@
 """End-to-end plans: fit verdicts, recommendations and reports for catalog models."""
 
+import re
+
 import pytest
 
 from tests.conftest import make_plan
@@ -168,8 +170,17 @@ def test_custom_vram_gpu():
 
 
 def test_unknown_gpu_lists_known_ones():
-    with pytest.raises(WizardError, match="unknown GPU 'X9000'.*H100"):
+    with pytest.raises(WizardError, match=r"unknown GPU 'X9000'\. Known GPUs: .*H100"):  # nothing close: no guess
         make_plan(model="Qwen/Qwen3-8B", gpu="X9000")
+
+
+@pytest.mark.parametrize("typed, guesses", [
+    ("H10O", "H100 SXM 80GB"),
+    ("A100-80G", "A100 SXM 80GB or H100 SXM 80GB or A100 SXM 40GB"),  # closest first
+])
+def test_a_misspelt_gpu_gets_the_closest_names(typed, guesses):
+    with pytest.raises(WizardError, match=re.escape(f"unknown GPU {typed!r} (did you mean {guesses}?). Known GPUs: ")):
+        make_plan(model="Qwen/Qwen3-8B", gpu=typed)
 
 
 def test_no_gpu_given_and_none_detected():

@@ -7,6 +7,7 @@ kept beside it for display.  Each file names its sources.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -123,8 +124,12 @@ def get_gpu(name: str) -> GpuSpec:
     spec = find_gpu(name)
     if spec is None:
         known = ", ".join(s.name for s in catalog())
+        close = dict.fromkeys(_index()[key].name for key in difflib.get_close_matches(_normalise(name), _index(), n=3,
+                                                                                        cutoff=0.75))
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         raise WizardError(
-            f"unknown GPU {name!r}. Known GPUs: {known}. For another GPU, give its memory in GiB instead.", field="gpu")
+            f"unknown GPU {name!r}{hint}. Known GPUs: {known}. For another GPU, give its memory in GiB instead.",
+            field="gpu")
     return spec
 
 
