@@ -168,15 +168,19 @@ def test_sliding_window_groups_hold_only_the_window():
         run([0.0], [64], [40], engine(blocks=5))
 
 
+# A toy roofline: 10 GB of weights at 0.8 x 1 TB/s = 12.5 ms a step, + 1 ms, and 100 kB of KV per context token.
+TOY_ROOFLINE = StepModel(
+    dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
+    linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
+    attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
+    peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
+    link_bandwidth=100e9,
+)
+
+
 def test_decode_steps_respect_the_step_cost():
     # A toy roofline (10 GB of weights at 0.8 x 1 TB/s = 12.5 ms, + 1 ms): no step can be faster.
-    toy = StepModel(
-        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
-        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
-        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
-        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
-        link_bandwidth=100e9,
-    )
+    toy = TOY_ROOFLINE
     r = run([0.0] * 20, [500] * 20, [50] * 20, engine(budget=10_000), partial(step_seconds, toy))
     assert r.itl_s.values.min() >= 13.5e-3
     # One prefill step, then 49 decode steps of all 20: token k (2..50) reads 499 + k tokens of context
@@ -187,13 +191,7 @@ def test_decode_steps_respect_the_step_cost():
 
 
 def test_step_seconds_averages_the_contexts_and_adds_pipeline_stages():
-    toy = StepModel(
-        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
-        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
-        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
-        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
-        link_bandwidth=100e9,
-    )
+    toy = TOY_ROOFLINE
     assert step_seconds(toy, 8, 8000, 512, 512 * 256) == pytest.approx(toy.step_time(8, 512, 1000, 256))
     assert step_seconds(toy, 0, 0, 0, 0) == pytest.approx(toy.step_time(0, 0, 0, 0))
     two = replace(toy, pp=2)
@@ -203,13 +201,7 @@ def test_step_seconds_averages_the_contexts_and_adds_pipeline_stages():
 
 
 def test_host_work_per_sequence_adds_without_async_scheduling_and_hides_behind_the_gpu_with_it():
-    toy = StepModel(
-        dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
-        linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
-        attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
-        peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
-        link_bandwidth=100e9, cpu_per_seq=50e-6,
-    )
+    toy = replace(TOY_ROOFLINE, cpu_per_seq=50e-6)
     device = toy.step_time(100, 0, 1000, 0) - toy.t_fix  # 10 GB / 0.8 TB/s + 100 x 1000 x 100 kB / 0.8 TB/s = 25 ms
     assert device == pytest.approx(0.025)
     assert step_seconds(toy, 100, 100_000, 0, 0) == pytest.approx(device + 1e-3 + 100 * 50e-6)  # 31 ms
