@@ -168,11 +168,13 @@ def infer_install(request: PlanRequest, weights_gib: float | None, activation_gi
                                                  for name, value in measured.items() if value is not None})
     if len(candidates) < 2:
         return request, None
-    for names in (("weights", "activation peak"), ("KV pool",)):
-        image, pip = (sum(misses.get(name, 0.0) for name in names) for _, _, misses in candidates.values())
-        if image != pip:
-            break
-    if image <= pip:
+
+    def miss(install: str, names: tuple[str, ...]) -> float:
+        return sum(candidates[install][2].get(name, 0.0) for name in names)
+
+    names = next((names for names in (("weights", "activation peak"), ("KV pool",))
+                  if miss("image", names) != miss("pip", names)), None)
+    if names is None or miss("image", names) < miss("pip", names):
         return request, None
     variant, memory, misses = candidates["pip"]
     named = " and ".join(name for name in names if name in misses)
