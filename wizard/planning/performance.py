@@ -249,7 +249,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         return Range(low=round(value * (1 - spread), digits), expected=round(value, digits),
                      high=round(value * (1 + spread + slower), digits))
 
-    api_share = api_server_share(result)
+    api_share = _api_server_share(result)
 
     ttft_half = min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD)
     prefill_s = perf.step_seconds(model, 0, 0, engine.max_num_batched_tokens,
@@ -299,7 +299,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     )
 
 
-def api_server_share(result: SimResult) -> float:
+def _api_server_share(result: SimResult) -> float:
     """The share of the run the API server's own work could add at most: API_WORK_HIGH_S per request."""
     return result.completed * API_WORK_HIGH_S / result.duration_s if result.duration_s else 0.0
 
