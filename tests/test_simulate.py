@@ -4,6 +4,7 @@ Most cases use a constant step cost of 10 ms and no API-server ingestion time,
 so every token time is a whole number of steps.
 """
 
+import math
 import random
 from dataclasses import replace
 from functools import partial
@@ -15,7 +16,13 @@ from tests import sim_reference
 from wizard.errors import WizardError
 from wizard.physics.kv import KvGroup, KvLayout
 from wizard.physics.perf import PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
-from wizard.physics.simulate import EngineLimits, WeightedSamples, simulate, stats
+from wizard.physics.simulate import (
+    EngineLimits,
+    LatencyCaps,
+    WeightedSamples,
+    simulate,
+    stats,
+)
 
 STEP = 0.010
 FULL = KvLayout(block_size=16, page_bytes=1, group_size=1, groups=(KvGroup("full", None),), attention_layers=1,
@@ -303,3 +310,30 @@ def test_equals_the_literal_step_by_step_model():
         preempted += fast.preemptions > 0
         stretched += len(fast.timeline.time_s) < fast.steps
     assert preempted >= 10 and stretched >= 50  # the comparison covers preemptions and fast-forwarding
+
+
+def test_caps_stop_only_a_run_that_exceeds_them_and_never_change_one_that_finishes():
+    """A capped run either equals the uncapped one in every figure (its folds break at the checks) or its
+    uncapped means really exceed a cap."""
+    stopped = finished_below = 0
+    for seed in range(120):
+        arrival, prompt, out, eng, concurrency, ingest = _random_case(seed)
+        args = (np.array(arrival), np.array(prompt), np.array(out), eng, _cost)
+        full = simulate(*args, max_concurrency=concurrency, ingest_s=ingest)
+        tpot, ttft = stats(full.tpot_s).mean, stats(full.ttft_s).mean
+        for scale in (0.5, 0.9, 0.999, 1.0, math.inf):
+            caps = LatencyCaps(tpot_s=tpot * scale if len(full.tpot_s) else math.inf, ttft_s=ttft * scale)
+            capped = simulate(*args, max_concurrency=concurrency, ingest_s=ingest, caps=caps)
+            if capped is None:
+                assert tpot > caps.tpot_s or ttft > caps.ttft_s, seed
+                stopped += 1
+                continue
+            finished_below += scale < 1
+            for field in ("send_s", "ttft_s", "e2e_s", "tpot_s"):
+                assert np.array_equal(getattr(capped, field), getattr(full, field)), (seed, field)
+            assert np.array_equal(gaps(capped), gaps(full)), seed
+            assert np.array_equal(capped.timeline.time_s, full.timeline.time_s), seed
+            assert np.array_equal(capped.timeline.running, full.timeline.running), seed
+            assert (capped.steps, capped.preemptions) == (full.steps, full.preemptions), seed
+    # Most runs below half their means stop early; a run can also finish before its bound proves anything.
+    assert stopped >= 150 and finished_below >= 1

@@ -26,14 +26,16 @@ from wizard.catalog.metadata import ModelInfo, resolve_model
 from wizard.errors import WizardError
 from wizard.physics import quant, screen
 from wizard.physics.arch import Architecture
+from wizard.physics.simulate import LatencyCaps
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import (
+    Figures,
     expected_figures,
     fleet_target,
-    performance_report,
     replicas_for,
     screen_workload,
-    simulate_plan,
+    simulate_within,
+    simulated_figures,
     step_model,
 )
 from wizard.planning.planner import plan
@@ -41,7 +43,6 @@ from wizard.planning.recommend import valid_tp_sizes
 from wizard.planning.search import Candidate, search
 from wizard.schema import (
     HardwareSection,
-    PerformanceReport,
     PlanRequest,
     Targets,
     parse_request,
@@ -61,6 +62,7 @@ VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full pl
 # of the screen's size: beyond that the layout is not what the screen thought, and cheaper ones exist.
 FLEET_RESIZES = 2
 FLEET_GROWTH = 2
+CAP_MARGIN = 1e-3
 
 
 def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s: float, rate_per_s: float,
@@ -261,21 +263,29 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
             if not misses(base.targets, *figures) and _keeps_up(base, row.max_request_rate_per_s, slack=1 / SCREEN_SLACK):
                 rows.append(row)
             continue
-        verdict, replicas, report = _simulated_fleet(base, inp, cand, row.replicas)
+        verdict, replicas, figures = _simulated_fleet(base, inp, cand, row.replicas)
         if verdict:
             rejected[verdict] += 1
             continue
         rows.append(row.model_copy(update={
-            "itl_ms": report.itl_ms.expected, "ttft_ms": report.ttft_ms.expected,
-            "output_tokens_per_s": report.output_tokens_per_s.expected,
-            "max_request_rate_per_s": report.max_request_rate_per_s.expected, "replicas": replicas,
+            "itl_ms": figures.itl_ms, "ttft_ms": figures.ttft_ms, "output_tokens_per_s": figures.output_tokens_per_s,
+            "max_request_rate_per_s": figures.max_request_rate_per_s, "replicas": replicas,
             "request": with_replicas(row.request, replicas), "simulated": True}))
         verified += 1
     return rows
 
 
+def _caps(targets: Targets) -> LatencyCaps:
+    """The latency targets as a simulation's caps, a hair above them: the reported means are rounded, and a run
+    is only given up once it surely misses."""
+    def cap_s(target_ms: float | None) -> float:
+        return math.inf if target_ms is None else target_ms / 1000 * (1 + CAP_MARGIN)
+
+    return LatencyCaps(tpot_s=cap_s(targets.max_itl_ms), ttft_s=cap_s(targets.max_ttft_ms))
+
+
 def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
-                     replicas: int) -> tuple[str, int, PerformanceReport | None]:
+                     replicas: int) -> tuple[str, int, Figures | None]:
     """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
     target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
     Returns the rejection reason (empty when it passes), the replicas and their simulated performance.
@@ -286,20 +296,21 @@ def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
         return replace(inp, request=with_replicas(inp.request, replicas))
 
     target = fleet_target(base)
-    if not target and misses(base.targets, *expected_figures(simulate_plan(fleet(replicas), cand)), math.inf):
-        return "misses targets", replicas, None
+    if not target:
+        result = simulate_within(fleet(replicas), cand, _caps(base.targets))
+        if result is None or misses(base.targets, *expected_figures(result), math.inf):
+            return "misses targets", replicas, None
     for _ in range(FLEET_RESIZES + 1):
-        report = performance_report(fleet(replicas), cand)
-        rate = report.max_request_rate_per_s.expected
-        missed = misses(base.targets, report.itl_ms.expected, report.ttft_ms.expected,
-                        report.output_tokens_per_s.expected, rate)
-        behind = report.keeps_up is False
+        figures = simulated_figures(fleet(replicas), cand)
+        rate = figures.max_request_rate_per_s
+        missed = misses(base.targets, figures.itl_ms, figures.ttft_ms, figures.output_tokens_per_s, rate)
+        behind = figures.keeps_up is False
         if not missed and not behind:
-            return "", replicas, report
+            return "", replicas, figures
         if not target:
             break
         resized = max(replicas_for(target, rate / replicas), replicas + 1)
         if resized > replicas * FLEET_GROWTH:
             break
         replicas = resized
-    return ("cannot keep up" if behind else "misses targets"), replicas, report
+    return ("cannot keep up" if behind else "misses targets"), replicas, figures

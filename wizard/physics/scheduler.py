@@ -29,6 +29,8 @@ from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 StepCost = Callable[[int, int, int, int], float]
 TIMELINE_POINTS = 300
 STEP_COSTS_KEPT = 1 << 14  # a run's recent step costs, a few MB: a closed loop repeats within a request's life
+CAP_CHECKS = 16  # a capped run checks its means this many times over its requests' completions
+CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mean: only clearly past a cap counts
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
 
@@ -47,6 +49,21 @@ class EngineLimits:
     @property
     def usable_blocks(self) -> int:
         return self.num_gpu_blocks - 1
+
+
+@dataclass(frozen=True)
+class LatencyCaps:
+    """Mean TPOT and TTFT (seconds) a caller needs the run to stay within: past either it is of no interest.
+
+    The run stops (:meth:`Run.run` returns None) once the means are sure to
+    exceed one, whatever the rest does: each request still to finish gets a TPOT
+    of at least one step with a single decode, each still to sample its first
+    token a TTFT of at least the time it has already waited.  That bound holds
+    for a step cost that grows with its batch (the roofline's does).
+    """
+
+    tpot_s: float = math.inf
+    ttft_s: float = math.inf
 
 
 @dataclass
@@ -91,7 +108,8 @@ class Run:
     """
 
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
-                 step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray) -> None:
+                 step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray,
+                 caps: LatencyCaps | None = None) -> None:
         self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
         # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
         self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
@@ -121,9 +139,16 @@ class Run:
         self.itl_odd: list[np.ndarray] = []
         self.line: list[tuple[float, int, int, float, int]] = []
         self.prev_start = self.prev_end = self.sched_t = 0.0
+        self.caps = caps
+        self.next_check = -(-n // CAP_CHECKS) if caps else n + 1
 
-    def run(self) -> SimResult:
+    def run(self) -> SimResult | None:
+        """The whole run measured, or None as soon as it is sure to exceed its caps."""
         while self.finished < self.n:
+            if self.finished >= self.next_check:
+                if self._beyond_caps():
+                    return None
+                self.next_check = self.finished + -(-self.n // CAP_CHECKS)
             self._arrive_and_release()
             if not self.state.shape[1] and not self.waiting:
                 self.sched_t = self._next_time()
@@ -136,6 +161,23 @@ class Run:
             if foldable:
                 self._fold(steady)
         return self._result()
+
+    def _beyond_caps(self) -> bool:
+        """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
+        caps, out, first_t = self.caps, self.out, self.first_t
+        assert caps is not None
+        many = out > 1
+        if many.any():
+            fin = many & ~np.isnan(self.last_t)
+            least_s = self.step_cost(1, 1, 0, 0)  # a decode of one sequence: no step with a decode is shorter
+            tpot_sum = float(((self.last_t[fin] - first_t[fin]) / (out[fin] - 1)).sum())
+            if tpot_sum + (np.count_nonzero(many) - np.count_nonzero(fin)) * least_s > (
+                    caps.tpot_s * np.count_nonzero(many) * CAP_ROUNDING):
+                return True
+        sampled = ~np.isnan(first_t)
+        waited = ~sampled & (self.send < math.inf)  # their first token comes after the last step's end
+        ttft_sum = float((first_t[sampled] - self.send[sampled]).sum() + (self.prev_end - self.send[waited]).clip(0).sum())
+        return ttft_sum > caps.ttft_s * self.n * CAP_ROUNDING
 
     def _dispatch(self, now: float) -> None:
         """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it."""
@@ -484,11 +526,13 @@ class Run:
                     pre = Prefill(col, rid, tokens, prompt - tokens, taken)
                 else:
                     join(rid, col, tokens, taken)
+            checkpoint = False
             if finishing:
                 self.finished += finishing
                 for _ in range(min(finishing, n - self.next_send)):  # bench's semaphore lets the next ones go
                     self._dispatch(end)
                 horizon = self._horizon()
+                checkpoint = self.finished >= self.next_check
             if prefilled or finishing:
                 gate = self._head_gate(seated, decoders)
             if run_left:
@@ -500,6 +544,8 @@ class Run:
                 if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
                     soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
                     run_left, run_from = int(soonest) - done - 1, done
+            if checkpoint:  # a capped run checks its means: the step loop goes on from here
+                break
         if run_left:
             close_run()
         self.free = left

@@ -54,11 +54,11 @@ import numpy as np
 
 from wizard.errors import WizardError
 from wizard.physics.run_stats import SimResult, Stats, WeightedSamples, stats
-from wizard.physics.scheduler import EngineLimits, Run, StepCost
+from wizard.physics.scheduler import EngineLimits, LatencyCaps, Run, StepCost
 from wizard.physics.scheduler_passes import Blocks
 from wizard.physics.traffic import Traffic, draw
 
-__all__ = ["API_INGEST_S", "EngineLimits", "SimResult", "Stats", "StepCost", "WeightedSamples", "simulate",
+__all__ = ["API_INGEST_S", "EngineLimits", "LatencyCaps", "SimResult", "Stats", "StepCost", "WeightedSamples", "simulate",
            "simulate_traffic", "stats", "steady_phases"]
 
 # API-server time per request before the engine sees it: HTTP parsing, request validation and
@@ -69,12 +69,13 @@ API_INGEST_S = 1.0e-3
 
 def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray, engine: EngineLimits,
              step_cost: StepCost, max_concurrency: int | None = None, ingest_s: float = API_INGEST_S,
-             client_jitter_s: np.ndarray | None = None) -> SimResult:
+             client_jitter_s: np.ndarray | None = None, caps: LatencyCaps | None = None) -> SimResult | None:
     """Serve the requests (bench send times, prompt and output lengths) on one engine, step by step.
 
     ``max_concurrency`` gates sending as bench's semaphore does (a closed loop when
     every request is sent at 0); TTFT and E2E then start at the send, not at the
-    scheduled arrival.  Deterministic: same inputs, same result.
+    scheduled arrival.  With ``caps``, None as soon as the mean TPOT or TTFT is
+    sure to exceed them.  Deterministic: same inputs, same result.
     """
     arrival = np.asarray(arrival_s, dtype=np.float64)
     prompt = np.asarray(prompt_tokens, dtype=np.int64)
@@ -82,11 +83,11 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
     blocks = Blocks(engine.layout)
     _validate(arrival, prompt, out, engine, blocks, max_concurrency, ingest_s)
     jitter = np.zeros(len(arrival)) if client_jitter_s is None else np.asarray(client_jitter_s, dtype=np.float64)
-    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter).run()
+    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter, caps).run()
 
 
 def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost,
-                     ingest_s: float = API_INGEST_S, engines: int = 1) -> SimResult:
+                     ingest_s: float = API_INGEST_S, engines: int = 1, caps: LatencyCaps | None = None) -> SimResult | None:
     """Draw a ``vllm bench serve`` run (its seed decides the draws) and serve it on ``engines`` alike engines.
 
     With data parallelism vLLM's API server sends each request to the engine with
@@ -102,8 +103,8 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
         traffic = replace(traffic, num_prompts=len(arrival),
                           max_concurrency=None if clients is None else -(-clients // engines))
     result = simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
-                      steady_phases(traffic, prompt, output, engine, step_cost))
-    return result.across(engines)
+                      steady_phases(traffic, prompt, output, engine, step_cost), caps)
+    return None if result is None else result.across(engines)
 
 
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,

@@ -13,14 +13,17 @@ as the sweep's fast screen (:func:`screen_workload`).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from functools import lru_cache, partial
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from wizard.physics import perf, screen
 from wizard.physics.simulate import (
     EngineLimits,
+    LatencyCaps,
     SimResult,
     Stats,
     simulate_traffic,
@@ -68,6 +71,8 @@ ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
 # request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the sweeps in
 # benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
 KEPT_RUNS = 128
+_KEPT: OrderedDict[tuple[Traffic, EngineLimits, perf.StepModel, int], SimResult] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
 
 
 def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
@@ -139,18 +144,37 @@ def engines(inp: Inputs, cand: Candidate) -> int:
 
 def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> SimResult:
     """Serve the request's workload (or ``run``) on the planned engines (each replica and DP engine takes a share)."""
+    result = _served(inp, cand, run)
+    assert result is not None  # an uncapped run always finishes
+    return result
+
+
+def simulate_within(inp: Inputs, cand: Candidate, caps: LatencyCaps) -> SimResult | None:
+    """The workload's simulation, or None as soon as its mean TPOT or TTFT is sure to exceed ``caps``:
+    a sweep rejects a configuration without paying for the whole run."""
+    return _served(inp, cand, None, caps)
+
+
+def _served(inp: Inputs, cand: Candidate, run: Traffic | None, caps: LatencyCaps | None = None) -> SimResult | None:
+    """The simulation of ``run`` (the workload by default), kept: it is deterministic in its (frozen) inputs,
+    and callers only read it.  The last KEPT_RUNS finished runs are kept; one stopped at its caps is not."""
     model = step_model(inp, cand)
     limits = engine_limits(inp, cand, model)
     run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    return _served(run, limits, model, engines(inp, cand))
-
-
-@lru_cache(maxsize=KEPT_RUNS)
-def _served(run: Traffic, limits: EngineLimits, model: perf.StepModel, engines: int) -> SimResult:
-    """The simulation of ``run``, kept: it is deterministic in these (frozen) inputs, and callers only read it."""
-    return simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=engines)
+    key = (run, limits, model, engines(inp, cand))
+    with _KEPT_LOCK:  # the dashboard's sessions plan in threads of one process
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    result = simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=key[-1], caps=caps)
+    if result is not None:
+        with _KEPT_LOCK:
+            _KEPT[key] = result
+            if len(_KEPT) > KEPT_RUNS:
+                _KEPT.popitem(last=False)
+    return result
 
 
 def expected_figures(result: SimResult) -> tuple[float, float, float]:
@@ -158,6 +182,29 @@ def expected_figures(result: SimResult) -> tuple[float, float, float]:
     expected values are: a sweep judges the latency targets on them before it pays for the saturated run."""
     return (round(stats(result.tpot_s).mean * 1000, ITL_DIGITS), round(stats(result.ttft_s).mean * 1000, TTFT_DIGITS),
             round(result.output_throughput_per_s, OUTPUT_DIGITS))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A simulated plan's expected figures as its report rounds them: what a sweep ranks and judges by."""
+
+    itl_ms: float
+    ttft_ms: float
+    output_tokens_per_s: float
+    max_request_rate_per_s: float
+    keeps_up: bool | None
+
+
+def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
+    """The report's expected figures without the rest of it (percentiles, timeline, measured runs, words)."""
+    result = simulate_plan(inp, cand)
+    rate = sustainable_rate(inp, cand)
+    return Figures(*expected_figures(result), round(rate, 3), _keeps_up(inp.request.workload, rate))
+
+
+def _keeps_up(wl: WorkloadSection, rate_per_s: float) -> bool | None:
+    """Whether a finite request rate is within what the plan sustains (None for a closed loop or a burst)."""
+    return None if wl.request_rate is None or math.isinf(wl.request_rate) else bool(wl.request_rate <= rate_per_s)
 
 
 def _engine_fit(cand: Candidate) -> int:
@@ -254,7 +301,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     ttft_half = min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD)
     prefill_s = perf.step_seconds(model, 0, 0, engine.max_num_batched_tokens,
                                   engine.max_num_batched_tokens * min(wl.prompt_tokens, engine.max_num_batched_tokens) // 2)
-    keeps_up = None if wl.request_rate is None or math.isinf(wl.request_rate) else bool(wl.request_rate <= rate)
+    keeps_up = _keeps_up(wl, rate)
     # More at once than an engine runs (its seats or its KV pool) queues for good; a request that waits a step
     # for the chunked-prefill budget does not.
     at_once = wl.num_prompts if wl.bursty else wl.requests_at_once
@@ -281,8 +328,9 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         goodput_per_s=_goodput(result, request),
         preemptions=result.preemptions,
         simulated_requests=result.completed,
-        timeline=[TimelinePoint(time_s=round(float(t), 4), running=int(r), waiting=int(w), kv_usage=round(float(k), 4),
-                                preemptions=int(p))
+        # Built from typed columns: constructed without re-validating each of up to 300 points.
+        timeline=[TimelinePoint.model_construct(time_s=round(float(t), 4), running=int(r), waiting=int(w),
+                                                kv_usage=round(float(k), 4), preemptions=int(p))
                   for t, r, w, k, p in zip(timeline.time_s, timeline.running, timeline.waiting, timeline.kv_usage,
                                            timeline.preemptions)],
         calibrated=inp.hw.gpu.id in perf.CALIBRATED_GPUS,
