@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import make_plan
 from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, StepModel
-from wizard.physics.screen import Workload, _max_rate, _steady, _waves
+from wizard.physics.screen import Workload, _max_rate, _open_loop, _steady, _waves
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
 TOY = StepModel(
@@ -62,6 +62,26 @@ def test_steady_state_packs_refill_prefill_into_decode_steps():
     wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
     # 10 sequences finish every 100 steps -> 20 prefill tokens per step ride along
     assert _steady(TOY, Engine, wl, 10) == pytest.approx(TOY.step_time(10, 20, 250, 100))
+
+
+def test_a_trickle_of_prompts_rides_in_a_share_of_the_steps_and_the_others_only_decode():
+    """Spread evenly, 16 prefill tokens beside 4 decodes would touch 1 - (60/64)^20 = 72% of a MoE's experts
+    in every step; in vLLM 8% of the steps carry a whole 200-token prompt (all experts) and the others only
+    decode (4 tokens: 23%)."""
+    moe = replace(TOY, dense_weight_bytes=2e9, expert_bytes_per_layer=1e9, moe_layers=10, num_experts=64, top_k=4)
+    wl = Workload(prompt_tokens=200, gen_tokens=50, concurrency=4)  # 4 x 200 / 50 = 16 prefill tokens a step
+    with_prompt, decode_only = moe.step_time(4, 200, 225, 100), moe.step_time(4, 0, 225, 0)
+    assert _steady(moe, Engine, wl, 4) == pytest.approx(0.08 * with_prompt + 0.92 * decode_only)
+    assert _steady(moe, Engine, wl, 4) < 0.9 * moe.step_time(4, 16, 225, 100)
+
+
+def test_the_screens_open_loop_ttft_leaves_the_queue_near_capacity_to_the_simulation():
+    wl = Workload(prompt_tokens=200, gen_tokens=100, request_rate=1.0)
+    max_rate = _max_rate(TOY, Engine, wl, 256)
+    near = _open_loop(TOY, Engine, wl, 256, 0.97 * max_rate, max_rate)
+    # Its next step's half, then its own prefill chunk beside the running decodes: no rho / (1 - rho) wait.
+    own = TOY.step_time(near.batch, 200, 250, 100)
+    assert near.ttft_s == pytest.approx(0.5 * near.tpot_s + own)
 
 
 def test_v0_runs_prefill_in_separate_steps():
