@@ -302,9 +302,17 @@ def _modelopt(qc: Mapping[str, Any]) -> WeightFormat:
 
 def from_checkpoint(qc: Mapping[str, Any] | None) -> WeightFormat:
     """The weight format a checkpoint's ``quantization_config`` declares (one shared instance per config)."""
+    global _last_read
     if not qc:
         return NONE
-    return _from_checkpoint(json.dumps(qc, sort_keys=True, default=str))
+    if _last_read is not None and _last_read[0] is qc:  # a sweep asks once per candidate, of the same config
+        return _last_read[1]
+    fmt = _from_checkpoint(json.dumps(qc, sort_keys=True, default=str))
+    _last_read = (qc, fmt)  # holds the config, so its identity stays unique
+    return fmt
+
+
+_last_read: tuple[Mapping[str, Any], WeightFormat] | None = None
 
 
 @cache
