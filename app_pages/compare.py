@@ -148,8 +148,10 @@ with st.container(border=True):
         st.markdown("**Cost against throughput** (one colour per GPU type; the dotted line is the Pareto front)")
         st.plotly_chart(charts.sweep_figure(result.results), width="stretch", key="pareto", config=PLOTLY_CONFIG,
                         alt="Cost per hour against output tokens per second")
-        st.caption("Throughput and latency are expected values of a heuristic model; open a plan for its ranges. Give a "
-                   "request rate (or a rate target) to size fleets of replicas.")
+        st.caption(f"Throughput and latency are expected values: simulated for the "
+                   f"{fmt.count(sum(r.simulated for r in result.results))} cheapest, the others from the sweep's "
+                   "steady-state screen; open a plan for its ranges. Give a request rate (or a rate target) to size "
+                   "fleets of replicas.")
 
 
 st.markdown(f"**The {min(LINKED_ROWS, len(result.results))} cheapest**: each link opens its plan in a new tab")
