@@ -65,7 +65,7 @@ VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full pl
 # of the screen's size: beyond that the layout is not what the screen thought, and cheaper ones exist.
 FLEET_RESIZES = 2
 FLEET_GROWTH = 2
-CAP_MARGIN = 1e-3
+CAP_MARGIN = 1e-3  # a simulation is given up only this far past a latency target (reported means are rounded)
 
 
 def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s: float, rate_per_s: float,
@@ -261,10 +261,10 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
     """
     rows: list[SweepRow] = []
     verified = 0
+    well_inside = 1 / SCREEN_SLACK
     for row, inp, cand in screened:
         if verified >= wanted:
             figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
-            well_inside = 1 / SCREEN_SLACK
             if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
                 rows.append(row)
             continue

@@ -5,8 +5,8 @@ Fast enough to rate thousands of candidates a second; the simulation
 V1's continuous batching with chunked prefill: every step carries the running
 decodes plus prefill tokens up to ``max_num_batched_tokens``; the batch is
 capped by ``max_num_seqs`` and by the KV pool.  Workloads are closed loop
-(concurrency), open loop (Poisson request rate, with queueing near saturation)
-or a burst of N prompts.
+(concurrency), open loop (Poisson request rate; the queue near saturation is left
+to the simulation) or a burst of N prompts.
 """
 
 from __future__ import annotations
