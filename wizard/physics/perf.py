@@ -154,20 +154,11 @@ def _eta_comp(gpu: GpuSpec, moe: bool, version: tuple[int, int, int]) -> float:
     return ETA_COMP["other"] * era
 
 
-def _cpu_per_seq(version: tuple[int, int, int]) -> float:
+def _host_era(version: tuple[int, int, int]) -> str:
+    """The key of T_FIX_S and CPU_PER_SEQ_S for a release: the V1 engine, 0.6's, or older."""
     if version >= (0, 8, 0):
-        return CPU_PER_SEQ_S["V1"]
-    if version >= (0, 6, 0):
-        return CPU_PER_SEQ_S["0.6"]
-    return CPU_PER_SEQ_S["old"]
-
-
-def _t_fix(version: tuple[int, int, int]) -> float:
-    if version >= (0, 8, 0):
-        return T_FIX_S["V1"]
-    if version >= (0, 6, 0):
-        return T_FIX_S["0.6"]
-    return T_FIX_S["old"]
+        return "V1"
+    return "0.6" if version >= (0, 6, 0) else "old"
 
 
 @cache
@@ -225,8 +216,8 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         peak_attention_flops=bf16_peak,
         eta_mem=eta_mem,
         eta_comp=_eta_comp(gpu, bool(moe_layers), version),
-        t_fix=_t_fix(version),
-        cpu_per_seq=_cpu_per_seq(version),
+        t_fix=T_FIX_S[_host_era(version)],
+        cpu_per_seq=CPU_PER_SEQ_S[_host_era(version)],
         moe_layer_overhead=MOE_LAYER_OVERHEAD_S["fp8 block" if fmt.kind == "float" and fmt.block else "other"],
         expert_token_scale=engine.dp,
         **_all_to_all(engine, nodes, link),
