@@ -163,12 +163,13 @@ def _served(inp: Inputs, cand: Candidate, run: Traffic | None, caps: LatencyCaps
     run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    key = (run, limits, model, engines(inp, cand))
+    n_engines = engines(inp, cand)
+    key = (run, limits, model, n_engines)
     with _KEPT_LOCK:  # the dashboard's sessions plan in threads of one process
         if key in _KEPT:
             _KEPT.move_to_end(key)
             return _KEPT[key]
-    result = simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=key[-1], caps=caps)
+    result = simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps)
     if result is not None:
         with _KEPT_LOCK:
             _KEPT[key] = result
