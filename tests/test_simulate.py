@@ -21,8 +21,10 @@ from wizard.physics.simulate import (
     LatencyCaps,
     WeightedSamples,
     simulate,
+    simulate_traffic,
     stats,
 )
+from wizard.physics.traffic import Traffic
 
 STEP = 0.010
 FULL = KvLayout(block_size=16, page_bytes=1, group_size=1, groups=(KvGroup("full", None),), attention_layers=1,
@@ -215,6 +217,15 @@ def test_host_work_per_sequence_adds_without_async_scheduling_and_hides_behind_t
     assert step_seconds(replace(toy, overlaps_cpu=True), 100, 100_000, 0, 0) == pytest.approx(device)  # 25 > 6 ms
     assert step_seconds(replace(toy, overlaps_cpu=True), 1000, 1_000_000, 0, 0) == pytest.approx(
         max(toy.step_time(1000, 0, 1000, 0) - toy.t_fix, 1e-3 + 1000 * 50e-6))
+
+
+def test_replayed_lengths_split_over_data_parallel_engines():
+    """A saved run's own lengths (check-bench's input_lens / output_lens) on two engines: each serves every
+    other request, and the run's figures repeat that engine's."""
+    traffic = Traffic.replay([100, 50, 30, 200, 10], [5, 8, 3, 4, 9])
+    two = simulate_traffic(traffic, engine(), constant, ingest_s=0.0, engines=2)
+    one = run([0, 0, 0], [100, 30, 10], [5, 3, 9], engine())
+    assert np.array_equal(two.e2e_s, np.tile(one.e2e_s, 2)) and two.completed == 6
 
 
 def test_same_inputs_same_result():

@@ -100,8 +100,10 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
     if engines > 1:
         arrival, prompt, output = arrival[::engines], prompt[::engines], output[::engines]
         clients = traffic.max_concurrency
+        lens = {} if traffic.distribution != "explicit" else {"input_lens": tuple(prompt.tolist()),
+                                                              "output_lens": tuple(output.tolist())}
         traffic = replace(traffic, num_prompts=len(arrival),
-                          max_concurrency=None if clients is None else -(-clients // engines))
+                          max_concurrency=None if clients is None else -(-clients // engines), **lens)
     result = simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
                       steady_phases(traffic, prompt, output, engine, step_cost), caps)
     return None if result is None else result.across(engines)
