@@ -20,6 +20,7 @@ from wizard.physics.simulate import (
     EngineLimits,
     LatencyCaps,
     WeightedSamples,
+    finish_times,
     simulate,
     simulate_traffic,
     stats,
@@ -348,3 +349,33 @@ def test_caps_stop_only_a_run_that_exceeds_them_and_never_change_one_that_finish
             assert (capped.steps, capped.preemptions) == (full.steps, full.preemptions), seed
     # Most runs below half their means stop early; a run can also finish before its bound proves anything.
     assert stopped >= 150 and finished_below >= 1
+
+
+def test_finish_times_stop_at_their_count_and_are_the_whole_runs_first_completions():
+    """The first ``count`` completions of one engine's share equal the whole run's, and the run stops there."""
+    stopped_calls = whole_calls = 0
+
+    def counted(*step):
+        nonlocal calls
+        calls += 1
+        return _cost(*step)
+
+    for seed in range(60):
+        rng = random.Random(seed)
+        n = rng.randint(2, 40)
+        traffic = Traffic.replay([rng.randint(1, 200) for _ in range(n)], [rng.randint(1, 60) for _ in range(n)],
+                                 max_concurrency=rng.choice([None, 2, 5]))
+        eng = engine(seats=rng.randint(1, 10), budget=rng.choice([16, 64, 512]), async_scheduling=rng.random() < 0.5)
+        engines = rng.choice([1, 2])
+        calls = 0
+        full = simulate_traffic(traffic, eng, counted, ingest_s=0.0005, engines=engines)
+        whole_calls += calls
+        one_engine = -(-n // engines)  # the whole result repeats one engine's requests per engine
+        done = np.sort(full.send_s[:one_engine] + full.e2e_s[:one_engine])
+        count = rng.randint(1, one_engine)
+        calls = 0
+        first = finish_times(traffic, eng, counted, count, ingest_s=0.0005, engines=engines)
+        stopped_calls += calls
+        assert len(first) == count, seed
+        assert np.allclose(first, done[:count], rtol=0, atol=1e-12), seed  # send + e2e rounds the last bit
+    assert stopped_calls < 0.8 * whole_calls

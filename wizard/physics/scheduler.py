@@ -144,11 +144,23 @@ class Run:
 
     def run(self) -> SimResult | None:
         """The whole run measured, or None as soon as it is sure to exceed its caps."""
-        while self.finished < self.n:
+        return self._result() if self._advance(self.n) else None
+
+    def finish_times(self, count: int) -> np.ndarray:
+        """The first ``count`` completion times (sorted), the run stopped there: every later completion ends a
+        later step, so the rest of the run cannot change them."""
+        self._advance(count)
+        return np.sort(self.last_t[~np.isnan(self.last_t)])[:count]
+
+    def _advance(self, count: int) -> bool:
+        """Step until ``count`` requests have completed; False as soon as the run is sure to exceed its caps."""
+        stop = count if count < self.n else self.n + 1  # a checkpoint: the fold stops there too
+        self.next_check = min(self.next_check, stop)
+        while self.finished < count:
             if self.finished >= self.next_check:
                 if self._beyond_caps():
-                    return None
-                self.next_check = self.finished + -(-self.n // CAP_CHECKS)
+                    return False
+                self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), stop)
             self._arrive_and_release()
             if not self.state.shape[1] and not self.waiting:
                 self.sched_t = self._next_time()
@@ -160,7 +172,7 @@ class Run:
             foldable, steady = self._execute(*plan)
             if foldable:
                 self._fold(steady)
-        return self._result()
+        return True
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""

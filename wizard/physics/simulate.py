@@ -58,8 +58,8 @@ from wizard.physics.scheduler import EngineLimits, LatencyCaps, Run, StepCost
 from wizard.physics.scheduler_passes import Blocks
 from wizard.physics.traffic import Traffic, draw
 
-__all__ = ["API_INGEST_S", "EngineLimits", "LatencyCaps", "SimResult", "Stats", "StepCost", "WeightedSamples", "simulate",
-           "simulate_traffic", "stats", "steady_phases"]
+__all__ = ["API_INGEST_S", "EngineLimits", "LatencyCaps", "SimResult", "Stats", "StepCost", "WeightedSamples",
+           "finish_times", "simulate", "simulate_traffic", "stats", "steady_phases"]
 
 # API-server time per request before the engine sees it: HTTP parsing, request validation and
 # tokenizing a ~1k-token prompt in the single API-server process. ESTIMATE, not measured here:
@@ -77,13 +77,21 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
     scheduled arrival.  With ``caps``, None as soon as the mean TPOT or TTFT is
     sure to exceed them.  Deterministic: same inputs, same result.
     """
+    return _run(arrival_s, prompt_tokens, output_tokens, engine, step_cost, max_concurrency, ingest_s, client_jitter_s,
+                caps).run()
+
+
+def _run(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray, engine: EngineLimits,
+         step_cost: StepCost, max_concurrency: int | None, ingest_s: float, client_jitter_s: np.ndarray | None,
+         caps: LatencyCaps | None) -> Run:
+    """A run of the requests on one engine, checked and ready to step."""
     arrival = np.asarray(arrival_s, dtype=np.float64)
     prompt = np.asarray(prompt_tokens, dtype=np.int64)
     out = np.asarray(output_tokens, dtype=np.int64)
     blocks = Blocks(engine.layout)
     _validate(arrival, prompt, out, engine, blocks, max_concurrency, ingest_s)
     jitter = np.zeros(len(arrival)) if client_jitter_s is None else np.asarray(client_jitter_s, dtype=np.float64)
-    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter, caps).run()
+    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter, caps)
 
 
 def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost,
@@ -96,6 +104,21 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
     share of a closed loop's clients.  The engines are alike: one is simulated and
     the run's totals are ``engines``-fold (:meth:`SimResult.across`).
     """
+    result = _engine_share(traffic, engine, step_cost, ingest_s, engines, caps).run()
+    return None if result is None else result.across(engines)
+
+
+def finish_times(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, count: int,
+                 ingest_s: float = API_INGEST_S, engines: int = 1) -> np.ndarray:
+    """The first ``count`` completion times (seconds, sorted) of one engine's share of the run (as
+    :func:`simulate_traffic` splits it), the simulation stopped there: a saturated run's rate needs only the
+    middle of its completions, not its drain."""
+    return _engine_share(traffic, engine, step_cost, ingest_s, engines, None).finish_times(count)
+
+
+def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, ingest_s: float, engines: int,
+                  caps: LatencyCaps | None) -> Run:
+    """The run drawn from its seed, one of ``engines`` engines' share of it (every ``engines``-th request)."""
     arrival, prompt, output = draw(traffic)
     if engines > 1:
         arrival, prompt, output = arrival[::engines], prompt[::engines], output[::engines]
@@ -104,9 +127,8 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
                                                               "output_lens": tuple(output.tolist())}
         traffic = replace(traffic, num_prompts=len(arrival),
                           max_concurrency=None if clients is None else -(-clients // engines), **lens)
-    result = simulate(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
-                      steady_phases(traffic, prompt, output, engine, step_cost), caps)
-    return None if result is None else result.across(engines)
+    return _run(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
+                steady_phases(traffic, prompt, output, engine, step_cost), caps)
 
 
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -26,6 +27,7 @@ from wizard.physics.simulate import (
     LatencyCaps,
     SimResult,
     Stats,
+    finish_times,
     simulate_traffic,
     stats,
 )
@@ -66,12 +68,13 @@ API_WORK_HIGH_S = 14e-3
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
-# Simulated runs kept for reuse: a sweep checks a row's run before its report needs it, and the Compare
+# Simulated runs (and saturated runs' rates) kept for reuse: a sweep checks a row's run before its report needs it, and the Compare
 # page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few arrays of one value per
 # request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the sweeps in
 # benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
 KEPT_RUNS = 128
-_KEPT: OrderedDict[tuple[Traffic, EngineLimits, perf.StepModel, int], SimResult] = OrderedDict()
+_Kept = SimResult | float  # a run, or the sustainable rate measured on a saturated one
+_KEPT: OrderedDict[tuple, _Kept] = OrderedDict()
 _KEPT_LOCK = threading.Lock()
 
 
@@ -156,26 +159,35 @@ def simulate_within(inp: Inputs, cand: Candidate, caps: LatencyCaps) -> SimResul
 
 
 def _served(inp: Inputs, cand: Candidate, run: Traffic | None, caps: LatencyCaps | None = None) -> SimResult | None:
-    """The simulation of ``run`` (the workload by default), kept: it is deterministic in its (frozen) inputs,
-    and callers only read it.  The last KEPT_RUNS finished runs are kept; one stopped at its caps is not."""
+    """The simulation of ``run`` (the workload by default), kept (see :func:`_kept`); one stopped at its caps is not."""
+    run, limits, model, n_engines = _prepared(inp, cand, run or traffic(inp.request.workload, cand.engine.max_model_len))
+    return _kept(("run", run, limits, model, n_engines), lambda: simulate_traffic(
+        run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps))
+
+
+def _prepared(inp: Inputs, cand: Candidate, run: Traffic) -> tuple[Traffic, EngineLimits, perf.StepModel, int]:
+    """What a simulation of ``run`` on the plan takes: the run (spread lengths kept inside max_model_len), one
+    engine's limits and step costs, and the engines sharing the requests."""
     model = step_model(inp, cand)
-    limits = engine_limits(inp, cand, model)
-    run = run or traffic(inp.request.workload, cand.engine.max_model_len)
     if run.distribution in ("random", "sharegpt") and run.prompt_tokens + run.output_tokens > cand.engine.max_model_len // 2:
         run = _fitting(run, cand.engine.max_model_len)
-    n_engines = engines(inp, cand)
-    key = (run, limits, model, n_engines)
+    return run, engine_limits(inp, cand, model), model, engines(inp, cand)
+
+
+def _kept(key: tuple, compute: Callable[[], _Kept | None]) -> _Kept | None:
+    """``compute()``, kept by ``key``: a simulation is deterministic in its (frozen) inputs, and callers only read
+    it.  The last KEPT_RUNS answers are kept; None (a run stopped at its caps) is not."""
     with _KEPT_LOCK:  # the dashboard's sessions plan in threads of one process
         if key in _KEPT:
             _KEPT.move_to_end(key)
             return _KEPT[key]
-    result = simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps)
-    if result is not None:
+    value = compute()
+    if value is not None:
         with _KEPT_LOCK:
-            _KEPT[key] = result
+            _KEPT[key] = value
             if len(_KEPT) > KEPT_RUNS:
                 _KEPT.popitem(last=False)
-    return result
+    return value
 
 
 def expected_figures(result: SimResult) -> tuple[float, float, float]:
@@ -214,17 +226,27 @@ def _engine_fit(cand: Candidate) -> int:
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
-    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine."""
-    wl = inp.request.workload
+    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine,
+    measured between the STEADY_QUANTILES of its completions (the run is stopped at the later one)."""
+    wl, n_engines = inp.request.workload, engines(inp, cand)
     width = max(min(cand.engine.max_num_seqs, _engine_fit(cand) + 1), 1)  # one more than fits keeps the pool full
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
-    width, count = width * engines(inp, cand), count * engines(inp, cand)
-    run = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count, request_rate=math.inf, max_concurrency=width)
-    result = simulate_plan(inp, cand, run)
-    done = np.sort(result.send_s + result.e2e_s)
-    first, last = (int(q * (len(done) - 1)) for q in STEADY_QUANTILES)
-    span = done[last] - done[first]
-    return float((last - first) / span) if span > 0 else result.request_throughput_per_s
+    saturated = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count * n_engines, request_rate=math.inf,
+                        max_concurrency=width * n_engines)
+    run, limits, model, n_engines = _prepared(inp, cand, saturated)
+    first, last = (int(q * (count * n_engines - 1)) for q in STEADY_QUANTILES)
+    rate = _kept(("rate", run, limits, model, n_engines), lambda: _steady_rate(
+        finish_times(run, limits, partial(perf.step_seconds, model), last // n_engines + 1, engines=n_engines),
+        first, last, n_engines))
+    assert rate is not None
+    return float(rate) if rate > 0 else simulate_plan(inp, cand, saturated).request_throughput_per_s
+
+
+def _steady_rate(one_engine_s: np.ndarray, first: int, last: int, n_engines: int) -> float:
+    """Completions per second between the ``first`` and ``last`` completion of all ``n_engines`` engines (0 when
+    they end the same step).  The engines complete alike (SimResult.across): all's k-th is one's k // n_engines-th."""
+    span = float(one_engine_s[last // n_engines] - one_engine_s[first // n_engines])
+    return (last - first) / span if span > 0 else 0.0
 
 
 def published(inp: Inputs, cand: Candidate) -> list[MeasuredRun]:
