@@ -206,22 +206,28 @@ def _levels(inp: Inputs, seqs: Choice) -> list[tuple[Choice, Choice, Choice]]:
     return [(s, k, e) for k in kv_options for e in eager_options for s in seq_options]
 
 
-def _fitting(inp: Inputs, layouts: list[Layout], levels: list[tuple[Choice, Choice, Choice]], tokens: Choice) -> list[Candidate]:
-    """The layouts that fit at the first level where any does (every relaxation only frees memory)."""
-    def fits_at(level: tuple[Choice, Choice, Choice]) -> list[Candidate]:
+def _fitting(inp: Inputs, layouts: list[Layout], levels: list[tuple[Choice, Choice, Choice]],
+             tokens: Choice) -> tuple[list[Candidate], list[Candidate]]:
+    """The layouts that fit at the first level where any does (every relaxation only frees memory), and every
+    layout evaluated at the first level (what a plan that fits nowhere reports)."""
+    def evaluated_at(level: tuple[Choice, Choice, Choice]) -> list[Candidate]:
         level_seqs, level_kv, level_eager = level
-        return [c for c in (_evaluate(inp, lay, level_seqs, tokens, level_kv, level_eager) for lay in layouts) if c.verdict.fits]
+        return [_evaluate(inp, lay, level_seqs, tokens, level_kv, level_eager) for lay in layouts]
+
+    def fits_at(level: tuple[Choice, Choice, Choice]) -> list[Candidate]:
+        return [c for c in evaluated_at(level) if c.verdict.fits]
 
     if not layouts:
-        return []
-    fitting = fits_at(levels[0])
+        return [], []
+    first = evaluated_at(levels[0])
+    fitting = [c for c in first if c.verdict.fits]
     # When even the last level (every relaxation at once) fits nothing, the ones between cannot either.
     if not fitting and len(levels) > 1 and fits_at(levels[-1]):
         for level in levels[1:]:
             fitting = fits_at(level)
             if fitting:
                 break
-    return fitting
+    return fitting, first
 
 
 def _kv_tokens(cand: Candidate, replicas: int = 1) -> int:
@@ -237,7 +243,7 @@ def search(inp: Inputs) -> Solution:
     seqs, tokens = recommend.batching(wl.batching_mode, hw.gpu, wl.requests_at_once, pol.max_num_seqs,
                                       pol.max_num_batched_tokens, inp.planned_len, inp.rel)
     levels = _levels(inp, seqs)
-    fitting = _fitting(inp, layouts, levels, tokens)
+    fitting, first = _fitting(inp, layouts, levels, tokens)
     if fitting:
         # Prefer the smallest TP that also serves the model's whole context when the
         # user left max_model_len open; else the smallest TP that fits the workload.
@@ -245,7 +251,7 @@ def search(inp: Inputs) -> Solution:
         cand = (full or fitting)[0]
     else:
         # Nothing fits: report the largest TP with the user's (or vLLM's default) settings.
-        cand = _evaluate(inp, layouts[-1], seqs, tokens, levels[0][1], levels[0][2])
+        cand = first[-1]
     dp_choice, ep_choice = _parallel_choices(inp, cand)
     spread = _spread_over_all(inp, cand, wide, levels, tokens)
     if spread:
@@ -263,7 +269,7 @@ def _spread_over_all(inp: Inputs, cand: Candidate, wide: list[Layout], levels: l
     """The data + expert parallel layout holding the most KV cache, with its reasons, when it holds
     DP_EP_KV_GAIN times what the tensor-parallel candidate (replicated over the GPUs) does, or fits where it does not."""
     arch, hw = inp.arch, inp.hw
-    spread = [c for c in _fitting(inp, wide, levels, tokens) if c.engine.max_model_len >= cand.engine.max_model_len]
+    spread = [c for c in _fitting(inp, wide, levels, tokens)[0] if c.engine.max_model_len >= cand.engine.max_model_len]
     if not spread:
         return None
     best = max(spread, key=_kv_tokens)
