@@ -56,10 +56,11 @@ class LatencyCaps:
     """Mean TPOT and TTFT (seconds) a caller needs the run to stay within: past either it is of no interest.
 
     The run stops (:meth:`Run.run` returns None) once the means are sure to
-    exceed one, whatever the rest does: each request still to finish gets a TPOT
-    of at least one step with a single decode, each still to sample its first
-    token a TTFT of at least the time it has already waited.  That bound holds
-    for a step cost that grows with its batch (the roofline's does).
+    exceed one, whatever the rest does: each token still to come takes at least
+    one step with a single decode (after the time the tokens already sampled
+    took), and each request still to sample its first token has a TTFT of at
+    least the time it has already waited.  That bound holds for a step cost that
+    grows with its batch (the roofline's does).
     """
 
     tpot_s: float = math.inf
@@ -176,15 +177,20 @@ class Run:
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
-        caps, out, first_t = self.caps, self.out, self.first_t
+        caps, out, first_t, state = self.caps, self.out, self.first_t, self.state
         assert caps is not None
         many = out > 1
         if many.any():
             fin = many & ~np.isnan(self.last_t)
             least_s = self.step_cost(1, 1, 0, 0)  # a decode of one sequence: no step with a decode is shorter
             tpot_sum = float(((self.last_t[fin] - first_t[fin]) / (out[fin] - 1)).sum())
-            if tpot_sum + (np.count_nonzero(many) - np.count_nonzero(fin)) * least_s > (
-                    caps.tpot_s * np.count_nonzero(many) * CAP_ROUNDING):
+            # A running request that has sampled some tokens ends no sooner than a least step per token still to come.
+            going = (state[_PROD] > 0) & (state[_PROD] < state[_OUT])
+            togo = state[_OUT, going] - state[_PROD, going]
+            tpot_sum += float(((self.r_last[going] - first_t[state[_ID, going]] + togo * least_s)
+                               / (state[_OUT, going] - 1)).sum())
+            rest = np.count_nonzero(many) - np.count_nonzero(fin) - np.count_nonzero(going)
+            if tpot_sum + rest * least_s > caps.tpot_s * np.count_nonzero(many) * CAP_ROUNDING:
                 return True
         sampled = ~np.isnan(first_t)
         waited = ~sampled & (self.send < math.inf)  # their first token comes after the last step's end
