@@ -213,6 +213,12 @@ class MemoryPlan:
         return min(self.stages, key=lambda s: s.kv.num_blocks(s.available.expected))
 
     @cached_property
+    def weights_overflow(self) -> bool:
+        """Some GPU's weights (with the user's overhead) alone fill its budget: no KV dtype, batch or graph
+        setting makes room (everything else only adds), unless the pool is pinned outside the budget."""
+        return self.stages[0].kv_pinned is None and any(s.weights + s.overhead >= s.budget for s in self.stages)
+
+    @cached_property
     def pinned_shortfall(self) -> float:
         """Bytes a pinned pool (--kv-cache-memory-bytes) overcommits the tightest GPU by; 0 when it fits."""
         if self.stages[0].kv_pinned is None:
