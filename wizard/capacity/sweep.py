@@ -90,7 +90,9 @@ def _keeps_up(base: PlanRequest, rate_per_s: float, slack: float = 1.0) -> bool:
 
 
 def with_replicas(request: PlanRequest, replicas: int) -> PlanRequest:
-    """The same deployment, ``replicas`` times over."""
+    """The same deployment, ``replicas`` times over (the request itself when it already is)."""
+    if request.hardware.replicas == replicas:
+        return request
     return request.model_copy(update={"hardware": request.hardware.model_copy(update={"replicas": replicas})})
 
 
