@@ -9,8 +9,8 @@ guessed from a parameter count; a config that lacks a needed key is an error.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, fields
+from functools import cache, cached_property
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
@@ -101,6 +101,15 @@ class Architecture:
     multimodal: bool
     # Not part of equality or the hash: architectures key caches of per-layer tensors.
     quantization_config: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        """The compared fields' hash, computed once: architectures key the per-layer caches every sweep
+        candidate asks (hashing ~30 fields and a tuple per layer each time cost more than the lookups)."""
+        return hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare))
 
     @property
     def attention(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, kv_heads_per_rank
@@ -82,17 +83,24 @@ class KvLayout:
     def bytes_for_requests(self, requests: int, tokens: int) -> int:
         return requests * self.blocks_per_request(tokens) * self.bytes_per_block
 
+    @cached_property
+    def _request_shape(self) -> tuple[int, int, int, int]:
+        """(blocks of a one-token request, full-attention groups, the knee: the longest sliding window plus the
+        tokens in flight, blocks the sliding groups hold past it), for :meth:`max_tokens_per_request`."""
+        sliding = [g for g in self.groups if g.kind == "sliding" and g.window]
+        knee = max((g.window - 1 + self.in_flight_tokens for g in sliding), default=0)
+        return (self.blocks_per_request(1), len(self.groups) - len(sliding), knee,
+                sum(g.blocks_for(knee, self.block_size, self.in_flight_tokens) for g in sliding))
+
     def max_tokens_per_request(self, num_blocks: int, requests: int, limit: int) -> int:
         """Longest request length (<= limit) such that ``requests`` of them fit in the pool."""
-        if requests * self.blocks_per_request(1) > num_blocks:
+        one, full, knee, sliding_at_knee = self._request_shape
+        if requests * one > num_blocks:
             return 0
         # Past the longest sliding window (plus the tokens in flight) a sliding group holds a fixed number of
         # blocks and every other group cdiv(tokens, block_size): whole blocks per request in closed form (the
         # bisection below finds the same, ~20 times slower; the planner asks for every candidate).
-        sliding = [g for g in self.groups if g.kind == "sliding" and g.window]
-        full = len(self.groups) - len(sliding)
-        knee = max((g.window - 1 + self.in_flight_tokens for g in sliding), default=0)
-        spare = num_blocks // requests - sum(g.blocks_for(knee, self.block_size, self.in_flight_tokens) for g in sliding)
+        spare = num_blocks // requests - sliding_at_knee
         if full and spare // full * self.block_size >= knee:
             return max(1, min(limit, spare // full * self.block_size))
         lo, hi = 1, limit if not full else min(limit, knee)
@@ -195,6 +203,7 @@ def _groups(kinds: list[str], window: int | None) -> tuple[int, tuple[KvGroup, .
     return group_size, tuple(groups)
 
 
+@cache
 def layout(
     arch: Architecture,
     layers: range,
@@ -204,7 +213,8 @@ def layout(
     in_flight_tokens: int,
     fragmentation_factor: float = 1.0,
 ) -> KvLayout:
-    """The KV layout of one GPU holding ``layers`` of the model at tensor parallelism ``tp``."""
+    """The KV layout of one GPU holding ``layers`` of the model at tensor parallelism ``tp`` (kept: a sweep's
+    candidates share a few dozen)."""
     elements = arch.kv_elements_per_token_layer
     if not arch.mla:
         elements = 2 * kv_heads_per_rank(arch, tp) * arch.head_dim
