@@ -8,6 +8,7 @@ serve command is rendered from that same block.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from wizard.catalog.gpus import GpuSpec
@@ -101,8 +102,9 @@ def dtype(user: str, arch: Architecture, gpu: GpuSpec) -> Choice:
     return Choice(config_dtype, "checkpoint", f"the checkpoint's torch_dtype ({arch.torch_dtype}); passed as --dtype auto")
 
 
-def valid_tp_sizes(arch: Architecture, fmt: WeightFormat, max_gpus: int) -> list[int]:
-    """TP sizes vLLM accepts for this model, up to ``max_gpus``.
+@cache
+def valid_tp_sizes(arch: Architecture, fmt: WeightFormat, max_gpus: int) -> tuple[int, ...]:
+    """TP sizes vLLM accepts for this model, up to ``max_gpus`` (kept: every sweep candidate asks twice).
 
     Attention heads must split evenly; KV heads must split evenly or be
     replicated evenly; MLP and expert widths must split evenly; for
@@ -121,7 +123,7 @@ def valid_tp_sizes(arch: Architecture, fmt: WeightFormat, max_gpus: int) -> list
         if fmt.group_size and any((w // tp) % fmt.group_size for w in widths):
             continue
         sizes.append(tp)
-    return sizes
+    return tuple(sizes)
 
 
 def check_tp(tp: int, arch: Architecture, fmt: WeightFormat) -> None:

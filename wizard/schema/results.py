@@ -6,6 +6,7 @@ Every face's JSON for these is ``model_dump``; every field is described once her
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
@@ -24,8 +25,16 @@ class ResultModel(BaseModel):
     def _derived_are_not_inputs(cls, data: Any) -> Any:
         """A dumped result validates again: its computed fields are read back as what they are, derived."""
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+            derived = _derived(cls)
+            if not derived.isdisjoint(data):
+                return {k: v for k, v in data.items() if k not in derived}
         return data
+
+
+@cache
+def _derived(model: type[BaseModel]) -> frozenset[str]:
+    """A result model's computed fields (kept: every row of a sweep is validated)."""
+    return frozenset(model.model_computed_fields)
 
 
 # ------------------------------------------------------------------ capacity planning
