@@ -192,12 +192,12 @@ def _screened(base: PlanRequest, request: PlanRequest, price: Price,
     target = fleet_target(base)
     model, dp = step_model(inp, cand), cand.engine.dp
     # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
-    rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp), 0.0)
+    rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp))
     per_replica = dp * rated.max_request_rate_per_s
     replicas = replicas_for(target, per_replica) if target and per_replica > 0 else 1
     if replicas > 1:
-        rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp * replicas), 0.0)
-    figures = (rated.itl_ms[1], rated.ttft_ms[1], rated.output_tokens_per_s[1] * dp * replicas,
+        rated = screen.estimate(model, cand.engine, cand.memory, screen_workload(base, dp * replicas))
+    figures = (rated.itl_ms, rated.ttft_ms, rated.output_tokens_per_s * dp * replicas,
                rated.max_request_rate_per_s * dp * replicas)
     if misses(base.targets, *figures, slack=SCREEN_SLACK):
         return "misses targets"

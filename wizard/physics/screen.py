@@ -12,7 +12,7 @@ to the simulation) or a burst of N prompts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from wizard.physics.memory import Engine, MemoryPlan
 from wizard.physics.perf import StepModel, pipeline_seconds
@@ -39,28 +39,22 @@ class Operating:
     output_tokens_per_s: float
 
 
-@dataclass
-class PerfResult:
-    prefill_tokens_per_s: float
-    decode_tokens_per_s: float  # per sequence
-    itl_ms: tuple[float, float, float]
-    ttft_ms: tuple[float, float, float]
-    output_tokens_per_s: tuple[float, float, float]
-    request_throughput_per_s: tuple[float, float, float]
+@dataclass(frozen=True)
+class Screened:
+    """A candidate's expected figures under the workload: what the sweep screens it by."""
+
+    itl_ms: float  # mean time per output token
+    ttft_ms: float
+    output_tokens_per_s: float
     max_request_rate_per_s: float
-    batch: float
-    saturated: bool
-    assumptions: list[str] = field(default_factory=list)
 
 
-def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> tuple[int, str]:
-    """Sequences that can run at once: max_num_seqs, or the KV pool at the average context."""
+def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> int:
+    """Sequences that can run at once: max_num_seqs, or what the KV pool holds at the average context."""
     layout = memory.limiting.kv
     avg_ctx = wl.prompt_tokens + wl.gen_tokens // 2
     kv_cap = memory.num_blocks // max(layout.blocks_per_request(max(avg_ctx, 1)), 1)
-    if kv_cap < engine.max_num_seqs:
-        return max(kv_cap, 1), f"the KV pool, which holds about {kv_cap} sequences at the average context of {avg_ctx:,} tokens"
-    return engine.max_num_seqs, f"max_num_seqs ({engine.max_num_seqs})"
+    return max(kv_cap, 1) if kv_cap < engine.max_num_seqs else engine.max_num_seqs
 
 
 def _decode_ctx(wl: Workload) -> float:
@@ -158,53 +152,21 @@ def _open_loop(model: StepModel, engine: Engine, wl: Workload, cap: int, rate: f
     return Operating(decode, step, ttft, min(rate, max_rate) * wl.gen_tokens)
 
 
-def _triple(values: list[float], half: float) -> tuple[float, float, float]:
-    """(low, expected, high): the first value is expected; the range covers all with a margin."""
-    return min(values) * (1 - half), values[0], max(values) * (1 + half)
-
-
-def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload, half: float) -> PerfResult:
-    """Performance of the plan under the workload, each figure as (low, expected, high)."""
-    cap, cap_reason = _capacity(engine, memory, wl)
+def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload) -> Screened:
+    """The plan's expected figures under the workload."""
+    cap = _capacity(engine, memory, wl)
     max_rate = _max_rate(model, engine, wl, cap)
-    notes = [f"running batch capped by {cap_reason}"]
-    saturated = False
     if wl.request_rate:
-        saturated = wl.request_rate >= max_rate
-        ops = [_open_loop(model, engine, wl, cap, wl.request_rate, max_rate)]
-        notes.append(f"Poisson arrivals at {wl.request_rate:g} requests/s ({wl.request_rate / max_rate:.0%} of the {max_rate:.2f}/s the plan sustains)")
-        if saturated:
-            notes.append("the request rate exceeds what the plan sustains: the queue and TTFT grow for as long as the load lasts")
+        op = _open_loop(model, engine, wl, cap, wl.request_rate, max_rate)
     else:
         requests = wl.burst or wl.concurrency or 1
         in_flight = min(wl.concurrency or requests, requests)
         running = min(in_flight, cap)
-        saturated = in_flight > cap
-        waves = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
-        steady = _steady_closed(model, engine, wl, running, in_flight - running)
-        # The simulation starts a closed loop's clients at random phases of a request's life (measured
-        # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
-        # A burst's prompts all arrive together: they wait for their wave's prefill.
-        ttft_s = waves.ttft_s if wl.burst else steady.ttft_s
-        ops = [Operating(waves.batch, waves.tpot_s, ttft_s, waves.output_tokens_per_s), waves, steady]
-        notes.append(f"{requests} prompts sent at once" if wl.burst else f"closed loop with {in_flight} requests in flight")
-        notes.append("requests of equal length stay in step (waves of prefill then decode); varied lengths would smooth "
-                     "TTFT and throughput towards the steady state, which bounds the range")
-        if saturated:
-            notes.append(f"{in_flight - running} requests wait for a slot: their wait is part of TTFT")
-    op = ops[0]
-    output = _triple([o.output_tokens_per_s for o in ops], half)
-    prefill_step = pipeline_seconds(model, model.step_time(0, engine.max_num_batched_tokens, 0, min(wl.prompt_tokens, engine.max_num_batched_tokens) / 2),
-                             engine.max_num_batched_tokens)
-    return PerfResult(
-        prefill_tokens_per_s=engine.max_num_batched_tokens / prefill_step,
-        decode_tokens_per_s=1 / op.tpot_s,
-        itl_ms=_triple([o.tpot_s * 1000 for o in ops], half),
-        ttft_ms=_triple([o.ttft_s * 1000 for o in ops], min(2 * half, 0.9)),
-        output_tokens_per_s=output,
-        request_throughput_per_s=tuple(v / wl.gen_tokens for v in output),  # type: ignore[arg-type]
-        max_request_rate_per_s=max_rate,
-        batch=op.batch,
-        saturated=saturated,
-        assumptions=notes,
-    )
+        op = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
+        if not wl.burst:
+            # The simulation starts a closed loop's clients at random phases of a request's life (measured
+            # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
+            # A burst's prompts all arrive together: they wait for their wave's prefill.
+            op = replace(op, ttft_s=_steady_closed(model, engine, wl, running, in_flight - running).ttft_s)
+    return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=op.ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
+                    max_request_rate_per_s=max_rate)
