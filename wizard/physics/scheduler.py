@@ -141,6 +141,7 @@ class Run:
         self.line: list[tuple[float, int, int, float, int]] = []
         self.prev_start = self.prev_end = self.sched_t = 0.0
         self.caps = caps
+        self.stop_at = n + 1  # a completion count the run stops at (finish_times), as a checkpoint
         self.next_check = -(-n // CAP_CHECKS) if caps else n + 1
 
     def run(self) -> SimResult | None:
@@ -155,13 +156,13 @@ class Run:
 
     def _advance(self, count: int) -> bool:
         """Step until ``count`` requests have completed; False as soon as the run is sure to exceed its caps."""
-        stop = count if count < self.n else self.n + 1  # a checkpoint: the fold stops there too
-        self.next_check = min(self.next_check, stop)
+        self.stop_at = count if count < self.n else self.n + 1  # a checkpoint: the fold stops there too
+        self.next_check = min(self.next_check, self.stop_at)
         while self.finished < count:
             if self.finished >= self.next_check:
                 if self._beyond_caps():
                     return False
-                self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), stop)
+                self._checked()
             self._arrive_and_release()
             if not self.state.shape[1] and not self.waiting:
                 self.sched_t = self._next_time()
@@ -175,26 +176,37 @@ class Run:
                 self._fold(steady)
         return True
 
+    def _checked(self) -> None:
+        """A check found the run within its caps: the next one comes CAP_CHECKS-th of the run later."""
+        self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), self.stop_at)
+
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
-        caps, out, first_t, state = self.caps, self.out, self.first_t, self.state
+        state = self.state
+        going = (state[_PROD] > 0) & (state[_PROD] < state[_OUT])
+        return self._exceeds(self.last_t, state[_ID, going], self.r_last[going], state[_OUT, going] - state[_PROD, going],
+                             self.prev_end)
+
+    def _exceeds(self, last_t: np.ndarray, going: np.ndarray, going_last_s: np.ndarray, going_togo: np.ndarray,
+                 now: float) -> bool:
+        """Whether the means will exceed a cap: ``last_t`` the last token of every finished request (nan for the
+        others), ``going`` the requests that sampled some tokens but not all, with their last token's time and
+        tokens still to come; ``now`` the end of the last step."""
+        caps, out, first_t = self.caps, self.out, self.first_t
         assert caps is not None
         many = out > 1
         if many.any():
-            fin = many & ~np.isnan(self.last_t)
+            fin = many & ~np.isnan(last_t)
             least_s = self.step_cost(1, 1, 0, 0)  # a decode of one sequence: no step with a decode is shorter
-            tpot_sum = float(((self.last_t[fin] - first_t[fin]) / (out[fin] - 1)).sum())
+            tpot_sum = float(((last_t[fin] - first_t[fin]) / (out[fin] - 1)).sum())
             # A running request that has sampled some tokens ends no sooner than a least step per token still to come.
-            going = (state[_PROD] > 0) & (state[_PROD] < state[_OUT])
-            togo = state[_OUT, going] - state[_PROD, going]
-            tpot_sum += float(((self.r_last[going] - first_t[state[_ID, going]] + togo * least_s)
-                               / (state[_OUT, going] - 1)).sum())
-            rest = np.count_nonzero(many) - np.count_nonzero(fin) - np.count_nonzero(going)
+            tpot_sum += float(((going_last_s - first_t[going] + going_togo * least_s) / (out[going] - 1)).sum())
+            rest = np.count_nonzero(many) - np.count_nonzero(fin) - len(going)
             if tpot_sum + rest * least_s > caps.tpot_s * np.count_nonzero(many) * CAP_ROUNDING:
                 return True
         sampled = ~np.isnan(first_t)
         waited = ~sampled & (self.send < math.inf)  # their first token comes after the last step's end
-        ttft_sum = float((first_t[sampled] - self.send[sampled]).sum() + (self.prev_end - self.send[waited]).clip(0).sum())
+        ttft_sum = float((first_t[sampled] - self.send[sampled]).sum() + (now - self.send[waited]).clip(0).sum())
         return ttft_sum > caps.ttft_s * self.n * CAP_ROUNDING
 
     def _dispatch(self, now: float) -> None:
@@ -396,7 +408,7 @@ class Run:
         order = np.argsort(togo, kind="stable")
         cols, togo = cols[order], togo[order]
         first = state[_COMP, cols]
-        lasts, firsts = togo.tolist(), first.tolist()
+        lasts, firsts, col_of = togo.tolist(), first.tolist(), cols.tolist()
         # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
         joined = Joined([], [], [], [], [])
         new_ids: list[int] = []
@@ -431,6 +443,23 @@ class Run:
         end = prev_end
         run_left = lasts[0] - 1 if steady else 0  # steps left in the step loop's current run of decodes
         run_from = 0
+        # A capped run checks its means inside the fold: the requests of the columns, and those that left.
+        caps = self.caps is not None
+        rid_at = state[_ID].tolist() if caps else []
+        gone: list[int] = []
+        gone_s: list[float] = []
+
+        def rid_of(col: int) -> int:
+            return rid_at[col] if col < width else new_ids[col - width]
+
+        def beyond_caps() -> bool:
+            """The caps check of the step loop on the requests as they stand after this step."""
+            last_t = self.last_t.copy()
+            last_t[gone] = gone_s
+            going = [rid_at[c] for c in col_of[nxt:]] + [rid_of(joined.cols[f]) for _, f in join_heap]
+            togo = [last - done for last in lasts[nxt:]] + [last - done for last, _ in join_heap]
+            return self._exceeds(last_t, np.array(going, dtype=np.int64), np.full(len(going), end),
+                                 np.array(togo, dtype=np.int64), end)
 
         def close_run() -> None:
             """The step loop's run of decodes stops before this step: its point."""
@@ -466,6 +495,9 @@ class Run:
             finishing += 1
             tokens = c0 + done
             pending.append((end, col, blocks.held(tokens, tokens - 1)))
+            if caps:
+                gone.append(rid_of(col))
+                gone_s.append(end)
 
         while decoders:
             now = prev_start if is_async else prev_end
@@ -523,7 +555,7 @@ class Run:
             done += 1
             finishing = 0
             while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
-                leave(firsts[nxt], int(cols[nxt]))
+                leave(firsts[nxt], col_of[nxt])
                 nxt += 1
             while join_heap and join_heap[0][0] == done:
                 f = heappop(join_heap)[1]
@@ -550,7 +582,12 @@ class Run:
                 for _ in range(min(finishing, n - self.next_send)):  # bench's semaphore lets the next ones go
                     self._dispatch(end)
                 horizon = self._horizon()
-                checkpoint = self.finished >= self.next_check
+                if self.finished >= self.next_check:
+                    # The fold stops at the completion count the run stops at, or where its means exceed a cap
+                    # (the step loop then checks them on the written-back state and stops the run).
+                    checkpoint = self.finished >= self.stop_at or not caps or beyond_caps()
+                    if not checkpoint:
+                        self._checked()
             if prefilled or finishing:
                 gate = self._head_gate(seated, decoders)
             if run_left:
