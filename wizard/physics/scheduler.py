@@ -616,11 +616,11 @@ class Run:
         """WAITING requests admitted behind ``scheduled`` tokens of running requests: (request, chunk, blocks).
 
         None when one of them is a preempted request (its recompute's first token
-        is not its first)."""
+        is not its first): preempted requests go back to the head of WAITING, so the head is one if any is."""
         engine = self.engine
         admitted, _, _ = admit(self.waiting, self.w_target, self.blocks, engine.max_num_seqs - seated,
                                engine.max_num_batched_tokens - scheduled, free, True)
-        return None if any(self.w_prod[rid] for rid, _, _ in admitted) else admitted
+        return None if admitted and self.w_prod[admitted[0][0]] else admitted
 
     def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: Prefill | None,
                     ends: np.ndarray, prev_start: float, prev_end: float) -> None:
