@@ -12,7 +12,7 @@ to the simulation) or a burst of N prompts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from wizard.physics.memory import Engine, MemoryPlan
 from wizard.physics.perf import StepModel, pipeline_seconds
@@ -158,15 +158,15 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
     max_rate = _max_rate(model, engine, wl, cap)
     if wl.request_rate:
         op = _open_loop(model, engine, wl, cap, wl.request_rate, max_rate)
+        ttft_s = op.ttft_s
     else:
         requests = wl.burst or wl.concurrency or 1
         in_flight = min(wl.concurrency or requests, requests)
         running = min(in_flight, cap)
         op = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
-        if not wl.burst:
-            # The simulation starts a closed loop's clients at random phases of a request's life (measured
-            # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
-            # A burst's prompts all arrive together: they wait for their wave's prefill.
-            op = replace(op, ttft_s=_steady_closed(model, engine, wl, running, in_flight - running).ttft_s)
-    return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=op.ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
+        # The simulation starts a closed loop's clients at random phases of a request's life (measured
+        # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
+        # A burst's prompts all arrive together: they wait for their wave's prefill.
+        ttft_s = op.ttft_s if wl.burst else _steady_closed(model, engine, wl, running, in_flight - running).ttft_s
+    return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate)
