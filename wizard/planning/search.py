@@ -8,6 +8,7 @@ competes with tensor parallelism and wins when it holds much more KV cache.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from wizard.errors import WizardError
 from wizard.physics import quant
@@ -49,10 +50,11 @@ class Candidate:
     enforce_eager: Choice
 
 
-def _engine(inp: Inputs, layout: Layout, kv_dtype: str, seqs: int, tokens: int, eager: bool) -> Engine:
+def _engine_settings(inp: Inputs, layout: Layout, kv_dtype: str, seqs: int, tokens: int, eager: bool) -> dict[str, Any]:
+    """An Engine's fields but max_model_len, which the memory plan does not read and its result resolves."""
     arch, gpu, rel = inp.arch, inp.hw.gpu, inp.rel
     dtype_bytes = quant.dtype_bytes(inp.dtype.value)
-    return Engine(
+    return dict(
         tp=layout.tp,
         pp=layout.pp,
         dp=layout.dp,
@@ -60,7 +62,6 @@ def _engine(inp: Inputs, layout: Layout, kv_dtype: str, seqs: int, tokens: int, 
         dtype_bytes=dtype_bytes,
         kv_bytes=kv_dtype_bytes(kv_dtype, dtype_bytes),
         block_size=block_size_for(arch, gpu),
-        max_model_len=arch.max_model_len,
         max_num_seqs=seqs,
         max_num_batched_tokens=tokens,
         gpu_memory_utilization=inp.util.value,
@@ -114,14 +115,15 @@ def _longest(memory: MemoryPlan, which: str, limit: int) -> int:
 
 def _evaluate(inp: Inputs, layout: Layout, seqs: Choice, tokens: Choice, kv: Choice, eager: Choice) -> Candidate:
     arch, request = inp.arch, inp.request
-    engine = _engine(inp, layout, kv.value, seqs.value, tokens.value, eager.value)
-    memory = plan_memory(arch, inp.fmt, engine, inp.hw.gpu.cuda_total_gib, inp.extra_params, inp.params_scale)
+    settings = _engine_settings(inp, layout, kv.value, seqs.value, tokens.value, eager.value)
+    memory = plan_memory(arch, inp.fmt, Engine(**settings, max_model_len=arch.max_model_len), inp.hw.gpu.cuda_total_gib,
+                         inp.extra_params, inp.params_scale)
     wl = request.workload
     context = wl.prompt_tokens + wl.gen_tokens
     length = _max_model_len(memory, arch, request.model.max_model_len, context)
     resolved_len = length.value if isinstance(length.value, int) else max(
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
-    engine = replace(engine, max_model_len=resolved_len)
+    engine = Engine(**settings, max_model_len=resolved_len)
     # The load balancer spreads requests over the replicas, each API server over its engines.
     per_engine = -(-wl.requests_at_once // (layout.dp * request.hardware.replicas))
     verdict = judge(memory, resolved_len, arch.max_model_len, context, per_engine, request.policy.headroom_gb,
