@@ -27,7 +27,7 @@ from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, moe_layers_in
 from wizard.physics.memory import Engine, MemoryPlan
 from wizard.physics.params import kind_tensors, layer_tensors
-from wizard.physics.quant import WeightFormat
+from wizard.physics.quant import Mxfp4Kernel, WeightFormat
 
 # ---- efficiency factors, calibrated on ../shared/truth/vllm_perf_results.csv
 # (benchmarks/perf_accuracy.py prints the fit); starting values from
@@ -184,7 +184,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     heads = math.ceil(arch.num_heads / engine.tp)
     head_dim = arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
     kv_per_token = stage.kv.page_bytes / stage.kv.block_size * len(layers)
-    sliding = sum(1 for i in layers if arch.layer_kinds[i] == "sliding") / max(len(layers), 1)
+    sliding = _sliding_share(arch, layers)
     w8a8 = fmt.act_bits == 8 and gpu.fp8_native and fmt.kind == "float"
     bf16_peak = (gpu.bf16_tflops or 100.0) * 1e12
     peak = (gpu.fp8_tflops or bf16_peak / 1e12) * 1e12 if w8a8 else bf16_peak
@@ -231,8 +231,22 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
 
 def _expert_bytes_per_layer(arch: Architecture, fmt: WeightFormat, engine: Engine, layer: int) -> float:
     """Bytes of one MoE layer's experts on one GPU (sliced or whole, as the MoE group splits them)."""
-    return sum(fmt.tensor_bytes(t, layer, engine.dtype_bytes, engine.mxfp4_kernel)
-               for t in layer_tensors(arch, layer, engine.tp, engine.moe_ranks, engine.expert_parallel) if t.kind == "expert")
+    return _expert_bytes(arch, fmt, engine.tp, engine.dtype_bytes, engine.mxfp4_kernel, engine.moe_ranks,
+                         engine.expert_parallel, layer)
+
+
+@cache
+def _expert_bytes(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: int, kernel: Mxfp4Kernel, moe_ranks: int,
+                  whole_experts: bool, layer: int) -> float:
+    """_expert_bytes_per_layer, kept: a sweep's candidates share a few dozen splits."""
+    return sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel)
+               for t in layer_tensors(arch, layer, tp, moe_ranks, whole_experts) if t.kind == "expert")
+
+
+@cache
+def _sliding_share(arch: Architecture, layers: range) -> float:
+    """The share of a stage's layers that attend over a sliding window (kept: every candidate asks)."""
+    return sum(1 for i in layers if arch.layer_kinds[i] == "sliding") / max(len(layers), 1)
 
 
 @cache
