@@ -128,15 +128,19 @@ def candidates(base: PlanRequest, gpus: Iterable[GpuSpec], per_node: Iterable[in
     fmt = quant.resolve(quant.from_checkpoint(arch.quantization_config), base.model.quantization)
     quantized = fmt.kind != "none"
     parsed: dict[tuple[str | None, str], PlanRequest] = {}
+    hardware_of: dict[tuple[object, ...], HardwareSection] = {}
 
     def request(values: dict[str, object]) -> PlanRequest:
-        """parse_request(values), the hardware section alone validated once a request with the same model section is."""
+        """parse_request(values), the hardware section alone validated once a request with the same model section
+        is (and once for the weight and KV formats that share it)."""
         key = (values["quantization"], values["kv_cache_dtype"])  # the only model fields candidates vary
         if key not in parsed:
             parsed[key] = parse_request(values)
             return parsed[key]
-        hardware = HardwareSection.model_validate({name: values[name] for name in HardwareSection.model_fields})
-        return parsed[key].model_copy(update={"hardware": hardware})
+        fields = tuple(values[name] for name in HardwareSection.model_fields)
+        if fields not in hardware_of:
+            hardware_of[fields] = HardwareSection.model_validate(dict(zip(HardwareSection.model_fields, fields)))
+        return parsed[key].model_copy(update={"hardware": hardware_of[fields]})
 
     out = []
     for gpu in gpus:
