@@ -59,8 +59,21 @@ def stats(samples: np.ndarray | WeightedSamples) -> Stats:
         return Stats(samples.mean(), samples.percentile(50), samples.percentile(90), samples.percentile(99))
     if not len(samples):
         return Stats(0.0, 0.0, 0.0, 0.0)
-    p50, p90, p99 = np.percentile(samples, [50, 90, 99])
-    return Stats(float(np.mean(samples)), float(p50), float(p90), float(p99))
+    ordered = np.sort(samples)
+    return Stats(float(np.mean(samples)), *(_linear_percentile(ordered, q) for q in (50, 90, 99)))
+
+
+def _linear_percentile(ordered: np.ndarray, q: float) -> float:
+    """numpy.percentile(samples, q) of the sorted samples, its default 'linear' method step for step (the same
+    float64 operations, so the same bits): numpy's own imports numpy.ma on first use, 80 ms of every cold start."""
+    n = len(ordered)
+    virtual = (n - 1) * (q / 100)
+    if virtual >= n - 1:
+        return float(ordered[-1])
+    below = math.floor(virtual)
+    gamma = virtual - below
+    a, b = float(ordered[below]), float(ordered[below + 1])
+    return b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma
 
 
 @dataclass(frozen=True, eq=False)

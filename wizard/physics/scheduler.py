@@ -704,7 +704,8 @@ def _timeline(line: list[tuple[float, int, int, float, int]]) -> Timeline:
     rows = np.array(line, dtype=np.float64).reshape(-1, 5)
     if len(rows) > TIMELINE_POINTS:
         marks = np.linspace(rows[0, 0], rows[-1, 0], TIMELINE_POINTS)
-        pick = np.unique(np.minimum(np.searchsorted(rows[:, 0], marks), len(rows) - 1))
+        near = np.minimum(np.searchsorted(rows[:, 0], marks), len(rows) - 1)  # non-decreasing: the marks are sorted
+        pick = near[np.diff(near, prepend=-1) > 0]  # each once (np.unique would import numpy.ma: 80 ms cold)
         rows = rows[pick]
     return Timeline(rows[:, 0], rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3],
                     rows[:, 4].astype(np.int64))
