@@ -5,8 +5,9 @@ Each model is swept over every catalog GPU (the ones without a bundled price
 get a placeholder price, so the whole catalog is enumerated) x GPUs per node
 x nodes x weight format x KV dtype, with an ITL target.  Each model runs in a
 fresh interpreter so the first ("cold") sweep pays for every cache a
-dashboard session would also have to fill, RUNS times (the median run is shown:
-this machine's timings stray 30-50% from run to run); a second sweep in the same
+dashboard session would also have to fill, RUNS times: the median run is shown,
+and the best one beside it ('best /s'), because this machine's timings stray
+30-50% from run to run and noise only ever slows a run; a second sweep in the same
 process shows the warm speed; 'screen /s' is the planning and analytic screen of every
 candidate alone, 'sim s' the simulation that verifies the cheapest ('sims' rows listed as simulated).  Target: at least 2,000 configurations per second, so
 the Compare page answers in under a second: its server time per rerun (model
@@ -26,7 +27,7 @@ import time
 MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "mistralai/Mixtral-8x7B-Instruct-v0.1",
           "Qwen/Qwen3-235B-A22B-FP8", "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-120b", "meta-llama/Llama-3.1-405B-Instruct"]
 TARGET_PER_S = 2000
-RUNS = 3
+RUNS = 5
 
 ONE_MODEL = r"""
 import json, sys, time
@@ -71,21 +72,27 @@ def page_seconds() -> list[float]:
 
 
 def main() -> int:
-    print(f"{'model':<40} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'screen /s':>9} "
+    print(f"{'model':<40} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'best /s':>8} {'screen /s':>9} "
           f"{'sim s':>6} {'sims':>4} {'warm s':>7} {'warm /s':>8}")
-    slowest = slowest_screen = float("inf")
+    slowest = slowest_best = slowest_screen = float("inf")
     for model in MODELS:
         runs = [json.loads(subprocess.run([sys.executable, "-c", ONE_MODEL, model], capture_output=True, text=True,
                                           check=True).stdout.strip().splitlines()[-1]) for _ in range(RUNS)]
-        cold, warm = sorted(runs, key=lambda run: run[0]["seconds"])[RUNS // 2]
+        ranked = sorted(runs, key=lambda run: run[0]["seconds"])
+        cold, warm = ranked[RUNS // 2]
         rate_cold, rate_warm = cold["candidates"] / cold["seconds"], warm["candidates"] / warm["seconds"]
+        rate_best = ranked[0][0]["candidates"] / ranked[0][0]["seconds"]
+        slowest_best = min(slowest_best, rate_best)
         screen_rate = cold["candidates"] / cold["screen_s"]
         slowest, slowest_screen = min(slowest, rate_cold), min(slowest_screen, screen_rate)
         print(f"{model:<40} {cold['candidates']:>10} {cold['fitting']:>8} {cold['seconds']:>7.3f} {rate_cold:>8.0f} "
-              f"{screen_rate:>9.0f} {cold['simulation_s']:>6.2f} {cold['simulated']:>4} {warm['seconds']:>7.3f} {rate_warm:>8.0f}")
-    verdict = "meets" if slowest >= TARGET_PER_S else "MISSES"
-    print(f"\nslowest cold sweep: {slowest:.0f} configurations/s, whole sweep ({verdict} the {TARGET_PER_S}/s target); "
-          f"the screen alone: {slowest_screen:.0f}/s, the rest is the simulation of the cheapest survivors")
+              f"{rate_best:>8.0f} {screen_rate:>9.0f} {cold['simulation_s']:>6.2f} {cold['simulated']:>4} {warm['seconds']:>7.3f} {rate_warm:>8.0f}")
+    def verdict(rate: float) -> str:
+        return "meets" if rate >= TARGET_PER_S else "MISSES"
+
+    print(f"\nslowest cold sweep: {slowest:.0f} configurations/s as the median of {RUNS} runs ({verdict(slowest)} the "
+          f"{TARGET_PER_S}/s target), {slowest_best:.0f}/s as the best ({verdict(slowest_best)} it); the screen alone: "
+          f"{slowest_screen:.0f}/s, the rest is the simulation of the cheapest survivors")
     times = page_seconds()
     print(f"Compare page reruns after a change ({len(times)}): median {statistics.median(times) * 1000:.0f} ms, "
           f"max {max(times) * 1000:.0f} ms (target: under 1 s)")
