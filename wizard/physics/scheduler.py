@@ -444,8 +444,8 @@ class Run:
         run_left = lasts[0] - 1 if steady else 0  # steps left in the step loop's current run of decodes
         run_from = 0
         # A capped run checks its means inside the fold: the requests of the columns, and those that left.
-        caps = self.caps is not None
-        rid_at = state[_ID].tolist() if caps else []
+        capped = self.caps is not None
+        rid_at = state[_ID].tolist() if capped else []
         gone: list[int] = []
         gone_s: list[float] = []
 
@@ -495,7 +495,7 @@ class Run:
             finishing += 1
             tokens = c0 + done
             pending.append((end, col, blocks.held(tokens, tokens - 1)))
-            if caps:
+            if capped:
                 gone.append(rid_of(col))
                 gone_s.append(end)
 
@@ -585,7 +585,7 @@ class Run:
                 if self.finished >= self.next_check:
                     # The fold stops at the completion count the run stops at, or where its means exceed a cap
                     # (the step loop then checks them on the written-back state and stops the run).
-                    checkpoint = self.finished >= self.stop_at or not caps or beyond_caps()
+                    checkpoint = self.finished >= self.stop_at or not capped or beyond_caps()
                     if not checkpoint:
                         self._checked()
             if prefilled or finishing:
@@ -599,7 +599,7 @@ class Run:
                 if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
                     soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
                     run_left, run_from = int(soonest) - done - 1, done
-            if checkpoint:  # a capped run checks its means: the step loop goes on from here
+            if checkpoint:  # the run stops here, or its means exceed a cap: the step loop checks them
                 break
         if run_left:
             close_run()
