@@ -68,10 +68,10 @@ API_WORK_HIGH_S = 14e-3
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
-# Simulated runs (and saturated runs' rates) kept for reuse: a sweep checks a row's run before its report needs it, and the Compare
-# page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few arrays of one value per
-# request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the sweeps in
-# benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
+# Simulated runs (and saturated runs' rates) kept for reuse: a sweep checks a row's run before its report
+# needs it, and the Compare page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few
+# arrays of one value per request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the
+# sweeps in benchmarks/sweep_speed.py, so at most ~130 MB kept; a sweep simulates up to ~80 runs.
 KEPT_RUNS = 128
 _Kept = SimResult | float  # a run, or the sustainable rate measured on a saturated one
 _KEPT: OrderedDict[tuple, _Kept] = OrderedDict()
@@ -233,7 +233,7 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
     saturated = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count * n_engines, request_rate=math.inf,
                         max_concurrency=width * n_engines)
-    run, limits, model, n_engines = _prepared(inp, cand, saturated)
+    run, limits, model, _ = _prepared(inp, cand, saturated)
     first, last = (int(q * (count * n_engines - 1)) for q in STEADY_QUANTILES)
     rate = _kept(("rate", run, limits, model, n_engines), lambda: _steady_rate(
         finish_times(run, limits, partial(perf.step_seconds, model), last // n_engines + 1, engines=n_engines),
