@@ -225,8 +225,8 @@ def _fitting(inp: Inputs, layouts: list[Layout], levels: list[tuple[Choice, Choi
     fitting = [c for c in first if c.verdict.fits]
     # When even the last level (every relaxation at once) fits nothing, the ones between cannot either; and
     # none can where the weights alone overflow.
-    relaxable = not all(c.memory.weights_overflow for c in first)
-    if not fitting and len(levels) > 1 and relaxable and fits_at(levels[-1]):
+    if (not fitting and len(levels) > 1 and not all(c.memory.weights_overflow for c in first)
+            and fits_at(levels[-1])):
         for level in levels[1:]:
             fitting = fits_at(level)
             if fitting:
