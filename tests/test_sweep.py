@@ -5,7 +5,7 @@ import json
 import pytest
 
 from wizard.capacity.prices import parse_overrides, price_of, providers
-from wizard.capacity.sweep import candidates, sweep
+from wizard.capacity.sweep import VERIFIED_ROWS, candidates, sweep
 from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
@@ -194,3 +194,13 @@ def test_gpus_per_node_list_must_be_numbers(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["sweep", "--model", LLAMA_70B, "--gpus-per-node", "two"])
     assert exc.value.code == 2
+
+
+def test_the_rows_ranked_cheapest_are_all_simulated():
+    """Simulated figures can rank a verified fleet below one the screen rated (a lower sustained rate, more
+    replicas): the cheapest rows the sweep lists, the ones a plan is built for, are simulated all the same.
+    Qwen3-235B at 20 requests/s once listed a screen-only RTX 6000 Ada fleet among its ten cheapest, at a
+    screened 111 ms per token that simulates at 73."""
+    result = sweep(parse_request({"model": "Qwen/Qwen3-235B-A22B-FP8", "request_rate": 20}), full_plans=0)
+    assert len(result.results) > VERIFIED_ROWS
+    assert all(row.simulated for row in result.results[:VERIFIED_ROWS])

@@ -258,32 +258,45 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
             rejected: dict[str, int]) -> list[SweepRow]:
-    """The simulation decides, cheapest first, until ``wanted`` rows meet every target.
+    """The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until the ``wanted``
+    cheapest rows of the list are all simulated (a simulated row can rank below a later one once its own figures
+    replace the screen's: a lower sustained rate, more replicas).
 
     Rows past those keep the screen's figures (``simulated`` false), and only
     when the screen rates them well inside the targets (by SCREEN_SLACK, the
     screen's error either way): the sweep never lists a configuration the
     simulation found to miss one, or to fall behind the rate.
     """
-    rows: list[SweepRow] = []
+    listed: list[tuple[SweepRow, Inputs, Candidate]] = []
     verified = 0
     well_inside = 1 / SCREEN_SLACK
-    for row, inp, cand in screened:
-        if verified >= wanted:
-            figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
-            if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
-                rows.append(row)
-            continue
+
+    def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> None:
+        """The row with its simulated figures added to the list, or its rejection counted."""
         verdict, replicas, figures = _simulated_fleet(base, inp, cand, row.replicas)
         if verdict:
             rejected[verdict] += 1
-            continue
-        rows.append(row.model_copy(update={
+            return
+        listed.append((row.model_copy(update={
             "itl_ms": figures.itl_ms, "ttft_ms": figures.ttft_ms, "output_tokens_per_s": figures.output_tokens_per_s,
             "max_request_rate_per_s": figures.max_request_rate_per_s, "replicas": replicas,
-            "request": with_replicas(row.request, replicas), "simulated": True}))
-        verified += 1
-    return rows
+            "request": with_replicas(row.request, replicas), "simulated": True}), inp, cand))
+
+    for row, inp, cand in screened:
+        if verified < wanted:
+            before = len(listed)
+            simulated(row, inp, cand)
+            verified += len(listed) - before
+            continue
+        figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
+        if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
+            listed.append((row, inp, cand))
+    while True:
+        listed.sort(key=lambda entry: _by_cost(entry[0]))
+        stray = next((i for i, (row, _, _) in enumerate(listed[:wanted]) if not row.simulated), None)
+        if stray is None:
+            return [row for row, _, _ in listed]
+        simulated(*listed.pop(stray))
 
 
 def _caps(targets: Targets) -> LatencyCaps:
