@@ -121,7 +121,7 @@ def test_an_overloaded_plan_never_shows_the_plain_success_verdict(app):
     assert any("preempted" in body for _, body in alerts(at, "warning"))
     sustained = fmt.number(expected.performance.max_request_rate_per_s.expected)
     assert title == f"Overloaded: sustains about {sustained} requests/s, not the 5 asked"
-    assert "4 replicas" in body  # ceil(5 / 1.64)
+    assert "3 replicas" in body  # ceil(5 / 1.74)
     assert metrics(at)["Verdict"] == "overloaded"
 
 
