@@ -501,6 +501,26 @@ class Run:
 
         while decoders:
             now = prev_start if is_async else prev_end
+            if run_left and now < horizon and not (v0 and gate <= left):
+                # Inside the step loop's run of decodes of everyone nothing finishes, waits for release or
+                # prefills: the step below reduced to that case, as long as nothing arrives, the blocks last
+                # and the head of WAITING cannot be admitted (else the full step below takes it).
+                take = per_block * phases[-done % size]
+                after = left - take
+                if frees:
+                    after += sliding * bisect_left(frees[done % size], done) + extra.get(done, 0)
+                if take <= left and (v0 or gate > after):
+                    extra.pop(done, None)
+                    end = prev_end + cost(decoders, base + decoders * (done + 1), 0, 0)
+                    itl_values.append(end - prev_end)
+                    itl_counts.append(decoders)
+                    prev_start, prev_end, left = prev_end, end, after
+                    ends.append(end)
+                    done += 1
+                    run_left -= 1
+                    if not run_left:
+                        line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+                    continue
             if now >= horizon:
                 if run_left:
                     close_run()
