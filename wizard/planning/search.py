@@ -116,14 +116,15 @@ def _longest(memory: MemoryPlan, which: str, limit: int) -> int:
 def _evaluate(inp: Inputs, layout: Layout, seqs: Choice, tokens: Choice, kv: Choice, eager: Choice) -> Candidate:
     arch, request = inp.arch, inp.request
     settings = _engine_settings(inp, layout, kv.value, seqs.value, tokens.value, eager.value)
-    memory = plan_memory(arch, inp.fmt, Engine(**settings, max_model_len=arch.max_model_len), inp.hw.gpu.cuda_total_gib,
-                         inp.extra_params, inp.params_scale)
+    engine = Engine(**settings, max_model_len=arch.max_model_len)
+    memory = plan_memory(arch, inp.fmt, engine, inp.hw.gpu.cuda_total_gib, inp.extra_params, inp.params_scale)
     wl = request.workload
     context = wl.prompt_tokens + wl.gen_tokens
     length = _max_model_len(memory, arch, request.model.max_model_len, context)
     resolved_len = length.value if isinstance(length.value, int) else max(
         1, memory.limiting.kv.max_tokens_per_request(memory.num_blocks, 1, arch.max_model_len))
-    engine = Engine(**settings, max_model_len=resolved_len)
+    if resolved_len != engine.max_model_len:
+        engine = Engine(**settings, max_model_len=resolved_len)
     # The load balancer spreads requests over the replicas, each API server over its engines.
     per_engine = -(-wl.requests_at_once // (layout.dp * request.hardware.replicas))
     verdict = judge(memory, resolved_len, arch.max_model_len, context, per_engine, request.policy.headroom_gb,
