@@ -289,39 +289,52 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
 
 def activation(arch: Architecture, engine: Engine, layers: range, last: bool) -> Triple:
     """Peak activation of the profiling run: the larger of the forward pass and the sampler."""
-    tokens = engine.max_num_batched_tokens
+    return _activation(arch, layers, last, engine.max_num_batched_tokens, engine.tp, engine.moe_ranks,
+                       engine.expert_parallel, engine.dtype_bytes, engine.sampler_in_profile, engine.max_num_seqs,
+                       engine.sampler_copies)
+
+
+@cache
+def _activation(arch: Architecture, layers: range, last: bool, tokens: int, tp: int, moe_ranks: int, whole_experts: bool,
+                dtype_bytes: int, sampler_in_profile: bool, max_num_seqs: int,
+                sampler_copies: tuple[float, float, float]) -> Triple:
+    """activation(), kept: a sweep's weight and KV formats of one layout share it."""
     h = arch.hidden_size
     per_token = 0.0
-    heads = math.ceil(arch.num_heads / engine.tp)
-    attn = heads * arch.head_dim * 2 + 2 * kv_heads_per_rank(arch, engine.tp) * arch.head_dim
+    heads = math.ceil(arch.num_heads / tp)
+    attn = heads * arch.head_dim * 2 + 2 * kv_heads_per_rank(arch, tp) * arch.head_dim
     if arch.mla:
         m = arch.mla
         attn = heads * (2 * m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) + m.kv_lora_rank
     per_token = max(per_token, attn + 2 * h)
     moe_layers = len(moe_layers_in(arch, layers.start, layers.stop))
     if moe_layers < len(layers):  # a dense MLP layer
-        per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / engine.tp) + 2 * h)
+        per_token = max(per_token, FORWARD_MLP_FACTOR * math.ceil(arch.intermediate_size / tp) + 2 * h)
     if arch.moe and moe_layers:
-        inter = arch.moe.expert_intermediate if engine.expert_parallel else math.ceil(
-            arch.moe.expert_intermediate / engine.moe_ranks)
+        inter = arch.moe.expert_intermediate if whole_experts else math.ceil(arch.moe.expert_intermediate / moe_ranks)
         per_token = max(per_token, MOE_WORKSPACE_FACTOR * arch.moe.top_k * (3 * inter + h) + 2 * h)
-    forward = tokens * per_token * engine.dtype_bytes
+    forward = tokens * per_token * dtype_bytes
     base = ACTIVATION_BASE_GIB * GIB
-    if not last or not engine.sampler_in_profile:
+    if not last or not sampler_in_profile:
         return Triple(*(forward * f + base for f in FORWARD_RANGE))
-    rows = min(engine.max_num_seqs, tokens)
+    rows = min(max_num_seqs, tokens)
     logits = rows * arch.vocab_size * 4
-    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip(FORWARD_RANGE, engine.sampler_copies))
+    low, mid, high = (max(forward * f, logits * c) + base for f, c in zip(FORWARD_RANGE, sampler_copies))
     return Triple(low, mid, high)
 
 
 def non_torch(engine: Engine, stage_count: int) -> Triple:
     """Memory outside PyTorch's allocator that appears during start-up."""
+    return _non_torch(engine.moe_ranks, engine.nvlink, stage_count)
+
+
+@cache
+def _non_torch(ranks: int, nvlink: bool, stage_count: int) -> Triple:
+    """non_torch(), kept: it depends on the MoE group, the link and the stages only."""
     low, mid, high = NON_TORCH_BASE_GIB
-    ranks = engine.moe_ranks  # data-parallel engines join one group (MoE layers, dummy-batch sync)
-    if ranks > 1:
+    if ranks > 1:  # data-parallel engines join one group (MoE layers, dummy-batch sync)
         doublings = max(0.0, math.log2(ranks) - 1)
-        if engine.nvlink:
+        if nvlink:
             low, mid, high = (v + n for v, n in zip((low, mid, high), NON_TORCH_NVLINK_GIB))
         extra = doublings * NON_TORCH_PER_DOUBLING_GIB
         low, mid, high = low + extra / 2, mid + extra, high + 2 * extra
@@ -334,8 +347,14 @@ def cuda_graph(arch: Architecture, engine: Engine, layers: range) -> Triple:
     """vLLM's estimate of CUDA-graph memory, which it subtracts before sizing the KV cache."""
     if not engine.cuda_graphs:
         return Triple.exact(0.0)
-    sizes = capture_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, engine.max_capture_ceiling)
-    full = bisect_right(sizes, engine.max_num_seqs)  # sizes up to max_num_seqs (sorted)
+    return _cuda_graph(arch, layers, engine.max_num_seqs, engine.max_num_batched_tokens, engine.max_capture_ceiling)
+
+
+@cache
+def _cuda_graph(arch: Architecture, layers: range, max_num_seqs: int, max_num_batched_tokens: int, ceiling: int) -> Triple:
+    """cuda_graph() with graphs captured, kept: a sweep's weight and KV formats of one layout share it."""
+    sizes = capture_sizes(max_num_seqs, max_num_batched_tokens, ceiling)
+    full = bisect_right(sizes, max_num_seqs)  # sizes up to max_num_seqs (sorted)
     per_layer_mib = len(sizes) * CUDA_GRAPH_MIB_PER_LAYER_GRAPH + full * CUDA_GRAPH_FULL_MIB_PER_LAYER_GRAPH
     moe = CUDA_GRAPH_MOE_FACTOR if arch.moe and moe_layers_in(arch, layers.start, layers.stop) else 1.0
     mid = len(layers) * per_layer_mib * moe * CUDA_GRAPH_ESTIMATE_FACTOR * MIB
