@@ -198,9 +198,12 @@ def test_gpus_per_node_list_must_be_numbers(capsys):
 
 def test_the_rows_ranked_cheapest_are_all_simulated():
     """Simulated figures can rank a verified fleet below one the screen rated (a lower sustained rate, more
-    replicas): the cheapest rows the sweep lists, the ones a plan is built for, are simulated all the same.
+    replicas): the simulated rows are still the cheapest ones the sweep lists, those a plan is built for.
     Qwen3-235B at 20 requests/s once listed a screen-only RTX 6000 Ada fleet among its ten cheapest, at a
-    screened 111 ms per token that simulates at 73."""
-    result = sweep(parse_request({"model": "Qwen/Qwen3-235B-A22B-FP8", "request_rate": 20}), full_plans=0)
-    assert len(result.results) > VERIFIED_ROWS
-    assert all(row.simulated for row in result.results[:VERIFIED_ROWS])
+    screened 111 ms per token that simulates at 73; Mixtral-8x7B at 12 requests/s a screened L40S fleet
+    between simulated ones."""
+    for request in ({"model": "Qwen/Qwen3-235B-A22B-FP8", "request_rate": 20},
+                    {"model": "mistralai/Mixtral-8x7B-Instruct-v0.1", "min_request_rate": 12, "max_ttft_ms": 3000}):
+        simulated = [row.simulated for row in sweep(parse_request(request), full_plans=0).results]
+        assert len(simulated) > VERIFIED_ROWS and all(simulated[:VERIFIED_ROWS]), request
+        assert simulated == sorted(simulated, reverse=True), request  # every simulated row before every screened one

@@ -258,9 +258,9 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
             rejected: dict[str, int]) -> list[SweepRow]:
-    """The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until the ``wanted``
-    cheapest rows of the list are all simulated (a simulated row can rank below a later one once its own figures
-    replace the screen's: a lower sustained rate, more replicas).
+    """The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until no row it has
+    not simulated ranks before one it has (a simulated row can rank below a later one once its own figures
+    replace the screen's: a lower sustained rate, more replicas): the simulated rows are the cheapest ones.
 
     Rows past those keep the screen's figures (``simulated`` false), and only
     when the screen rates them well inside the targets (by SCREEN_SLACK, the
@@ -293,8 +293,9 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
             listed.append((row, inp, cand))
     while True:
         listed.sort(key=lambda entry: _by_cost(entry[0]))
-        stray = next((i for i, (row, _, _) in enumerate(listed[:wanted]) if not row.simulated), None)
-        if stray is None:
+        done = [row.simulated for row, _, _ in listed]
+        stray = done.index(False) if False in done else len(done)
+        if True not in done[stray:]:
             return [row for row, _, _ in listed]
         simulated(*listed.pop(stray))
 
