@@ -136,22 +136,22 @@ if not result.results:
 
 with st.container(border=True):
     target = fleet_target(base)
+    figures = (f"simulated for the {fmt.count(sum(r.simulated for r in result.results))} cheapest, the others from the "
+               "sweep's steady-state screen; open a plan for its ranges")
     if target:
         st.markdown(f"**Cost against the rate each fleet sustains** (target {fmt.number(target)} requests/s; one colour "
                     "per GPU type; the dotted line is the Pareto front)")
         st.plotly_chart(run_charts.fleet_figure(result.results, target), width="stretch", key="fleet", config=PLOTLY_CONFIG,
                         alt="Cost per hour against the sustained request rate")
         st.caption("Each fleet is the fewest identical replicas whose summed sustainable rate covers the target, the "
-                   "requests split evenly by a load balancer in front (no prefix-cache affinity). Expected values of "
-                   "a simulation; open a plan for its ranges.")
+                   f"requests split evenly by a load balancer in front (no prefix-cache affinity). Expected values: "
+                   f"{figures}.")
     else:
         st.markdown("**Cost against throughput** (one colour per GPU type; the dotted line is the Pareto front)")
         st.plotly_chart(charts.sweep_figure(result.results), width="stretch", key="pareto", config=PLOTLY_CONFIG,
                         alt="Cost per hour against output tokens per second")
-        st.caption(f"Throughput and latency are expected values: simulated for the "
-                   f"{fmt.count(sum(r.simulated for r in result.results))} cheapest, the others from the sweep's "
-                   "steady-state screen; open a plan for its ranges. Give a request rate (or a rate target) to size "
-                   "fleets of replicas.")
+        st.caption(f"Throughput and latency are expected values: {figures}. Give a request rate (or a rate target) to "
+                   "size fleets of replicas.")
 
 
 st.markdown(f"**The {min(LINKED_ROWS, len(result.results))} cheapest**: each link opens its plan in a new tab")

@@ -348,6 +348,18 @@ def test_compare_page_links_each_cheap_row_to_its_plan_in_one_click(app):
     assert any(c.language == "diff" for c in at.code)
 
 
+def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
+    """Rows past the simulated ones carry the screen's figures, whichever chart the page draws."""
+    at = plan_page(app)
+    at.switch_page("app_pages/compare.py").run()
+    for rate in (None, 4.0):
+        if rate:
+            at.number_input(key="request_rate").set_value(rate).run()
+        assert not at.exception
+        caption = next(c.value for c in at.caption if "steady-state screen" in c.value)
+        assert re.search(r"simulated for the \d+ cheapest, the others from the sweep's steady-state screen", caption)
+
+
 def test_compare_page_side_by_side_has_the_cost(app):
     at = plan_page(app)
     at.switch_page("app_pages/compare.py").run()
