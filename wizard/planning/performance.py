@@ -57,7 +57,8 @@ SATURATION_MIN_REQUESTS = 100
 # completions: the clients' second requests, past the first wave and before any client has left
 # (the drain).  Against the middle half of 8 runs per client, on 12 deployments of
 # benchmarks/saturation_window.py, this window reads within 0.1% (median); the middle half of 3
-# runs, which reaches into the drain, read 5.4% off (median) and needed 12% more of the run.
+# runs, which reaches into the drain, read 5.4% off (median) and needed 12% more of the run, and
+# half this window 19% off: the window must span a whole request's life of every client.
 STEADY_QUANTILES = (1 / 3, 2 / 3)
 MEASURED_SHOWN = 2  # published runs of the same deployment shown beside an estimate
 TTFT_SPREAD_FACTOR = 2.0  # TTFT strays twice as far as TPOT (queueing amplifies step-time errors)
