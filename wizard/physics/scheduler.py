@@ -501,26 +501,6 @@ class Run:
 
         while decoders:
             now = prev_start if is_async else prev_end
-            if run_left and now < horizon and not (v0 and gate <= left):
-                # Inside the step loop's run of decodes of everyone nothing finishes, waits for release or
-                # prefills: the step below reduced to that case, as long as nothing arrives, the blocks last
-                # and the head of WAITING cannot be admitted (else the full step below takes it).
-                take = per_block * phases[-done % size]
-                after = left - take
-                if frees:
-                    after += sliding * bisect_left(frees[done % size], done) + extra.get(done, 0)
-                if take <= left and (v0 or gate > after):
-                    extra.pop(done, None)
-                    end = prev_end + cost(decoders, base + decoders * (done + 1), 0, 0)
-                    itl_values.append(end - prev_end)
-                    itl_counts.append(decoders)
-                    prev_start, prev_end, left = prev_end, end, after
-                    ends.append(end)
-                    done += 1
-                    run_left -= 1
-                    if not run_left:
-                        line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
-                    continue
             if now >= horizon:
                 if run_left:
                     close_run()
@@ -573,6 +553,11 @@ class Run:
             prev_start, prev_end, left = prev_end, end, after
             ends.append(end)
             done += 1
+            if run_left:  # still inside the run: nothing else happened in this step
+                run_left -= 1
+                if not run_left:
+                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+                continue
             finishing = 0
             while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
                 leave(firsts[nxt], col_of[nxt])
@@ -610,15 +595,10 @@ class Run:
                         self._checked()
             if prefilled or finishing:
                 gate = self._head_gate(seated, decoders)
-            if run_left:
-                run_left -= 1
-                if not run_left:
-                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
-            else:
-                line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
-                if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
-                    soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
-                    run_left, run_from = int(soonest) - done - 1, done
+            line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+            if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
+                soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
+                run_left, run_from = int(soonest) - done - 1, done
             if checkpoint:  # the run stops here, or its means exceed a cap: the step loop checks them
                 break
         if run_left:
