@@ -248,7 +248,7 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
             screened.append(outcome)
     screened.sort(key=lambda entry: _by_cost(entry[0]))
     screened_at = time.perf_counter()
-    rows = sorted(_verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected), key=_by_cost)
+    rows = _verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected)
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
     return SweepResult(candidates_evaluated=len(todo), seconds=screened_at - start,
@@ -258,7 +258,7 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
             rejected: dict[str, int]) -> list[SweepRow]:
-    """The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until no row it has
+    """The rows to list, cheapest first.  The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until no row it has
     not simulated ranks before one it has (a simulated row can rank below a later one once its own figures
     replace the screen's: a lower sustained rate, more replicas): the simulated rows are the cheapest ones.
 
@@ -271,31 +271,30 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
     verified = 0
     well_inside = 1 / SCREEN_SLACK
 
-    def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> None:
-        """The row with its simulated figures added to the list, or its rejection counted."""
+    def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> bool:
+        """Whether the row passes the simulation: then listed with its simulated figures, else its rejection counted."""
         verdict, replicas, figures = _simulated_fleet(base, inp, cand, row.replicas)
         if verdict:
             rejected[verdict] += 1
-            return
+            return False
         listed.append((row.model_copy(update={
             "itl_ms": figures.itl_ms, "ttft_ms": figures.ttft_ms, "output_tokens_per_s": figures.output_tokens_per_s,
             "max_request_rate_per_s": figures.max_request_rate_per_s, "replicas": replicas,
             "request": with_replicas(row.request, replicas), "simulated": True}), inp, cand))
+        return True
 
     for row, inp, cand in screened:
         if verified < wanted:
-            before = len(listed)
-            simulated(row, inp, cand)
-            verified += len(listed) - before
+            verified += simulated(row, inp, cand)
             continue
         figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
         if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
             listed.append((row, inp, cand))
     while True:
         listed.sort(key=lambda entry: _by_cost(entry[0]))
-        done = [row.simulated for row, _, _ in listed]
-        stray = done.index(False) if False in done else len(done)
-        if True not in done[stray:]:
+        is_simulated = [row.simulated for row, _, _ in listed]
+        stray = is_simulated.index(False) if False in is_simulated else len(is_simulated)  # the first screen-only row
+        if True not in is_simulated[stray:]:
             return [row for row, _, _ in listed]
         simulated(*listed.pop(stray))
 
