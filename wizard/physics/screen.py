@@ -116,15 +116,20 @@ def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, request
     return Operating(running, tpot, ttft, running * wl.gen_tokens / cycle)
 
 
-def _steady_closed(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int) -> Operating:
-    """Requests of varied lengths drift apart: a steady trickle of refills (the alternative to waves)."""
+def _steady_ttft_s(model: StepModel, engine: Engine, wl: Workload, decode: float, step: float) -> float:
+    """A prompt that arrives among ``decode`` running decodes of ``step`` seconds: half a step's wait, then its
+    own chunks beside the decodes (the budget they leave)."""
+    budget = max(engine.max_num_batched_tokens - decode, 1)
+    own = pipeline_seconds(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
+                           decode + min(wl.prompt_tokens, budget))
+    return 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own
+
+
+def _closed_loop_ttft_s(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int) -> float:
+    """TTFT once a closed loop's requests drift apart (a steady trickle of refills, the alternative to waves),
+    with ``waiting`` more clients than run at once queued for a seat."""
     step = _steady(model, engine, wl, running)
-    budget = max(engine.max_num_batched_tokens - running, 1)
-    own = pipeline_seconds(model, model.step_time(running, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
-                    running + min(wl.prompt_tokens, budget))
-    queue = waiting * wl.gen_tokens * step / running
-    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own + queue
-    return Operating(running, step, ttft, running / step)
+    return _steady_ttft_s(model, engine, wl, running, step) + waiting * wl.gen_tokens * step / running
 
 
 def _max_rate(model: StepModel, engine: Engine, wl: Workload, cap: int) -> float:
@@ -145,11 +150,7 @@ def _open_loop(model: StepModel, engine: Engine, wl: Workload, cap: int, rate: f
     for _ in range(60):  # fixed point of decode = rate x gen_tokens x step(decode)
         decode = min(max(rate * wl.gen_tokens * _steady(model, engine, wl, decode), 1e-3), cap)
     step = _steady(model, engine, wl, decode)
-    budget = max(engine.max_num_batched_tokens - decode, 1)
-    own = pipeline_seconds(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
-                    decode + min(wl.prompt_tokens, budget))
-    ttft = 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own
-    return Operating(decode, step, ttft, min(rate, max_rate) * wl.gen_tokens)
+    return Operating(decode, step, _steady_ttft_s(model, engine, wl, decode, step), min(rate, max_rate) * wl.gen_tokens)
 
 
 def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload) -> Screened:
@@ -167,6 +168,6 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
         # The simulation starts a closed loop's clients at random phases of a request's life (measured
         # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
         # A burst's prompts all arrive together: they wait for their wave's prefill.
-        ttft_s = op.ttft_s if wl.burst else _steady_closed(model, engine, wl, running, in_flight - running).ttft_s
+        ttft_s = op.ttft_s if wl.burst else _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
     return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate)
