@@ -256,7 +256,7 @@ def test_percentiles_are_ordered_and_match_numpy():
         s = stats(samples)
         assert s.median <= s.p90 <= s.p99
     expanded = gaps(r)
-    assert stats(r.itl_s).p99 == pytest.approx(np.percentile(expanded, 99), rel=1e-12)
+    assert stats(r.itl_s).p99 == np.percentile(expanded, 99)  # the same interpolation, to the bit
     assert stats(r.itl_s).mean == pytest.approx(expanded.mean(), rel=1e-12)
 
 
