@@ -115,6 +115,7 @@ if error or result is None:
     st.error(error, title="No sweep for this request")
     st.stop()
 
+simulated = fmt.count(sum(r.simulated for r in result.results))  # the cheapest rows, whose figures are simulated
 with st.container(horizontal=True):
     st.metric("Configurations evaluated", fmt.count(result.candidates_evaluated), border=True,
               help=f"GPU type x GPUs per node {GPUS_PER_NODE} x nodes {NODES} x weight format x KV-cache dtype.")
@@ -122,8 +123,8 @@ with st.container(horizontal=True):
               help="Left out: " + ", ".join(f"{reason} {fmt.count(n)}" for reason, n in result.rejected.items()))
     st.metric("Sweep time", fmt.duration_ms((result.seconds + result.simulation_seconds) * 1000), border=True,
               help=f"{fmt.duration_ms(result.seconds * 1000)} planning and screening every configuration, "
-                   f"{fmt.duration_ms(result.simulation_seconds * 1000)} simulating the cheapest "
-                   f"{fmt.count(sum(r.simulated for r in result.results))} that meet the targets (and those it rejected).")
+                   f"{fmt.duration_ms(result.simulation_seconds * 1000)} simulating the cheapest {simulated} that meet "
+                   "the targets (and those it rejected).")
     if result.results:
         best = result.results[0]
         st.metric("Cheapest", f"{money(best.cost_per_hour)}/h", border=True,
@@ -136,8 +137,8 @@ if not result.results:
 
 with st.container(border=True):
     target = fleet_target(base)
-    figures = (f"simulated for the {fmt.count(sum(r.simulated for r in result.results))} cheapest, the others from the "
-               "sweep's steady-state screen; open a plan for its ranges")
+    figures = (f"simulated for the {simulated} cheapest, the others from the sweep's steady-state screen; open a plan "
+               "for its ranges")
     if target:
         st.markdown(f"**Cost against the rate each fleet sustains** (target {fmt.number(target)} requests/s; one colour "
                     "per GPU type; the dotted line is the Pareto front)")
