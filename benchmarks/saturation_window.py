@@ -18,16 +18,11 @@ how many completions it must simulate.
 
 from __future__ import annotations
 
-import math
 import statistics
-from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
 from wizard.errors import WizardError
-from wizard.physics import perf
-from wizard.physics.simulate import simulate_traffic
 from wizard.planning import performance
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.search import search
@@ -54,14 +49,8 @@ RUNS = 3
 
 
 def completions(inp, cand, runs: int) -> np.ndarray:
-    """Sorted completion times of the saturated run with ``runs`` requests per client (one engine's share)."""
-    width = max(min(cand.engine.max_num_seqs, performance._engine_fit(cand) + 1), 1)
-    n_engines = performance.engines(inp, cand)
-    count = max(runs * width, performance.SATURATION_MIN_REQUESTS)
-    saturated = replace(performance.traffic(inp.request.workload, cand.engine.max_model_len), num_prompts=count * n_engines,
-                        request_rate=math.inf, max_concurrency=width * n_engines)
-    run, limits, model, _ = performance._prepared(inp, cand, saturated)
-    result = simulate_traffic(run, limits, partial(perf.step_seconds, model), engines=n_engines)
+    """Sorted completion times of the saturated run with ``runs`` requests per client."""
+    result = performance.simulate_plan(inp, cand, performance.saturated_run(inp, cand, runs))
     return np.sort(result.send_s + result.e2e_s)
 
 
@@ -85,7 +74,7 @@ def main() -> int:
         if not cand.verdict.fits:
             print(f"{model} on {gpus} x {gpu}: does not fit")
             continue
-        width = max(min(cand.engine.max_num_seqs, performance._engine_fit(cand) + 1), 1)
+        width = performance.saturated_run(inp, cand).max_concurrency // performance.engines(inp, cand)
         runs, q0, q1 = REFERENCE
         reference = rate(completions(inp, cand, runs), q0, q1)
         done = completions(inp, cand, RUNS)

@@ -229,16 +229,22 @@ def _engine_fit(cand: Candidate) -> int:
     return cand.verdict.max_concurrency // cand.engine.dp
 
 
+def saturated_run(inp: Inputs, cand: Candidate, runs_per_client: float = SATURATION_RUNS_PER_CLIENT) -> Traffic:
+    """The closed loop that saturates the plan: as many clients per engine as it runs at once (max_num_seqs, or one
+    more than its KV pool holds, which keeps the pool full), each sending ``runs_per_client`` requests in turn."""
+    width = max(min(cand.engine.max_num_seqs, _engine_fit(cand) + 1), 1)
+    count = max(int(runs_per_client * width), SATURATION_MIN_REQUESTS)
+    n_engines = engines(inp, cand)
+    return replace(traffic(inp.request.workload, cand.engine.max_model_len), num_prompts=count * n_engines,
+                   request_rate=math.inf, max_concurrency=width * n_engines)
+
+
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
-    """Requests per second the plan completes when saturated: a closed loop as wide as max_num_seqs per engine,
-    measured between the STEADY_QUANTILES of its completions (the run is stopped at the later one)."""
-    wl, n_engines = inp.request.workload, engines(inp, cand)
-    width = max(min(cand.engine.max_num_seqs, _engine_fit(cand) + 1), 1)  # one more than fits keeps the pool full
-    count = max(SATURATION_RUNS_PER_CLIENT * width, SATURATION_MIN_REQUESTS)
-    saturated = replace(traffic(wl, cand.engine.max_model_len), num_prompts=count * n_engines, request_rate=math.inf,
-                        max_concurrency=width * n_engines)
-    run, limits, model, _ = _prepared(inp, cand, saturated)
-    first, last = (int(q * (count * n_engines - 1)) for q in STEADY_QUANTILES)
+    """Requests per second the plan completes when saturated (:func:`saturated_run`), measured between the
+    STEADY_QUANTILES of its completions (the run is stopped at the later one)."""
+    saturated = saturated_run(inp, cand)
+    run, limits, model, n_engines = _prepared(inp, cand, saturated)
+    first, last = (int(q * (saturated.num_prompts - 1)) for q in STEADY_QUANTILES)
     rate = _kept(("rate", run, limits, model, n_engines), lambda: _steady_rate(
         finish_times(run, limits, partial(perf.step_seconds, model), last // n_engines + 1, engines=n_engines),
         first, last, n_engines))
