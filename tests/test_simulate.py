@@ -310,7 +310,13 @@ def _random_case(seed: int):
     for _ in range(n):
         t += rng.choice([0.0, 0.0, rng.random() * 0.02])
         arrival.append(t)
-    return arrival, prompt, out, eng, rng.choice([None, None, rng.randint(1, 5)]), rng.choice([0.0, 0.0005])
+    concurrency = rng.choice([None, None, rng.randint(1, 5)])
+    delays = None
+    if concurrency and rng.random() < 0.5:  # a closed loop's clients starting at random phases (steady_phases)
+        arrival = [0.0] * n
+        first = min(concurrency, n)
+        delays = [rng.random() * 0.05 for _ in range(first)] + [0.0] * (n - first)
+    return arrival, prompt, out, eng, concurrency, rng.choice([0.0, 0.0005]), delays
 
 
 def test_equals_the_literal_step_by_step_model():
@@ -318,10 +324,11 @@ def test_equals_the_literal_step_by_step_model():
     stepping one by one gives."""
     preempted = stretched = 0
     for seed in range(120):
-        arrival, prompt, out, eng, concurrency, ingest = _random_case(seed)
+        arrival, prompt, out, eng, concurrency, ingest, delays = _random_case(seed)
         fast = simulate(np.array(arrival), np.array(prompt), np.array(out), eng, _cost, max_concurrency=concurrency,
-                        ingest_s=ingest)
-        slow = sim_reference.run(arrival, prompt, out, eng, _cost, max_concurrency=concurrency, ingest_s=ingest)
+                        ingest_s=ingest, client_jitter_s=delays)
+        slow = sim_reference.run(arrival, prompt, out, eng, _cost, max_concurrency=concurrency, ingest_s=ingest,
+                                 start_delay_s=delays)
         send = np.array(slow.send)
         assert np.array_equal(fast.send_s, send), seed
         assert np.array_equal(fast.ttft_s, np.array(slow.first) - send), seed
@@ -338,13 +345,13 @@ def test_caps_stop_only_a_run_that_exceeds_them_and_never_change_one_that_finish
     uncapped means really exceed a cap."""
     stopped = finished_below = 0
     for seed in range(120):
-        arrival, prompt, out, eng, concurrency, ingest = _random_case(seed)
+        arrival, prompt, out, eng, concurrency, ingest, delays = _random_case(seed)
         args = (np.array(arrival), np.array(prompt), np.array(out), eng, _cost)
-        full = simulate(*args, max_concurrency=concurrency, ingest_s=ingest)
+        full = simulate(*args, max_concurrency=concurrency, ingest_s=ingest, client_jitter_s=delays)
         tpot, ttft = stats(full.tpot_s).mean, stats(full.ttft_s).mean
         for scale in (0.5, 0.9, 0.999, 1.0, math.inf):
             caps = LatencyCaps(tpot_s=tpot * scale if len(full.tpot_s) else math.inf, ttft_s=ttft * scale)
-            capped = simulate(*args, max_concurrency=concurrency, ingest_s=ingest, caps=caps)
+            capped = simulate(*args, max_concurrency=concurrency, ingest_s=ingest, client_jitter_s=delays, caps=caps)
             if capped is None:
                 assert tpot > caps.tpot_s or ttft > caps.ttft_s, seed
                 stopped += 1

@@ -210,12 +210,29 @@ class Run:
         return ttft_sum > caps.ttft_s * self.n * CAP_ROUNDING
 
     def _dispatch(self, now: float) -> None:
-        """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it."""
+        """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it.
+
+        Requests are numbered in send order, the API server's FIFO order: a request sent before clients still
+        waiting out their start delay (:func:`~wizard.physics.simulate.steady_phases`) takes the place of the
+        first of them, and their requests move one back, so that it does not queue behind sends yet to come."""
         i = self.next_send
-        self.send[i] = sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
-        self.ingest_done = max(sent, self.ingest_done) + self.ingest_s
-        self.at_engine[i] = self.ingest_done
+        send = self.send
+        sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
         self.next_send += 1
+        if not i or sent >= send[i - 1]:
+            send[i] = sent
+            self.ingest_done = max(sent, self.ingest_done) + self.ingest_s
+            self.at_engine[i] = self.ingest_done
+            return
+        j = int(np.searchsorted(send[:i], sent, side="right"))  # not at the engine yet: its send is later
+        send[j + 1:i + 1] = send[j:i]
+        send[j] = sent
+        # The FIFO from request j on: done_k = max(send_k, done_k-1) + ingest, unrolled.
+        ingest, steps = self.ingest_s, np.arange(1, i - j + 2)
+        before = self.at_engine[j - 1] if j else 0.0
+        latest = np.maximum.accumulate(np.maximum(send[j:i + 1] - (steps - 1) * ingest, before))
+        self.at_engine[j:i + 1] = latest + steps * ingest
+        self.ingest_done = float(self.at_engine[i])
 
     def _next_time(self) -> float:
         """When scheduling can change: the step in flight ends, or the next request reaches the engine."""
