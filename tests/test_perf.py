@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import make_plan
-from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, StepModel
+from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel
 from wizard.physics.screen import Workload, _max_rate, _open_loop, _steady, _waves
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
@@ -82,6 +82,20 @@ def test_the_screens_open_loop_ttft_leaves_the_queue_near_capacity_to_the_simula
     # Its next step's half, then its own prefill chunk beside the running decodes: no rho / (1 - rho) wait.
     own = TOY.step_time(near.batch, 200, 250, 100)
     assert near.ttft_s == pytest.approx(0.5 * near.tpot_s + own)
+
+
+def test_the_screen_prices_a_step_as_the_simulation_does():
+    """CPU work per sequence adds to a step, or hides behind the device's time with async scheduling; pipeline
+    stages add their device time, not the fixed CPU time (8B at concurrency 1 on 8 x H20 had screened 3x the
+    simulated time per token)."""
+    wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=1)
+    cpu = replace(TOY, cpu_per_seq=50e-6)
+    device = 10e9 / 0.8e12 + 250 * 100e3 / 0.8e12  # one decode at context 250: 12.5 ms + 31.25 us
+    assert _waves(cpu, Engine, wl, 1, 1).tpot_s == pytest.approx(device + 1e-3 + 50e-6)
+    assert _waves(replace(cpu, overlaps_cpu=True), Engine, wl, 1, 1).tpot_s == pytest.approx(device)
+    two = replace(cpu, pp=2, dense_weight_bytes=5e9)  # each stage holds half the weights
+    half = 5e9 / 0.8e12 + 250 * 100e3 / 0.8e12
+    assert _waves(two, Engine, wl, 1, 1).tpot_s == pytest.approx(2 * half + PIPELINE_SEND_LATENCY_S + 1e-3 + 50e-6)
 
 
 def test_v0_runs_prefill_in_separate_steps():

@@ -55,10 +55,10 @@ NODES = (1, 2, 4)
 
 # The analytic screen is a steady-state formula: it lets through what it rates up to this much
 # worse than a target, so the simulation (which decides) does not lose what the formula misjudges.
-# Simulated / screened means over the 30 cheapest rows of Llama-3.1-8B/70B, gpt-oss-120b and Qwen3-235B
-# sweeps (1,024 in / 256 out): TPOT 0.74-0.99 at concurrency 1, 0.85-1.57 at 16-128 and for bursts,
-# 0.57-1.02 for Poisson rates (below 0.625 only for fleets sized at the screen's capacity); TTFT
-# 0.64-1.11 for bursts, 0.77-0.99 at concurrency 1, 0.92-27 at 16-128 and 1.02-19 for rates.
+# Simulated / screened over 768 fleets of Llama-3.1-8B/70B, gpt-oss-120b and Qwen3-235B sweeps
+# (benchmarks/screen_error.py): TPOT 0.97-1.00 at concurrency 1, 0.71-1.39 at 16-128, 0.92-2.51 for bursts,
+# 0.14-1.06 for Poisson rates (below 0.625 for fleets sized near the screen's capacity); TTFT 0.67-1.00 at
+# concurrency 1, 0.73-25 at 16-128, 0.03-1.35 for bursts, 0.54-2.66 for rates.
 SCREEN_SLACK = 1.6
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for
 # A fleet the simulation finds short is resized at most this many times, and never past this factor

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from wizard.physics.memory import Engine, MemoryPlan
-from wizard.physics.perf import StepModel, pipeline_seconds
+from wizard.physics.perf import StepModel, step_seconds
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ def _decode_ctx(wl: Workload) -> float:
     return wl.prompt_tokens + wl.gen_tokens / 2
 
 
+def _step(model: StepModel, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
+    """One step, priced as the simulation prices it (:func:`step_seconds`: every pipeline stage, and the engine's
+    CPU work, hidden behind the device's with async scheduling), from a batch's average contexts."""
+    return step_seconds(model, decode, decode * decode_ctx, prefill, prefill * prefill_ctx)
+
+
 def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> float:
     """Seconds per step when ``decode`` sequences run and are replaced one by one as they finish.
 
@@ -77,17 +83,14 @@ def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> fl
         # decode / gen_tokens prompts arrive per step; at most one prefill step runs per decode step.
         arrivals = decode / wl.gen_tokens
         batched = max(arrivals, 1.0) * wl.prompt_tokens
-        stall = min(arrivals, 1.0) * model.step_time(0, batched, 0, wl.prompt_tokens / 2)
-        return pipeline_seconds(model, model.step_time(decode, 0, _decode_ctx(wl), 0) + stall, decode + refill)
+        return _step(model, decode, 0, _decode_ctx(wl), 0) + min(arrivals, 1.0) * _step(model, 0, batched, 0, wl.prompt_tokens / 2)
     room = max(engine.max_num_batched_tokens - decode, 0)
     chunk = min(wl.prompt_tokens, room)
     if refill >= chunk:
-        prefill = min(refill, room)
-        return pipeline_seconds(model, model.step_time(decode, prefill, _decode_ctx(wl), wl.prompt_tokens / 2), decode + prefill)
-    share = refill / chunk  # of the steps that carry a chunk (the cost of a step is affine in pipeline_seconds)
-    with_chunk = model.step_time(decode, chunk, _decode_ctx(wl), wl.prompt_tokens / 2)
-    seconds = share * with_chunk + (1 - share) * model.step_time(decode, 0, _decode_ctx(wl), 0)
-    return pipeline_seconds(model, seconds, decode + refill)
+        return _step(model, decode, min(refill, room), _decode_ctx(wl), wl.prompt_tokens / 2)
+    share = refill / chunk  # of the steps that carry a chunk
+    return (share * _step(model, decode, chunk, _decode_ctx(wl), wl.prompt_tokens / 2)
+            + (1 - share) * _step(model, decode, 0, _decode_ctx(wl), 0))
 
 
 def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, requests: float) -> Operating:
@@ -103,9 +106,8 @@ def _waves(model: StepModel, engine: Engine, wl: Workload, running: int, request
     total_prefill = running * wl.prompt_tokens
     chunks = max(1, math.ceil(total_prefill / budget))
     riding = running * (chunks - 1) / (2 * chunks) if model.chunked_prefill else 0.0
-    prefill_step = pipeline_seconds(model, model.step_time(riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2),
-                             riding + total_prefill / chunks)
-    decode_step = pipeline_seconds(model, model.step_time(running, 0, _decode_ctx(wl), 0), running)
+    prefill_step = _step(model, riding, total_prefill / chunks, _decode_ctx(wl), wl.prompt_tokens / 2)
+    decode_step = _step(model, running, 0, _decode_ctx(wl), 0)
     gen = max(wl.gen_tokens - 1, 1)
     cycle = chunks * prefill_step + gen * decode_step
     # Requests prefilled in early chunks decode through the later prefill steps.
@@ -120,8 +122,7 @@ def _steady_ttft_s(model: StepModel, engine: Engine, wl: Workload, decode: float
     """A prompt that arrives among ``decode`` running decodes of ``step`` seconds: half a step's wait, then its
     own chunks beside the decodes (the budget they leave)."""
     budget = max(engine.max_num_batched_tokens - decode, 1)
-    own = pipeline_seconds(model, model.step_time(decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2),
-                           decode + min(wl.prompt_tokens, budget))
+    own = _step(model, decode, min(wl.prompt_tokens, budget), _decode_ctx(wl), wl.prompt_tokens / 2)
     return 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own
 
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The sweep's analytic screen against the simulation that decides: simulated / screened figures.
+
+For each model, workload and length pair the whole catalog is screened as a
+sweep screens it (every GPU, GPUs per node, nodes, weight format and KV dtype;
+no targets, so nothing is left out for missing one), the fleets are ranked by
+cost, and PER of them, evenly spread over the ranking, are simulated at the
+fleet size the screen gave them.  The table shows, per workload kind, how far
+the simulation's mean time per output token, mean TTFT and sustainable rate
+land from the screen's: the spread that sweep.SCREEN_SLACK must cover, so that
+the screen does not prune what the simulation would accept.
+
+    python benchmarks/screen_error.py
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+
+from wizard.capacity import sweep as sw
+from wizard.capacity.prices import price_of
+from wizard.catalog.gpus import catalog
+from wizard.catalog.metadata import resolve_model
+from wizard.planning.performance import simulated_figures
+from wizard.schema import parse_request
+
+MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "openai/gpt-oss-120b",
+          "Qwen/Qwen3-235B-A22B-FP8"]
+LENGTHS = [(1024, 256), (3000, 500), (200, 1000)]  # prompt, output tokens
+INF = float("inf")
+WORKLOADS = {  # kind -> workload fields
+    "closed loop, 1 client": [{"concurrency": 1}],
+    "closed loop, 16-128 clients": [{"concurrency": c} for c in (16, 64, 128)],
+    "burst of 200 or 1,000": [{"concurrency": None, "request_rate": INF, "num_prompts": n} for n in (200, 1000)],
+    "Poisson, 5 or 20 req/s": [{"concurrency": None, "request_rate": r, "num_prompts": 500} for r in (5.0, 20.0)],
+}
+PER = 8  # simulated fleets per model, workload and length pair
+
+
+def ratios(model: str, fields: dict[str, object], prompt: int, output: int) -> list[tuple[float, float, float]]:
+    """Simulated / screened mean TPOT, mean TTFT and sustainable rate of PER fleets spread over the cost ranking."""
+    prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: the whole catalog
+    base = parse_request({"model": model, "prompt_tokens": prompt, "gen_tokens": output, **fields})
+    info = resolve_model(model, None)
+    gpus = sw._swept_gpus(None, None, prices)
+    price_by_name = {gpu.name: price_of(gpu, None, prices) for gpu in gpus}
+    rows = [outcome for request in sw.candidates(base, gpus, sw.GPUS_PER_NODE, sw.NODES, info)
+            if not isinstance(outcome := sw._screened(base, request, price_by_name[request.hardware.gpu], info), str)]
+    rows.sort(key=lambda entry: sw._by_cost(entry[0]))
+    out = []
+    for row, inp, cand in rows[::max(1, len(rows) // PER)][:PER]:
+        sim = simulated_figures(replace(inp, request=sw.with_replicas(inp.request, row.replicas)), cand)
+        out.append((sim.itl_ms / row.itl_ms, sim.ttft_ms / row.ttft_ms,
+                    sim.max_request_rate_per_s / row.max_request_rate_per_s))
+    return out
+
+
+def main() -> None:
+    print(f"{'workload':<30} {'figure':<6} {'fleets':>6} {'min':>6} {'p5':>6} {'median':>6} {'p95':>6} {'max':>6}")
+    for kind, variants in WORKLOADS.items():
+        found = [r for model in MODELS for fields in variants for p, o in LENGTHS for r in ratios(model, fields, p, o)]
+        for i, figure in enumerate(("TPOT", "TTFT", "rate")):
+            v = sorted(r[i] for r in found)
+            tail = len(v) // 20
+            print(f"{kind:<30} {figure:<6} {len(v):>6} {v[0]:>6.2f} {v[tail]:>6.2f} {statistics.median(v):>6.2f} "
+                  f"{v[-1 - tail]:>6.2f} {v[-1]:>6.2f}")
+    print(f"\nsimulated / screened: below 1 the screen is pessimistic, and prunes what it rates more than "
+          f"{sw.SCREEN_SLACK} x a target")
+
+
+if __name__ == "__main__":
+    main()
