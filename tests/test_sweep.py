@@ -207,3 +207,33 @@ def test_the_rows_ranked_cheapest_are_all_simulated():
         simulated = [row.simulated for row in sweep(parse_request(request), full_plans=0).results]
         assert len(simulated) > VERIFIED_ROWS and all(simulated[:VERIFIED_ROWS]), request
         assert simulated == sorted(simulated, reverse=True), request  # every simulated row before every screened one
+
+
+def test_nothing_cheaper_than_the_tenth_row_goes_unsimulated(monkeypatch):
+    """Simulated fleets can rank below later ones (more replicas), past the tenth row: the simulation goes on
+    until no screened configuration ranks before the tenth row it passed.  Qwen3-235B at 20 requests/s once
+    stopped after ten passes and dropped four 4 x H200 fleets (18.36 $/h, 25-30 requests/s simulated) that
+    rank before its tenth row (3 x 8 RTX A6000, 23.52 $/h)."""
+    import wizard.capacity.sweep as sw
+
+    screened, simulated = [], set()
+    screen, simulate = sw._screened, sw._simulated_fleet
+
+    def screened_row(*args):
+        outcome = screen(*args)
+        if not isinstance(outcome, str):
+            screened.append(outcome[:2])  # the row and the inputs the simulation is handed
+        return outcome
+
+    def simulated_fleet(base, inp, cand, replicas):
+        simulated.add(id(inp))
+        return simulate(base, inp, cand, replicas)
+
+    monkeypatch.setattr(sw, "_screened", screened_row)
+    monkeypatch.setattr(sw, "_simulated_fleet", simulated_fleet)
+    result = sweep(parse_request({"model": "Qwen/Qwen3-235B-A22B-FP8", "request_rate": 20}), full_plans=0)
+    tenth = sw._by_cost(result.results[VERIFIED_ROWS - 1])
+    cheaper = [inp for row, inp in screened if sw._by_cost(row) < tenth]
+    assert len(cheaper) > VERIFIED_ROWS and all(id(inp) in simulated for inp in cheaper)
+    h200 = [r for r in result.results if r.gpu == "H200 SXM 141GB" and r.cost_per_hour == 18.36]
+    assert len(h200) == 4 and all(r.simulated and r.max_request_rate_per_s >= 20 for r in h200)

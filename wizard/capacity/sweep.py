@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import insort
 from dataclasses import replace
 from typing import Iterable
 
@@ -258,35 +259,39 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
             rejected: dict[str, int]) -> list[SweepRow]:
-    """The rows to list, cheapest first.  The simulation decides, cheapest first, until ``wanted`` rows meet every target, and until no row it has
-    not simulated ranks before one it has (a simulated row can rank below a later one once its own figures
-    replace the screen's: a lower sustained rate, more replicas): the simulated rows are the cheapest ones.
+    """The rows to list, cheapest first.  The simulation decides, cheapest first, until ``wanted`` rows meet
+    every target and no row it has not simulated ranks before the ``wanted``-th cheapest of them (a simulated
+    row can rank below later ones once its own figures replace the screen's: a lower sustained rate, more
+    replicas), so the ``wanted`` cheapest rows listed are the cheapest configurations that pass it.
 
     Rows past those keep the screen's figures (``simulated`` false), and only
     when the screen rates them well inside the targets (by SCREEN_SLACK, the
     screen's error either way): the sweep never lists a configuration the
-    simulation found to miss one, or to fall behind the rate.
+    simulation found to miss one, or to fall behind the rate.  Such a row that
+    ranks before a simulated one is simulated too: the simulated rows are the
+    cheapest ones listed.
     """
     listed: list[tuple[SweepRow, Inputs, Candidate]] = []
-    verified = 0
-    well_inside = 1 / SCREEN_SLACK
+    ranks: list[tuple[float, float]] = []  # of the simulated rows listed, sorted
 
-    def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> bool:
-        """Whether the row passes the simulation: then listed with its simulated figures, else its rejection counted."""
+    def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> None:
+        """The row listed with its simulated figures if it passes the simulation, else its rejection counted."""
         verdict, replicas, figures = _simulated_fleet(base, inp, cand, row.replicas)
         if verdict:
             rejected[verdict] += 1
-            return False
+            return
         listed.append((row.model_copy(update={
             "itl_ms": figures.itl_ms, "ttft_ms": figures.ttft_ms, "output_tokens_per_s": figures.output_tokens_per_s,
             "max_request_rate_per_s": figures.max_request_rate_per_s, "replicas": replicas,
             "request": with_replicas(row.request, replicas), "simulated": True}), inp, cand))
-        return True
+        insort(ranks, _by_cost(listed[-1][0]))
 
-    for row, inp, cand in screened:
-        if verified < wanted:
-            verified += simulated(row, inp, cand)
-            continue
+    done = 0  # screened rows simulated
+    while done < len(screened) and (len(ranks) < wanted or _by_cost(screened[done][0]) < ranks[wanted - 1]):
+        simulated(*screened[done])
+        done += 1
+    well_inside = 1 / SCREEN_SLACK
+    for row, inp, cand in screened[done:]:
         figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
         if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
             listed.append((row, inp, cand))
