@@ -6,7 +6,14 @@ import pytest
 
 from tests.conftest import make_plan
 from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel
-from wizard.physics.screen import Workload, _max_rate, _open_loop, _steady, _waves
+from wizard.physics.screen import (
+    Workload,
+    _max_rate,
+    _mean_batch,
+    _open_loop,
+    _steady,
+    _waves,
+)
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
 TOY = StepModel(
@@ -96,6 +103,20 @@ def test_the_screen_prices_a_step_as_the_simulation_does():
     two = replace(cpu, pp=2, dense_weight_bytes=5e9)  # each stage holds half the weights
     half = 5e9 / 0.8e12 + 250 * 100e3 / 0.8e12
     assert _waves(two, Engine, wl, 1, 1).tpot_s == pytest.approx(2 * half + PIPELINE_SEND_LATENCY_S + 1e-3 + 50e-6)
+
+
+def test_a_finite_poisson_runs_tokens_see_the_batch_its_arrivals_and_lives_allow():
+    """100 requests at 2/s arrive over 50 s.  Integrating the requests in flight over each one's life: a 10 s
+    life sees 2 x 10 x (1 - 10/150) = 18.67 (20 in a run without end), a 50 s life 100 x 2/3, and a 150 s life
+    100 x (1 - 50/450) = 88.9 of the 100."""
+    assert _mean_batch(2.0, 10.0, None) == pytest.approx(20.0)
+    assert _mean_batch(2.0, 10.0, 100) == pytest.approx(18.6667, abs=1e-4)
+    assert _mean_batch(2.0, 50.0, 100) == pytest.approx(200 / 3)
+    assert _mean_batch(2.0, 150.0, 100) == pytest.approx(88.8889, abs=1e-4)
+    # The screen's open loop settles there: a short run's batch stays below its prompts.
+    wl = Workload(prompt_tokens=200, gen_tokens=100, request_rate=50.0, prompts=20)
+    op = _open_loop(TOY, Engine, wl, 256, 50.0, 100.0)
+    assert op.batch == pytest.approx(_mean_batch(50.0, 100 * op.tpot_s, 20)) and op.batch < 20
 
 
 def test_v0_runs_prefill_in_separate_steps():

@@ -95,7 +95,8 @@ def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
                                burst=share(wl.num_prompts))
     return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
                            concurrency=None if wl.request_rate else share(wl.concurrency),
-                           request_rate=wl.request_rate / engines if wl.request_rate else None)
+                           request_rate=wl.request_rate / engines if wl.request_rate else None,
+                           prompts=share(wl.num_prompts) if wl.request_rate else None)
 
 
 def async_scheduling(inp: Inputs, cand: Candidate) -> bool:
