@@ -262,11 +262,12 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
     # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
     # size one of each, multiply.
     sized: dict[tuple, float] = {}
+    covered = _covered(arch, fmt) if fmt.layer_specific else None
     for layer in range(start, stop):
         key: tuple = (arch.is_moe_layer(layer),)
         tensors = layer_tensors(arch, layer, tp, moe_ranks, whole_experts)
-        if fmt.layer_specific:
-            key += tuple(fmt.covers(t, layer) for t in tensors)
+        if covered:
+            key += covered[layer]
         if key not in sized:
             sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel) for t in tensors)
         total += sized[key]
@@ -285,6 +286,13 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
     # 14.9888 GiB = 16.06e9 B of weights + 131072 x 128 x 2 B), float32 where the model asks.
     total += arch.rope_positions * arch.rope_dim * (arch.rope_bytes or dtype_bytes)
     return total
+
+
+@cache
+def _covered(arch: Architecture, fmt: WeightFormat) -> tuple[tuple[bool, ...], ...]:
+    """Which of each layer's tensors a format that names particular layers quantizes.  covers() reads a
+    tensor's kind and module path, which no split changes: one pattern per layer serves every TP and stage."""
+    return tuple(tuple(fmt.covers(t, layer) for t in layer_tensors(arch, layer)) for layer in range(arch.num_layers))
 
 
 def activation(arch: Architecture, engine: Engine, layers: range, last: bool) -> Triple:
