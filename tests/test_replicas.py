@@ -46,6 +46,24 @@ def test_replicas_multiply_the_sustainable_rate(one_and_three):
     assert any("a load balancer splits the requests evenly over the 3 replicas" in a for a in three.performance.assumptions)
 
 
+def test_one_engines_saturated_run_rates_every_fleet_size(monkeypatch):
+    """The replicas are alike: a fleet sustains n times one engine's rate, and a sweep resizing it simulates the
+    saturated engine once."""
+    from wizard.planning import performance
+    from wizard.planning.inputs import resolve_inputs
+    from wizard.planning.search import search
+
+    calls = []
+    finish_times = performance.finish_times
+    monkeypatch.setattr(performance, "finish_times", lambda *a, **k: calls.append(a) or finish_times(*a, **k))
+    rates = []
+    for replicas in (1, 3, 4):  # a workload no other test simulates, so nothing is kept yet
+        inp = resolve_inputs(parse_request({**QWEN, "prompt_tokens": 777, "gen_tokens": 77, "replicas": replicas}),
+                             detected=[])
+        rates.append(performance.sustainable_rate(inp, search(inp).candidate))
+    assert len(calls) == 1 and rates[1] == 3 * rates[0] and rates[2] == 4 * rates[0]
+
+
 def test_an_overloaded_plan_names_the_replicas_that_keep_up(one_and_three):
     one, _ = one_and_three
     assert one.performance.keeps_up is False

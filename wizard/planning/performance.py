@@ -241,22 +241,25 @@ def saturated_run(inp: Inputs, cand: Candidate, runs_per_client: float = SATURAT
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
-    """Requests per second the plan completes when saturated (:func:`saturated_run`), measured between the
-    STEADY_QUANTILES of its completions (the run is stopped at the later one)."""
+    """Requests per second the plan completes when saturated (:func:`saturated_run`).  Its engines are alike:
+    the plan completes ``engines`` times what one engine's share does between the STEADY_QUANTILES of its
+    completions (that engine's run is stopped at the later one).  One engine's share does not depend on the
+    replicas, so a sweep that resizes a fleet simulates it once."""
+    n_engines = engines(inp, cand)
     saturated = saturated_run(inp, cand)
-    run, limits, model, n_engines = _prepared(inp, cand, saturated)
-    first, last = (int(q * (saturated.num_prompts - 1)) for q in STEADY_QUANTILES)
-    rate = _kept(("rate", run, limits, model, n_engines), lambda: _steady_rate(
-        finish_times(run, limits, partial(perf.step_seconds, model), last // n_engines + 1, engines=n_engines),
-        first, last, n_engines))
+    one = replace(saturated, num_prompts=saturated.num_prompts // n_engines,
+                  max_concurrency=saturated.max_concurrency // n_engines)
+    run, limits, model, _ = _prepared(inp, cand, one)
+    first, last = (int(q * (one.num_prompts - 1)) for q in STEADY_QUANTILES)
+    rate = _kept(("rate", run, limits, model), lambda: _steady_rate(
+        finish_times(run, limits, partial(perf.step_seconds, model), last + 1), first, last))
     assert rate is not None
-    return float(rate) if rate > 0 else simulate_plan(inp, cand, saturated).request_throughput_per_s
+    return n_engines * float(rate) if rate > 0 else simulate_plan(inp, cand, saturated).request_throughput_per_s
 
 
-def _steady_rate(one_engine_s: np.ndarray, first: int, last: int, n_engines: int) -> float:
-    """Completions per second between the ``first`` and ``last`` completion of all ``n_engines`` engines (0 when
-    they end the same step).  The engines complete alike (SimResult.across): all's k-th is one's k // n_engines-th."""
-    span = float(one_engine_s[last // n_engines] - one_engine_s[first // n_engines])
+def _steady_rate(done_s: np.ndarray, first: int, last: int) -> float:
+    """Completions per second between the ``first`` and ``last`` completion (0 when they end the same step)."""
+    span = float(done_s[last] - done_s[first])
     return (last - first) / span if span > 0 else 0.0
 
 
