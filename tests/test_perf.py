@@ -177,6 +177,16 @@ def test_uncalibrated_gpu_gets_a_wider_range_and_says_so():
     assert any("no published vLLM benchmark" in a for a in p.performance.assumptions)
 
 
+def test_a_closed_loop_says_its_clients_start_at_random_phases():
+    """Bench starts a closed loop's clients at once; the simulation at random phases (steady state): the
+    report says so, and only for a closed loop."""
+    closed = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, concurrency=8)
+    burst = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, request_rate="inf", num_prompts=50)
+    said = [a for a in closed.performance.assumptions if a.startswith("closed loop: the 8 clients start at random phases")]
+    assert len(said) == 1 and "first wave" in said[0]
+    assert not any(a.startswith("closed loop") for a in burst.performance.assumptions)
+
+
 def test_no_performance_when_vllm_would_not_start():
     assert make_plan(model="meta-llama/Llama-3.1-70B-Instruct", gpu="H100").performance is None
 

@@ -59,7 +59,7 @@ from wizard.physics.scheduler_passes import Blocks
 from wizard.physics.traffic import Traffic, draw
 
 __all__ = ["API_INGEST_S", "EngineLimits", "LatencyCaps", "SimResult", "Stats", "StepCost", "WeightedSamples",
-           "finish_times", "simulate", "simulate_traffic", "stats", "steady_phases"]
+           "finish_times", "phased", "simulate", "simulate_traffic", "stats", "steady_phases"]
 
 # API-server time per request before the engine sees it: HTTP parsing, request validation and
 # tokenizing a ~1k-token prompt in the single API-server process. ESTIMATE, not measured here:
@@ -131,6 +131,11 @@ def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, i
                 steady_phases(traffic, prompt, output, engine, step_cost), caps)
 
 
+def phased(traffic: Traffic) -> bool:
+    """Whether the run is a closed loop of clients that :func:`steady_phases` starts at random phases."""
+    return traffic.max_concurrency is not None and traffic.max_concurrency >= 2 and math.isinf(traffic.request_rate)
+
+
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,
                   step_cost: StepCost) -> np.ndarray | None:
     """Client start delays that put a closed loop's clients at random phases of a request's life.
@@ -142,9 +147,10 @@ def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engi
     uniform share of one request's estimated lifetime (its prefill plus its decode
     at the full batch) before its first send.  TTFT and E2E start at the send.
     """
-    clients = traffic.max_concurrency
-    if clients is None or clients < 2 or not math.isinf(traffic.request_rate):
+    if not phased(traffic):
         return None
+    clients = traffic.max_concurrency
+    assert clients is not None
     p, o = float(prompt.mean()), float(output.mean())
     chunk = min(p, engine.max_num_batched_tokens)
     life = (math.ceil(p / chunk) * step_cost(0, 0, int(chunk), int(chunk * chunk / 2))

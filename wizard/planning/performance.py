@@ -28,6 +28,7 @@ from wizard.physics.simulate import (
     SimResult,
     Stats,
     finish_times,
+    phased,
     simulate_traffic,
     stats,
 )
@@ -377,6 +378,9 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
+            *([f"closed loop: the {wl.concurrency} clients start at random phases of one request's life, as a long run "
+               "settles; bench starts them all at once, so a run of few requests per client also measures that first "
+               "wave's queue (a higher TTFT)"] if phased(traffic(wl, engine.max_model_len)) else []),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             *_model_assumptions(inp, cand, model),
