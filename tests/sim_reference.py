@@ -8,6 +8,7 @@ kept.  Slow, and only for small cases in tests.
 from __future__ import annotations
 
 import math
+from bisect import insort
 from dataclasses import dataclass, field
 
 from wizard.physics.kv import cdiv
@@ -78,40 +79,43 @@ def _admit(engine: EngineLimits, waiting: list[Req], running: list[Req], plan: d
 
 
 def run(arrival: list[float], prompt: list[int], out: list[int], engine: EngineLimits, cost: StepCost,
-        max_concurrency: int | None = None, ingest_s: float = 0.0, start_delay_s: list[float] | None = None) -> Outcome:
-    """``start_delay_s``: how long each of the first ``max_concurrency`` clients waits before its first send.
-    Requests are numbered in the order they are sent, and the API server ingests them in that order."""
+        max_concurrency: int | None = None, ingest_s: float = 0.0, send_delay_s: list[float] | None = None) -> Outcome:
+    """``send_delay_s``: how long each request waits to be sent once bench's semaphore lets it go (in the order
+    it lets them go).  Requests are numbered in the order they are sent, and the API server ingests them in
+    that order."""
     n = len(arrival)
     reqs = [Req(i, prompt[i], out[i], target=prompt[i]) for i in range(n)]
     send = [math.inf] * n
     at_engine = [math.inf] * n
     ingest_done = 0.0
-    next_send = 0
+    next_send = let_go = 0  # requests sent, and let go by the semaphore
+    delays = send_delay_s or [0.0] * n
+    due: list[float] = []  # send times of the requests let go but not sent yet, earliest first
 
-    def dispatch(t: float) -> None:
+    def let_one_go(t: float) -> None:
+        nonlocal let_go
+        insort(due, t + delays[let_go])  # after any due at the same time
+        let_go += 1
+
+    def send_due(t: float) -> None:
         nonlocal ingest_done, next_send
-        i = next_send
-        send[i] = max(t, arrival[i])
-        ingest_done = max(send[i], ingest_done) + ingest_s
-        at_engine[i] = ingest_done
-        next_send += 1
+        while due and due[0] <= t:
+            i = next_send
+            send[i] = max(due.pop(0), arrival[i])
+            ingest_done = max(send[i], ingest_done) + ingest_s
+            at_engine[i] = ingest_done
+            next_send += 1
 
-    limit = n if max_concurrency is None else min(max_concurrency, n)
-    delays = start_delay_s or [0.0] * limit
-    starts = sorted(max(delays[i], arrival[i]) for i in range(limit))  # each client's first send
-
-    def start_clients(t: float) -> None:
-        while starts and starts[0] <= t:
-            dispatch(starts.pop(0))
-
-    start_clients(0.0)
+    for _ in range(n if max_concurrency is None else min(max_concurrency, n)):
+        let_one_go(0.0)
+    send_due(0.0)
     free = engine.num_gpu_blocks - 1
     running: list[Req] = []
     waiting: list[Req] = []
     next_arrival = finished = preemptions = steps = 0
     sched_t = prev_end = 0.0
     while finished < n:
-        start_clients(sched_t)
+        send_due(sched_t)
         while next_arrival < n and at_engine[next_arrival] <= sched_t:
             waiting.append(reqs[next_arrival])
             next_arrival += 1
@@ -158,7 +162,7 @@ def run(arrival: list[float], prompt: list[int], out: list[int], engine: EngineL
             if prev_end > sched_t:
                 sched_t = prev_end
             else:
-                sched_t = at_engine[next_arrival] if next_arrival < next_send else starts[0]
+                sched_t = at_engine[next_arrival] if next_arrival < next_send else due[0]
             continue
         decode = decode_ctx = prefill = prefill_ctx = 0
         for r in running:
@@ -191,9 +195,10 @@ def run(arrival: list[float], prompt: list[int], out: list[int], engine: EngineL
                 if r.produced == r.out:
                     r.finish = end
                     finished += 1
-                    start_clients(end)  # clients that start by now send first
-                    if next_send + len(starts) < n:  # every client sends when it starts
-                        dispatch(end)
+                    send_due(end)  # requests due by now are sent first
+                    if let_go < n:
+                        let_one_go(end)
+                        send_due(end)
         prev_end = end
         sched_t = start if engine.async_scheduling else end
     return Outcome(send, [r.first for r in reqs], [r.last for r in reqs], [g for r in reqs for g in r.gaps],

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from tests.conftest import make_plan
@@ -14,6 +15,7 @@ from wizard.physics.screen import (
     _steady,
     _waves,
 )
+from wizard.schema import parse_request
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
 TOY = StepModel(
@@ -177,14 +179,30 @@ def test_uncalibrated_gpu_gets_a_wider_range_and_says_so():
     assert any("no published vLLM benchmark" in a for a in p.performance.assumptions)
 
 
-def test_a_closed_loop_says_its_clients_start_at_random_phases():
-    """Bench starts a closed loop's clients at once; the simulation at random phases (steady state): the
+def test_a_closed_loop_says_how_its_clients_start_and_spread():
+    """Bench starts a closed loop's clients at once; the simulation then spreads them to random phases: the
     report says so, and only for a closed loop."""
     closed = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, concurrency=8)
     burst = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, request_rate="inf", num_prompts=50)
-    said = [a for a in closed.performance.assumptions if a.startswith("closed loop: the 8 clients start at random phases")]
-    assert len(said) == 1 and "first wave" in said[0]
+    said = [a for a in closed.performance.assumptions if a.startswith("closed loop: the 8 clients send at once")]
+    assert len(said) == 1 and "second request then waits a random share" in said[0]
     assert not any(a.startswith("closed loop") for a in burst.performance.assumptions)
+
+
+def test_a_closed_loops_first_wave_queues_as_bench_sends_it():
+    """The first max_concurrency requests are sent together and queue for the prefill budget; the second ones
+    go out over one request's life.  64 clients of 2,048-token prompts on an A100 (2,048 tokens a step): the
+    first wave waits for 64 prefill steps (32.5 on average), later prompts arrive among running decodes."""
+    from wizard.planning.inputs import resolve_inputs
+    from wizard.planning.performance import simulate_plan
+    from wizard.planning.search import search
+
+    inp = resolve_inputs(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "A100 SXM 80GB",
+                                        "concurrency": 64, "prompt_tokens": 2048, "gen_tokens": 256,
+                                        "num_prompts": 320}), detected=[])
+    result = simulate_plan(inp, search(inp).candidate)
+    assert (result.send_s[:64] == 0).all() and (result.send_s[64:] > 0).all() and (np.diff(result.send_s) >= 0).all()
+    assert result.ttft_s[:64].mean() > 5 * result.ttft_s[64:].mean()
 
 
 def test_no_performance_when_vllm_would_not_start():

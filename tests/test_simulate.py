@@ -312,10 +312,9 @@ def _random_case(seed: int):
         arrival.append(t)
     concurrency = rng.choice([None, None, rng.randint(1, 5)])
     delays = None
-    if concurrency and rng.random() < 0.5:  # a closed loop's clients starting at random phases (steady_phases)
+    if concurrency and rng.random() < 0.5:  # a closed loop's sends delayed past the semaphore (steady_phases)
         arrival = [0.0] * n
-        first = min(concurrency, n)
-        delays = [rng.random() * 0.05 for _ in range(first)] + [0.0] * (n - first)
+        delays = [rng.random() * 0.05 if rng.random() < 0.5 else 0.0 for _ in range(n)]
     return arrival, prompt, out, eng, concurrency, rng.choice([0.0, 0.0005]), delays
 
 
@@ -328,7 +327,7 @@ def test_equals_the_literal_step_by_step_model():
         fast = simulate(np.array(arrival), np.array(prompt), np.array(out), eng, _cost, max_concurrency=concurrency,
                         ingest_s=ingest, client_jitter_s=delays)
         slow = sim_reference.run(arrival, prompt, out, eng, _cost, max_concurrency=concurrency, ingest_s=ingest,
-                                 start_delay_s=delays)
+                                 send_delay_s=delays)
         send = np.array(slow.send)
         assert np.array_equal(fast.send_s, send), seed
         assert np.array_equal(fast.ttft_s, np.array(slow.first) - send), seed

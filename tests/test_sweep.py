@@ -131,14 +131,15 @@ def test_targets_reject_what_misses_them():
 
 
 def test_the_screen_does_not_reject_what_the_simulation_accepts():
-    """A closed loop's clients run at random phases, so a prompt waits behind running decodes, not for a
-    wave of 16 prompts: gpt-oss-120b on 2 RTX A6000 simulates a 265 ms mean TTFT.  The screen once rated it
-    ~2.5x that and dropped the cheapest configuration that meets a 300 ms target."""
-    base = parse_request({"model": "openai/gpt-oss-120b", "max_ttft_ms": 300, "max_itl_ms": 60})
+    """After a closed loop's first wave its clients run at random phases, so a later prompt waits behind
+    running decodes, not for a wave of 16 prompts: gpt-oss-120b on 2 RTX A6000 simulates a 310 ms mean TTFT
+    (the first wave's included).  The screen once rated such loops all in waves, ~2.5x the simulation, and
+    dropped the cheapest configuration that meets the target (350 ms here; DP 2 simulates at 560)."""
+    base = parse_request({"model": "openai/gpt-oss-120b", "max_ttft_ms": 350, "max_itl_ms": 60})
     result = sweep(base, gpu_names=["RTX A6000"], per_node=[2], nodes=[1], full_plans=0)
     assert [(r.tensor_parallel_size, r.kv_cache_dtype, r.simulated) for r in result.results] == [(2, "fp8", True),
                                                                                                 (2, "auto", True)]
-    assert all(r.ttft_ms <= 300 for r in result.results)
+    assert all(r.ttft_ms <= 350 for r in result.results)
 
 
 def test_ties_on_cost_are_broken_by_cost_per_token():

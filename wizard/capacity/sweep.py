@@ -57,8 +57,8 @@ NODES = (1, 2, 4)
 # The analytic screen is a steady-state formula: it lets through what it rates up to this much
 # worse than a target, so the simulation (which decides) does not lose what the formula misjudges.
 # Simulated / screened over 768 fleets of Llama-3.1-8B/70B, gpt-oss-120b and Qwen3-235B sweeps
-# (benchmarks/screen_error.py): TPOT 0.97-1.00 at concurrency 1, 0.71-1.39 at 16-128, 0.92-2.51 for bursts,
-# 0.83-1.21 for Poisson rates; TTFT 0.67-1.00 at concurrency 1, 0.73-25 at 16-128, 0.03-1.35 for bursts,
+# (benchmarks/screen_error.py): TPOT 0.97-1.00 at concurrency 1, 0.72-1.32 at 16-128, 0.92-2.51 for bursts,
+# 0.83-1.21 for Poisson rates; TTFT 0.67-1.00 at concurrency 1, 0.76-3.1 at 16-128, 0.03-1.35 for bursts,
 # 0.75-2.98 for rates; the sustainable rate 0.60-1.79.
 SCREEN_SLACK = 1.6
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for

@@ -210,11 +210,12 @@ class Run:
         return ttft_sum > caps.ttft_s * self.n * CAP_ROUNDING
 
     def _dispatch(self, now: float) -> None:
-        """Bench sends its next request (its semaphore let it go at ``now``); the API server queues it.
+        """Bench's semaphore lets its next request go at ``now``; it is sent after its delay (``jitter_s``, by
+        dispatch: :func:`~wizard.physics.simulate.steady_phases`) and the API server queues it.
 
-        Requests are numbered in send order, the API server's FIFO order: a request sent before clients still
-        waiting out their start delay (:func:`~wizard.physics.simulate.steady_phases`) takes the place of the
-        first of them, and their requests move one back, so that it does not queue behind sends yet to come."""
+        Requests are numbered in send order, the API server's FIFO order: a request sent before others that
+        still wait out their delay takes the place of the first of them, and they move one back, so that it
+        does not queue behind sends yet to come."""
         i = self.next_send
         send = self.send
         sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
@@ -227,12 +228,11 @@ class Run:
         j = int(np.searchsorted(send[:i], sent, side="right"))  # not at the engine yet: its send is later
         send[j + 1:i + 1] = send[j:i]
         send[j] = sent
-        # The FIFO from request j on: done_k = max(send_k, done_k-1) + ingest, unrolled.
-        ingest, steps = self.ingest_s, np.arange(1, i - j + 2)
-        before = self.at_engine[j - 1] if j else 0.0
-        latest = np.maximum.accumulate(np.maximum(send[j:i + 1] - (steps - 1) * ingest, before))
-        self.at_engine[j:i + 1] = latest + steps * ingest
-        self.ingest_done = float(self.at_engine[i])
+        done = float(self.at_engine[j - 1]) if j else 0.0  # the FIFO from request j on, as it ingests them
+        for k, at in enumerate(send[j:i + 1].tolist(), start=j):
+            done = max(at, done) + self.ingest_s
+            self.at_engine[k] = done
+        self.ingest_done = done
 
     def _next_time(self) -> float:
         """When scheduling can change: the step in flight ends, or the next request reaches the engine."""

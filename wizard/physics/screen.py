@@ -31,7 +31,7 @@ class Workload:
     concurrency: int | None = None  # closed loop
     request_rate: float | None = None  # open loop (Poisson), requests per second
     burst: int | None = None  # N prompts sent at once (request rate infinite)
-    prompts: int | None = None  # an open loop's requests in all: its batch never holds more
+    prompts: int | None = None  # requests in all: an open loop's batch never holds more; a closed loop's first wave
 
 
 @dataclass(frozen=True)
@@ -183,14 +183,20 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
     if wl.request_rate:
         op = _open_loop(model, engine, wl, cap, wl.request_rate, max_rate)
         ttft_s = op.ttft_s
+    elif wl.burst:  # every prompt arrives at once: each waits for its wave's prefill
+        running = min(wl.burst, cap)
+        op = _waves(model, engine, wl, running, wl.burst)
+        ttft_s = op.ttft_s
     else:
-        requests = wl.burst or wl.concurrency or 1
-        in_flight = min(wl.concurrency or requests, requests)
+        # A closed loop's first concurrency requests are sent at once and wait for their wave's prefill; the
+        # simulation then spreads the clients over a request's life (steady_phases): later prompts wait behind
+        # the running decodes.
+        clients = wl.concurrency or 1
+        total = max(wl.prompts or clients, 1)
+        in_flight = min(clients, total)
         running = min(in_flight, cap)
-        op = _waves(model, engine, wl, running, requests if wl.burst else in_flight)
-        # The simulation starts a closed loop's clients at random phases of a request's life (measured
-        # closed loops run in steady state): a prompt waits behind the running decodes, not for a wave.
-        # A burst's prompts all arrive together: they wait for their wave's prefill.
-        ttft_s = op.ttft_s if wl.burst else _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
+        op = _waves(model, engine, wl, running, in_flight)
+        steady = _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
+        ttft_s = (in_flight * op.ttft_s + (total - in_flight) * steady) / total
     return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate)

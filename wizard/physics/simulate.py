@@ -74,8 +74,9 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
 
     ``max_concurrency`` gates sending as bench's semaphore does (a closed loop when
     every request is sent at 0); TTFT and E2E then start at the send, not at the
-    scheduled arrival.  With ``caps``, None as soon as the mean TPOT or TTFT is
-    sure to exceed them.  Deterministic: same inputs, same result.
+    scheduled arrival.  ``client_jitter_s`` delays each send past the moment the
+    semaphore lets it go (by dispatch order).  With ``caps``, None as soon as the
+    mean TPOT or TTFT is sure to exceed them.  Deterministic: same inputs, same result.
     """
     return _run(arrival_s, prompt_tokens, output_tokens, engine, step_cost, max_concurrency, ingest_s, client_jitter_s,
                 caps).run()
@@ -132,20 +133,25 @@ def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, i
 
 
 def phased(traffic: Traffic) -> bool:
-    """Whether the run is a closed loop of clients that :func:`steady_phases` starts at random phases."""
+    """Whether the run is a closed loop whose clients :func:`steady_phases` spreads after its first wave."""
     return traffic.max_concurrency is not None and traffic.max_concurrency >= 2 and math.isinf(traffic.request_rate)
 
 
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,
                   step_cost: StepCost) -> np.ndarray | None:
-    """Client start delays that put a closed loop's clients at random phases of a request's life.
+    """Send delays (one per dispatch, in dispatch order) that spread a closed loop's clients over random phases.
 
-    Measured closed loops run in steady state: the clients' requests drift apart
-    (measurements after a warm-up, and long runs, show a lone prompt's TTFT, not a
-    wave's).  Started in lockstep, equal-length requests would finish and resubmit
-    together forever; so each of the first ``max_concurrency`` clients waits a
+    Bench sends the first ``max_concurrency`` requests at once, and that first
+    wave's queue is simulated as sent.  Measured closed loops then drift apart
+    into steady state, where a prompt arrives among running decodes; simulated
+    equal-length requests would instead finish and resubmit together forever.  So
+    each client's second request (the dispatches after the first wave's) waits a
     uniform share of one request's estimated lifetime (its prefill plus its decode
-    at the full batch) before its first send.  TTFT and E2E start at the send.
+    at the full batch) before it is sent.  On AIConfigurator's 519 closed loops the
+    simulated mean TTFT is then a median 0.79 of the measured one (360 within 50%);
+    without the first wave (clients started at random phases) 0.51 (232), and all in
+    lockstep 1.90 (171).  A ``warm`` loop is one already in steady state: its clients'
+    first sends wait the random shares instead.  TTFT and E2E start at the send.
     """
     if not phased(traffic):
         return None
@@ -156,8 +162,10 @@ def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engi
     life = (math.ceil(p / chunk) * step_cost(0, 0, int(chunk), int(chunk * chunk / 2))
             + o * step_cost(clients, int(clients * (p + o / 2)), 0, 0))
     delays = np.zeros(len(prompt))
-    count = min(clients, len(prompt))
-    delays[:count] = np.sort(np.random.default_rng(traffic.seed + 1).uniform(0.0, life, count))
+    first = 0 if traffic.warm else clients  # the dispatches that wait: the first wave's, or the second requests'
+    count = max(min(clients, len(prompt) - first), 0)
+    # Sorted: the later a client is let go, the later it sends, so sends mostly stay in dispatch order.
+    delays[first:first + count] = np.sort(np.random.default_rng(traffic.seed + 1).uniform(0.0, life, count))
     return delays
 
 

@@ -58,6 +58,9 @@ class Traffic:
     seed: int = 0
     input_lens: tuple[int, ...] | None = None
     output_lens: tuple[int, ...] | None = None
+    # A closed loop measured in steady state: its clients start at random phases of a request's life, where bench
+    # starts them all at once (the saturated run that measures the sustainable rate).
+    warm: bool = False
 
     def __post_init__(self) -> None:
         if self.num_prompts < 1:

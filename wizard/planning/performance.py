@@ -91,13 +91,12 @@ def screen_workload(request: PlanRequest, engines: int = 1) -> screen.Workload:
     def share(n: int | None) -> int | None:
         return None if n is None else -(-n // engines)
 
-    if wl.request_rate is not None and math.isinf(wl.request_rate):
-        return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens, concurrency=share(wl.concurrency),
-                               burst=share(wl.num_prompts))
-    return screen.Workload(prompt_tokens=wl.prompt_tokens, gen_tokens=wl.gen_tokens,
-                           concurrency=None if wl.request_rate else share(wl.concurrency),
-                           request_rate=wl.request_rate / engines if wl.request_rate else None,
-                           prompts=share(wl.num_prompts) if wl.request_rate else None)
+    common = {"prompt_tokens": wl.prompt_tokens, "gen_tokens": wl.gen_tokens, "prompts": share(wl.num_prompts)}
+    if wl.request_rate is not None and not math.isinf(wl.request_rate):
+        return screen.Workload(**common, request_rate=wl.request_rate / engines)
+    if wl.concurrency is None:
+        return screen.Workload(**common, burst=share(wl.num_prompts))
+    return screen.Workload(**common, concurrency=share(wl.concurrency))
 
 
 def async_scheduling(inp: Inputs, cand: Candidate) -> bool:
@@ -233,12 +232,13 @@ def _engine_fit(cand: Candidate) -> int:
 
 def saturated_run(inp: Inputs, cand: Candidate, runs_per_client: float = SATURATION_RUNS_PER_CLIENT) -> Traffic:
     """The closed loop that saturates the plan: as many clients per engine as it runs at once (max_num_seqs, or one
-    more than its KV pool holds, which keeps the pool full), each sending ``runs_per_client`` requests in turn."""
+    more than its KV pool holds, which keeps the pool full), each sending ``runs_per_client`` requests in turn,
+    started at random phases (``warm``): in steady state from the first requests on, no first wave."""
     width = max(min(cand.engine.max_num_seqs, _engine_fit(cand) + 1), 1)
     count = max(int(runs_per_client * width), SATURATION_MIN_REQUESTS)
     n_engines = engines(inp, cand)
     return replace(traffic(inp.request.workload, cand.engine.max_model_len), num_prompts=count * n_engines,
-                   request_rate=math.inf, max_concurrency=width * n_engines)
+                   request_rate=math.inf, max_concurrency=width * n_engines, warm=True)
 
 
 def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
@@ -378,9 +378,10 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
-            *([f"closed loop: the {wl.concurrency} clients start at random phases of one request's life, as a long run "
-               "settles; bench starts them all at once, so a run of few requests per client also measures that first "
-               "wave's queue (a higher TTFT)"] if phased(traffic(wl, engine.max_model_len)) else []),
+            *([f"closed loop: the {wl.concurrency} clients send at once, as bench starts them, and that first wave "
+               "queues; each client's second request then waits a random share of one request's life, so that later "
+               "prompts arrive among running decodes, as a long run settles"]
+              if phased(traffic(wl, engine.max_model_len)) else []),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             *_model_assumptions(inp, cand, model),
