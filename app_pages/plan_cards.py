@@ -13,7 +13,7 @@ from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.physics.params import mtp_params
-from wizard.planning.performance import OVERLOADED
+from wizard.planning.performance import OVERLOADED, closed_loop_start
 from wizard.schema import (
     Feasibility,
     PerformanceReport,
@@ -200,9 +200,11 @@ def latency(resp: PlanResponse) -> None:
                         alt="Requests running and waiting, and the KV cache's use, over the simulated run")
         goodput = (f" Goodput (requests meeting every latency target): {fmt.number(perf.goodput_per_s)}/s."
                    if perf.goodput_per_s is not None else "")
+        start = closed_loop_start(resp.request.workload)
         st.caption(f"{fmt.count(perf.simulated_requests)} requests over {fmt.duration_ms(perf.duration_s * 1000)}, "
                    f"{fmt.count(perf.preemptions)} preemptions, {fmt.number(perf.batch_size)} running per step on "
-                   f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply.")
+                   f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply."
+                   + (f" {start[0].upper()}{start[1:]}." if start else ""))
         for run in perf.measured:
             m = run.metrics
             shown = [f"{name} {fmt.duration_ms(value)}" for name, value in

@@ -513,3 +513,15 @@ def test_plan_page_draws_the_latency_percentiles_and_the_run_when_opened(app):
     assert not at.exception
     assert len(at.get("plotly_chart")) == len(keys) + 2
     assert any("preemptions" in c.value and "requests over" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("workload, said", [({"concurrency": "8"}, True), ({"request_rate": "2"}, False)])
+def test_a_closed_loops_run_chart_explains_its_first_wave(app, workload, said):
+    """The run chart of a closed loop dips after the first wave, where the clients spread out: its caption
+    says why; a rate's does not."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="L4", max_model_len="8192", **workload)
+    at.session_state["latency_card"] = True
+    at = at.run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "requests over" in c.value)
+    assert ("Closed loop: the 8 clients send at once" in caption and "the dip after the first wave" in caption) == said

@@ -132,9 +132,9 @@ def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, i
                 steady_phases(traffic, prompt, output, engine, step_cost), caps)
 
 
-def phased(traffic: Traffic) -> bool:
-    """Whether the run is a closed loop whose clients :func:`steady_phases` spreads after its first wave."""
-    return traffic.max_concurrency is not None and traffic.max_concurrency >= 2 and math.isinf(traffic.request_rate)
+def phased(max_concurrency: int | None, request_rate: float) -> bool:
+    """Whether a run is a closed loop whose clients :func:`steady_phases` spreads over random phases."""
+    return max_concurrency is not None and max_concurrency >= 2 and math.isinf(request_rate)
 
 
 def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engine: EngineLimits,
@@ -153,7 +153,7 @@ def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engi
     lockstep 1.90 (171).  A ``warm`` loop is one already in steady state: its clients'
     first sends wait the random shares instead.  TTFT and E2E start at the send.
     """
-    if not phased(traffic):
+    if not phased(traffic.max_concurrency, traffic.request_rate):
         return None
     clients = traffic.max_concurrency
     assert clients is not None

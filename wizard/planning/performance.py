@@ -378,15 +378,22 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
-            *([f"closed loop: the {wl.concurrency} clients send at once, as bench starts them, and that first wave "
-               "queues; each client's second request then waits a random share of one request's life, so that later "
-               "prompts arrive among running decodes, as a long run settles"]
-              if phased(traffic(wl, engine.max_model_len)) else []),
+            *filter(None, [closed_loop_start(wl)]),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             *_model_assumptions(inp, cand, model),
         ],
     )
+
+
+def closed_loop_start(wl: WorkloadSection) -> str | None:
+    """How the simulation starts a closed loop's clients and spreads them, in words (None for other workloads):
+    an assumption of the report, and what the run's chart shows after the first wave."""
+    if not phased(wl.concurrency, math.inf if wl.request_rate is None else wl.request_rate):
+        return None
+    return (f"closed loop: the {wl.concurrency} clients send at once, as bench starts them, and that first wave "
+            "queues; each client's second request then waits a random share of one request's life (the dip after "
+            "the first wave), so that later prompts arrive among running decodes, as a long run settles")
 
 
 def _api_server_share(result: SimResult) -> float:
