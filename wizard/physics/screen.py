@@ -88,7 +88,8 @@ def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> fl
         # decode / gen_tokens prompts arrive per step; at most one prefill step runs per decode step.
         arrivals = decode / wl.gen_tokens
         batched = max(arrivals, 1.0) * wl.prompt_tokens
-        return _step(model, decode, 0, _decode_ctx(wl), 0) + min(arrivals, 1.0) * _step(model, 0, batched, 0, wl.prompt_tokens / 2)
+        stall = min(arrivals, 1.0) * _step(model, 0, batched, 0, wl.prompt_tokens / 2)
+        return _step(model, decode, 0, _decode_ctx(wl), 0) + stall
     room = max(engine.max_num_batched_tokens - decode, 0)
     chunk = min(wl.prompt_tokens, room)
     if refill >= chunk:

@@ -378,7 +378,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
-            *filter(None, [closed_loop_start(wl)]),
+            *([start] if (start := closed_loop_start(wl)) else []),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             *_model_assumptions(inp, cand, model),
