@@ -21,7 +21,6 @@ from dataclasses import replace
 from wizard.capacity import sweep as sw
 from wizard.capacity.prices import price_of
 from wizard.catalog.gpus import catalog
-from wizard.catalog.metadata import resolve_model
 from wizard.planning.performance import simulated_figures
 from wizard.schema import parse_request
 
@@ -42,12 +41,7 @@ def ratios(model: str, fields: dict[str, object], prompt: int, output: int) -> l
     """Simulated / screened mean TPOT, mean TTFT and sustainable rate of PER fleets spread over the cost ranking."""
     prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: the whole catalog
     base = parse_request({"model": model, "prompt_tokens": prompt, "gen_tokens": output, **fields})
-    info = resolve_model(model, None)
-    gpus = sw._swept_gpus(None, None, prices)
-    price_by_name = {gpu.name: price_of(gpu, None, prices) for gpu in gpus}
-    rows = [outcome for request in sw.candidates(base, gpus, sw.GPUS_PER_NODE, sw.NODES, info)
-            if not isinstance(outcome := sw._screened(base, request, price_by_name[request.hardware.gpu], info), str)]
-    rows.sort(key=lambda entry: sw._by_cost(entry[0]))
+    rows = sw.screen_all(base, prices=prices).rows
     out = []
     for row, inp, cand in rows[::max(1, len(rows) // PER)][:PER]:
         sim = simulated_figures(replace(inp, request=sw.with_replicas(inp.request, row.replicas)), cand)

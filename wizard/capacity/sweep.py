@@ -19,7 +19,7 @@ import math
 import time
 from bisect import insort
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from wizard.capacity.prices import Price, price_of
 from wizard.catalog.gpus import GpuSpec, catalog, get_gpu
@@ -224,15 +224,19 @@ def _by_cost(row: SweepRow) -> tuple[float, float]:
     return row.cost_per_hour, row.cost_per_million_output_tokens
 
 
-def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
-          provider: str | None = None, prices: dict[str, float] | None = None, full_plans: int = 10,
-          per_node: Iterable[int] = GPUS_PER_NODE, nodes: Iterable[int] = NODES) -> SweepResult:
-    """Plan every candidate and return those that fit and meet the targets, cheapest first.
+class Screening(NamedTuple):
+    """The screen's pass over every candidate: the rows it lets through (cheapest first, with the inputs and
+    candidate the simulation takes), why the others are left out, and how many it evaluated."""
 
-    ``full_plans``: how many of the cheapest rows get their complete
-    :class:`PlanResponse` (the one ``plan()`` gives for that request).
-    """
-    start = time.perf_counter()
+    rows: list[tuple[SweepRow, Inputs, Candidate]]
+    rejected: dict[str, int]
+    evaluated: int
+
+
+def screen_all(base: PlanRequest, gpu_names: list[str] | None = None, provider: str | None = None,
+               prices: dict[str, float] | None = None, per_node: Iterable[int] = GPUS_PER_NODE,
+               nodes: Iterable[int] = NODES) -> Screening:
+    """Plan and screen every candidate (the sweep's first pass, before the simulation verifies the cheapest)."""
     gpus = _swept_gpus(gpu_names, provider, prices)
     price_by_name = {gpu.name: price_of(gpu, provider, prices) for gpu in gpus}
     info = resolve_model(base.model.model, base.model.revision)  # once: every candidate serves the same model
@@ -248,13 +252,26 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
         else:
             screened.append(outcome)
     screened.sort(key=lambda entry: _by_cost(entry[0]))
+    return Screening(screened, rejected, len(todo))
+
+
+def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
+          provider: str | None = None, prices: dict[str, float] | None = None, full_plans: int = 10,
+          per_node: Iterable[int] = GPUS_PER_NODE, nodes: Iterable[int] = NODES) -> SweepResult:
+    """Plan every candidate and return those that fit and meet the targets, cheapest first.
+
+    ``full_plans``: how many of the cheapest rows get their complete
+    :class:`PlanResponse` (the one ``plan()`` gives for that request).
+    """
+    start = time.perf_counter()
+    screening = screen_all(base, gpu_names, provider, prices, per_node, nodes)
     screened_at = time.perf_counter()
-    rows = _verify(base, screened, max(full_plans, VERIFIED_ROWS), rejected)
+    rows = _verify(base, screening.rows, max(full_plans, VERIFIED_ROWS), screening.rejected)
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
-    return SweepResult(candidates_evaluated=len(todo), seconds=screened_at - start,
-                       simulation_seconds=time.perf_counter() - screened_at, rejected=rejected, fitting=len(rows),
-                       results=rows)
+    return SweepResult(candidates_evaluated=screening.evaluated, seconds=screened_at - start,
+                       simulation_seconds=time.perf_counter() - screened_at, rejected=screening.rejected,
+                       fitting=len(rows), results=rows)
 
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
