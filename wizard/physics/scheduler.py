@@ -226,13 +226,20 @@ class Run:
             self.at_engine[i] = self.ingest_done
             return
         j = int(np.searchsorted(send[:i], sent, side="right"))  # not at the engine yet: its send is later
+        at_engine = self.at_engine
         send[j + 1:i + 1] = send[j:i]
+        at_engine[j + 1:i + 1] = at_engine[j:i]
         send[j] = sent
-        done = float(self.at_engine[j - 1]) if j else 0.0  # the FIFO from request j on, as it ingests them
-        for k, at in enumerate(send[j:i + 1].tolist(), start=j):
+        # The FIFO from request j on, as it ingests them: once a later send leaves it when it did before the
+        # insertion, every one after it does too.
+        done = max(sent, float(at_engine[j - 1]) if j else 0.0) + self.ingest_s
+        at_engine[j] = done
+        for k, at in enumerate(send[j + 1:i + 1].tolist(), start=j + 1):
             done = max(at, done) + self.ingest_s
-            self.at_engine[k] = done
-        self.ingest_done = done
+            if done == at_engine[k]:
+                break
+            at_engine[k] = done
+        self.ingest_done = float(at_engine[i])
 
     def _next_time(self) -> float:
         """When scheduling can change: the step in flight ends, or the next request reaches the engine."""
