@@ -524,6 +524,25 @@ class Run:
                 gone_s.append(end)
 
         while decoders:
+            while run_left:  # a step inside the run: only an arrival, the blocks or the head's admission ends it
+                now = prev_start if is_async else prev_end
+                take = per_block * phases[-done % size]
+                after = left - take
+                if frees:
+                    after += sliding * bisect_left(frees[done % size], done) + extra.get(done, 0)
+                if now >= horizon or take > left or (gate <= left if v0 else gate <= after):
+                    break  # the step below decides it
+                if frees:
+                    extra.pop(done, None)
+                end = prev_end + cost(decoders, base + decoders * (done + 1), 0, 0)
+                itl_values.append(end - prev_end)
+                itl_counts.append(decoders)
+                prev_start, prev_end, left = prev_end, end, after
+                ends.append(end)
+                done += 1
+                run_left -= 1
+                if not run_left:
+                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
             now = prev_start if is_async else prev_end
             if now >= horizon:
                 if run_left:
@@ -577,11 +596,6 @@ class Run:
             prev_start, prev_end, left = prev_end, end, after
             ends.append(end)
             done += 1
-            if run_left:  # still inside the run: nothing else happened in this step
-                run_left -= 1
-                if not run_left:
-                    line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
-                continue
             finishing = 0
             while nxt < len(lasts) and lasts[nxt] == done:  # sampled its last token in this step
                 leave(firsts[nxt], col_of[nxt])
