@@ -292,7 +292,8 @@ def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int,
     decode_ctx = decode_ctx_sum_tokens / decode_seqs if decode_seqs else 0.0
     prefill_ctx = prefill_ctx_sum_tokens / prefill_tokens if prefill_tokens else 0.0
     device = model.step_time(decode_seqs, prefill_tokens, decode_ctx, prefill_ctx) - model.t_fix
-    device = pipeline_seconds(model, device, decode_seqs + prefill_tokens)
+    if model.pp > 1:  # one stage: pipeline_seconds would add nothing
+        device = pipeline_seconds(model, device, decode_seqs + prefill_tokens)
     cpu = model.t_fix + model.cpu_per_seq * (decode_seqs + (1 if prefill_tokens else 0))
     return max(device, cpu) if model.overlaps_cpu else device + cpu
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from heapq import heappop, heappush
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,24 +68,16 @@ class LatencyCaps:
     ttft_s: float = math.inf
 
 
-@dataclass
-class Joined:
-    """Requests whose prefill completed in a fold: column, virtual context and tokens produced
-    (what they would be had they decoded from the fold's start), the step of their last token,
-    and the blocks their prefill left them."""
+class Joined(NamedTuple):
+    """A request whose prefill completed in a fold: its column, virtual context and tokens produced
+    (what they would be had it decoded from the fold's start), the step of its last token, and the
+    blocks its prefill left it."""
 
-    cols: list[int]
-    c0: list[int]
-    p0: list[int]
-    last: list[int]
-    held: list[int]
-
-    def add(self, col: int, c0: int, p0: int, last: int, held: int) -> None:
-        self.cols.append(col)
-        self.c0.append(c0)
-        self.p0.append(p0)
-        self.last.append(last)
-        self.held.append(held)
+    col: int
+    c0: int
+    p0: int
+    last: int
+    held: int
 
 
 @dataclass
@@ -434,7 +427,7 @@ class Run:
         first = state[_COMP, cols]
         lasts, firsts, col_of = togo.tolist(), first.tolist(), cols.tolist()
         # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
-        joined = Joined([], [], [], [], [])
+        joined: list[Joined] = []
         new_ids: list[int] = []
         join_heap: list[tuple[int, int]] = []
         pre = None  # the prefill in progress
@@ -480,7 +473,7 @@ class Run:
             """The caps check of the step loop on the requests as they stand after this step."""
             last_t = self.last_t.copy()
             last_t[gone] = gone_s
-            going = [rid_at[c] for c in col_of[nxt:]] + [rid_of(joined.cols[f]) for _, f in join_heap]
+            going = [rid_at[c] for c in col_of[nxt:]] + [rid_of(joined[f].col) for _, f in join_heap]
             togo = [last - done for last in lasts[nxt:]] + [last - done for last, _ in join_heap]
             return self._exceeds(last_t, np.array(going, dtype=np.int64), np.full(len(going), end),
                                  np.array(togo, dtype=np.int64), end)
@@ -495,7 +488,7 @@ class Run:
             nonlocal base, decoders, finishing
             self.first_t[rid] = end
             c0, last = tokens - done, done + int(self.out[rid]) - 1
-            joined.add(col, c0, 1 - done, last, held)
+            joined.append(Joined(col, c0, 1 - done, last, held))
             if last == done:  # one output token: done already
                 pending.append((end, col, held))
                 finishing += 1
@@ -506,7 +499,7 @@ class Run:
             if frees:
                 insort(frees[(window - 1 - c0) % size], window - 1 - c0)
                 extra[done] = extra.get(done, 0) + held - blocks.held(tokens, tokens - 1)
-            heappush(join_heap, (last, len(joined.cols) - 1))
+            heappush(join_heap, (last, len(joined) - 1))
 
         def leave(c0: int, col: int) -> None:
             """A decoder sampled its last token in this step: it waits for its release."""
@@ -602,7 +595,7 @@ class Run:
                 nxt += 1
             while join_heap and join_heap[0][0] == done:
                 f = heappop(join_heap)[1]
-                leave(joined.c0[f], joined.cols[f])
+                leave(joined[f].c0, joined[f].col)
             prefilled = bool(admitted)
             if pre:
                 pre.comp, pre.rem, pre.held = pre.comp + chunk, pre.rem - chunk, pre.held + grow
@@ -660,7 +653,7 @@ class Run:
                                engine.max_num_batched_tokens - scheduled, free, True)
         return None if admitted and self.w_prod[admitted[0][0]] else admitted
 
-    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: Joined, pre: Prefill | None,
+    def _apply_fold(self, cols: np.ndarray, togo: np.ndarray, new_ids: list[int], joined: list[Joined], pre: Prefill | None,
                     ends: np.ndarray, prev_start: float, prev_end: float) -> None:
         """Write ``len(ends)`` folded steps back: contexts, tokens, blocks and times of the folded requests.
 
@@ -680,11 +673,12 @@ class Run:
         if pre:
             state[_COMP, pre.col], state[_REM, pre.col], state[_HELD, pre.col] = pre.comp, pre.rem, pre.held
         held_then = np.zeros(len(cols), dtype=np.int64)
-        if joined.cols:
-            state[_COMP, joined.cols], state[_PROD, joined.cols] = joined.c0, joined.p0  # virtual: see _fold
-            cols = np.concatenate([cols, joined.cols])
-            togo = np.concatenate([togo, joined.last])
-            held_then = np.concatenate([held_then, joined.held])
+        if joined:
+            j_cols, j_c0, j_p0, j_last, j_held = (list(field) for field in zip(*joined))
+            state[_COMP, j_cols], state[_PROD, j_cols] = j_c0, j_p0  # virtual: see _fold
+            cols = np.concatenate([cols, j_cols])
+            togo = np.concatenate([togo, j_last])
+            held_then = np.concatenate([held_then, j_held])
         upto = np.minimum(togo, done)
         comp = state[_COMP, cols] + upto
         state[_COMP, cols] = comp
