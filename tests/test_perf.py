@@ -189,6 +189,15 @@ def test_a_closed_loop_says_how_its_clients_start_and_spread():
     assert not any(a.startswith("closed loop") for a in burst.performance.assumptions)
 
 
+def test_the_closed_loop_words_count_each_engines_clients():
+    """Replicas share a loop's clients: 8 over 2 replicas start 4 per engine; over 8, one each, which the
+    simulation does not spread, so the report does not say it does."""
+    two = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, concurrency=8, replicas=2)
+    eight = make_plan(model="Qwen/Qwen3-8B", gpu="L4", max_model_len=8192, concurrency=8, replicas=8)
+    assert any(a.startswith("closed loop: the 8 clients (4 per engine) send at once") for a in two.performance.assumptions)
+    assert not any(a.startswith("closed loop") for a in eight.performance.assumptions)
+
+
 def test_a_closed_loops_first_wave_queues_as_bench_sends_it():
     """The first max_concurrency requests are sent together and queue for the prefill budget; the second ones
     go out over one request's life.  64 clients of 2,048-token prompts on an A100 (2,048 tokens a step): the
