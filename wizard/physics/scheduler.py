@@ -104,14 +104,16 @@ class Run:
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
                  step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray,
                  caps: LatencyCaps | None = None) -> None:
-        self.arrival, self.prompt, self.out, self.engine, self.blocks = arrival, prompt, out, engine, blocks
+        self.prompt, self.out, self.engine, self.blocks = prompt, out, engine, blocks
         # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
         self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
-        self.ingest_s, self.jitter_s = ingest_s, jitter_s
+        self.ingest_s = ingest_s
+        # Read one at a time, per request: plain lists (a numpy element is several times slower to get or set).
+        self.arrival_s, self.jitter_s, self.out_tokens = arrival.tolist(), jitter_s.tolist(), out.tolist()
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
         self.send = np.full(n, math.inf)
-        self.at_engine = np.full(n, math.inf)
+        self.at_engine = [math.inf] * n
         self.ingest_done = 0.0
         self.next_send = 0
         for _ in range(n if max_concurrency is None else min(max_concurrency, n)):
@@ -211,7 +213,7 @@ class Run:
         does not queue behind sends yet to come."""
         i = self.next_send
         send = self.send
-        sent = max(now + float(self.jitter_s[i]), float(self.arrival[i]))
+        sent = max(now + self.jitter_s[i], self.arrival_s[i])
         self.next_send += 1
         if not i or sent >= send[i - 1]:
             send[i] = sent
@@ -225,21 +227,21 @@ class Run:
         send[j] = sent
         # The FIFO from request j on, as it ingests them: once a later send leaves it when it did before the
         # insertion, every one after it does too.
-        done = max(sent, float(at_engine[j - 1]) if j else 0.0) + self.ingest_s
+        done = max(sent, at_engine[j - 1] if j else 0.0) + self.ingest_s
         at_engine[j] = done
         for k, at in enumerate(send[j + 1:i + 1].tolist(), start=j + 1):
             done = max(at, done) + self.ingest_s
             if done == at_engine[k]:
                 break
             at_engine[k] = done
-        self.ingest_done = float(at_engine[i])
+        self.ingest_done = at_engine[i]
 
     def _next_time(self) -> float:
         """When scheduling can change: the step in flight ends, or the next request reaches the engine."""
         if self.prev_end > self.sched_t:
             return self.prev_end
         if self.next_arrival < self.n and self.at_engine[self.next_arrival] < math.inf:
-            return float(self.at_engine[self.next_arrival])
+            return self.at_engine[self.next_arrival]
         raise WizardError("the simulation stalled: nothing runs, nothing can be admitted and nothing else arrives")
 
     def _arrive_and_release(self) -> None:
@@ -487,7 +489,7 @@ class Run:
             """A prefill of ``tokens`` completed in this step and sampled the first token: a decoder from now on."""
             nonlocal base, decoders, finishing
             self.first_t[rid] = end
-            c0, last = tokens - done, done + int(self.out[rid]) - 1
+            c0, last = tokens - done, done + self.out_tokens[rid] - 1
             joined.append(Joined(col, c0, 1 - done, last, held))
             if last == done:  # one output token: done already
                 pending.append((end, col, held))
@@ -695,7 +697,7 @@ class Run:
 
     def _horizon(self) -> float:
         """When the next request reaches the engine (inf while bench has not sent it)."""
-        return float(self.at_engine[self.next_arrival]) if self.next_arrival < self.n else math.inf
+        return self.at_engine[self.next_arrival] if self.next_arrival < self.n else math.inf
 
     def _head_gate(self, seated: int, scheduled: int) -> float:
         """Free blocks that would let the head of WAITING in behind ``scheduled`` tokens of running requests.
