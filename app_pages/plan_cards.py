@@ -200,8 +200,7 @@ def latency(resp: PlanResponse) -> None:
                         alt="Requests running and waiting, and the KV cache's use, over the simulated run")
         goodput = (f" Goodput (requests meeting every latency target): {fmt.number(perf.goodput_per_s)}/s."
                    if perf.goodput_per_s is not None else "")
-        start = closed_loop_start(resp.request.workload,
-                                  int(resp.recommendation.data_parallel_size.value or 1) * resp.request.hardware.replicas)
+        start = closed_loop_start(resp.request, int(resp.recommendation.data_parallel_size.value))
         st.caption(f"{fmt.count(perf.simulated_requests)} requests over {fmt.duration_ms(perf.duration_s * 1000)}, "
                    f"{fmt.count(perf.preemptions)} preemptions, {fmt.number(perf.batch_size)} running per step on "
                    f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply."

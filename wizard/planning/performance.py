@@ -378,7 +378,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"({result.steps:,} engine steps, {result.preemptions:,} preemptions)",
             f"sustainable rate: a saturated closed loop (as many clients as the engine runs at once) completes "
             f"{rate:.3g} requests/s",
-            *([start] if (start := closed_loop_start(wl, engines(inp, cand))) else []),
+            *([start] if (start := closed_loop_start(inp.request, cand.engine.dp)) else []),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             *_model_assumptions(inp, cand, model),
@@ -386,10 +386,11 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     )
 
 
-def closed_loop_start(wl: WorkloadSection, n_engines: int = 1) -> str | None:
+def closed_loop_start(request: PlanRequest, dp: int) -> str | None:
     """How the simulation starts a closed loop's clients and spreads them, in words (None for other workloads, and
-    for a loop whose ``n_engines`` engines get one client each): an assumption of the report, and what the run's
-    chart shows after the first wave."""
+    for a loop whose engines, ``dp`` per replica, get one client each): an assumption of the report, and what the
+    run's chart shows after the first wave."""
+    wl, n_engines = request.workload, dp * request.hardware.replicas
     per_engine = None if wl.concurrency is None else -(-wl.concurrency // n_engines)  # as the engines share them
     if not phased(per_engine, math.inf if wl.request_rate is None else wl.request_rate):
         return None
