@@ -84,7 +84,7 @@ def default_value(name: str) -> Any:
         return None
     spec = SPECS[name]
     shown = widget_value(spec, spec.default)
-    return "" if shown is None and spec.kind == "text" else shown
+    return "" if shown is None and spec.typed else shown
 
 
 def draw(spec: FieldSpec) -> None:
@@ -188,7 +188,7 @@ def _read_field(name: str) -> Callable[[str], Any]:
         if name == "gpu" and value in (None, "auto"):
             return AUTO_GPU
         shown = widget_value(SPECS[name], value)
-        return "" if shown is None and SPECS[name].kind == "text" else shown
+        return "" if shown is None and SPECS[name].typed else shown
     return read
 
 

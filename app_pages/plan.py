@@ -33,7 +33,7 @@ def apply_profile() -> None:
         shown = widget_value(spec, flat[name])
         if name == "gpu" and shown is None:
             shown = form.AUTO_GPU
-        st.session_state[name] = shown if shown is not None else ("" if spec.kind == "text" else None)
+        st.session_state[name] = shown if shown is not None else ("" if spec.typed else None)
     st.session_state[form.ADVANCED_SWITCH] = any(st.session_state[name] != form.default_value(name) for name in form.ADVANCED)
 
 

@@ -259,7 +259,7 @@ def test_both_pages_draw_the_same_fields_with_the_same_keys_and_defaults(app):
 
 def test_a_rate_typed_in_the_form_is_sent_uncapped_and_a_concurrency_caps_it(app):
     at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB")
-    at.number_input(key="request_rate").set_value(5.0)
+    at.text_input(key="request_rate").input("5")
     at.form_submit_button[0].click().run()
     assert not at.exception and "concurrency" not in at.query_params
     workload = [c.value for c in at.caption if "requests of 1,024 prompt" in c.value]
@@ -327,10 +327,36 @@ def test_the_parameter_count_is_the_same_on_the_models_and_plan_pages(app):
     assert models.loc["deepseek-ai/DeepSeek-V3", "parameters (B)"] == 684.49
 
 
+def test_a_burst_stays_a_burst_in_the_form_and_its_link(app):
+    """vllm bench's default, every prompt at once, is request_rate=inf: the rate field shows 'inf' (a number input
+    showed it empty, the link dropped it and the next change planned a closed loop), and it can be typed."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="500")
+    assert at.text_input(key="request_rate").value == "inf" and at.query_params["request_rate"] == "inf"
+    assert any("500 requests of 1,024 prompt + 256 output tokens, all sent at once" in c.value for c in at.caption)
+    at.number_input(key="gen_tokens").set_value(300)
+    at.form_submit_button[0].click().run()
+    assert any("500 requests of 1,024 prompt + 300 output tokens, all sent at once" in c.value for c in at.caption)
+    at.text_input(key="request_rate").input("")
+    at.form_submit_button[0].click().run()
+    assert any("a closed loop of 16 concurrent requests" in c.value for c in at.caption)
+    at.text_input(key="request_rate").input("inf")
+    at.form_submit_button[0].click().run()
+    assert not at.exception and at.query_params["request_rate"] == "inf"
+    assert any("all sent at once" in c.value for c in at.caption)
+
+
+def test_a_rate_that_is_not_a_number_is_named_on_the_page(app):
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB")
+    at.text_input(key="request_rate").input("fast")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert any("Request rate (req/s)" in e.value and "'fast'" in e.value for e in at.error)
+
+
 def test_empty_fields_say_what_empty_means(app):
     at = plan_page(app)
     assert at.number_input(key="vram_gb").proto.placeholder == "the GPU's own"
-    assert at.number_input(key="request_rate").proto.placeholder.startswith("closed loop")
+    assert at.text_input(key="request_rate").proto.placeholder.startswith("closed loop")
     placeholders = [w.proto.placeholder for w in [*at.number_input, *at.text_input] if w.proto.placeholder]
     assert placeholders and "recommended" not in placeholders
 
@@ -354,7 +380,7 @@ def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(a
     at.switch_page("app_pages/compare.py").run()
     for rate in (None, 4.0):
         if rate:
-            at.number_input(key="request_rate").set_value(rate).run()
+            at.text_input(key="request_rate").input(f"{rate:g}").run()
         assert not at.exception
         caption = next(c.value for c in at.caption if "steady-state screen" in c.value)
         assert re.search(r"simulated for the \d+ cheapest, the others from the sweep's steady-state screen", caption)

@@ -48,13 +48,18 @@ class FieldSpec:
     section: str
     label: str
     help: str
-    kind: Literal["text", "int", "float", "choice", "bool"]
+    kind: Literal["text", "int", "float", "rate", "choice", "bool"]  # rate: a number where 'inf' means something
     options: tuple[Any, ...] = ()
     default: Any = None
     optional: bool = False
     minimum: float | None = None
     maximum: float | None = None
     basic: bool = False
+
+    @property
+    def typed(self) -> bool:
+        """Whether its widget takes text: free text, or a rate, which a number input cannot show as 'inf'."""
+        return self.kind in ("text", "rate")
 
 
 def _bounds(info: Any) -> tuple[float | None, float | None]:
@@ -88,7 +93,8 @@ def field_specs() -> list[FieldSpec]:
         elif annotation is int or (int in args and not literal):
             kind, options = "int", ()
         elif annotation is float or float in args:
-            kind, options = "float", ()
+            finite = any(getattr(item, "allow_inf_nan", True) is False for item in info.metadata)
+            kind, options = ("float" if finite else "rate"), ()
         else:
             kind, options = "text", ()
         specs.append(FieldSpec(kind=kind, options=options, **base))  # type: ignore[arg-type]
@@ -103,6 +109,8 @@ def widget_value(spec: FieldSpec, request_value: Any) -> Any:
         return "true" if request_value else "false"
     if spec.kind == "text" or spec.name == "max_model_len":
         return str(request_value)
+    if spec.kind == "rate":  # 'inf' as the CLI takes it; 5.0 as 5
+        return str(int(request_value)) if float(request_value).is_integer() else repr(float(request_value))
     return request_value
 
 
