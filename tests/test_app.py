@@ -353,6 +353,14 @@ def test_a_rate_that_is_not_a_number_is_named_on_the_page(app):
     assert any("Request rate (req/s)" in e.value and "'fast'" in e.value for e in at.error)
 
 
+def test_every_field_is_labelled_in_words(app):
+    """The advanced fields once showed their schema names (num_prompts, range_ratio) as labels."""
+    at = plan_page(app, advanced="true")
+    labels = [w.label for kind in ("number_input", "text_input", "selectbox", "toggle") for w in at.get(kind)]
+    assert "Prompts in the run" in labels and "Random range ratio" in labels
+    assert not [label for label in labels if "_" in label]
+
+
 def test_empty_fields_say_what_empty_means(app):
     at = plan_page(app)
     assert at.number_input(key="vram_gb").proto.placeholder == "the GPU's own"

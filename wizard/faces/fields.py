@@ -35,6 +35,9 @@ LABELS = {
     "fragmentation_factor": "KV fragmentation factor", "headroom_gb": "Required KV headroom (GiB)",
     "max_ttft_ms": "Max TTFT (ms)", "max_itl_ms": "Max time per output token (ms)",
     "min_output_tokens_per_s": "Min output tokens/s", "min_request_rate": "Min requests/s",
+    "data_parallel_size": "Data parallel", "enable_expert_parallel": "Expert parallel", "replicas": "Replicas",
+    "num_prompts": "Prompts in the run", "burstiness": "Burstiness", "length_distribution": "Length distribution",
+    "range_ratio": "Random range ratio", "seed": "Seed",
 }
 # Fields shown outside the "advanced vLLM settings" expander.
 BASIC = {"model", "gpu", "gpus", "nodes", "vram_gb", "interconnect", "prompt_tokens", "gen_tokens", "concurrency",
@@ -81,7 +84,7 @@ def field_specs() -> list[FieldSpec]:
         literal = [a for a in ([annotation] + args) if typing.get_origin(a) is Literal]
         low, high = _bounds(info)
         default = None if info.is_required() else info.get_default()
-        base = dict(name=name, section=section, label=LABELS.get(name, name), help=info.description or "",
+        base = dict(name=name, section=section, label=LABELS[name], help=info.description or "",
                     default=default, optional=optional, minimum=low, maximum=high, basic=name in BASIC)
         if annotation is bool or args == [bool]:
             kind, options = ("choice", (DEFAULT, "true", "false")) if optional else ("bool", ())
