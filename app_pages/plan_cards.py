@@ -73,31 +73,42 @@ def verdict(resp: PlanResponse) -> None:
         st.warning(_overload(resp, perf), title=_overload_title(resp, perf), icon=":material/speed:")
         return
     rate = f" and sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s" if perf else ""
-    title = f"Fits and keeps up with {fmt.number(wl.request_rate)} requests/s" if wl.request_rate else "Fits"
-    st.success(f"vLLM starts, {load} fit at once (up to {fmt.count(f.max_concurrency)}){rate}.", title=title,
-               icon=":material/check_circle:")
+    title, asked = "Fits", wl.requests_at_once
+    if perf is not None and perf.keeps_up:  # a finite rate, kept up with
+        title = f"Fits and keeps up with {fmt.number(wl.request_rate)} requests/s"
+    elif wl.bursty and perf is not None:  # every prompt at once, none of them queued: the time to serve them all
+        title = f"Fits: the {fmt.count(wl.num_prompts)} prompts sent at once are served in {fmt.duration_ms(perf.duration_s * 1000)}"
+        asked = wl.num_prompts
+    st.success(f"vLLM starts, {fmt.requests(asked)} of {fmt.tokens(f.context_tokens)} fit at once (up to "
+               f"{fmt.count(f.max_concurrency)}){rate}.", title=title, icon=":material/check_circle:")
 
 
 def _overload_title(resp: PlanResponse, perf: PerformanceReport) -> str:
     wl = resp.request.workload
-    if wl.request_rate:
+    if perf.keeps_up is False:  # a finite rate beyond what the plan sustains
         return (f"Overloaded: sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s, "
                 f"not the {fmt.number(wl.request_rate)} asked")
-    return f"Overloaded: not all {fmt.requests(wl.requests_at_once)} are served at once"
+    at_once = wl.num_prompts if wl.bursty else wl.requests_at_once  # a burst asks for every prompt at once
+    return f"Overloaded: not all {fmt.requests(at_once)} are served at once"
 
 
 def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:
     """Why an overloaded plan is not a success, and how many copies of it would keep up."""
-    wl, rate = resp.request.workload, perf.max_request_rate_per_s
-    if wl.request_rate:
+    rate = perf.max_request_rate_per_s
+    if perf.keeps_up is False:
         replicas = perf.replicas_to_keep_up
         more = (f" {fmt.count(replicas)} replicas of this deployment behind a load balancer would keep up "
                 f"(set Replicas to {replicas})." if replicas else "")
         return (f"The memory fits, but requests arrive faster than this plan serves them (it sustains "
                 f"{fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s): the queue and the time to first token "
                 f"grow for as long as the load lasts.{more}")
-    return (f"The memory fits, but vLLM schedules at most {fmt.count(resp.memory.max_num_seqs)} sequences at a time: the "
-            "other requests wait for a free slot, and their wait is part of the time to first token.")
+    hw = resp.hardware
+    seats = resp.memory.max_num_seqs * hw.data_parallel_size * hw.replicas
+    held = resp.feasibility.max_concurrency * hw.replicas  # the feasibility counts one replica's engines
+    limit = (f"{fmt.count(seats)} sequences at a time (max_num_seqs)" if seats <= held else
+             f"{fmt.requests(held)} of {fmt.tokens(resp.feasibility.context_tokens)} at a time (what the KV cache holds)")
+    return (f"The memory fits, but vLLM runs at most {limit}: the other requests wait for a free slot, and their "
+            "wait is part of the time to first token.")
 
 
 def metrics(resp: PlanResponse) -> None:

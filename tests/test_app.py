@@ -330,12 +330,15 @@ def test_the_parameter_count_is_the_same_on_the_models_and_plan_pages(app):
 def test_a_burst_stays_a_burst_in_the_form_and_its_link(app):
     """vllm bench's default, every prompt at once, is request_rate=inf: the rate field shows 'inf' (a number input
     showed it empty, the link dropped it and the next change planned a closed loop), and it can be typed."""
-    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="500")
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="100")
     assert at.text_input(key="request_rate").value == "inf" and at.query_params["request_rate"] == "inf"
-    assert any("500 requests of 1,024 prompt + 256 output tokens, all sent at once" in c.value for c in at.caption)
+    assert any("100 requests of 1,024 prompt + 256 output tokens, all sent at once" in c.value for c in at.caption)
+    (title, body), = alerts(at, "success")  # a burst is not a rate to keep up with: the time to serve it all
+    assert re.fullmatch(r"Fits: the 100 prompts sent at once are served in [\d.]+ s", title), title
+    assert body.startswith("vLLM starts, 100 requests of 1,280 tokens fit at once (up to 292)")
     at.number_input(key="gen_tokens").set_value(300)
     at.form_submit_button[0].click().run()
-    assert any("500 requests of 1,024 prompt + 300 output tokens, all sent at once" in c.value for c in at.caption)
+    assert any("100 requests of 1,024 prompt + 300 output tokens, all sent at once" in c.value for c in at.caption)
     at.text_input(key="request_rate").input("")
     at.form_submit_button[0].click().run()
     assert any("a closed loop of 16 concurrent requests" in c.value for c in at.caption)
@@ -343,6 +346,16 @@ def test_a_burst_stays_a_burst_in_the_form_and_its_link(app):
     at.form_submit_button[0].click().run()
     assert not at.exception and at.query_params["request_rate"] == "inf"
     assert any("all sent at once" in c.value for c in at.caption)
+
+
+def test_a_burst_larger_than_the_kv_cache_queues_and_says_why(app):
+    """500 prompts at once where the KV cache holds 292: overloaded, in words about the burst, not about a rate
+    ('not the ∞ asked' once)."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="500")
+    title, body = alerts(at, "warning")[0]
+    assert title == "Overloaded: not all 500 requests are served at once"
+    assert body.startswith("The memory fits, but vLLM runs at most 292 requests of 1,280 tokens at a time "
+                           "(what the KV cache holds)")
 
 
 def test_a_rate_that_is_not_a_number_is_named_on_the_page(app):
