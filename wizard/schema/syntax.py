@@ -95,6 +95,20 @@ def _optional_number(value: Any) -> Any:
     return None if value is None else _number(value)
 
 
+def _rate(value: Any) -> Any:
+    """A number where 'inf' means something: the message says so, since a form gives no other hint."""
+    try:
+        return _number(value)
+    except ValueError:
+        shown = "NaN" if isinstance(value, float) or str(value).strip().lower() == "nan" else repr(value)
+        raise ValueError(f"must be a number like 2.5, or inf (got {shown})") from None
+
+
+def _optional_rate(value: Any) -> Any:
+    value = _empty_is_none(value)
+    return None if value is None else _rate(value)
+
+
 def as_choice(value: Any) -> Any:
     """A named option, case-insensitive."""
     value = _text(value)
@@ -135,8 +149,8 @@ Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_number)]
 OptionalNumber = Annotated[float | None, Field(allow_inf_nan=False), BeforeValidator(_optional_number)]
 # A rate or shape where infinity means something (vllm bench: "inf" sends every request at once,
 # burstiness inf spaces them evenly); NaN is still refused.
-OptionalRate = Annotated[float | None, BeforeValidator(_optional_number)]
-Rate = Annotated[float, BeforeValidator(_number)]
+OptionalRate = Annotated[float | None, BeforeValidator(_optional_rate)]
+Rate = Annotated[float, BeforeValidator(_rate)]
 MaxModelLen = Annotated[int | Literal["auto"] | None, BeforeValidator(_max_model_len)]
 OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: as_line(_empty_is_none(v)))]
