@@ -71,11 +71,14 @@ def bench_check(resp: PlanResponse) -> None:
 
 
 def _bench_check_body(resp: PlanResponse) -> None:
-    st.caption("Upload the JSON that `vllm bench serve --save-result` wrote (or paste it): the run's own workload "
-               "(its request lengths, rate, burstiness and concurrency) is simulated on this plan's deployment and every "
-               "metric it reported is set beside the simulation.")
-    uploaded = st.file_uploader("Benchmark result (JSON)", type=["json"], key="bench_upload")
-    pasted = st.text_area("or paste it", key="bench_text", height=120, placeholder='{"completed": 200, "mean_ttft_ms": ...}')
+    st.caption("Upload the JSON that `vllm bench serve --save-result` wrote, or the summary it printed (or paste "
+               "either): the run's own workload (its request lengths, rate, burstiness and concurrency) is simulated on "
+               "this plan's deployment and every metric it reported is set beside the simulation.")
+    uploaded = st.file_uploader("Benchmark result (JSON, or the printed summary)", type=["json", "txt", "log"],
+                                key="bench_upload")
+    pasted = st.text_area("or paste it", key="bench_text", height=120,
+                          placeholder='{"completed": 200, "mean_ttft_ms": ...}, or the lines from '
+                                      '"============ Serving Benchmark Result ============" on')
     text = uploaded.getvalue().decode("utf-8", "replace") if uploaded is not None else pasted
     if not text or not text.strip():
         return

@@ -542,6 +542,8 @@ def test_plan_page_checks_a_pasted_benchmark_result_on_its_own_deployment(app):
     at.session_state["bench_check"] = True
     at = at.run()
     text = (Path(__file__).parent / "data/bench/text_v0.11.0_gpustack_qwen3-8b_h100.txt").read_text()
+    uploader, = [u for u in at.get("file_uploader") if u.proto.label.startswith("Benchmark result")]
+    assert set(uploader.proto.type) == {".json", ".txt", ".log"}  # the saved JSON or the printed summary
     at.text_area(key="bench_text").set_value(text).run()
     assert not at.exception and not at.error
     table = at.dataframe[-1].value
