@@ -70,3 +70,11 @@ def test_a_file_that_is_not_a_bench_result_is_one_line_and_exit_2(tmp_path, caps
 def test_a_deployment_that_would_not_start_is_refused():
     with pytest.raises(WizardError, match="would not start"):
         check_bench(GPUSTACK, {"model": "meta-llama/Llama-3.1-70B-Instruct", "gpu": "L4"})
+
+
+def test_a_run_where_every_request_failed_is_refused(capsys):
+    """bench writes 0 for every statistic of such a run: 'below range' on each row would be no verdict at all."""
+    path = str(BENCH / "json_v0.25.1_all_requests_failed.json")
+    assert main(["check-bench", path, "-m", "Qwen/Qwen3-8B", "--gpu", "H100"]) == 2
+    assert capsys.readouterr().err == ("vllm-wizard: error: no request of this run completed (all 8 failed): there is "
+                                       "nothing measured to compare; the server's log says why the requests failed\n")

@@ -116,6 +116,10 @@ def _rows(bench: BenchResult, result: SimResult, half: float) -> list[CheckRow]:
 def check_bench(text: str, values: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> BenchCheck:
     """Read a ``vllm bench serve`` result, simulate its workload on the given deployment, and compare."""
     bench = parse_bench_result(text)
+    if not bench.completed:  # bench then writes 0 for every statistic: no measurement to set beside the simulation
+        failed = f" (all {bench.failed:,} failed)" if bench.failed else ""
+        raise WizardError(f"no request of this run completed{failed}: there is nothing measured to compare; "
+                          "the server's log says why the requests failed")
     request = bench_request(bench, values, base)
     inp = resolve_inputs(request)
     cand = search(inp).candidate
