@@ -39,6 +39,7 @@ def test_timeline_draws_every_point_of_the_run(overloaded):
     assert list(by_name["KV cache used"].y) == [p.kv_usage * 100 for p in points]
     assert max(points[-1].time_s, 0) <= fig.layout.xaxis.range[1]
     assert fig.layout.yaxis.range[1] >= max(p.waiting for p in points) > 0  # the queue grows: it is on the chart
+    assert list(fig.layout.yaxis2.ticktext) == ["0%", "25%", "50%", "75%", "100%"]  # never a tick past the pool
     if overloaded.performance.preemptions:
         assert "Preemption" in by_name
 

@@ -97,7 +97,10 @@ def timeline_figure(plan: PlanResponse) -> go.Figure:
     xticks = linear_ticks(0.0, max(times) or 1.0, tuple((size / 1000, s, m) for size, s, m in fmt.DURATION_UNITS_MS))
     fig.update_xaxes(title="Time since the first request", range=[0, max(times) or 1.0], tickvals=xticks[0], ticktext=xticks[1])
     fig.update_yaxes(title="Requests", range=[0, top], tickvals=yticks[0], ticktext=yticks[1], secondary_y=False)
-    fig.update_yaxes(title="KV cache used (%)", range=[0, 100 * Y_PAD], secondary_y=True, showgrid=False)
+    # A share of the pool: whole quarters up to 100% (left to itself, Plotly ticked it at 50.9 and 101.7).
+    kv_ticks = [0, 25, 50, 75, 100]
+    fig.update_yaxes(title="KV cache used", range=[0, 100 * Y_PAD], tickvals=kv_ticks, ticktext=[f"{v}%" for v in kv_ticks],
+                     secondary_y=True, showgrid=False)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
 
