@@ -12,6 +12,7 @@ from app_pages.form import link
 from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
+from wizard.faces.verdict import overload
 from wizard.physics.params import mtp_params
 from wizard.planning.performance import OVERLOADED, closed_loop_start
 from wizard.schema import (
@@ -68,9 +69,9 @@ def verdict(resp: PlanResponse) -> None:
                 else "No single change the wizard tries makes it fit.")
         st.error("\n".join(f"- {reason}" for reason in f.failed) + "\n\n" + then, title=title, icon=":material/error:")
         return
-    perf = resp.performance
-    if keeps_up(resp) is False and perf is not None:
-        st.warning(_overload(resp, perf), title=_overload_title(resp, perf), icon=":material/speed:")
+    perf, overloaded = resp.performance, overload(resp)
+    if overloaded and perf is not None:
+        st.warning(_overload(resp, perf), title=f"Overloaded: {overloaded}", icon=":material/speed:")
         return
     rate = f" and sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s" if perf else ""
     title, asked = "Fits", wl.requests_at_once
@@ -81,15 +82,6 @@ def verdict(resp: PlanResponse) -> None:
         asked = wl.num_prompts
     st.success(f"vLLM starts, {fmt.requests(asked)} of {fmt.tokens(f.context_tokens)} fit at once (up to "
                f"{fmt.count(f.max_concurrency)}){rate}.", title=title, icon=":material/check_circle:")
-
-
-def _overload_title(resp: PlanResponse, perf: PerformanceReport) -> str:
-    wl = resp.request.workload
-    if perf.keeps_up is False:  # a finite rate beyond what the plan sustains
-        return (f"Overloaded: sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s, "
-                f"not the {fmt.number(wl.request_rate)} asked")
-    at_once = wl.num_prompts if wl.bursty else wl.requests_at_once  # a burst asks for every prompt at once
-    return f"Overloaded: not all {fmt.requests(at_once)} are served at once"
 
 
 def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:

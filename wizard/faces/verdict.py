@@ -1,0 +1,22 @@
+"""The plan's overload verdict in words, one sentence for every face (the page's headline, the CLI's verdict line).
+
+A plan that fits can still be overloaded (``PerformanceReport.saturated``): requests arrive faster than it
+sustains, or more are asked for at once than vLLM runs at once, and the rest wait in its queue.
+"""
+
+from __future__ import annotations
+
+from wizard.faces import format as fmt
+from wizard.schema import PlanResponse
+
+
+def overload(resp: PlanResponse) -> str | None:
+    """Why a plan that fits is overloaded, in a few words; None when it is not (or nothing was simulated)."""
+    perf, wl = resp.performance, resp.request.workload
+    if perf is None or not perf.saturated:
+        return None
+    if perf.keeps_up is False:  # a finite rate beyond what the plan sustains
+        return (f"sustains about {fmt.number(perf.max_request_rate_per_s.expected)} requests/s, "
+                f"not the {fmt.number(wl.request_rate)} asked")
+    at_once = wl.num_prompts if wl.bursty else wl.requests_at_once  # a burst asks for every prompt at once
+    return f"not all {fmt.requests(at_once)} are served at once"
