@@ -51,6 +51,20 @@ def test_json_output_is_the_whole_response(capsys):
     assert set(data) >= {"model", "hardware", "memory", "feasibility", "recommendation", "performance", "artifacts", "warnings"}
 
 
+def test_an_overload_is_the_verdict_line_not_a_footnote(capsys):
+    """Issue 9: the headline of every face says so, with the rate the plan does sustain (the page's words)."""
+    from tests.conftest import make_plan
+    from wizard.faces import format as fmt
+
+    sustained = make_plan(model="openai/gpt-oss-120b", gpu="H100", request_rate=40).performance.max_request_rate_per_s
+    code, out, _ = run(capsys, "plan", "-m", "openai/gpt-oss-120b", "--gpu", "H100", "--request-rate", "40")
+    verdict = next(line for line in out.splitlines() if line.startswith("verdict:"))
+    assert code == 0 and verdict.startswith(
+        f"verdict: FITS, but OVERLOADED: sustains about {fmt.number(sustained.expected)} requests/s, not the 40 asked; ")
+    code, out, _ = run(capsys, "plan", "-m", "openai/gpt-oss-120b", "--gpu", "H100", "--request-rate", "2")
+    assert "verdict: FITS; OOM risk" in out
+
+
 def test_text_output_and_explain(capsys):
     code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--explain")
     assert code == 0

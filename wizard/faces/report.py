@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wizard.faces.format import layout
+from wizard.faces.verdict import overload
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
 from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
@@ -67,6 +68,14 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
     return lines
 
 
+def _verdict(resp: PlanResponse) -> str:
+    """FITS or DOES NOT FIT, and an overload first of all: the headline the page shows too."""
+    if not resp.feasibility.fits:
+        return "DOES NOT FIT"
+    overloaded = overload(resp)
+    return f"FITS, but OVERLOADED: {overloaded}" if overloaded else "FITS"
+
+
 def render_plan(resp: PlanResponse, explain: bool) -> str:
     """The plan for the terminal: fit, memory, settings, performance, and the command to run."""
     m, h, mem, f, rec = resp.model, resp.hardware, resp.memory, resp.feasibility, resp.recommendation
@@ -75,7 +84,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
         _row("model", f"{m.model} [{m.source}] {m.architecture}, {m.params_loaded / 1e9:.2f}B params, "
              f"{m.attention} {m.num_attention_heads}/{m.num_kv_heads} heads" + (f", {m.quantization}" if m.quantization else "")),
         _row("GPUs", (f"{h.replicas} replicas of " if h.replicas > 1 else "") + f"{h.gpus_used} x {h.gpu} ({h.gpu_total_gib} GiB as CUDA reports it), {_layout(h)}, {h.interconnect}"),
-        f"verdict: {'FITS' if f.fits else 'DOES NOT FIT'}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
+        f"verdict: {_verdict(resp)}; OOM risk {f.oom_risk}: {f.oom_risk_reason}",
         _row("max concurrency", f"{f.max_concurrency:,} requests of {f.context_tokens:,} tokens"),
         _row("max context", f"{f.max_context_tokens:,} tokens at concurrency {resp.request.workload.requests_at_once}"),
         _row("KV headroom", f"{f.headroom_gib:.2f} GiB per GPU (needs {f.kv_needed_gib:.2f})"),
