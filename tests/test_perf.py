@@ -245,3 +245,15 @@ def test_the_high_end_adds_what_the_api_server_could_cost_each_request():
     # A long closed loop of a few requests: the share is negligible.
     few = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", concurrency=1, num_prompts=4, gen_tokens=1024)
     assert 4 * 0.014 / few.performance.duration_s < 0.01
+
+
+def test_the_workload_words_count_one_request_as_one():
+    """vllm bench --max-concurrency 1 is the usual latency run: 'a closed loop of 1 concurrent request'."""
+    from wizard.planning.performance import describe
+
+    def words(**flat):
+        return describe(parse_request({"model": "Qwen/Qwen3-8B", **flat}).workload)
+
+    assert words(concurrency=1) == "200 requests of 1,024 prompt + 256 output tokens, a closed loop of 1 concurrent request"
+    assert words(request_rate="inf", num_prompts=1) == "1 request of 1,024 prompt + 256 output tokens, all sent at once"
+    assert words(concurrency=16).endswith("a closed loop of 16 concurrent requests")

@@ -310,14 +310,15 @@ def describe(wl: WorkloadSection) -> str:
         lengths += f" (random, +-{wl.range_ratio:.0%})"
     elif wl.length_distribution == "sharegpt":
         lengths = f"ShareGPT-like lengths averaging {lengths}"
+    loop = f"a closed loop of {wl.concurrency} concurrent request{'s' if wl.concurrency != 1 else ''}"
     if wl.request_rate is None:
-        sending = f"a closed loop of {wl.concurrency} concurrent requests"
+        sending = loop
     elif math.isinf(wl.request_rate):
-        sending = f"a closed loop of {wl.concurrency} concurrent requests" if wl.concurrency else "all sent at once"
+        sending = loop if wl.concurrency else "all sent at once"
     else:
         shape = "Poisson" if wl.burstiness == 1 else f"gamma arrivals, burstiness {wl.burstiness:g}"
         sending = f"{wl.request_rate:g} requests/s ({shape})" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
-    return f"{wl.num_prompts:,} requests of {lengths}, {sending}"
+    return f"{wl.num_prompts:,} request{'s' if wl.num_prompts != 1 else ''} of {lengths}, {sending}"
 
 
 def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
