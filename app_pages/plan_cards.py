@@ -180,7 +180,7 @@ def performance(resp: PlanResponse) -> None:
         rate = perf.max_request_rate_per_s
         st.caption(f"{perf.workload}. Sustains {fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s before queues "
                    f"grow; {fmt.tokens_per_s(perf.output_tokens_per_s.expected)} output, "
-                   f"{fmt.duration_ms(perf.itl_ms.expected)} per token, {fmt.duration_ms(perf.ttft_ms.expected)} to the "
+                   f"{fmt.per_token(perf.itl_ms.expected)}, {fmt.duration_ms(perf.ttft_ms.expected)} to the "
                    "first token (expected). " + ("Calibrated on published vLLM benchmarks." if perf.calibrated
                                                  else "No published benchmark for this GPU: wider range."))
         with st.expander("Assumptions", icon=":material/info:"):

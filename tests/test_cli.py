@@ -65,6 +65,12 @@ def test_an_overload_is_the_verdict_line_not_a_footnote(capsys):
     assert "verdict: FITS; OOM risk" in out
 
 
+def test_one_token_answers_have_no_decode_rows(capsys):
+    code, out, _ = run(capsys, "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gen-tokens", "1", "-c", "1")
+    assert code == 0 and "a closed loop of 1 concurrent request;" in out
+    assert "time per output token   no decode step (one output token each)" in out
+
+
 def test_text_output_and_explain(capsys):
     code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--explain")
     assert code == 0

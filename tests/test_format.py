@@ -74,3 +74,9 @@ def test_setting_values_read_as_words_and_numbers():
 @pytest.mark.parametrize("n, text", [(1, "1 request"), (0, "0 requests"), (16, "16 requests"), (1600, "1,600 requests")])
 def test_requests_are_counted_in_words(n, text):
     assert fmt.requests(n) == text
+
+
+def test_a_run_of_one_token_answers_has_no_time_per_token():
+    """bench reports TPOT 0 when every request samples one token: there was no decode step to time."""
+    assert fmt.per_token(7.384) == "7.38 ms per token"
+    assert fmt.per_token(0.0) == "no decode step (one output token each)"

@@ -69,6 +69,14 @@ def count(n: float) -> str:
     return f"{round(n):,}"
 
 
+NO_DECODE = "no decode step (one output token each)"  # bench's TPOT of such a run is 0: nothing to time
+
+
+def per_token(ms: float) -> str:
+    """A time per output token, or that there is none: a run whose requests all sample one token has no decode."""
+    return NO_DECODE if ms == 0 else f"{duration_ms(ms)} per token"
+
+
 def requests(n: int) -> str:
     """A count of requests: 1 -> "1 request", 1600 -> "1,600 requests"."""
     return f"{count(n)} request" + ("" if round(n) == 1 else "s")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from wizard.faces.format import layout
+from wizard.faces.format import NO_DECODE, layout
 from wizard.faces.verdict import overload
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
@@ -54,10 +54,11 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
     perf = resp.performance
     if perf is None:
         return ["performance: none (vLLM would not start with these settings)"]
+    decodes = perf.itl_ms.expected > 0  # else every request sampled one token: bench reports TPOT 0
     lines = [
         f"performance ({perf.workload}; heuristic ranges)",
-        _row("decode per request", _range(perf.decode_tokens_per_s, "tok/s")),
-        _row("time per output token", _range(perf.itl_ms, "ms", 2)),
+        _row("decode per request", _range(perf.decode_tokens_per_s, "tok/s") if decodes else NO_DECODE),
+        _row("time per output token", _range(perf.itl_ms, "ms", 2) if decodes else NO_DECODE),
         _row("time to first token", _range(perf.ttft_ms, "ms", 0)),
         _row("prefill", _range(perf.prefill_tokens_per_s, "tok/s", 0)),
         _row("output throughput", _range(perf.output_tokens_per_s, "tok/s", 0)),
