@@ -61,6 +61,9 @@ def test_an_overload_is_the_verdict_line_not_a_footnote(capsys):
     verdict = next(line for line in out.splitlines() if line.startswith("verdict:"))
     assert code == 0 and verdict.startswith(
         f"verdict: FITS, but OVERLOADED: sustains about {fmt.number(sustained.expected)} requests/s, not the 40 asked; ")
+    code, out, _ = run(capsys, "plan", "-m", "openai/gpt-oss-120b", "--gpu", "H100", "--request-rate", "40", "--json")
+    data = json.loads(out)
+    assert data["performance"]["keeps_up"] is False and data["warnings"][0].startswith("overloaded: requests arrive at 40/s")
     code, out, _ = run(capsys, "plan", "-m", "openai/gpt-oss-120b", "--gpu", "H100", "--request-rate", "2")
     assert "verdict: FITS; OOM risk" in out
 

@@ -284,7 +284,8 @@ def response(inp: Inputs, sol: Solution, simulate: bool = True) -> PlanResponse:
         feasibility=_feasibility(request, cand.verdict, warnings),
         recommendation=_recommendation(inp, sol),
         performance=performance,
-        warnings=warnings + performance_warnings(performance, request),
+        # What the simulated run says (an overload first of all) heads the list: it is the plan's verdict.
+        warnings=performance_warnings(performance, request) + warnings,
     )
     plan.artifacts = artifacts.build(plan)
     return plan
