@@ -28,10 +28,11 @@ PLOTLY_CONFIG = {"displayModeBar": False}
 def keeps_up(resp: PlanResponse) -> bool | None:
     """Whether the plan serves the requested traffic without queues growing; None when vLLM does not start.
 
-    The one place the pages read the overload verdict: PerformanceReport.saturated covers both an arrival rate
-    beyond what the plan sustains (keeps_up false) and a closed loop wider than vLLM schedules at once.
+    Read from the one overload verdict every face words (:func:`wizard.faces.verdict.overload`):
+    PerformanceReport.saturated covers both an arrival rate beyond what the plan sustains (keeps_up false)
+    and a closed loop wider than vLLM schedules at once.
     """
-    return None if resp.performance is None else not resp.performance.saturated
+    return None if resp.performance is None else overload(resp) is None
 
 
 def params_text(count: int) -> str:
