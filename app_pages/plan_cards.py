@@ -12,7 +12,7 @@ from app_pages.form import link
 from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
-from wizard.faces.verdict import overload
+from wizard.faces.verdict import at_a_time, overload
 from wizard.physics.params import mtp_params
 from wizard.planning.performance import OVERLOADED, closed_loop_start
 from wizard.schema import (
@@ -95,13 +95,8 @@ def _overload(resp: PlanResponse, perf: PerformanceReport) -> str:
         return (f"The memory fits, but requests arrive faster than this plan serves them (it sustains "
                 f"{fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s): the queue and the time to first token "
                 f"grow for as long as the load lasts.{more}")
-    hw = resp.hardware
-    seats = resp.memory.max_num_seqs * hw.data_parallel_size * hw.replicas
-    held = resp.feasibility.max_concurrency * hw.replicas  # the feasibility counts one replica's engines
-    limit = (f"{fmt.count(seats)} sequences at a time (max_num_seqs)" if seats <= held else
-             f"{fmt.requests(held)} of {fmt.tokens(resp.feasibility.context_tokens)} at a time (what the KV cache holds)")
-    return (f"The memory fits, but vLLM runs at most {limit}: the other requests wait for a free slot, and their "
-            "wait is part of the time to first token.")
+    return (f"The memory fits, but vLLM runs at most {at_a_time(resp)}: the other requests wait for a free slot, "
+            "and their wait is part of the time to first token.")
 
 
 def metrics(resp: PlanResponse) -> None:

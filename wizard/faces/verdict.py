@@ -20,3 +20,14 @@ def overload(resp: PlanResponse) -> str | None:
                 f"not the {fmt.number(wl.request_rate)} asked")
     at_once = wl.num_prompts if wl.bursty else wl.requests_at_once  # a burst asks for every prompt at once
     return f"not all {fmt.requests(at_once)} are served at once"
+
+
+def at_a_time(resp: PlanResponse) -> str:
+    """What vLLM runs at once across the deployment, and which limit holds it there: the seats (max_num_seqs of
+    every engine of every replica) or the KV cache (its request count is one replica's engines)."""
+    hw, f = resp.hardware, resp.feasibility
+    seats = resp.memory.max_num_seqs * hw.data_parallel_size * hw.replicas
+    held = f.max_concurrency * hw.replicas
+    if seats <= held:
+        return f"{fmt.count(seats)} sequences at a time (max_num_seqs)"
+    return f"{fmt.requests(held)} of {fmt.tokens(f.context_tokens)} at a time (what the KV cache holds)"
