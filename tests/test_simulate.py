@@ -229,6 +229,21 @@ def test_replayed_lengths_split_over_data_parallel_engines():
     assert np.array_equal(two.e2e_s, np.tile(one.e2e_s, 2)) and two.completed == 6
 
 
+def test_a_run_past_its_work_budget_is_cut_and_measured_on_the_requests_it_completed():
+    """One client, 10-token prompts, 5 output tokens, 10 ms steps: each request is a step scheduled in full (its
+    prefill) and 4 folded decodes, 5 x 1 + 230 + 30 = 265 units of work; the 5 distinct step costs add 2 each.
+    After k completions the work is 265 k + 10: 2,660 passes a budget of 2,659 at the 10th, and 2,660 at the 11th."""
+    loop = Traffic(num_prompts=100, max_concurrency=1, prompt_tokens=10, output_tokens=5, distribution="fixed")
+    whole = simulate_traffic(loop, engine(), constant, ingest_s=0.0)
+    for budget, served in ((2659, 10), (2660, 11)):
+        cut = simulate_traffic(loop, engine(), constant, ingest_s=0.0, work_budget=budget)
+        assert (cut.completed, cut.steps, cut.total_output_tokens) == (served, 5 * served, 5 * served)
+        assert cut.duration_s == pytest.approx(0.05 * served)
+        # One client: the requests served first are served as in the whole run.
+        assert np.array_equal(cut.e2e_s, whole.e2e_s[:served]) and np.array_equal(cut.send_s, whole.send_s[:served])
+    assert whole.completed == 100
+
+
 def test_same_inputs_same_result():
     rng = np.random.default_rng(0)
     arrival = np.sort(rng.uniform(0, 2, 200))

@@ -32,6 +32,12 @@ TIMELINE_POINTS = 300
 STEP_COSTS_KEPT = 1 << 14  # a run's recent step costs, a few MB: a closed loop repeats within a request's life
 CAP_CHECKS = 16  # a capped run checks its means this many times over its requests' completions
 CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mean: only clearly past a cap counts
+# A run's work, in units of about a microsecond of this planner on a 2-core VM: a step 1, and 2 more where its
+# cost is computed (not a repeat of a recent step's), 230 more for a step the step loop schedules in full (a
+# preemption, a decode cut by the budget) with the fold restarted behind it, a request served 30.  Fitted to 14
+# runs of 200-100,000 requests (closed loops, rates, bursts; 600 to 48 million steps): each run's work read its
+# wall time at 0.5-1.3 us a unit.
+STEP_WORK, COSTED_STEP_WORK, SCHEDULED_STEP_WORK, REQUEST_WORK = 1, 2, 230, 30
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
 
@@ -103,7 +109,7 @@ class Run:
 
     def __init__(self, arrival: np.ndarray, prompt: np.ndarray, out: np.ndarray, engine: EngineLimits, blocks: Blocks,
                  step_cost: StepCost, max_concurrency: int | None, ingest_s: float, jitter_s: np.ndarray,
-                 caps: LatencyCaps | None = None) -> None:
+                 caps: LatencyCaps | None = None, work_budget: int | None = None) -> None:
         self.prompt, self.out, self.engine, self.blocks = prompt, out, engine, blocks
         # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
         self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
@@ -129,18 +135,19 @@ class Run:
         self.first_fin = math.inf
         self.waiting: deque[int] = deque()
         self.free = engine.usable_blocks
-        self.preemptions = self.steps = self.finished = self.next_arrival = 0
+        self.preemptions = self.steps = self.scheduled = self.finished = self.next_arrival = 0
         self.itl_values: list[float] = []
         self.itl_counts: list[int] = []
         self.itl_odd: list[np.ndarray] = []
         self.line: list[tuple[float, int, int, float, int]] = []
         self.prev_start = self.prev_end = self.sched_t = 0.0
-        self.caps = caps
+        self.caps, self.work_budget = caps, work_budget
         self.stop_at = n + 1  # a completion count the run stops at (finish_times), as a checkpoint
         self.next_check = -(-n // CAP_CHECKS) if caps else n + 1
 
     def run(self) -> SimResult | None:
-        """The whole run measured, or None as soon as it is sure to exceed its caps."""
+        """The whole run measured, or None as soon as it is sure to exceed its caps.  A run whose work passes its
+        budget is cut there and measured on the requests it completed."""
         return self._result() if self._advance(self.n) else None
 
     def finish_times(self, count: int) -> np.ndarray:
@@ -150,7 +157,8 @@ class Run:
         return np.sort(self.last_t[~np.isnan(self.last_t)])[:count]
 
     def _advance(self, count: int) -> bool:
-        """Step until ``count`` requests have completed; False as soon as the run is sure to exceed its caps."""
+        """Step until ``count`` requests have completed, or the work passes its budget; False as soon as the run is
+        sure to exceed its caps."""
         self.stop_at = count if count < self.n else self.n + 1  # a checkpoint: the fold stops there too
         self.next_check = min(self.next_check, self.stop_at)
         while self.finished < count:
@@ -158,6 +166,8 @@ class Run:
                 if self._beyond_caps():
                     return False
                 self._checked()
+            if self.finished and self._over_budget(0):  # cut: measured on the requests completed
+                break
             self._arrive_and_release()
             if not self.state.shape[1] and not self.waiting:
                 self.sched_t = self._next_time()
@@ -174,6 +184,12 @@ class Run:
     def _checked(self) -> None:
         """A check found the run within its caps: the next one comes CAP_CHECKS-th of the run later."""
         self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), self.stop_at)
+
+    def _over_budget(self, folded: int) -> bool:
+        """Whether the run's work (see STEP_WORK), with ``folded`` steps not yet written back, passed its budget."""
+        return self.work_budget is not None and (
+            STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * self.step_cost.cache_info().misses
+            + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished) > self.work_budget
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
@@ -345,6 +361,7 @@ class Run:
         start = max(self.sched_t, self.prev_end)
         end = start + self.step_cost(n_decode, decode_ctx, total - n_decode, prefill_ctx)
         self.steps += 1
+        self.scheduled += 1
         gaps_from = r_last[decode if n_decode == total else emit & started]
         regular = gaps_from == self.prev_end
         n_regular = int(np.count_nonzero(regular))
@@ -626,13 +643,14 @@ class Run:
                     checkpoint = self.finished >= self.stop_at or not capped or beyond_caps()
                     if not checkpoint:
                         self._checked()
+                checkpoint = checkpoint or self._over_budget(done)  # the step loop cuts the run
             if prefilled or finishing:
                 gate = self._head_gate(seated, decoders)
             line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
             if not (finishing or pending or pre or prefilled and sliding):  # the step loop starts a run here
                 soonest = min(lasts[nxt] if nxt < len(lasts) else math.inf, join_heap[0][0] if join_heap else math.inf)
                 run_left, run_from = int(soonest) - done - 1, done
-            if checkpoint:  # the run stops here, or its means exceed a cap: the step loop checks them
+            if checkpoint:  # the run stops here, or the step loop checks its caps or budget
                 break
         if run_left:
             close_run()
@@ -714,21 +732,24 @@ class Run:
         return math.inf if no_room else self.blocks.gate(tokens)
 
     def _result(self) -> SimResult:
-        out = self.out
-        ttft = self.first_t - self.send
-        e2e = self.last_t - self.send
+        """The run measured as bench measures it, on the requests it completed: every one, unless it was cut at its
+        work budget (every gap between tokens so far counts, those of the requests still running too)."""
+        served = slice(None) if self.finished == self.n else ~np.isnan(self.last_t)
+        out, send, done = self.out[served], self.send[served], self.finished
+        ttft = self.first_t[served] - send
+        e2e = self.last_t[served] - send
         many = out > 1
         tpot = (e2e[many] - ttft[many]) / (out[many] - 1)
         values = np.concatenate([np.array(self.itl_values), *self.itl_odd])
         counts = np.concatenate([np.array(self.itl_counts, dtype=np.int64),
                                  *[np.ones(len(g), dtype=np.int64) for g in self.itl_odd]])
-        duration = float(np.max(self.last_t))
+        duration = float(np.max(self.last_t[served]))
         total_out = int(out.sum())
         return SimResult(
-            send_s=self.send, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, output_tokens=out, itl_s=WeightedSamples.of(values, counts),
+            send_s=send, ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, output_tokens=out, itl_s=WeightedSamples.of(values, counts),
             duration_s=duration,
-            completed=self.n, total_input_tokens=int(self.prompt.sum()), total_output_tokens=total_out,
-            request_throughput_per_s=self.n / duration, output_throughput_per_s=total_out / duration,
+            completed=done, total_input_tokens=int(self.prompt[served].sum()), total_output_tokens=total_out,
+            request_throughput_per_s=done / duration, output_throughput_per_s=total_out / duration,
             preemptions=self.preemptions, steps=self.steps, timeline=_timeline(self.line),
         )
 

@@ -79,12 +79,12 @@ def simulate(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np
     mean TPOT or TTFT is sure to exceed them.  Deterministic: same inputs, same result.
     """
     return _run(arrival_s, prompt_tokens, output_tokens, engine, step_cost, max_concurrency, ingest_s, client_jitter_s,
-                caps).run()
+                caps, None).run()
 
 
 def _run(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.ndarray, engine: EngineLimits,
          step_cost: StepCost, max_concurrency: int | None, ingest_s: float, client_jitter_s: np.ndarray | None,
-         caps: LatencyCaps | None) -> Run:
+         caps: LatencyCaps | None, work_budget: int | None) -> Run:
     """A run of the requests on one engine, checked and ready to step."""
     arrival = np.asarray(arrival_s, dtype=np.float64)
     prompt = np.asarray(prompt_tokens, dtype=np.int64)
@@ -92,11 +92,11 @@ def _run(arrival_s: np.ndarray, prompt_tokens: np.ndarray, output_tokens: np.nda
     blocks = Blocks(engine.layout)
     _validate(arrival, prompt, out, engine, blocks, max_concurrency, ingest_s)
     jitter = np.zeros(len(arrival)) if client_jitter_s is None else np.asarray(client_jitter_s, dtype=np.float64)
-    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter, caps)
+    return Run(arrival, prompt, out, engine, blocks, step_cost, max_concurrency, ingest_s, jitter, caps, work_budget)
 
 
-def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost,
-                     ingest_s: float = API_INGEST_S, engines: int = 1, caps: LatencyCaps | None = None) -> SimResult | None:
+def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, ingest_s: float = API_INGEST_S,
+                     engines: int = 1, caps: LatencyCaps | None = None, work_budget: int | None = None) -> SimResult | None:
     """Draw a ``vllm bench serve`` run (its seed decides the draws) and serve it on ``engines`` alike engines.
 
     With data parallelism vLLM's API server sends each request to the engine with
@@ -104,8 +104,12 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
     round robin, so one engine receives every ``engines``-th request and its
     share of a closed loop's clients.  The engines are alike: one is simulated and
     the run's totals are ``engines``-fold (:meth:`SimResult.across`).
+
+    With ``work_budget`` (see :data:`~wizard.physics.scheduler.STEP_WORK`), a run
+    is cut once its work passes it and measured on the requests it completed by
+    then: the result's ``completed`` says how many.
     """
-    result = _engine_share(traffic, engine, step_cost, ingest_s, engines, caps).run()
+    result = _engine_share(traffic, engine, step_cost, ingest_s, engines, caps, work_budget).run()
     return None if result is None else result.across(engines)
 
 
@@ -114,11 +118,11 @@ def finish_times(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, co
     """The first ``count`` completion times (seconds, sorted) of one engine's share of the run (as
     :func:`simulate_traffic` splits it), the simulation stopped there: a saturated run's rate needs only the
     middle of its completions, not its drain."""
-    return _engine_share(traffic, engine, step_cost, ingest_s, engines, None).finish_times(count)
+    return _engine_share(traffic, engine, step_cost, ingest_s, engines, None, None).finish_times(count)
 
 
 def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, ingest_s: float, engines: int,
-                  caps: LatencyCaps | None) -> Run:
+                  caps: LatencyCaps | None, work_budget: int | None) -> Run:
     """The run drawn from its seed, one of ``engines`` engines' share of it (every ``engines``-th request)."""
     arrival, prompt, output = draw(traffic)
     if engines > 1:
@@ -129,7 +133,7 @@ def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, i
         traffic = replace(traffic, num_prompts=len(arrival),
                           max_concurrency=None if clients is None else -(-clients // engines), **lens)
     return _run(arrival, prompt, output, engine, step_cost, traffic.max_concurrency, ingest_s,
-                steady_phases(traffic, prompt, output, engine, step_cost), caps)
+                steady_phases(traffic, prompt, output, engine, step_cost), caps, work_budget)
 
 
 def phased(max_concurrency: int | None, request_rate: float) -> bool:
