@@ -15,6 +15,7 @@ from wizard.physics.screen import (
     _steady,
     _waves,
 )
+from wizard.planning import performance
 from wizard.schema import parse_request
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
@@ -245,6 +246,19 @@ def test_the_high_end_adds_what_the_api_server_could_cost_each_request():
     # A long closed loop of a few requests: the share is negligible.
     few = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", concurrency=1, num_prompts=4, gen_tokens=1024)
     assert 4 * 0.014 / few.performance.duration_s < 0.01
+
+
+def test_a_run_too_long_to_simulate_is_cut_and_says_so(monkeypatch):
+    monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 100_000)  # ~80 requests of 1,024 steps each
+    flat = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "concurrency": 1, "prompt_tokens": 128,
+            "gen_tokens": 1024}
+    whole, cut = make_plan(**flat, num_prompts=20), make_plan(**flat, num_prompts=100_000)
+    assert whole.performance.simulated_requests == 20 and not any("simulated in part" in w for w in whole.warnings)
+    assert 20 < cut.performance.simulated_requests < 100
+    assert cut.warnings[0].startswith(f"simulated in part: the run was cut after {cut.performance.simulated_requests} "
+                                      "of its 100,000 requests completed")
+    # One client sends requests one after another, all alike: a steady run's means hold for the rest.
+    assert (cut.performance.itl_ms, cut.performance.ttft_ms) == (whole.performance.itl_ms, whole.performance.ttft_ms)
 
 
 def test_the_workload_words_count_one_request_as_one():

@@ -70,6 +70,11 @@ MAX_SPREAD = 0.9
 # --verbose: the 128-in/4-out bursts of Qwen3-14B/32B on H100, ~14 ms per request; gpt-oss-20b ~2 ms), varying
 # with the host and the endpoint: the high end of the TPOT and TTFT ranges adds that share of the run.
 API_WORK_HIGH_S = 14e-3
+# The most work (physics/scheduler.py's units, about a microsecond each here) one simulated run may take before it
+# is cut to the requests served by then and simulated again: a rerun stays within a few seconds whatever the form
+# asks.  Bench's usual runs (1,000 prompts, an 8B closed loop of 20,000) take a tenth of it or less; 100,000
+# prompts of 4,096 tokens one at a time took 400 s and 24 GB uncut, and a burst of 100,000 prompts 27 s.
+SIM_WORK_BUDGET = 1_500_000
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
@@ -167,7 +172,7 @@ def _served(inp: Inputs, cand: Candidate, run: Traffic | None, caps: LatencyCaps
     """The simulation of ``run`` (the workload by default), kept (see :func:`_kept`); one stopped at its caps is not."""
     run, limits, model, n_engines = _prepared(inp, cand, run or traffic(inp.request.workload, cand.engine.max_model_len))
     return _kept(("run", run, limits, model, n_engines), lambda: simulate_traffic(
-        run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps))
+        run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps, work_budget=SIM_WORK_BUDGET))
 
 
 def _prepared(inp: Inputs, cand: Candidate, run: Traffic) -> tuple[Traffic, EngineLimits, perf.StepModel, int]:
@@ -452,6 +457,12 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
     if report.keeps_up is False:
         out.append(f"{OVERLOADED}requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
                    "its queue and time to first token grow for as long as the load lasts" + more_replicas)
+    if report.simulated_requests < wl.num_prompts:
+        out.append(f"simulated in part: the run was cut after {report.simulated_requests:,} of its {wl.num_prompts:,} "
+                   "requests completed, as serving them all step by step would take this planner more than a few "
+                   "seconds; the figures and the chart are those of the requests served by then (a steady run's "
+                   "means hold for the rest, but where a queue builds, in a burst or an overload, later requests "
+                   "wait longer)")
     if report.preemptions:
         out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "
                    "recomputed them (each shows as one long gap between tokens)")

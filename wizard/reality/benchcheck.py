@@ -134,6 +134,10 @@ def check_bench(text: str, values: Mapping[str, Any], base: Mapping[str, Any] | 
     else:
         notes.append(f"simulated the run's own {run.num_prompts:,} request lengths (input_lens, output_lens)")
     result = simulate_plan(inp, cand, run)
+    if result.completed < request.workload.num_prompts:
+        notes.append(f"simulated in part: cut after {result.completed:,} of the {request.workload.num_prompts:,} "
+                     "requests completed, as serving them all step by step would take more than a few seconds; the "
+                     "simulated figures (duration and throughputs too) are those of the requests served by then")
     half, why = perf.spread(step_model(inp, cand), inp.hw.gpu)
     notes.append(f"ranges +-{half:.0%} (TTFT +-{min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD):.0%}): {why}")
     return BenchCheck(bench=bench, request=request, plan=plan(request), rows=_rows(bench, result, half),
