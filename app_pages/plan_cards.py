@@ -12,7 +12,7 @@ from app_pages.form import link
 from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
-from wizard.faces.verdict import at_a_time, overload
+from wizard.faces.verdict import at_a_time, overload, simulated_in_part
 from wizard.physics.params import mtp_params
 from wizard.planning.performance import OVERLOADED, closed_loop_start
 from wizard.schema import (
@@ -78,7 +78,8 @@ def verdict(resp: PlanResponse) -> None:
     title, asked = "Fits", wl.requests_at_once
     if perf is not None and perf.keeps_up:  # a finite rate, kept up with
         title = f"Fits and keeps up with {fmt.number(wl.request_rate)} requests/s"
-    elif wl.bursty and perf is not None:  # every prompt at once, none of them queued: the time to serve them all
+    elif wl.bursty and perf is not None and not simulated_in_part(resp):
+        # every prompt at once, none of them queued, all simulated: the time to serve them all
         title = f"Fits: the {fmt.count(wl.num_prompts)} prompts sent at once are served in {fmt.duration_ms(perf.duration_s * 1000)}"
         asked = wl.num_prompts
     st.success(f"vLLM starts, {fmt.requests(asked)} of {fmt.tokens(f.context_tokens)} fit at once (up to "
@@ -174,7 +175,9 @@ def performance(resp: PlanResponse) -> None:
         st.plotly_chart(charts.performance_figure(resp), width="stretch", key="perf_chart", config=PLOTLY_CONFIG,
                         alt="Performance ranges")
         rate = perf.max_request_rate_per_s
-        st.caption(f"{perf.workload}. Sustains {fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s before queues "
+        cut = (f" Simulated on the first {fmt.count(perf.simulated_requests)} of them to complete (see the warning "
+               "below)." if simulated_in_part(resp) else "")
+        st.caption(f"{perf.workload}.{cut} Sustains {fmt.number(rate.low)}–{fmt.number(rate.high)} requests/s before queues "
                    f"grow; {fmt.tokens_per_s(perf.output_tokens_per_s.expected)} output, "
                    f"{fmt.per_token(perf.itl_ms.expected)}, {fmt.duration_ms(perf.ttft_ms.expected)} to the "
                    "first token (expected). " + ("Calibrated on published vLLM benchmarks." if perf.calibrated
@@ -200,7 +203,11 @@ def latency(resp: PlanResponse) -> None:
         goodput = (f" Goodput (requests meeting every latency target): {fmt.number(perf.goodput_per_s)}/s."
                    if perf.goodput_per_s is not None else "")
         start = closed_loop_start(resp.request, int(resp.recommendation.data_parallel_size.value))
-        st.caption(f"{fmt.count(perf.simulated_requests)} requests over {fmt.duration_ms(perf.duration_s * 1000)}, "
+        served = f"{fmt.count(perf.simulated_requests)} requests"
+        if simulated_in_part(resp):
+            served = (f"{fmt.count(perf.simulated_requests)} of the {fmt.count(resp.request.workload.num_prompts)} "
+                      "requests (the run was cut there: simulating them all would take too long)")
+        st.caption(f"{served} over {fmt.duration_ms(perf.duration_s * 1000)}, "
                    f"{fmt.count(perf.preemptions)} preemptions, {fmt.number(perf.batch_size)} running per step on "
                    f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply."
                    + (f" {start[0].upper()}{start[1:]}." if start else ""))

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages import check_cards, form, plan_cards
 from tests.conftest import make_plan
 from wizard.faces import format as fmt
+from wizard.planning import performance
 from wizard.reality.benchcheck import check_bench
 from wizard.schema import Recommendation, parse_request
 
@@ -562,6 +563,24 @@ def test_plan_page_draws_the_latency_percentiles_and_the_run_when_opened(app):
     assert not at.exception
     assert len(at.get("plotly_chart")) == len(keys) + 2
     assert any("preemptions" in c.value and "requests over" in c.value for c in at.caption)
+
+
+def test_a_run_cut_at_its_work_budget_says_so_where_its_figures_are(app, monkeypatch):
+    """A burst whose simulation is cut before every request completed: no 'served in' headline (that time is the
+    cut run's), and the performance and run captions and the warnings say how many requests were simulated."""
+    monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 1_000)
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="100",
+                   length_distribution="random", range_ratio="0.5")
+    at.session_state["latency_card"] = True
+    at = at.run()
+    assert not at.exception
+    (title, _), = alerts(at, "success")
+    assert title == "Fits"
+    served = re.search(r"Simulated on the first (\d+) of them to complete", "".join(c.value for c in at.caption))
+    assert served and 0 < int(served.group(1)) < 100
+    assert any(f"{served.group(1)} of the 100 requests (the run was cut there" in c.value for c in at.caption)
+    assert any(body.startswith(f"simulated in part: the run was cut after {served.group(1)} of its 100 requests")
+               for _, body in alerts(at, "warning"))
 
 
 @pytest.mark.parametrize("workload, said", [({"concurrency": "8"}, True), ({"request_rate": "2"}, False)])

@@ -22,6 +22,11 @@ def overload(resp: PlanResponse) -> str | None:
     return f"not all {fmt.requests(at_once)} are served at once"
 
 
+def simulated_in_part(resp: PlanResponse) -> bool:
+    """Whether the simulation was cut before every request of the run completed (too long to simulate in full)."""
+    return resp.performance is not None and resp.performance.simulated_requests < resp.request.workload.num_prompts
+
+
 def at_a_time(resp: PlanResponse) -> str:
     """What vLLM runs at once across the deployment, and which limit holds it there: the seats (max_num_seqs of
     every engine of every replica) or the KV cache (its request count is one replica's engines)."""
