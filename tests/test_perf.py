@@ -1,5 +1,6 @@
 """Roofline step times (physics/perf.py) and the sweep's analytic screen (physics/screen.py), by hand."""
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -250,6 +251,7 @@ def test_the_high_end_adds_what_the_api_server_could_cost_each_request():
 
 def test_a_run_too_long_to_simulate_is_cut_and_says_so(monkeypatch):
     monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 100_000)  # ~80 requests of 1,024 steps each
+    monkeypatch.setattr(performance, "_KEPT", OrderedDict())  # runs cut at this budget are not kept for later tests
     flat = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "concurrency": 1, "prompt_tokens": 128,
             "gen_tokens": 1024}
     whole, cut = make_plan(**flat, num_prompts=20), make_plan(**flat, num_prompts=100_000)
@@ -259,6 +261,16 @@ def test_a_run_too_long_to_simulate_is_cut_and_says_so(monkeypatch):
                                       "of its 100,000 requests completed")
     # One client sends requests one after another, all alike: a steady run's means hold for the rest.
     assert (cut.performance.itl_ms, cut.performance.ttft_ms) == (whole.performance.itl_ms, whole.performance.ttft_ms)
+
+
+def test_a_saturated_run_cut_at_its_budget_reads_its_rate_from_the_later_half_of_its_completions(monkeypatch):
+    flat = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "concurrency": 1, "prompt_tokens": 128,
+            "gen_tokens": 1024, "num_prompts": 20}
+    whole = make_plan(**flat).performance.max_request_rate_per_s.expected  # 14.1/s from completions 400 to 800
+    monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 30_000)  # the saturated run stops at a few hundred
+    monkeypatch.setattr(performance, "_KEPT", OrderedDict())
+    cut = make_plan(**flat).performance.max_request_rate_per_s.expected
+    assert cut != whole and cut == pytest.approx(whole, rel=0.05)  # 13.9/s
 
 
 def test_the_workload_words_count_one_request_as_one():

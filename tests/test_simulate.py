@@ -241,6 +241,7 @@ def test_a_run_past_its_work_budget_is_cut_and_measured_on_the_requests_it_compl
         assert cut.duration_s == pytest.approx(0.05 * served)
         # One client: the requests served first are served as in the whole run.
         assert np.array_equal(cut.e2e_s, whole.e2e_s[:served]) and np.array_equal(cut.send_s, whole.send_s[:served])
+        assert len(finish_times(loop, engine(), constant, 50, ingest_s=0.0, work_budget=budget)) == served
     assert whole.completed == 100
 
 

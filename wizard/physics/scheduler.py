@@ -151,8 +151,8 @@ class Run:
         return self._result() if self._advance(self.n) else None
 
     def finish_times(self, count: int) -> np.ndarray:
-        """The first ``count`` completion times (sorted), the run stopped there: every later completion ends a
-        later step, so the rest of the run cannot change them."""
+        """The first ``count`` completion times (sorted), the run stopped there (or where its work passed its
+        budget, with fewer): every later completion ends a later step, so the rest of the run cannot change them."""
         self._advance(count)
         return np.sort(self.last_t[~np.isnan(self.last_t)])[:count]
 

@@ -114,11 +114,11 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
 
 
 def finish_times(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, count: int,
-                 ingest_s: float = API_INGEST_S, engines: int = 1) -> np.ndarray:
+                 ingest_s: float = API_INGEST_S, engines: int = 1, work_budget: int | None = None) -> np.ndarray:
     """The first ``count`` completion times (seconds, sorted) of one engine's share of the run (as
     :func:`simulate_traffic` splits it), the simulation stopped there: a saturated run's rate needs only the
-    middle of its completions, not its drain."""
-    return _engine_share(traffic, engine, step_cost, ingest_s, engines, None, None).finish_times(count)
+    middle of its completions, not its drain.  Fewer when the run's work passes ``work_budget`` first."""
+    return _engine_share(traffic, engine, step_cost, ingest_s, engines, None, work_budget).finish_times(count)
 
 
 def _engine_share(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, ingest_s: float, engines: int,

@@ -257,8 +257,15 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
                   max_concurrency=saturated.max_concurrency // n_engines)
     run, limits, model, _ = _prepared(inp, cand, one)
     first, last = (int(q * (one.num_prompts - 1)) for q in STEADY_QUANTILES)
-    rate = _kept(("rate", run, limits, model), lambda: _steady_rate(
-        finish_times(run, limits, partial(perf.step_seconds, model), last + 1), first, last))
+
+    def measured() -> float:
+        done_s = finish_times(run, limits, partial(perf.step_seconds, model), last + 1, work_budget=SIM_WORK_BUDGET)
+        if len(done_s) > last:
+            return _steady_rate(done_s, first, last)
+        # Cut at its work budget first: the later half of what it completed (its clients started in steady state).
+        return _steady_rate(done_s, len(done_s) // 2, len(done_s) - 1)
+
+    rate = _kept(("rate", run, limits, model), measured)
     assert rate is not None
     return n_engines * float(rate) if rate > 0 else simulate_plan(inp, cand, saturated).request_throughput_per_s
 
