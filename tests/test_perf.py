@@ -17,6 +17,7 @@ from wizard.physics.screen import (
     _waves,
 )
 from wizard.planning import performance
+from wizard.planning.performance import rate_digits
 from wizard.schema import parse_request
 
 # A toy GPU/model with round numbers: 1 TB/s, 100 TFLOPS, 10 GB of weights, 1 GFLOP per token.
@@ -271,6 +272,11 @@ def test_a_saturated_run_cut_at_its_budget_reads_its_rate_from_the_later_half_of
     monkeypatch.setattr(performance, "_KEPT", OrderedDict())
     cut = make_plan(**flat).performance.max_request_rate_per_s.expected
     assert cut != whole and cut == pytest.approx(whole, rel=0.05)  # 13.9/s
+
+
+def test_a_rate_of_a_few_an_hour_keeps_three_significant_digits():
+    assert [round(r, rate_digits(r)) for r in (16.93456, 0.12345, 0.054321, 0.0016349)] == [16.935, 0.123, 0.0543,
+                                                                                             0.00163]
 
 
 def test_the_workload_words_count_one_request_as_one():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from wizard.faces.format import NO_DECODE, layout
+from wizard.faces.format import NO_DECODE, layout, number
 from wizard.faces.verdict import overload
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
@@ -55,6 +55,7 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
     if perf is None:
         return ["performance: none (vLLM would not start with these settings)"]
     decodes = perf.itl_ms.expected > 0  # else every request sampled one token: bench reports TPOT 0
+    rate = perf.max_request_rate_per_s  # three significant digits: a few an hour is not 0.00
     lines = [
         f"performance ({perf.workload}; heuristic ranges)",
         _row("decode per request", _range(perf.decode_tokens_per_s, "tok/s") if decodes else NO_DECODE),
@@ -62,7 +63,7 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
         _row("time to first token", _range(perf.ttft_ms, "ms", 0)),
         _row("prefill", _range(perf.prefill_tokens_per_s, "tok/s", 0)),
         _row("output throughput", _range(perf.output_tokens_per_s, "tok/s", 0)),
-        _row("sustainable rate", _range(perf.max_request_rate_per_s, "req/s", 2)),
+        _row("sustainable rate", f"{number(rate.expected)} req/s  (range {number(rate.low)}-{number(rate.high)})"),
     ]
     lines += [f"  assumption: {line}" for line in perf.assumptions] if explain else \
         ["  (--explain for the assumptions behind these numbers)"]

@@ -78,6 +78,7 @@ SIM_WORK_BUDGET = 1_500_000
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
+RATE_DIGITS = 3  # decimals of a reported request rate, or three significant digits where that shows more
 # Simulated runs (and saturated runs' rates) kept for reuse: a sweep checks a row's run before its report
 # needs it, and the Compare page plans the sweep's rows again (each run ~20-150 ms).  A result holds a few
 # arrays of one value per request: ~0.2 MB on average and ~1 MB for the widest data-parallel runs of the
@@ -222,7 +223,13 @@ def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
     """The report's expected figures without the rest of it (percentiles, timeline, measured runs, words)."""
     result = simulate_plan(inp, cand)
     rate = sustainable_rate(inp, cand)
-    return Figures(*expected_figures(result), round(rate, 3), _keeps_up(inp.request.workload, rate))
+    return Figures(*expected_figures(result), round(rate, rate_digits(rate)), _keeps_up(inp.request.workload, rate))
+
+
+def rate_digits(rate_per_s: float) -> int:
+    """Decimals a request rate is reported with: RATE_DIGITS, or three significant digits below 0.1/s (requests
+    of 100,000 tokens are served a few an hour: 0.0016/s, not 0.002)."""
+    return max(RATE_DIGITS, 2 - math.floor(math.log10(rate_per_s))) if rate_per_s > 0 else RATE_DIGITS
 
 
 def _keeps_up(wl: WorkloadSection, rate_per_s: float) -> bool | None:
@@ -367,8 +374,8 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share),
         ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share),
         output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS),
-        request_throughput_per_s=band(result.request_throughput_per_s, digits=3),
-        max_request_rate_per_s=band(rate, digits=3),
+        request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
+        max_request_rate_per_s=band(rate, digits=rate_digits(rate)),
         batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
         saturated=queued or keeps_up is False,
         replicas_to_keep_up=_replicas_to_keep_up(request, rate),
