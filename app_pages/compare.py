@@ -19,6 +19,7 @@ from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.fields import describe
 from wizard.faces.profile import parse_profile
+from wizard.faces.verdict import sweep_in_part
 from wizard.planning.performance import fleet_target
 from wizard.schema import PlanRequest, PlanResponse, parse_request
 from wizard.schema.results import SweepResult, SweepRow
@@ -139,6 +140,8 @@ with st.container(border=True):
     target = fleet_target(base)
     figures = (f"simulated for the {simulated} cheapest, the others from the sweep's steady-state screen; open a plan "
                "for its ranges")
+    if cut := sweep_in_part(result.results):
+        figures += f". Simulated in part: {cut}"
     if target:
         st.markdown(f"**Cost against the rate each fleet sustains** (target {fmt.number(target)} requests/s; one colour "
                     "per GPU type; the dotted line is the Pareto front)")

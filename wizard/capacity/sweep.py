@@ -300,7 +300,8 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
         listed.append((row.model_copy(update={
             "itl_ms": figures.itl_ms, "ttft_ms": figures.ttft_ms, "output_tokens_per_s": figures.output_tokens_per_s,
             "max_request_rate_per_s": figures.max_request_rate_per_s, "replicas": replicas,
-            "request": with_replicas(row.request, replicas), "simulated": True}), inp, cand))
+            "request": with_replicas(row.request, replicas), "simulated": True,
+            "simulated_requests": figures.simulated_requests}), inp, cand))
         insort(ranks, _by_cost(listed[-1][0]))
 
     done = 0  # screened rows simulated

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wizard.faces.format import NO_DECODE, layout, number
-from wizard.faces.verdict import overload
+from wizard.faces.verdict import overload, sweep_in_part
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
 from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
@@ -142,6 +142,8 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
     lines.append(table(rows, SWEEP_COLUMNS))
     lines.append("cost: on-demand USD per GPU-hour x every GPU of every replica; usd_per_m_tokens while serving req_s "
                  "(the replicas' sustainable rate); performance: simulated means (plan one row for its ranges and percentiles)")
+    if cut := sweep_in_part(result.results):
+        lines.append(f"simulated in part: {cut}")
     if any(r.replicas > 1 for r in result.results):
         lines.append("replicas: identical deployments behind a load balancer that splits the requests evenly "
                      "(no prefix-cache affinity); a row's request (in --json) plans the whole fleet, replicas included")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wizard.faces import format as fmt
 from wizard.schema import PlanResponse
+from wizard.schema.results import SweepRow
 
 
 def overload(resp: PlanResponse) -> str | None:
@@ -25,6 +26,18 @@ def overload(resp: PlanResponse) -> str | None:
 def simulated_in_part(resp: PlanResponse) -> bool:
     """Whether the simulation was cut before every request of the run completed (too long to simulate in full)."""
     return resp.performance is not None and resp.performance.simulated_requests < resp.request.workload.num_prompts
+
+
+def sweep_in_part(rows: list[SweepRow]) -> str | None:
+    """The sweep's simulated runs that were cut before all their requests completed, in words (None if none was)."""
+    cut = [r.simulated_requests for r in rows
+           if r.simulated_requests is not None and r.simulated_requests < r.request.workload.num_prompts]
+    if not cut:
+        return None
+    served = fmt.count(min(cut)) if min(cut) == max(cut) else f"{fmt.count(min(cut))}–{fmt.count(max(cut))}"
+    return (f"{fmt.count(len(cut))} simulated run{'s were' if len(cut) > 1 else ' was'} cut after {served} of the "
+            f"{fmt.count(rows[0].request.workload.num_prompts)} requests completed, as simulating them all would take "
+            "too long: their figures are those of the requests served by then")
 
 
 def at_a_time(resp: PlanResponse) -> str:

@@ -217,13 +217,15 @@ class Figures:
     output_tokens_per_s: float
     max_request_rate_per_s: float
     keeps_up: bool | None
+    simulated_requests: int  # fewer than the workload's when the run was cut at its work budget
 
 
 def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
     """The report's expected figures without the rest of it (percentiles, timeline, measured runs, words)."""
     result = simulate_plan(inp, cand)
     rate = sustainable_rate(inp, cand)
-    return Figures(*expected_figures(result), round(rate, rate_digits(rate)), _keeps_up(inp.request.workload, rate))
+    return Figures(*expected_figures(result), round(rate, rate_digits(rate)), _keeps_up(inp.request.workload, rate),
+                   result.completed)
 
 
 def rate_digits(rate_per_s: float) -> int:

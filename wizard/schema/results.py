@@ -81,6 +81,9 @@ class SweepRow(ResultModel):
     simulated: bool = Field(description=(
         "The figures come from simulating the workload (the cheapest rows); otherwise from the analytic screen, "
         "kept only when it rates the row well inside the targets."))
+    simulated_requests: int | None = Field(None, description=(
+        "Requests in the simulated run, fewer than the workload's where it was cut (too long to simulate in full); "
+        "empty for a row only screened."))
     request: PlanRequest = Field(description="The request that plans this row alone (same verdict and memory).")
     plan: PlanResponse | None = Field(None, description="The full plan, for the cheapest rows only.")
 
