@@ -26,6 +26,8 @@ from wizard.schema.results import SweepResult, SweepRow
 
 PLOTLY_CONFIG = {"displayModeBar": False}
 FIELDS = ("model", "prompt_tokens", "gen_tokens", "concurrency", "request_rate", "batching_mode")
+# The rest of the workload, as vllm bench sends it (advanced on the Plan page): the sweep simulates the same run.
+BENCH_FIELDS = ("num_prompts", "burstiness", "length_distribution", "range_ratio", "seed")
 LINKED_ROWS = 15  # the cheapest configurations listed with a link to their plan; all of them are in the table below
 
 
@@ -78,6 +80,11 @@ form.read_link()
 with st.sidebar:
     for name in FIELDS:
         form.draw(form.SPECS[name])
+    # Open where the link sets one of them (the URL holds only the values that differ from the defaults).
+    with st.expander("The rest of the workload (vllm bench's run)",
+                     expanded=any(name in st.query_params for name in BENCH_FIELDS)):
+        for name in BENCH_FIELDS:
+            form.draw(form.SPECS[name])
     provider = st.selectbox("Price list", providers(), key="provider", bind="query-params",
                             help="On-demand prices bundled with vLLM Wizard, one list per provider (source and date in the "
                                  "table below the chart). Type your own prices in that table.")
@@ -87,7 +94,7 @@ with st.sidebar:
     st.markdown("**Targets**")
     for name in form.TARGETS:
         form.draw_target(name)
-form.settle_link([*FIELDS, "provider", *form.TARGETS])
+form.settle_link([*FIELDS, *BENCH_FIELDS, "provider", *form.TARGETS])
 
 st.markdown("#### Cheapest deployments that meet the targets")
 form.show_link_problems()
@@ -102,7 +109,7 @@ prices = {row["GPU"]: row["USD per GPU-hour"] for row in edited}
 overrides = tuple((gpu, float(usd)) for gpu, usd in prices.items() if usd and usd != bundled[gpu])
 
 try:
-    base = parse_request(form.request_values([*FIELDS, *form.TARGETS]))
+    base = parse_request(form.request_values([*FIELDS, *BENCH_FIELDS, *form.TARGETS]))
 except WizardError as exc:
     st.error(describe(exc, "form"), title="The sweep request is not valid")
     st.stop()

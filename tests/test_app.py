@@ -1,6 +1,7 @@
 """The dashboard's behaviour through Streamlit's AppTest (no browser)."""
 
 import json
+import math
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -395,6 +396,20 @@ def test_compare_page_links_each_cheap_row_to_its_plan_in_one_click(app):
     assert make_plan(**first.flat()).feasibility.fits
     assert len(plotly_specs(at)) == 2  # the Pareto chart and the comparison's memory bars
     assert any(c.language == "diff" for c in at.code)
+
+
+def test_compare_page_sweeps_the_whole_workload_of_the_link(app):
+    """The run as vllm bench sends it (prompt count, length spread, seed) reaches the sweep and each row's plan:
+    the Compare page once swept 200 prompts of fixed lengths whatever the link or the Plan page said."""
+    app.query_params.update({"model": "Qwen/Qwen3-8B", "num_prompts": "500", "length_distribution": "sharegpt",
+                             "seed": "7", "request_rate": "inf"})
+    at = app.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not at.error
+    assert at.number_input(key="num_prompts").value == 500 and at.selectbox(key="length_distribution").value == "sharegpt"
+    first = link_request(re.fullmatch(r"\[open plan\]\((.*)\)", at.table[0].value.iloc[0]["plan"]).group(1))
+    workload = first.workload
+    assert (workload.num_prompts, workload.length_distribution, workload.seed) == (500, "sharegpt", 7)
+    assert math.isinf(workload.request_rate)
 
 
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
