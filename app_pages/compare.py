@@ -28,6 +28,11 @@ PLOTLY_CONFIG = {"displayModeBar": False}
 FIELDS = ("model", "prompt_tokens", "gen_tokens", "concurrency", "request_rate", "batching_mode")
 # The rest of the workload, as vllm bench sends it (advanced on the Plan page): the sweep simulates the same run.
 BENCH_FIELDS = ("num_prompts", "burstiness", "length_distribution", "range_ratio", "seed")
+# What the sweep chooses itself for every configuration; a link's value of one of these is left to it.
+SWEPT = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel", "replicas")
+# The Plan page's other settings (the vLLM release, max_model_len, memory and batching settings, a fixed weight format
+# or KV dtype): not drawn here; a link's values reach the sweep as they are, and the page lists them.
+PASSED = tuple(name for name in form.ADVANCED if name not in (*BENCH_FIELDS, *SWEPT, *form.TARGETS))
 LINKED_ROWS = 15  # the cheapest configurations listed with a link to their plan; all of them are in the table below
 
 
@@ -108,8 +113,15 @@ bundled = {row["GPU"]: row["USD per GPU-hour"] for row in bundled_rows}
 prices = {row["GPU"]: row["USD per GPU-hour"] for row in edited}
 overrides = tuple((gpu, float(usd)) for gpu, usd in prices.items() if usd and usd != bundled[gpu])
 
+passed = [name for name in PASSED if name in st.query_params]
+if passed:
+    st.caption("Also from the link, as on the Plan page: " + ", ".join(form.setting_in_words(n) for n in passed) + ".")
+if left := [name for name in SWEPT if name in st.query_params]:
+    st.caption("The sweep chooses the layout and the replicas of each configuration itself: the link's "
+               + ", ".join(form.setting_in_words(n) for n in left) + (" is" if len(left) == 1 else " are")
+               + " not used here.")
 try:
-    base = parse_request(form.request_values([*FIELDS, *BENCH_FIELDS, *form.TARGETS]))
+    base = parse_request(form.request_values([*FIELDS, *BENCH_FIELDS, *passed, *form.TARGETS]))
 except WizardError as exc:
     st.error(describe(exc, "form"), title="The sweep request is not valid")
     st.stop()

@@ -234,6 +234,11 @@ def _words(name: str, value: Any) -> str:
     return str(value)
 
 
+def setting_in_words(name: str) -> str:
+    """A field's label and its value in the session, e.g. 'vLLM version 0.6.0'."""
+    return f"{LABELS[name]} {_words(name, st.session_state.get(name))}"
+
+
 def read_link() -> None:
     """Call before any widget.  On a session's first run: read every raw query parameter through the one door,
     keeping the widget value each one asks for and what was wrong with the bad ones.  On the run after: put the

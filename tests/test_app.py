@@ -412,6 +412,22 @@ def test_compare_page_sweeps_the_whole_workload_of_the_link(app):
     assert math.isinf(workload.request_rate)
 
 
+def test_compare_page_sweeps_with_the_plan_settings_of_the_link_and_lists_them(app):
+    """A link's vLLM release, max_model_len and memory utilization (not drawn on the Compare page) reach the sweep
+    and each row's plan: they were silently left at their defaults.  The layout stays the sweep's to choose."""
+    app.query_params.update({"model": "Qwen/Qwen3-8B", "vllm_version": "0.6.0", "max_model_len": "8192",
+                             "gpu_memory_utilization": "0.8", "tensor_parallel_size": "2"})
+    at = app.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not at.error
+    assert any(c.value == "Also from the link, as on the Plan page: Max model length 8192, GPU memory utilization "
+               "0.8, vLLM version 0.6.0." for c in at.caption), [c.value for c in at.caption]
+    first = link_request(re.fullmatch(r"\[open plan\]\((.*)\)", at.table[0].value.iloc[0]["plan"]).group(1))
+    assert (first.model.max_model_len, first.policy.gpu_memory_utilization, first.policy.vllm_version) == (
+        8192, 0.8, "0.6.0")
+    assert first.hardware.tensor_parallel_size == 1 and any(
+        "the link's Tensor parallel 2 is not used here" in c.value for c in at.caption)
+
+
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
     """Rows past the simulated ones carry the screen's figures, whichever chart the page draws."""
     at = plan_page(app)
