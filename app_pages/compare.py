@@ -81,13 +81,11 @@ def costs(plan: PlanResponse, usd_per_gpu_hour: float | None) -> tuple[str, str]
 
 
 # ---------------------------------------------------------------------------------------------- the form
-form.read_link()
+form.read_link("compare")
 with st.sidebar:
     for name in FIELDS:
         form.draw(form.SPECS[name])
-    # Open where the link sets one of them (the URL holds only the values that differ from the defaults).
-    with st.expander("The rest of the workload (vllm bench's run)",
-                     expanded=any(name in st.query_params for name in BENCH_FIELDS)):
+    with st.expander("The rest of the workload (vllm bench's run)", expanded=any(map(form.is_set, BENCH_FIELDS))):
         for name in BENCH_FIELDS:
             form.draw(form.SPECS[name])
     provider = st.selectbox("Price list", providers(), key="provider", bind="query-params",
@@ -113,11 +111,11 @@ bundled = {row["GPU"]: row["USD per GPU-hour"] for row in bundled_rows}
 prices = {row["GPU"]: row["USD per GPU-hour"] for row in edited}
 overrides = tuple((gpu, float(usd)) for gpu, usd in prices.items() if usd and usd != bundled[gpu])
 
-passed = [name for name in PASSED if name in st.query_params]
+passed = [name for name in PASSED if form.is_set(name)]
 if passed:
-    st.caption("Also from the link, as on the Plan page: " + ", ".join(form.setting_in_words(n) for n in passed) + ".")
-if left := [name for name in SWEPT if name in st.query_params]:
-    st.caption("The sweep chooses the layout and the replicas of each configuration itself: the link's "
+    st.caption("Also as on the Plan page: " + ", ".join(form.setting_in_words(n) for n in passed) + ".")
+if left := [name for name in SWEPT if form.is_set(name)]:
+    st.caption("The sweep chooses the layout and the replicas of each configuration itself: the Plan page's "
                + ", ".join(form.setting_in_words(n) for n in left) + (" is" if len(left) == 1 else " are")
                + " not used here.")
 try:

@@ -62,6 +62,10 @@ MESSAGE_CHARS = 240  # and what the door says about it (which quotes the value t
 
 # Session-state keys of the link check.
 _READ, _PENDING, _FIXES, _PROBLEMS, _FORM = "_link_read", "_link_pending", "_link_fixes", "_link_problems", "_link_form"
+# Session-state keys of the form carried across pages: the values each page's widgets last showed, and the page
+# that drew them.  Streamlit drops a widget's state on a page switch, and a bound value the URL got from an opened
+# link rather than from a change on the page (Streamlit 1.67): the next page starts from these instead.
+_CARRIED, _PAGE = "_form_carried", "_form_page"
 
 
 # ---------------------------------------------------------------------------------------------- widgets
@@ -234,15 +238,28 @@ def _words(name: str, value: Any) -> str:
     return str(value)
 
 
+def is_set(name: str) -> bool:
+    """Whether a field holds another value than its default: from the link, a change, or the page before."""
+    value = st.session_state.get(name)
+    return name in st.query_params or (value is not None and value != "" and value != default_value(name))
+
+
 def setting_in_words(name: str) -> str:
     """A field's label and its value in the session, e.g. 'vLLM version 0.6.0'."""
     return f"{LABELS[name]} {_words(name, st.session_state.get(name))}"
 
 
-def read_link() -> None:
-    """Call before any widget.  On a session's first run: read every raw query parameter through the one door,
-    keeping the widget value each one asks for and what was wrong with the bad ones.  On the run after: put the
-    values the widgets could not take from the URL in place (before the widgets, as Streamlit requires)."""
+def read_link(page: str) -> None:
+    """Call before any widget of ``page``.  On a session's first run: read every raw query parameter through the
+    one door, keeping the widget value each one asks for and what was wrong with the bad ones.  On the run after:
+    put the values the widgets could not take from the URL in place (before the widgets, as Streamlit requires).
+    On the first run after a switch from another page: every field that page showed and the URL does not hold
+    starts at the value it had there."""
+    if st.session_state.get(_PAGE) != page:
+        for key, value in st.session_state.get(_CARRIED, {}).items():
+            if key not in st.query_params:
+                st.session_state[key] = value
+        st.session_state[_PAGE] = page
     fixes = st.session_state.pop(_FIXES, None)
     if fixes:
         for key, value in fixes.items():
@@ -288,6 +305,7 @@ def settle_link(drawn: Iterable[str]) -> None:
             st.session_state[_FIXES] = fixes
             st.rerun()
     form = {key: st.session_state.get(key) for key in drawn}
+    st.session_state.setdefault(_CARRIED, {}).update(form)  # what the next page starts from
     settled = st.session_state.setdefault(_FORM, form)
     if any(settled.get(key, form[key]) != form[key] for key in drawn):
         st.session_state.pop(_PROBLEMS, None)  # the form has changed since: the link's problems are history

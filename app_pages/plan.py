@@ -38,7 +38,7 @@ def apply_profile() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- inputs
-form.read_link()
+form.read_link("plan")
 with st.sidebar:
     names = [*form.BASIC, *(form.ADVANCED if form.draw_advanced_switch() else ())]
     with st.form("plan_form", border=False):

@@ -419,13 +419,33 @@ def test_compare_page_sweeps_with_the_plan_settings_of_the_link_and_lists_them(a
                              "gpu_memory_utilization": "0.8", "tensor_parallel_size": "2"})
     at = app.switch_page("app_pages/compare.py").run()
     assert not at.exception and not at.error
-    assert any(c.value == "Also from the link, as on the Plan page: Max model length 8192, GPU memory utilization "
+    assert any(c.value == "Also as on the Plan page: Max model length 8192, GPU memory utilization "
                "0.8, vLLM version 0.6.0." for c in at.caption), [c.value for c in at.caption]
     first = link_request(re.fullmatch(r"\[open plan\]\((.*)\)", at.table[0].value.iloc[0]["plan"]).group(1))
     assert (first.model.max_model_len, first.policy.gpu_memory_utilization, first.policy.vllm_version) == (
         8192, 0.8, "0.6.0")
     assert first.hardware.tensor_parallel_size == 1 and any(
-        "the link's Tensor parallel 2 is not used here" in c.value for c in at.caption)
+        "the Plan page's Tensor parallel 2 is not used here" in c.value for c in at.caption)
+
+
+def test_the_plan_pages_values_are_the_compare_pages_after_a_switch_that_drops_the_link(app):
+    """Opened from a link, the Plan page's values live in a URL the browser drops on a page switch (Streamlit
+    1.67 carries only the bound values changed on the page): in Chromium the Compare page showed the example
+    model and a closed loop.  It now starts from what the Plan page showed, and so does the Plan page coming
+    back.  AppTest keeps widget state over a switch, so here the dropped URL shows in the Plan page's other
+    settings, which the Compare page read from the URL alone."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", num_prompts="500", request_rate="inf",
+                   vllm_version="0.6.0")
+    at.query_params.clear()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception
+    assert (at.selectbox(key="model").value, at.text_input(key="request_rate").value) == ("Qwen/Qwen3-8B", "inf")
+    assert at.number_input(key="num_prompts").value == 500
+    assert any(c.value == "Also as on the Plan page: vLLM version 0.6.0." for c in at.caption)
+    at.selectbox(key="model").set_value("Qwen/Qwen3-14B").run()
+    at.query_params.clear()
+    at.switch_page("app_pages/plan.py").run()
+    assert at.selectbox(key="model").value == "Qwen/Qwen3-14B" and at.text_input(key="vllm_version").value == "0.6.0"
 
 
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
