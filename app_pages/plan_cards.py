@@ -14,7 +14,7 @@ from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.verdict import at_a_time, overload, simulated_in_part
 from wizard.physics.params import mtp_params
-from wizard.planning.performance import OVERLOADED, closed_loop_start
+from wizard.planning.performance import CUT_BECAUSE, OVERLOADED, closed_loop_start
 from wizard.schema import (
     Feasibility,
     PerformanceReport,
@@ -206,7 +206,7 @@ def latency(resp: PlanResponse) -> None:
         served = f"{fmt.count(perf.simulated_requests)} requests"
         if simulated_in_part(resp):
             served = (f"{fmt.count(perf.simulated_requests)} of the {fmt.count(resp.request.workload.num_prompts)} "
-                      "requests (the run was cut there: simulating them all would take too long)")
+                      f"requests (the run was cut there, as {CUT_BECAUSE})")
         st.caption(f"{served} over {fmt.duration_ms(perf.duration_s * 1000)}, "
                    f"{fmt.count(perf.preemptions)} preemptions, {fmt.number(perf.batch_size)} running per step on "
                    f"average.{goodput} Percentiles as vllm bench computes them; the ranges of the card above apply."

@@ -7,6 +7,7 @@ sustains, or more are asked for at once than vLLM runs at once, and the rest wai
 from __future__ import annotations
 
 from wizard.faces import format as fmt
+from wizard.planning.performance import CUT_BECAUSE
 from wizard.schema import PlanResponse
 from wizard.schema.results import SweepRow
 
@@ -36,8 +37,8 @@ def sweep_in_part(rows: list[SweepRow]) -> str | None:
         return None
     served = fmt.count(min(cut)) if min(cut) == max(cut) else f"{fmt.count(min(cut))}–{fmt.count(max(cut))}"
     return (f"{fmt.count(len(cut))} simulated run{'s were' if len(cut) > 1 else ' was'} cut after {served} of the "
-            f"{fmt.count(rows[0].request.workload.num_prompts)} requests completed, as simulating them all would take "
-            "too long: their figures are those of the requests served by then")
+            f"{fmt.count(rows[0].request.workload.num_prompts)} requests completed, as {CUT_BECAUSE}: their figures "
+            "are those of the requests served by then")
 
 
 def at_a_time(resp: PlanResponse) -> str:

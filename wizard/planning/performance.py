@@ -75,6 +75,7 @@ API_WORK_HIGH_S = 14e-3
 # asks.  Bench's usual runs (1,000 prompts, an 8B closed loop of 20,000) take a tenth of it or less; 100,000
 # prompts of 4,096 tokens one at a time took 400 s and 24 GB uncut, and a burst of 100,000 prompts 27 s.
 SIM_WORK_BUDGET = 1_500_000
+CUT_BECAUSE = "serving them all step by step would take this planner more than a few seconds"  # why a run was cut
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
 # Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
@@ -475,10 +476,9 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
                    "its queue and time to first token grow for as long as the load lasts" + more_replicas)
     if report.simulated_requests < wl.num_prompts:
         out.append(f"simulated in part: the run was cut after {report.simulated_requests:,} of its {wl.num_prompts:,} "
-                   "requests completed, as serving them all step by step would take this planner more than a few "
-                   "seconds; the figures and the chart are those of the requests served by then (a steady run's "
-                   "means hold for the rest, but where a queue builds, in a burst or an overload, later requests "
-                   "wait longer)")
+                   f"requests completed, as {CUT_BECAUSE}; the figures and the chart are those of the requests served "
+                   "by then (a steady run's means hold for the rest, but where a queue builds, in a burst or an "
+                   "overload, later requests wait longer)")
     if report.preemptions:
         out.append(f"the KV cache ran out {report.preemptions:,} times in the simulated run: vLLM preempted requests and "
                    "recomputed them (each shows as one long gap between tokens)")

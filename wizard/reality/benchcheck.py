@@ -21,6 +21,7 @@ from wizard.physics.simulate import SimResult
 from wizard.physics.traffic import Traffic
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.performance import (
+    CUT_BECAUSE,
     MAX_SPREAD,
     TTFT_SPREAD_FACTOR,
     published,
@@ -136,8 +137,8 @@ def check_bench(text: str, values: Mapping[str, Any], base: Mapping[str, Any] | 
     result = simulate_plan(inp, cand, run)
     if result.completed < request.workload.num_prompts:
         notes.append(f"simulated in part: cut after {result.completed:,} of the {request.workload.num_prompts:,} "
-                     "requests completed, as serving them all step by step would take more than a few seconds; the "
-                     "simulated figures (duration and throughputs too) are those of the requests served by then")
+                     f"requests completed, as {CUT_BECAUSE}; the simulated figures (duration and throughputs too) "
+                     "are those of the requests served by then")
     half, why = perf.spread(step_model(inp, cand), inp.hw.gpu)
     notes.append(f"ranges +-{half:.0%} (TTFT +-{min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD):.0%}): {why}")
     return BenchCheck(bench=bench, request=request, plan=plan(request), rows=_rows(bench, result, half),
