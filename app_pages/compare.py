@@ -17,7 +17,7 @@ from wizard.catalog.gpus import catalog
 from wizard.errors import WizardError
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
-from wizard.faces.fields import describe
+from wizard.faces.fields import describe, query_params
 from wizard.faces.profile import parse_profile
 from wizard.faces.verdict import sweep_in_part
 from wizard.planning.performance import fleet_target
@@ -204,6 +204,12 @@ if everything.open:  # drawn only when opened: hundreds of rows the first paint 
             })
         st.caption("Click a column header to sort. Cost = on-demand USD per GPU-hour x every GPU of every replica; "
                    "per M output tokens while the fleet serves the rate it sustains.")
+
+st.markdown("#### Share")
+shared = {**query_params(base), **({"provider": provider} if provider != form.default_value("provider") else {})}
+st.code(form.page_url(shared, "./compare"), language="text")
+st.caption("The link holds the workload, the targets, the settings listed above and the price list (never a token); "
+           "the GPU types picked and prices typed in the table stay on this page.")
 
 # ---------------------------------------------------------------------------------------------- two plans side by side
 st.markdown("#### Compare two plans")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import streamlit as st
 
@@ -167,6 +167,15 @@ def link_params(request: PlanRequest, changes: dict[str, Any] | None = None) -> 
     params = query_params(request, changes)
     params.setdefault("gpu", "auto")
     return params
+
+
+def page_url(params: dict[str, str], path: str = "./") -> str:
+    """The page being shown (at ``path`` from the app's root), opened with ``params``: absolute where the server
+    knows its URL, else relative."""
+    base = (st.context.url or "").split("?")[0]
+    if base and not urlparse(base).path:
+        base += "/"  # the app's root: http://host:8501/?...
+    return f"{base or path}?{urlencode(params)}"
 
 
 def link(request: PlanRequest, changes: dict[str, Any] | None = None) -> str:

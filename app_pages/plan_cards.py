@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.form import link
+from app_pages.form import link, link_params, page_url
 from wizard.catalog.metadata import resolve_model
 from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
@@ -303,6 +303,5 @@ def deploy(resp: PlanResponse) -> None:
 
 def share(resp: PlanResponse) -> None:
     st.markdown("#### Share")
-    base = (st.context.url or "").split("?")[0]
-    st.code(base.rstrip("/") + link(resp.request)[1:] if base else link(resp.request), language="text")
+    st.code(page_url(link_params(resp.request)), language="text")
     st.caption("The link holds the form's inputs (never a token); opening it anywhere shows this plan.")

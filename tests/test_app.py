@@ -448,6 +448,18 @@ def test_the_plan_pages_values_are_the_compare_pages_after_a_switch_that_drops_t
     assert at.selectbox(key="model").value == "Qwen/Qwen3-14B" and at.text_input(key="vllm_version").value == "0.6.0"
 
 
+def test_compare_page_shares_a_link_that_reopens_its_sweep(app):
+    """The Compare page had no link of its own, and after a page switch the browser's address bar holds none of
+    the form: its share link carries the workload, the targets, the Plan page's settings and the price list."""
+    app.query_params.update({"model": "Qwen/Qwen3-8B", "num_prompts": "500", "max_itl_ms": "40",
+                             "vllm_version": "0.6.0", "provider": "aws"})
+    at = app.switch_page("app_pages/compare.py").run()
+    (share,) = [c.value for c in at.code if c.language == "text"]
+    assert share.startswith("./compare?")
+    assert dict(parse_qsl(urlparse(share).query)) == {"model": "Qwen/Qwen3-8B", "num_prompts": "500",
+                                                      "vllm_version": "0.6.0", "max_itl_ms": "40.0", "provider": "aws"}
+
+
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
     """Rows past the simulated ones carry the screen's figures, whichever chart the page draws."""
     at = plan_page(app)
