@@ -28,8 +28,10 @@ PLOTLY_CONFIG = {"displayModeBar": False}
 FIELDS = ("model", "prompt_tokens", "gen_tokens", "concurrency", "request_rate", "batching_mode")
 # The rest of the workload, as vllm bench sends it (advanced on the Plan page): the sweep simulates the same run.
 BENCH_FIELDS = ("num_prompts", "burstiness", "length_distribution", "range_ratio", "seed")
-# What the sweep chooses itself for every configuration; a link's value of one of these is left to it.
-SWEPT = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel", "replicas")
+# What the sweep chooses itself for every configuration (the Plan page's hardware and layout); a value set for one
+# of these is left to it, and the page says so.
+SWEPT = ("gpu", "gpus", "nodes", "vram_gb", "interconnect", "tensor_parallel_size", "pipeline_parallel_size",
+         "data_parallel_size", "enable_expert_parallel", "replicas")
 # The Plan page's other settings (the vLLM release, max_model_len, memory and batching settings, a fixed weight format
 # or KV dtype): not drawn here; a link's values reach the sweep as they are, and the page lists them.
 PASSED = tuple(name for name in form.ADVANCED if name not in (*BENCH_FIELDS, *SWEPT, *form.TARGETS))
@@ -115,7 +117,7 @@ passed = [name for name in PASSED if form.is_set(name)]
 if passed:
     st.caption("Also as on the Plan page: " + ", ".join(form.setting_in_words(n) for n in passed) + ".")
 if left := [name for name in SWEPT if form.is_set(name)]:
-    st.caption("The sweep chooses the layout and the replicas of each configuration itself: the Plan page's "
+    st.caption("The sweep chooses the GPUs, the layout and the replicas of each configuration itself: the Plan page's "
                + ", ".join(form.setting_in_words(n) for n in left) + (" is" if len(left) == 1 else " are")
                + " not used here.")
 try:

@@ -361,6 +361,20 @@ def test_a_burst_larger_than_the_kv_cache_queues_and_says_why(app):
                            "(what the KV cache holds)")
 
 
+def test_one_seat_is_one_sequence_at_a_time(app):
+    at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="10",
+                   max_num_seqs="1", gen_tokens="16")
+    _, body = alerts(at, "warning")[0]
+    assert body.startswith("The memory fits, but vLLM runs at most 1 sequence at a time (max_num_seqs)"), body
+
+
+def test_compare_page_says_which_plan_page_hardware_it_does_not_use(app):
+    app.query_params.update({"model": "Qwen/Qwen3-8B", "gpu": "A100", "gpus": "4"})
+    at = app.switch_page("app_pages/compare.py").run()
+    assert any(c.value == "The sweep chooses the GPUs, the layout and the replicas of each configuration itself: the "
+               "Plan page's GPU A100, GPUs per node 4 are not used here." for c in at.caption)
+
+
 def test_a_rate_that_is_not_a_number_is_named_on_the_page(app):
     at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB")
     at.text_input(key="request_rate").input("fast")

@@ -48,5 +48,5 @@ def at_a_time(resp: PlanResponse) -> str:
     seats = resp.memory.max_num_seqs * hw.data_parallel_size * hw.replicas
     held = f.max_concurrency * hw.replicas
     if seats <= held:
-        return f"{fmt.count(seats)} sequences at a time (max_num_seqs)"
+        return f"{fmt.count(seats)} sequence{'s' if seats != 1 else ''} at a time (max_num_seqs)"
     return f"{fmt.requests(held)} of {fmt.tokens(f.context_tokens)} at a time (what the KV cache holds)"
