@@ -133,10 +133,13 @@ def draw_target(name: str) -> None:
 
 
 def _leave_advanced() -> None:
-    """Switching the advanced settings off hands them back to the wizard: their widgets start from the defaults."""
+    """Switching the advanced settings off hands them back to the wizard: their widgets start from the defaults, and
+    so do other pages (what they carried from this one is reset too)."""
     if not st.session_state.get(ADVANCED_SWITCH):
+        carried = st.session_state.get(_CARRIED, {})
         for name in ADVANCED:
             st.session_state[name] = default_value(name)
+            carried.pop(name, None)
 
 
 def draw_advanced_switch() -> bool:

@@ -474,6 +474,16 @@ def test_compare_page_shares_a_link_that_reopens_its_sweep(app):
                                                       "vllm_version": "0.6.0", "max_itl_ms": "40.0", "provider": "aws"}
 
 
+def test_advanced_settings_switched_off_on_the_plan_page_do_not_reach_the_compare_page(app):
+    """Switched off, the advanced settings are the wizard's again: a page switch must not bring back the values
+    they had while shown."""
+    at = plan_page(app, model="Qwen/Qwen3-8B", vllm_version="0.6.0")
+    at.toggle(key="advanced").set_value(False).run()
+    at.query_params.clear()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and not [c.value for c in at.caption if c.value.startswith("Also as on the Plan page")]
+
+
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
     """Rows past the simulated ones carry the screen's figures, whichever chart the page draws."""
     at = plan_page(app)
