@@ -168,9 +168,9 @@ def performance(resp: PlanResponse) -> None:
     with st.container(border=True):
         st.markdown("**Throughput and latency (ranges)**")
         if perf is None or not resp.feasibility.fits:
-            st.info("No performance estimate: " + ("vLLM would not start with these settings." if perf is None else
-                    "the requested workload does not fit, so it would not run as asked.") + " Open a fix above.",
-                    icon=":material/info:")
+            why = ("vLLM would not start with these settings." if not resp.feasibility.starts
+                   else "the requested workload does not fit, so it would not run as asked.")
+            st.info(f"No performance estimate: {why} Open a fix above.", icon=":material/info:")
             return
         st.plotly_chart(charts.performance_figure(resp), width="stretch", key="perf_chart", config=PLOTLY_CONFIG,
                         alt="Performance ranges")

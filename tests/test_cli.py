@@ -68,6 +68,18 @@ def test_an_overload_is_the_verdict_line_not_a_footnote(capsys):
     assert "verdict: FITS; OOM risk" in out
 
 
+def test_requests_longer_than_max_model_len_are_refused_not_simulated(capsys):
+    """vLLM answers such a request with an error: the plan used to simulate lengths cut to fit (3 s), and its run's
+    warnings (cut, preemptions) stood beside a verdict that it does not fit."""
+    code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--gen-tokens", "131072",
+                       "--json")
+    data = json.loads(out)
+    assert code == 0 and data["performance"] is None and not data["feasibility"]["fits"]
+    assert not any(w.startswith(("simulated in part", "the KV cache ran out")) for w in data["warnings"])
+    code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--gen-tokens", "131072")
+    assert "performance: none (vLLM refuses requests longer than max_model_len)" in out
+
+
 def test_one_token_answers_have_no_decode_rows(capsys):
     code, out, _ = run(capsys, "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gen-tokens", "1", "-c", "1")
     assert code == 0 and "a closed loop of 1 concurrent request;" in out

@@ -53,7 +53,9 @@ def _memory_lines(resp: PlanResponse) -> list[str]:
 def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
     perf = resp.performance
     if perf is None:
-        return ["performance: none (vLLM would not start with these settings)"]
+        why = ("vLLM refuses requests longer than max_model_len" if resp.feasibility.starts
+               else "vLLM would not start with these settings")
+        return [f"performance: none ({why})"]
     decodes = perf.itl_ms.expected > 0  # else every request sampled one token: bench reports TPOT 0
     rate = perf.max_request_rate_per_s  # three significant digits: a few an hour is not 0.00
     lines = [
