@@ -180,3 +180,19 @@ def test_console_script_entry_point_runs():
                             capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""}, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["feasibility"]["fits"] is True
+
+
+def test_check_tables_widen_for_values_past_their_usual_width():
+    """A 60,000-prompt run's simulated TTFT is millions of ms: its columns ran into each other
+    ('138.393,747,445.36', '...5,246,423.51below range')."""
+    from wizard.faces.report import _check_lines
+    from wizard.schema.results import CheckRow
+
+    usual = CheckRow(quantity="mean tpot", unit="ms", measured=7.38, predicted=7.5, low=6.0, high=9.0)
+    huge = CheckRow(quantity="median ttft", unit="ms", measured=138.39, predicted=3747445.36, low=2248467.22,
+                    high=5246423.51)
+    header, first, second = _check_lines([usual, huge])
+    assert second.split() == ["median", "ttft", "(ms)", "138.39", "3,747,445.36", "2,248,467.22-5,246,423.51",
+                              "below", "range"]
+    assert _check_lines([usual])[1] == "  " + "mean tpot (ms)".ljust(44) + "7.38".rjust(12) + "7.50".rjust(12) + "  " \
+        + "6.00-9.00".ljust(24) + "within range"

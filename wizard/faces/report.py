@@ -170,12 +170,18 @@ def render_comparison(c: Comparison) -> str:
 
 
 def _check_lines(rows: list[CheckRow]) -> list[str]:
-    lines = [f"  {'quantity':<44}{'measured':>12}{'predicted':>12}  {'range':<24}verdict"]
+    """Measured against predicted, one row per quantity; columns widen for values past their usual width (a
+    100,000-prompt run's TTFT in ms)."""
+    cells = []
     for row in rows:
         digits = 0 if row.unit == "tokens" else 2
-        lines.append(f"  {f'{row.quantity} ({row.unit})'[:43]:<44}{row.measured:>12,.{digits}f}{row.predicted:>12,.{digits}f}  "
-                     f"{f'{row.low:,.{digits}f}-{row.high:,.{digits}f}':<24}{row.verdict}")
-    return lines
+        cells.append((f"{row.quantity} ({row.unit})", f"{row.measured:,.{digits}f}", f"{row.predicted:,.{digits}f}",
+                      f"{row.low:,.{digits}f}-{row.high:,.{digits}f}", row.verdict))
+    header = ("quantity", "measured", "predicted", "range", "verdict")
+    # The usual widths, or one more than the widest cell.
+    quantity, measured, predicted, span = (max([least, *(len(c[i]) + 1 for c in cells)])
+                                           for i, least in enumerate((44, 12, 12, 24)))
+    return [f"  {q:<{quantity}}{m:>{measured}}{p:>{predicted}}  {r:<{span}}{v}" for q, m, p, r, v in [header, *cells]]
 
 
 def render_log_check(check: LogCheck) -> str:
