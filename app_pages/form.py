@@ -266,11 +266,13 @@ def read_link(page: str) -> None:
     one door, keeping the widget value each one asks for and what was wrong with the bad ones.  On the run after:
     put the values the widgets could not take from the URL in place (before the widgets, as Streamlit requires).
     On the first run after a switch from another page: every field that page showed and the URL does not hold
-    starts at the value it had there."""
+    starts at the value it had there, and one of the advanced settings set there turns them on, as a link does."""
     if st.session_state.get(_PAGE) != page:
-        for key, value in st.session_state.get(_CARRIED, {}).items():
-            if key not in st.query_params:
-                st.session_state[key] = value
+        carried = {key: value for key, value in st.session_state.get(_CARRIED, {}).items() if key not in st.query_params}
+        for key, value in carried.items():
+            st.session_state[key] = value
+        if any(key in ADVANCED and value not in (None, "", default_value(key)) for key, value in carried.items()):
+            st.session_state[ADVANCED_SWITCH] = True  # an advanced setting set on the other page shows (and counts) here
         st.session_state[_PAGE] = page
     fixes = st.session_state.pop(_FIXES, None)
     if fixes:

@@ -484,6 +484,16 @@ def test_advanced_settings_switched_off_on_the_plan_page_do_not_reach_the_compar
     assert not at.exception and not [c.value for c in at.caption if c.value.startswith("Also as on the Plan page")]
 
 
+def test_a_bench_field_set_on_the_compare_page_is_planned_on_the_plan_page(app):
+    """The prompt count is an advanced setting on the Plan page: set on the Compare page, it used to stay hidden
+    there, switched off, and the plan went on simulating 200 prompts."""
+    at = app.switch_page("app_pages/compare.py").run()
+    at.number_input(key="num_prompts").set_value(500).run()
+    at.switch_page("app_pages/plan.py").run()
+    assert not at.exception and at.toggle(key="advanced").value
+    assert any(c.value.startswith("500 requests of 1,024 prompt + 256 output tokens") for c in at.caption)
+
+
 def test_compare_page_says_which_figures_are_simulated_with_and_without_a_rate(app):
     """Rows past the simulated ones carry the screen's figures, whichever chart the page draws."""
     at = plan_page(app)
