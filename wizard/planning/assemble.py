@@ -275,9 +275,9 @@ def response(inp: Inputs, sol: Solution, simulate: bool = True) -> PlanResponse:
     request, info, cand = inp.request, inp.info, sol.candidate
     _, loaded, _, param_notes = weight_params(info, request, inp.fmt)
     warnings = _warnings(request, inp.hw, cand, info.arch)
-    # vLLM refuses a request longer than max_model_len: such a workload has no run to simulate.
-    refused = request.workload.prompt_tokens + request.workload.gen_tokens > cand.engine.max_model_len
-    performance = performance_report(inp, cand) if cand.verdict.starts and simulate and not refused else None
+    # A workload vLLM refuses (requests longer than max_model_len) has no run to simulate.
+    simulated = cand.verdict.starts and not cand.verdict.refused and simulate
+    performance = performance_report(inp, cand) if simulated else None
     plan = PlanResponse(
         request=request,
         model=_model_report(info, inp.fmt, loaded, cand.engine.kv_bytes, param_notes),

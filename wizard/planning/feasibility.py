@@ -29,6 +29,7 @@ class Verdict:
     fits: bool
     starts: bool
     workload_fits: bool
+    refused: bool  # a request of the workload is longer than max_model_len: vLLM answers it with an error
     failed: list[str]
     oom_risk: str
     oom_risk_reason: str
@@ -64,8 +65,9 @@ def judge(
     needed_blocks = concurrency * layout.blocks_per_request(context_tokens)
     kv_needed = needed_blocks * layout.bytes_per_block
     headroom = (blocks - needed_blocks) * layout.bytes_per_block / GIB if weights_fit else stage.available.expected / GIB - kv_needed / GIB
-    workload_fits = weights_fit and context_tokens <= max_model_len and headroom >= headroom_required_gib and needed_blocks <= blocks
-    if context_tokens > max_model_len:
+    refused = context_tokens > max_model_len
+    workload_fits = weights_fit and not refused and headroom >= headroom_required_gib and needed_blocks <= blocks
+    if refused:
         failed.append(f"the requested context ({context_tokens:,} tokens) is longer than max_model_len ({max_model_len:,})")
     elif weights_fit and needed_blocks > blocks:
         failed.append(
@@ -86,6 +88,7 @@ def judge(
         fits=fits,
         starts=starts,
         workload_fits=workload_fits,
+        refused=refused,
         failed=failed,
         oom_risk=risk,
         oom_risk_reason=reason,
