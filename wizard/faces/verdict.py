@@ -7,7 +7,7 @@ sustains, or more are asked for at once than vLLM runs at once, and the rest wai
 from __future__ import annotations
 
 from wizard.faces import format as fmt
-from wizard.planning.performance import CUT_BECAUSE
+from wizard.planning.performance import CUT_BECAUSE, cut_short
 from wizard.schema import PlanResponse
 from wizard.schema.results import SweepRow
 
@@ -26,13 +26,13 @@ def overload(resp: PlanResponse) -> str | None:
 
 def simulated_in_part(resp: PlanResponse) -> bool:
     """Whether the simulation was cut before every request of the run completed (too long to simulate in full)."""
-    return resp.performance is not None and resp.performance.simulated_requests < resp.request.workload.num_prompts
+    return resp.performance is not None and cut_short(resp.performance.simulated_requests, resp.request.workload)
 
 
 def sweep_in_part(rows: list[SweepRow]) -> str | None:
     """The sweep's simulated runs that were cut before all their requests completed, in words (None if none was)."""
     cut = [r.simulated_requests for r in rows
-           if r.simulated_requests is not None and r.simulated_requests < r.request.workload.num_prompts]
+           if r.simulated_requests is not None and cut_short(r.simulated_requests, r.request.workload)]
     if not cut:
         return None
     served = fmt.count(min(cut)) if min(cut) == max(cut) else f"{fmt.count(min(cut))}–{fmt.count(max(cut))}"

@@ -228,6 +228,12 @@ def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
                    result.completed)
 
 
+def cut_short(simulated_requests: int, wl: WorkloadSection) -> bool:
+    """Whether a run was cut at SIM_WORK_BUDGET: it served fewer requests than the workload sends.  A whole run
+    spread over engines serves at least that many (each engine's share is rounded up)."""
+    return simulated_requests < wl.num_prompts
+
+
 def rate_digits(rate_per_s: float) -> int:
     """Decimals a request rate is reported with: RATE_DIGITS, or three significant digits below 0.1/s (requests
     of 100,000 tokens are served a few an hour: 0.0016/s, not 0.002)."""
@@ -473,7 +479,7 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
     if report.keeps_up is False:
         out.append(f"{OVERLOADED}requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
                    "its queue and time to first token grow for as long as the load lasts" + more_replicas)
-    if report.simulated_requests < wl.num_prompts:
+    if cut_short(report.simulated_requests, wl):
         out.append(f"simulated in part: the run was cut after {report.simulated_requests:,} of its {wl.num_prompts:,} "
                    f"requests completed, as {CUT_BECAUSE}; the figures and the chart are those of the requests served "
                    "by then (a steady run's means hold for the rest, but where a queue builds, in a burst or an "

@@ -24,6 +24,7 @@ from wizard.planning.performance import (
     CUT_BECAUSE,
     MAX_SPREAD,
     TTFT_SPREAD_FACTOR,
+    cut_short,
     published,
     simulate_plan,
     step_model,
@@ -135,7 +136,7 @@ def check_bench(text: str, values: Mapping[str, Any], base: Mapping[str, Any] | 
     else:
         notes.append(f"simulated the run's own {run.num_prompts:,} request lengths (input_lens, output_lens)")
     result = simulate_plan(inp, cand, run)
-    if result.completed < request.workload.num_prompts:
+    if cut_short(result.completed, request.workload):
         notes.append(f"simulated in part: cut after {result.completed:,} of the {request.workload.num_prompts:,} "
                      f"requests completed, as {CUT_BECAUSE}; the simulated figures (duration and throughputs too) "
                      "are those of the requests served by then")
