@@ -104,6 +104,7 @@ class SimResult:
     output_throughput_per_s: float
     preemptions: int
     steps: int
+    work: int  # what simulating one engine's share cost, in physics/scheduler.py's units (see STEP_WORK)
     timeline: Timeline
 
     def across(self, engines: int) -> SimResult:

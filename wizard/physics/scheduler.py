@@ -35,8 +35,9 @@ CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mea
 # A run's work, in units of about a microsecond of this planner on a 2-core VM: a step 1, and 2 more where its
 # cost is computed (not a repeat of a recent step's), 230 more for a step the step loop schedules in full (a
 # preemption, a decode cut by the budget) with the fold restarted behind it, a request served 30.  Fitted to 14
-# runs of 200-100,000 requests (closed loops, rates, bursts; 600 to 48 million steps): each run's work read its
-# wall time at 0.5-1.3 us a unit.
+# runs of 200-100,000 requests (closed loops, rates, bursts; 600 to 48 million steps).  benchmarks/sim_work.py
+# prints 13 of them: 0.14-0.83 us a unit in a quiet spell, up to 1.3 in a slow one; the cheapest per unit are
+# runs the fold advances in a few long stretches, so the budget errs towards cutting early.
 STEP_WORK, COSTED_STEP_WORK, SCHEDULED_STEP_WORK, REQUEST_WORK = 1, 2, 230, 30
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
@@ -185,11 +186,14 @@ class Run:
         """A check found the run within its caps: the next one comes CAP_CHECKS-th of the run later."""
         self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), self.stop_at)
 
+    def _work(self, folded: int = 0) -> int:
+        """The run's work so far (see STEP_WORK), with ``folded`` steps not yet written back."""
+        return (STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * self.step_cost.cache_info().misses
+                + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished)
+
     def _over_budget(self, folded: int) -> bool:
-        """Whether the run's work (see STEP_WORK), with ``folded`` steps not yet written back, passed its budget."""
-        return self.work_budget is not None and (
-            STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * self.step_cost.cache_info().misses
-            + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished) > self.work_budget
+        """Whether the run's work passed its budget."""
+        return self.work_budget is not None and self._work(folded) > self.work_budget
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
@@ -750,7 +754,7 @@ class Run:
             duration_s=duration,
             completed=done, total_input_tokens=int(self.prompt[served].sum()), total_output_tokens=total_out,
             request_throughput_per_s=done / duration, output_throughput_per_s=total_out / duration,
-            preemptions=self.preemptions, steps=self.steps, timeline=_timeline(self.line),
+            preemptions=self.preemptions, steps=self.steps, work=self._work(), timeline=_timeline(self.line),
         )
 
 
