@@ -170,7 +170,8 @@ def performance(resp: PlanResponse) -> None:
         if perf is None or not resp.feasibility.fits:
             why = ("vLLM would not start with these settings." if not resp.feasibility.starts
                    else "the requested workload does not fit, so it would not run as asked.")
-            st.info(f"No performance estimate: {why} Open a fix above.", icon=":material/info:")
+            fixes = " Open a fix above." if resp.recommendation.suggestions else ""
+            st.info(f"No performance estimate: {why}{fixes}", icon=":material/info:")
             return
         st.plotly_chart(charts.performance_figure(resp), width="stretch", key="perf_chart", config=PLOTLY_CONFIG,
                         alt="Performance ranges")

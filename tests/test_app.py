@@ -361,6 +361,13 @@ def test_a_burst_larger_than_the_kv_cache_queues_and_says_why(app):
                            "(what the KV cache holds)")
 
 
+def test_no_performance_says_open_a_fix_only_when_there_is_one(app):
+    """A workload longer than any max_model_len has no fix the wizard tries: the page pointed at one anyway."""
+    at = plan_page(app, gen_tokens="131072")
+    (info,) = [i.value for i in at.info if i.value.startswith("No performance estimate")]
+    assert info == "No performance estimate: the requested workload does not fit, so it would not run as asked."
+
+
 def test_one_seat_is_one_sequence_at_a_time(app):
     at = plan_page(app, model="Qwen/Qwen3-8B", gpu="H100 SXM 80GB", request_rate="inf", num_prompts="10",
                    max_num_seqs="1", gen_tokens="16")
