@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Sweep speed: candidate configurations evaluated per second, per model.
 
-Each model is swept over every catalog GPU (the ones without a bundled price
-get a placeholder price, so the whole catalog is enumerated) x GPUs per node
-x nodes x weight format x KV dtype, with an ITL target.  Each model runs in a
-fresh interpreter so the first ("cold") sweep pays for every cache a
-dashboard session would also have to fill, RUNS times: the median run is shown,
+Each model is swept twice over GPUs per node x nodes x weight format x KV dtype,
+with an ITL target: over every catalog GPU ('catalog': the ones without a bundled
+price get a placeholder price, so the whole catalog is enumerated), and over the
+GPUs of the bundled price list ('priced': what the CLI and the Compare page sweep
+by default; fewer candidates share the same simulation of the cheapest).  Each
+sweep runs in a fresh interpreter so the first ("cold") sweep pays for every cache
+a dashboard session would also have to fill, RUNS times: the median run is shown,
 and the best one beside it ('best /s'), because this machine's timings stray
 30-50% from run to run and noise only ever slows a run; a second sweep in the same
 process shows the warm speed; 'screen /s' is the planning and analytic screen of every
@@ -35,7 +37,8 @@ from wizard.catalog.gpus import catalog
 from wizard.capacity.prices import price_of
 from wizard.schema import PlanRequest, parse_request
 from wizard.capacity.sweep import sweep
-prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: enumerate the whole catalog
+# placeholder prices enumerate the whole catalog; the default price list only the GPUs it prices
+prices = {g.name: 1.0 for g in catalog() if price_of(g) is None} if sys.argv[2] == "catalog" else None
 base = parse_request({"model": sys.argv[1], "prompt_tokens": 1024, "gen_tokens": 256, "concurrency": 32})
 out = []
 for _ in range(2):
@@ -72,11 +75,11 @@ def page_seconds() -> list[float]:
 
 
 def main() -> int:
-    print(f"{'model':<40} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'best /s':>8} {'screen /s':>9} "
+    print(f"{'model':<40} {'GPUs':<8} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'best /s':>8} {'screen /s':>9} "
           f"{'sim s':>6} {'sims':>4} {'warm s':>7} {'warm /s':>8}")
     slowest = slowest_best = slowest_screen = float("inf")
-    for model in MODELS:
-        runs = [json.loads(subprocess.run([sys.executable, "-c", ONE_MODEL, model], capture_output=True, text=True,
+    for model, gpus in ((model, gpus) for model in MODELS for gpus in ("catalog", "priced")):
+        runs = [json.loads(subprocess.run([sys.executable, "-c", ONE_MODEL, model, gpus], capture_output=True, text=True,
                                           check=True).stdout.strip().splitlines()[-1]) for _ in range(RUNS)]
         ranked = sorted(runs, key=lambda run: run[0]["seconds"])
         cold, warm = ranked[RUNS // 2]
@@ -85,7 +88,7 @@ def main() -> int:
         slowest_best = min(slowest_best, rate_best)
         screen_rate = cold["candidates"] / cold["screen_s"]
         slowest, slowest_screen = min(slowest, rate_cold), min(slowest_screen, screen_rate)
-        print(f"{model:<40} {cold['candidates']:>10} {cold['fitting']:>8} {cold['seconds']:>7.3f} {rate_cold:>8.0f} "
+        print(f"{model:<40} {gpus:<8} {cold['candidates']:>10} {cold['fitting']:>8} {cold['seconds']:>7.3f} {rate_cold:>8.0f} "
               f"{rate_best:>8.0f} {screen_rate:>9.0f} {cold['simulation_s']:>6.2f} {cold['simulated']:>4} {warm['seconds']:>7.3f} {rate_warm:>8.0f}")
     def verdict(rate: float) -> str:
         return "meets" if rate >= TARGET_PER_S else "MISSES"
