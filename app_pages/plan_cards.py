@@ -65,7 +65,9 @@ def verdict(resp: PlanResponse) -> None:
                f"{mem.vllm_version} ({mem.engine}) accounts for it")
     load = f"{fmt.requests(wl.requests_at_once)} of {fmt.tokens(f.context_tokens)}"
     if not f.fits:
-        title = "Does not fit: vLLM does not start" if not f.starts else f"Does not fit: {load} at once"
+        title = ("Does not fit: vLLM does not start" if not f.starts else
+                 f"Refused: requests of {fmt.tokens(f.context_tokens)} are longer than max_model_len" if f.refused else
+                 f"Does not fit: {load} at once")
         then = ("The changes under *To make it fit* below fit when planned." if resp.recommendation.suggestions
                 else "No single change the wizard tries makes it fit.")
         st.error("\n".join(f"- {reason}" for reason in f.failed) + "\n\n" + then, title=title, icon=":material/error:")
@@ -104,10 +106,12 @@ def metrics(resp: PlanResponse) -> None:
     """Six numbers: verdict, OOM risk, KV cache (or what is missing), requests and context that fit, headroom."""
     mem, f, wl = resp.memory, resp.feasibility, resp.request.workload
     fits = keeps_up(resp)
-    word = "does not fit" if not f.fits else ("overloaded" if fits is False else "fits")
+    word = ("refused" if f.starts and f.refused else "does not fit") if not f.fits else (
+        "overloaded" if fits is False else "fits")
     with st.grid(3, gap="small"):
         st.metric("Verdict", word, border=True, height="stretch",
-                  help="Fits: vLLM starts and the workload fits in the KV cache; overloaded: it fits but does not keep up.")
+                  help="Fits: vLLM starts and the workload fits in the KV cache; overloaded: it fits but does not keep up; "
+                       "refused: vLLM starts, but answers requests longer than max_model_len with an error.")
         st.metric("OOM risk", f.oom_risk, border=True, height="stretch", help=f.oom_risk_reason)
         if mem.kv_cache_gib >= 0:
             st.metric("KV cache per GPU", fmt.gib(mem.kv_cache_gib), border=True, height="stretch",
@@ -168,10 +172,8 @@ def performance(resp: PlanResponse) -> None:
     with st.container(border=True):
         st.markdown("**Throughput and latency (ranges)**")
         if perf is None or not resp.feasibility.fits:
-            why = ("vLLM would not start with these settings." if not resp.feasibility.starts
-                   else "the requested workload does not fit, so it would not run as asked.")
             fixes = " Open a fix above." if resp.recommendation.suggestions else ""
-            st.info(f"No performance estimate: {why}{fixes}", icon=":material/info:")
+            st.info(f"No performance estimate: {resp.feasibility.shortfall}.{fixes}", icon=":material/info:")
             return
         st.plotly_chart(charts.performance_figure(resp), width="stretch", key="perf_chart", config=PLOTLY_CONFIG,
                         alt="Performance ranges")
@@ -274,9 +276,8 @@ def deploy(resp: PlanResponse) -> None:
     if art is None:
         return
     if not f.fits:
-        what = "vLLM will not start with them" if not f.starts else "the requested workload will not fit at once"
         st.error(f"{f.failed[0] if f.failed else 'The plan does not fit'}. Each file says so at its top; open a fix "
-                 "above and deploy that instead.", title=f"Do not deploy these as they are: {what}",
+                 "above and deploy that instead.", title=f"Do not deploy these as they are: {f.shortfall}",
                  icon=":material/block:")
     snippets = [("vllm serve", art.serve_command, "bash")]
     if art.multi_node:

@@ -153,7 +153,10 @@ def test_a_plan_that_does_not_fit_shows_what_is_missing_and_fixes_that_fit(app):
 
 def test_a_plan_that_does_not_fit_gives_no_performance_numbers(app):
     at = plan_page(app, model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", prompt_tokens="1000000")
-    assert any("does not fit" in i.value for i in at.info)
+    assert any(i.value.startswith("No performance estimate: vLLM starts, but rejects the workload's requests: they are "
+                                  "longer than max_model_len.") for i in at.info)
+    assert at.error[0].proto.title == "Refused: requests of 1,000,256 tokens are longer than max_model_len"
+    assert at.metric[0].value == "refused"
     assert len(at.get("plotly_chart")) == 3  # memory, gauge, frontier: no performance ranges of a workload that cannot run
 
 
@@ -365,7 +368,8 @@ def test_no_performance_says_open_a_fix_only_when_there_is_one(app):
     """A workload longer than any max_model_len has no fix the wizard tries: the page pointed at one anyway."""
     at = plan_page(app, gen_tokens="131072")
     (info,) = [i.value for i in at.info if i.value.startswith("No performance estimate")]
-    assert info == "No performance estimate: the requested workload does not fit, so it would not run as asked."
+    assert info == ("No performance estimate: vLLM starts, but rejects the workload's requests: they are longer than "
+                    "max_model_len.")
 
 
 def test_one_seat_is_one_sequence_at_a_time(app):

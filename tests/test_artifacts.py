@@ -294,6 +294,14 @@ def test_a_workload_that_does_not_fit_is_marked_apart_from_a_server_that_does_no
         "# DOES NOT FIT: vLLM starts, but the requested workload does not fit in its KV cache at once.\n")
 
 
+def test_artifacts_of_a_refused_workload_say_vllm_starts_but_rejects_it():
+    p = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=4096, prompt_tokens=8000)
+    assert p.feasibility.starts and p.feasibility.refused and not p.feasibility.fits
+    assert p.artifacts.docker_compose.startswith(
+        "# REFUSED: vLLM starts, but rejects the workload's requests: they are longer than max_model_len.\n"
+        "# - the requested context (8,256 tokens) is longer than max_model_len (4,096)\n")
+
+
 def test_only_artifacts_of_a_plan_that_does_not_fit_are_marked(scenario):
     _, p = scenario
     for text in (p.artifacts.serve_script, p.artifacts.docker_compose, p.artifacts.kubernetes):

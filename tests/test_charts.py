@@ -239,14 +239,21 @@ def test_gauge_of_a_plan_30_times_its_budget_pins_the_dial_and_says_the_multiple
 
 
 def test_risk_verdict_and_gauge_tell_one_story(extremes):
+    """A plan whose memory falls short is never green; one whose requests vLLM refuses (longer than max_model_len)
+    starts with its memory's own risk, and the gauge says the requests are refused."""
     too_long = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=1024)
-    assert (too_long.feasibility.fits, too_long.feasibility.oom_risk) == (False, "high")
-    assert too_long.feasibility.oom_risk_reason.startswith("the plan does not fit: the requested context (1,280 tokens)")
+    f = too_long.feasibility
+    assert (f.fits, f.starts, f.refused, f.oom_risk) == (False, True, True, "low")
+    assert f.failed == ["the requested context (1,280 tokens) is longer than max_model_len (1,024)"]
     fig = charts.oom_gauge(too_long)
-    assert fig.data[0].gauge.bar.color == charts.RISK_COLORS["high"]
-    assert fig.layout.title.text == "OOM risk: high · workload does not fit at once"
-    for plan in extremes.values():  # never green when it does not fit
-        if not plan.feasibility.fits:
+    assert fig.data[0].gauge.bar.color == charts.RISK_COLORS["low"]
+    assert fig.layout.title.text == "OOM risk: low · requests refused"
+    crowded = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L4", concurrency=200, prompt_tokens=8000)
+    assert (crowded.feasibility.starts, crowded.feasibility.refused, crowded.feasibility.oom_risk) == (True, False, "high")
+    assert crowded.feasibility.oom_risk_reason.startswith("the plan does not fit: 200 requests of 8,256 tokens need")
+    assert charts.oom_gauge(crowded).layout.title.text == "OOM risk: high · workload does not fit at once"
+    for plan in extremes.values():  # never green when its memory falls short
+        if not plan.feasibility.fits and not plan.feasibility.refused:
             assert charts.oom_gauge(plan).data[0].gauge.bar.color == charts.RISK_COLORS["high"]
 
 

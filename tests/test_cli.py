@@ -76,8 +76,12 @@ def test_requests_longer_than_max_model_len_are_refused_not_simulated(capsys):
     data = json.loads(out)
     assert code == 0 and data["performance"] is None and not data["feasibility"]["fits"]
     assert not any(w.startswith(("simulated in part", "the KV cache ran out")) for w in data["warnings"])
+    assert data["feasibility"]["refused"] and data["feasibility"]["starts"]
     code, out, _ = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--gen-tokens", "131072")
     assert "performance: none (vLLM refuses requests longer than max_model_len)" in out
+    assert "verdict: REFUSED; OOM risk low: " in out  # vLLM starts: its memory is not at fault
+    assert ("vllm serve command (the plan does NOT fit: vLLM starts, but rejects the workload's requests: they are "
+            "longer than max_model_len)") in out
 
 
 def test_one_token_answers_have_no_decode_rows(capsys):

@@ -195,8 +195,9 @@ def oom_gauge(plan: PlanResponse) -> go.Figure:
     """
     mem, f = plan.memory, plan.feasibility
     fraction = f.budget_committed_fraction
-    verdict = "fits" if f.fits else ("workload does not fit at once" if f.starts else "vLLM does not start")
-    colour = RISK_COLORS[f.oom_risk]  # feasibility never rates a plan that does not fit below "high"
+    verdict = "fits" if f.fits else ("vLLM does not start" if not f.starts else
+                                     "requests refused" if f.refused else "workload does not fit at once")
+    colour = RISK_COLORS[f.oom_risk]  # feasibility never rates a plan whose memory fails below "high"
     dial_max = GAUGE_MAX_FRACTION * 100
     fig = go.Figure(go.Indicator(
         mode="gauge",

@@ -73,9 +73,11 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
 
 
 def _verdict(resp: PlanResponse) -> str:
-    """FITS or DOES NOT FIT, and an overload first of all: the headline the page shows too."""
-    if not resp.feasibility.fits:
-        return "DOES NOT FIT"
+    """FITS, DOES NOT FIT or REFUSED (vLLM starts, but not for requests this long), and an overload first of all:
+    the headline the page shows too."""
+    f = resp.feasibility
+    if not f.fits:
+        return "REFUSED" if f.starts and f.refused else "DOES NOT FIT"
     overloaded = overload(resp)
     return f"FITS, but OVERLOADED: {overloaded}" if overloaded else "FITS"
 
@@ -110,7 +112,7 @@ def render_plan(resp: PlanResponse, explain: bool) -> str:
         lines.append("warnings")
         lines += [f"  - {w}" for w in resp.warnings]
     if resp.artifacts:
-        lines.append("vllm serve command" + ("" if f.fits else " (the plan does NOT fit: this command would not start)"))
+        lines.append("vllm serve command" + ("" if f.fits else f" (the plan does NOT fit: {f.shortfall})"))
         lines.append(resp.artifacts.serve_command)
     return "\n".join(lines)
 

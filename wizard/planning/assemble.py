@@ -232,6 +232,7 @@ def _feasibility(request: PlanRequest, verdict: Verdict, warnings: list[str]) ->
         fits=verdict.fits,
         starts=verdict.starts,
         workload_fits=verdict.workload_fits,
+        refused=verdict.refused,
         failed=verdict.failed,
         oom_risk=verdict.oom_risk,  # type: ignore[arg-type]
         oom_risk_reason=verdict.oom_risk_reason,

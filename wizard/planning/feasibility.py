@@ -2,8 +2,8 @@
 
 ``fits`` means both: vLLM loads the weights and its KV cache holds one
 request of ``max_model_len`` tokens (the check vLLM makes at start-up), and
-``concurrency`` requests of ``prompt + generated`` tokens fit in the pool at
-once.  OOM risk is a separate judgement about how close to the edge the plan
+``concurrency`` requests of ``prompt + generated`` tokens, no longer than
+``max_model_len`` (vLLM refuses longer ones), fit in the pool at once.  OOM risk is a separate judgement about how close to the edge the plan
 runs, with the thresholds stated in the reason.
 """
 
@@ -81,8 +81,9 @@ def judge(
         _maxima(mem, context_tokens, concurrency, max_model_len, model_limit) if weights_fit else (0, 0, 0.0))
 
     fits = starts and workload_fits
-    risk, reason = _oom_risk(mem, starts, one_request, needed_blocks, consumer_gpu, utilization)
-    if not fits and risk != "high":  # the risk never tells a gentler story than the verdict
+    # vLLM never admits a refused request: the risk is then the start-up's alone, and the memory is not at fault.
+    risk, reason = _oom_risk(mem, starts, one_request, 0 if refused else needed_blocks, consumer_gpu, utilization)
+    if not fits and not refused and risk != "high":  # the risk never tells a gentler story than a memory failure
         risk, reason = "high", f"the plan does not fit: {failed[0] if failed else 'see the failed conditions'}"
     return Verdict(
         fits=fits,
@@ -172,6 +173,6 @@ def _oom_risk(mem: MemoryPlan, starts: bool, one_request: int, needed_blocks: in
     if pessimistic < needed_blocks:
         return "medium", "at the high end of the estimates the requested workload no longer fits at once (vLLM would preempt requests)"
     return "low", (
-        f"{outside:.2f} GiB stays outside the budget (>= {OUTSIDE_BUDGET_MEDIUM_RISK_GIB} GiB) and the plan fits even at the "
+        f"{outside:.2f} GiB stays outside the budget (>= {OUTSIDE_BUDGET_MEDIUM_RISK_GIB} GiB) and its memory fits even at the "
         "high end of the activation and CUDA-graph estimates"
     )

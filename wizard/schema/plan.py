@@ -132,6 +132,9 @@ class Feasibility(_Block):
     fits: bool
     starts: bool = Field(description="vLLM starts: the weights load and the KV cache holds one request at max_model_len.")
     workload_fits: bool = Field(description="The requested concurrency at the requested context fits in the KV cache.")
+    refused: bool = Field(False, description=(
+        "The requested context is longer than max_model_len: vLLM starts, and answers such a request with an error "
+        "instead of serving it."))
     failed: list[str] = Field(default_factory=list, description="Which condition failed, and by how much.")
     oom_risk: Literal["low", "medium", "high"]
     oom_risk_reason: str
@@ -145,6 +148,15 @@ class Feasibility(_Block):
         description="Share of vLLM's budget the plan commits: everything but the KV cache plus the KV the workload needs "
                     "(above 1: the workload does not fit at once; the OOM gauge).")
     warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def shortfall(self) -> str:
+        """Why a plan that does not fit will not serve the workload as asked, in the words every face uses."""
+        if not self.starts:
+            return "vLLM will not start with these settings"
+        if self.refused:
+            return "vLLM starts, but rejects the workload's requests: they are longer than max_model_len"
+        return "vLLM starts, but the requested workload does not fit in its KV cache at once"
 
 
 class Setting(_Block):
