@@ -25,6 +25,7 @@ page = st.navigation(
 )
 
 with st.sidebar:
-    st.caption(f"Memory as vLLM {VLLM_VERSION} accounts for it · runs offline on the bundled catalog")
+    st.caption(f"Memory as vLLM accounts for it (release {VLLM_VERSION} unless a plan names another) · runs offline on "
+               "the bundled catalog")
 
 page.run()
