@@ -84,6 +84,18 @@ def test_requests_longer_than_max_model_len_are_refused_not_simulated(capsys):
             "longer than max_model_len)") in out
 
 
+def test_more_nodes_than_layers_names_the_nodes_not_a_flag_left_unset(capsys):
+    """One pipeline stage per node is the wizard's default, not the user's: the error used to name
+    --pipeline-parallel-size, which the user never gave."""
+    code, _, err = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--nodes", "100")
+    assert code == 2 and err == ("vllm-wizard: error: --nodes: 100 nodes are 100 pipeline stages (one per node), more "
+                                 "than the model's 32 layers: use fewer nodes, or set data parallelism to run an engine "
+                                 "on each\n")
+    code, _, err = run(capsys, "plan", "-m", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--nodes", "2",
+                       "--pipeline-parallel-size", "40")
+    assert code == 2 and err == "vllm-wizard: error: --pipeline-parallel-size: 40 stages exceed the model's 32 layers\n"
+
+
 def test_one_token_answers_have_no_decode_rows(capsys):
     code, out, _ = run(capsys, "plan", "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--gen-tokens", "1", "-c", "1")
     assert code == 0 and "a closed loop of 1 concurrent request;" in out

@@ -152,7 +152,11 @@ def _layouts(inp: Inputs) -> tuple[list[Layout], list[Layout]]:
     dp_user, ep_user = hwr.data_parallel_size, hwr.enable_expert_parallel
     pp = hwr.pipeline_parallel_size or (1 if dp_user and dp_user > 1 else hw.nodes)
     if pp > arch.num_layers:
-        raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
+        if hwr.pipeline_parallel_size:
+            raise WizardError(f"{pp} stages exceed the model's {arch.num_layers} layers", field="pipeline_parallel_size")
+        raise WizardError(f"{hw.nodes} nodes are {pp} pipeline stages (one per node), more than the model's "
+                          f"{arch.num_layers} layers: use fewer nodes, or set data parallelism to run an engine on each",
+                          field="nodes")
     if ep_user and arch.moe is None:
         raise WizardError("this model has no experts to spread", field="enable_expert_parallel")
     if hwr.tensor_parallel_size:
