@@ -239,3 +239,15 @@ def test_a_pinned_kv_pool_needs_a_release_that_has_it():
     with pytest.raises(WizardError) as exc:
         make_plan(model="Qwen/Qwen3-8B", gpu="H100", kv_cache_memory_bytes="20G", vllm_version="0.10.1")
     assert exc.value.field == "kv_cache_memory_bytes" and "0.10.2" in str(exc.value)
+
+
+def test_a_context_longer_than_the_model_allows_never_recommends_a_longer_max_model_len():
+    """vLLM does not start with max_model_len above the model's maximum: the wizard recommended --max-model-len
+    200256 for Llama-3.1-8B (131,072) when asked for 200,000-token prompts on an L4."""
+    p = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L4", prompt_tokens=200_000)
+    assert p.recommendation.max_model_len.value == 131_072
+    assert p.recommendation.max_model_len.reason == (
+        "the model's maximum (131,072); the requested context (200,256 tokens) is longer, and the KV cache holds only "
+        "30,544 tokens per request")
+    assert (p.feasibility.starts, p.feasibility.refused, p.feasibility.fits) == (False, True, False)
+    assert "--max-model-len 131072" in p.artifacts.serve_command

@@ -102,6 +102,9 @@ def _max_model_len(memory: MemoryPlan, arch: Architecture, requested: int | str 
         rounded = length // LEN_ROUNDING * LEN_ROUNDING if length >= LEN_ROUNDING else length
         if rounded >= context:
             return Choice(rounded, "recommended", f"{why}, rounded down; the model allows {limit:,}")
+    if context > limit:  # never above the model's maximum: vLLM would not start (and refuses such requests anyway)
+        return Choice(limit, "recommended", f"the model's maximum ({limit:,}); the requested context ({context:,} tokens) "
+                                            f"is longer, and the KV cache holds only {fitting:,} tokens per request")
     return Choice(max(context, 1), "recommended", f"the requested context; the KV cache holds only {fitting:,} tokens per request")
 
 
