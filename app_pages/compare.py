@@ -19,7 +19,7 @@ from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.fields import describe, query_params
 from wizard.faces.profile import parse_profile
-from wizard.faces.verdict import sweep_in_part
+from wizard.faces.verdict import sweep_in_part, sweep_refused
 from wizard.planning.performance import fleet_target
 from wizard.schema import PlanRequest, PlanResponse, parse_request
 from wizard.schema.results import SweepResult, SweepRow
@@ -151,7 +151,8 @@ with st.container(horizontal=True):
                   help=f"{layout(best)}, {best.weights}, KV {best.kv_cache_dtype}")
 
 if not result.results:
-    st.warning("Nothing fits and meets the targets. Relax a target, add GPU types, or give prices for more GPUs.",
+    st.warning(sweep_refused(result) or
+               "Nothing fits and meets the targets. Relax a target, add GPU types, or give prices for more GPUs.",
                icon=":material/warning:")
     st.stop()
 

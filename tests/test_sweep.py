@@ -130,6 +130,23 @@ def test_targets_reject_what_misses_them():
     assert all(r.output_tokens_per_s > loose.results[0].output_tokens_per_s for r in fast.results)
 
 
+def test_requests_longer_than_max_model_len_are_refused_on_every_gpu_and_the_sweep_says_so(capsys):
+    """No GPU changes max_model_len (the one set, or the model's 131,072): the sweep used to count every
+    configuration as 'does not fit' and advise more GPUs."""
+    from wizard.faces.report import render_sweep
+
+    for flat in ({"max_model_len": 4096, "prompt_tokens": 8000}, {"prompt_tokens": 200_000}):
+        result = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct", **flat}), gpu_names=["L4", "H100"],
+                       full_plans=0)
+        assert not result.results and result.rejected["refused"] == result.candidates_evaluated > 0
+        assert render_sweep(result, 10).splitlines()[1] == (
+            "vLLM refuses these requests on every GPU: they are longer than max_model_len (the one set, or the model's "
+            "maximum). Set a longer max_model_len where the model allows it, or shorten the requests.")
+    result = sweep(parse_request({"model": "meta-llama/Llama-3.1-8B-Instruct", "max_itl_ms": 0.5}), gpu_names=["L4"],
+                   full_plans=0)
+    assert result.rejected["refused"] == 0 and render_sweep(result, 10).splitlines()[1].startswith("nothing fits: relax")
+
+
 def test_the_screen_does_not_reject_what_the_simulation_accepts():
     """After a closed loop's first wave its clients run at random phases, so a later prompt waits behind
     running decodes, not for a wave of 16 prompts: gpt-oss-120b on 2 RTX A6000 simulates a 310 ms mean TTFT

@@ -192,8 +192,8 @@ def _screened(base: PlanRequest, request: PlanRequest, price: Price,
         cand = search(inp).candidate
     except WizardError:
         return "invalid"
-    if not cand.verdict.fits:
-        return "does not fit"
+    if not cand.verdict.fits:  # a refused workload is refused on every GPU (max_model_len is the user's or the model's)
+        return "refused" if cand.verdict.refused else "does not fit"
     target = fleet_target(base)
     model, dp = step_model(inp, cand), cand.engine.dp
     # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
@@ -241,7 +241,7 @@ def screen_all(base: PlanRequest, gpu_names: list[str] | None = None, provider: 
     price_by_name = {gpu.name: price_of(gpu, provider, prices) for gpu in gpus}
     info = resolve_model(base.model.model, base.model.revision)  # once: every candidate serves the same model
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
-    rejected = {"does not fit": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
+    rejected = {"does not fit": 0, "refused": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
     todo = candidates(base, gpus, per_node, nodes, info)
     for request in todo:
         price = price_by_name[request.hardware.gpu or ""]

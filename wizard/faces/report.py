@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wizard.faces.format import NO_DECODE, layout, number
-from wizard.faces.verdict import overload, sweep_in_part
+from wizard.faces.verdict import overload, sweep_in_part, sweep_refused
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
 from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
@@ -135,7 +135,8 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
              f"{result.simulation_seconds:.2f} s; {len(result.results)} fit and meet "
              f"the targets (rejected: {', '.join(f'{k} {v}' for k, v in result.rejected.items())})"]
     if not result.results:
-        lines.append("nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
+        lines.append(sweep_refused(result) or
+                     "nothing fits: relax the targets, allow more GPUs per node or nodes, or name other GPUs")
         return "\n".join(lines)
     rows = [{"gpu": r.gpu, "replicas": r.replicas, "gpus_per_node": r.gpus_per_node, "nodes": r.nodes,
              "layout": layout(r.tensor_parallel_size, r.pipeline_parallel_size, r.data_parallel_size, r.expert_parallel_size),

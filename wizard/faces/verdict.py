@@ -9,7 +9,7 @@ from __future__ import annotations
 from wizard.faces import format as fmt
 from wizard.planning.performance import CUT_BECAUSE, cut_short
 from wizard.schema import PlanResponse
-from wizard.schema.results import SweepRow
+from wizard.schema.results import SweepResult, SweepRow
 
 
 def overload(resp: PlanResponse) -> str | None:
@@ -27,6 +27,14 @@ def overload(resp: PlanResponse) -> str | None:
 def simulated_in_part(resp: PlanResponse) -> bool:
     """Whether the simulation was cut before every request of the run completed (too long to simulate in full)."""
     return resp.performance is not None and cut_short(resp.performance.simulated_requests, resp.request.workload)
+
+
+def sweep_refused(result: SweepResult) -> str | None:
+    """Why a sweep that lists nothing because vLLM refuses the requests cannot list anything (None otherwise)."""
+    if result.results or not result.rejected.get("refused"):
+        return None
+    return ("vLLM refuses these requests on every GPU: they are longer than max_model_len (the one set, or the "
+            "model's maximum). Set a longer max_model_len where the model allows it, or shorten the requests.")
 
 
 def sweep_in_part(rows: list[SweepRow]) -> str | None:

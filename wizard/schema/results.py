@@ -116,7 +116,9 @@ class SweepResult(ResultModel):
     seconds: float = Field(description="Time spent planning every configuration and screening it with the analytic formula.")
     simulation_seconds: float = Field(description=(
         "Time spent simulating the cheapest survivors, which decides what is listed (and assembling full plans)."))
-    rejected: dict[str, int] = Field(description="Configurations left out, by reason.")
+    rejected: dict[str, int] = Field(description=(
+        "Configurations left out, by reason (refused: the requests are longer than max_model_len, which no GPU "
+        "changes)."))
     fitting: int = Field(description="How many configurations fit and meet the targets (results may list only the cheapest).")
     results: list[SweepRow] = Field(description="The configurations kept, cheapest per hour first.")
 
