@@ -40,11 +40,25 @@ def test_yaml_tags_are_not_executed():
         ("version: 7\nmodel: {model: x}\n", "profile version 7"),
         ("modle:\n  model: x\n", "unknown section"),
         ("model: 5\n", "must be a mapping"),
+        ("1: 2\n", "unknown section\\(s\\) 1; expected model, hardware, workload, policy, targets$"),
     ],
 )
 def test_malformed_profiles(text, message):
     with pytest.raises(WizardError, match=message):
         parse_profile(text)
+
+
+def test_a_profile_written_flat_is_told_where_each_setting_goes():
+    """Flags and links are flat, so a hand-written profile often is too: the error says which section each key
+    belongs to, and how to write the model."""
+    with pytest.raises(WizardError) as exc:
+        parse_profile("gpu: H100\nconcurrency: 8\nmodle: x\nmodel:\n  model: x\n")
+    assert str(exc.value) == ("profile has unknown section(s) concurrency, gpu, modle; expected model, hardware, "
+                              "workload, policy, targets (concurrency goes under workload:; gpu goes under hardware:)")
+    with pytest.raises(WizardError) as exc:
+        parse_profile("model: meta-llama/Llama-3.1-8B-Instruct\n")
+    assert str(exc.value) == ("profile: section 'model' must be a mapping (write model:, then model: "
+                              "meta-llama/Llama-3.1-8B-Instruct indented under it)")
 
 
 def test_flat_values_override_profile_values():

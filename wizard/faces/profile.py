@@ -29,12 +29,17 @@ def parse_profile(text: str, origin: str = "profile") -> dict[str, Any]:
     version = data.pop("version", PROFILE_VERSION)
     if version != PROFILE_VERSION:
         raise WizardError(f"{origin} has profile version {version!r}; this vLLM Wizard reads version {PROFILE_VERSION}")
-    unknown = set(data) - set(SECTIONS)
+    home = {name: section for section, name, _ in iter_fields()}  # a setting written flat goes under its section
+    unknown = sorted(set(data) - set(SECTIONS), key=str)
     if unknown:
-        raise WizardError(f"{origin} has unknown section(s) {', '.join(sorted(unknown))}; expected {', '.join(SECTIONS)}")
+        moves = "; ".join(f"{key} goes under {home[key]}:" for key in unknown if key in home)
+        raise WizardError(f"{origin} has unknown section(s) {', '.join(map(str, unknown))}; expected "
+                          f"{', '.join(SECTIONS)}" + (f" ({moves})" if moves else ""))
     for section, body in data.items():
         if body is not None and not isinstance(body, dict):
-            raise WizardError(f"{origin}: section {section!r} must be a mapping")
+            example = f" (write {section}:, then {section}: {_scalar(body)} indented under it)" if home.get(
+                section) == section else ""
+            raise WizardError(f"{origin}: section {section!r} must be a mapping{example}")
     return {section: body or {} for section, body in data.items()}
 
 
