@@ -44,8 +44,11 @@ def test_every_reported_metric_is_set_beside_the_simulation():
 def test_a_file_with_per_request_lengths_is_replayed_request_by_request():
     check = check_bench(LAMBDA, {"model": "mistralai/Mistral-7B-Instruct-v0.3", "gpu": "A100 SXM", "vllm_version": "0.5.4",
                                  "max_model_len": 2048})
-    # Ten requests, one of which produced no token: nine replayed with their own lengths.
-    assert any("simulated the run's own 9 request lengths" in note for note in check.notes)
+    # Ten requests, one of which produced no token: nine replayed with their own lengths, all nine served (the
+    # note used to call the run cut at its work budget: 9 served of the 10 the file sent).
+    assert "simulated the run's own 9 request lengths (input_lens, output_lens); 1 left out: no output token, or " \
+           "longer than max_model_len (2,048)" in check.notes
+    assert not any(note.startswith("simulated in part") for note in check.notes)
 
 
 def test_the_cli_prints_the_table_and_json_that_validates(capsys):

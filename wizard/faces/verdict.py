@@ -26,7 +26,7 @@ def overload(resp: PlanResponse) -> str | None:
 
 def simulated_in_part(resp: PlanResponse) -> bool:
     """Whether the simulation was cut before every request of the run completed (too long to simulate in full)."""
-    return resp.performance is not None and cut_short(resp.performance.simulated_requests, resp.request.workload)
+    return resp.performance is not None and cut_short(resp.performance.simulated_requests, resp.request.workload.num_prompts)
 
 
 def sweep_refused(result: SweepResult) -> str | None:
@@ -40,7 +40,7 @@ def sweep_refused(result: SweepResult) -> str | None:
 def sweep_in_part(rows: list[SweepRow]) -> str | None:
     """The sweep's simulated runs that were cut before all their requests completed, in words (None if none was)."""
     cut = [r.simulated_requests for r in rows
-           if r.simulated_requests is not None and cut_short(r.simulated_requests, r.request.workload)]
+           if r.simulated_requests is not None and cut_short(r.simulated_requests, r.request.workload.num_prompts)]
     if not cut:
         return None
     served = fmt.count(min(cut)) if min(cut) == max(cut) else f"{fmt.count(min(cut))}–{fmt.count(max(cut))}"

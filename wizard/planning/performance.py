@@ -228,10 +228,11 @@ def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
                    result.completed)
 
 
-def cut_short(simulated_requests: int, wl: WorkloadSection) -> bool:
-    """Whether a run was cut at SIM_WORK_BUDGET: it served fewer requests than the workload sends.  A whole run
-    spread over engines serves at least that many (each engine's share is rounded up)."""
-    return simulated_requests < wl.num_prompts
+def cut_short(simulated_requests: int, sent_requests: int) -> bool:
+    """Whether a run was cut at SIM_WORK_BUDGET: it served fewer requests than it sends (the workload's num_prompts,
+    or the lengths a benchmark file replays).  A whole run spread over engines serves at least that many (each
+    engine's share is rounded up)."""
+    return simulated_requests < sent_requests
 
 
 def rate_digits(rate_per_s: float) -> int:
@@ -479,7 +480,7 @@ def performance_warnings(report: PerformanceReport | None, request: PlanRequest)
     if report.keeps_up is False:
         out.append(f"{OVERLOADED}requests arrive at {wl.request_rate:g}/s but the plan sustains about {rate:.3g}/s; "
                    "its queue and time to first token grow for as long as the load lasts" + more_replicas)
-    if cut_short(report.simulated_requests, wl):
+    if cut_short(report.simulated_requests, wl.num_prompts):
         out.append(f"simulated in part: the run was cut after {report.simulated_requests:,} of its {wl.num_prompts:,} "
                    f"requests completed, as {CUT_BECAUSE}; the figures and the chart are those of the requests served "
                    "by then (a steady run's means hold for the rest, but where a queue builds, in a burst or an "

@@ -134,10 +134,14 @@ def check_bench(text: str, values: Mapping[str, Any], base: Mapping[str, Any] | 
         notes.append(f"the file has no per-request lengths: simulated {request.workload.num_prompts:,} requests of the "
                      f"mean lengths ({request.workload.prompt_tokens:,} prompt + {request.workload.gen_tokens:,} output tokens)")
     else:
-        notes.append(f"simulated the run's own {run.num_prompts:,} request lengths (input_lens, output_lens)")
+        left = min(len(bench.input_lens or ()), len(bench.output_lens or ())) - run.num_prompts
+        notes.append(f"simulated the run's own {run.num_prompts:,} request lengths (input_lens, output_lens)" + (
+            f"; {left:,} left out: no output token, or longer than max_model_len ({cand.engine.max_model_len:,})"
+            if left else ""))
     result = simulate_plan(inp, cand, run)
-    if cut_short(result.completed, request.workload):
-        notes.append(f"simulated in part: cut after {result.completed:,} of the {request.workload.num_prompts:,} "
+    sent = run.num_prompts if run else request.workload.num_prompts
+    if cut_short(result.completed, sent):
+        notes.append(f"simulated in part: cut after {result.completed:,} of the {sent:,} "
                      f"requests completed, as {CUT_BECAUSE}; the simulated figures (duration and throughputs too) "
                      "are those of the requests served by then")
     half, why = perf.spread(step_model(inp, cand), inp.hw.gpu)
