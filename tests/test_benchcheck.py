@@ -51,6 +51,13 @@ def test_a_file_with_per_request_lengths_is_replayed_request_by_request():
     assert not any(note.startswith("simulated in part") for note in check.notes)
 
 
+def test_a_text_summary_without_a_model_asks_for_it_and_says_why(capsys):
+    path = str(BENCH / "text_v0.11.0_gpustack_qwen3-8b_h100.txt")
+    assert main(["check-bench", path, "--gpu", "H100"]) == 2
+    assert capsys.readouterr().err == (
+        "vllm-wizard: error: --model: is required: this run's summary does not name the model it served\n")
+
+
 def test_the_cli_prints_the_table_and_json_that_validates(capsys):
     path = str(BENCH / "text_v0.11.0_gpustack_qwen3-8b_h100.txt")
     assert main(["check-bench", path, "-m", "Qwen/Qwen3-8B", "--gpu", "H100", "--vllm-version", "0.11.0"]) == 0

@@ -53,7 +53,10 @@ def bench_request(bench: BenchResult, values: Mapping[str, Any], base: Mapping[s
         "gen_tokens": max(round(bench.mean_output_tokens or 1), 1),
         "length_distribution": "fixed",
     }
-    model = {"model": bench.model_id} if bench.model_id and "model" not in values and not (base or {}).get("model") else {}
+    named = "model" in values or (base or {}).get("model")
+    if not bench.model_id and not named:  # a text summary does not name it; bench's JSON does
+        raise WizardError("is required: this run's summary does not name the model it served", field="model")
+    model = {"model": bench.model_id} if bench.model_id and not named else {}
     return parse_request({**workload, **model, **values}, base)
 
 
