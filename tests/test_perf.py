@@ -289,3 +289,6 @@ def test_the_workload_words_count_one_request_as_one():
     assert words(concurrency=1) == "200 requests of 1,024 prompt + 256 output tokens, a closed loop of 1 concurrent request"
     assert words(request_rate="inf", num_prompts=1) == "1 request of 1,024 prompt + 256 output tokens, all sent at once"
     assert words(concurrency=16).endswith("a closed loop of 16 concurrent requests")
+    assert words(request_rate=2, burstiness=1).endswith(", 2 requests/s (Poisson)")
+    assert words(request_rate=2, burstiness=0.5).endswith(", 2 requests/s (gamma arrivals, burstiness 0.5)")
+    assert words(request_rate=2, burstiness="inf").endswith(", 2 requests/s (evenly spaced, burstiness inf)")

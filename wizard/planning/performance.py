@@ -344,7 +344,8 @@ def describe(wl: WorkloadSection) -> str:
     elif math.isinf(wl.request_rate):
         sending = loop if wl.concurrency else "all sent at once"
     else:
-        shape = "Poisson" if wl.burstiness == 1 else f"gamma arrivals, burstiness {wl.burstiness:g}"
+        shape = ("Poisson" if wl.burstiness == 1 else "evenly spaced, burstiness inf" if math.isinf(wl.burstiness)
+                 else f"gamma arrivals, burstiness {wl.burstiness:g}")
         sending = f"{wl.request_rate:g} requests/s ({shape})" + (f", at most {wl.concurrency} in flight" if wl.concurrency else "")
     return f"{wl.num_prompts:,} request{'s' if wl.num_prompts != 1 else ''} of {lengths}, {sending}"
 
