@@ -147,6 +147,19 @@ def test_requests_longer_than_max_model_len_are_refused_on_every_gpu_and_the_swe
     assert result.rejected["refused"] == 0 and render_sweep(result, 10).splitlines()[1].startswith("nothing fits: relax")
 
 
+def test_the_cli_table_says_which_rows_are_simulated_and_which_the_screen_estimated():
+    """Rows past the cheapest keep the screen's figures: the table printed them under 'performance: simulated
+    means' all the same."""
+    from wizard.faces.report import render_sweep
+
+    result = sweep(parse_request({"model": "Qwen/Qwen3-8B"}), gpu_names=["L4", "RTX A6000", "RTX 4090"], full_plans=0)
+    lines = render_sweep(result, 14).splitlines()
+    assert lines[1].split()[-1] == "figures"
+    shown = [line.split()[-1] for line in lines[2:16]]
+    assert shown == ["simulated" if r.simulated else "screen" for r in result.results[:14]]
+    assert shown.count("simulated") == VERIFIED_ROWS and "screen" in shown
+
+
 def test_the_screen_does_not_reject_what_the_simulation_accepts():
     """After a closed loop's first wave its clients run at random phases, so a later prompt waits behind
     running decodes, not for a wave of 16 prompts: gpt-oss-120b on 2 RTX A6000 simulates a 310 ms mean TTFT

@@ -126,7 +126,7 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 SWEEP_COLUMNS = ["gpu", "replicas", "gpus_per_node", "nodes", "layout", "gpus", "weights", "kv", "usd_per_hour",
-                 "usd_per_m_tokens", "req_s", "output_tok_s", "itl_ms", "ttft_ms"]
+                 "usd_per_m_tokens", "req_s", "output_tok_s", "itl_ms", "ttft_ms", "figures"]
 
 
 def render_sweep(result: SweepResult, limit: int | None) -> str:
@@ -142,11 +142,13 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
              "layout": layout(r.tensor_parallel_size, r.pipeline_parallel_size, r.data_parallel_size, r.expert_parallel_size),
              "gpus": r.total_gpus, "weights": r.weights, "kv": r.kv_cache_dtype, "usd_per_hour": f"{r.cost_per_hour:.2f}",
              "usd_per_m_tokens": f"{r.cost_per_million_output_tokens:.2f}", "req_s": f"{r.max_request_rate_per_s:.3g}",
-             "output_tok_s": f"{r.output_tokens_per_s:.0f}", "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}"}
+             "output_tok_s": f"{r.output_tokens_per_s:.0f}", "itl_ms": f"{r.itl_ms:.1f}", "ttft_ms": f"{r.ttft_ms:.0f}",
+             "figures": "simulated" if r.simulated else "screen"}
             for r in result.results[:limit or None]]
     lines.append(table(rows, SWEEP_COLUMNS))
     lines.append("cost: on-demand USD per GPU-hour x every GPU of every replica; usd_per_m_tokens while serving req_s "
-                 "(the replicas' sustainable rate); performance: simulated means (plan one row for its ranges and percentiles)")
+                 "(the replicas' sustainable rate); performance: simulated means, or for rows past the cheapest the "
+                 "screen's steady-state estimate (plan one row for its simulation, ranges and percentiles)")
     if cut := sweep_in_part(result.results):
         lines.append(f"simulated in part: {cut}")
     if any(r.replicas > 1 for r in result.results):
