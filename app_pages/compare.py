@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import cached, form
-from wizard.capacity.compare import compare, plan_costs
+from wizard.capacity.compare import compare, no_performance, plan_costs
 from wizard.capacity.prices import price_of, providers
 from wizard.capacity.sweep import GPUS_PER_NODE, NODES, sweep
 from wizard.catalog.gpus import catalog
@@ -79,7 +79,7 @@ def costs(plan: PlanResponse, usd_per_gpu_hour: float | None) -> tuple[str, str]
         return "no price: type one in the price table", "no price"
     gpus, hourly, per_million = plan_costs(plan, usd_per_gpu_hour)
     return (f"{money(hourly)}/h ({gpus} x {money(usd_per_gpu_hour)})",
-            money(per_million) if plan.performance else "n/a (does not start)")
+            money(per_million) if plan.performance else no_performance(plan))
 
 
 # ---------------------------------------------------------------------------------------------- the form

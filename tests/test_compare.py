@@ -37,6 +37,14 @@ def test_rows_hold_both_plans_numbers(pair):
     assert rows["time to first token"][0].startswith(fmt.duration_ms(ttft.expected) + " (")
 
 
+def test_a_plan_without_performance_says_whether_it_starts(pair):
+    """A plan whose requests vLLM refuses starts all the same: its figures read 'does not start' before."""
+    refused = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=4096, prompt_tokens=8000)
+    broken = make_plan(model="meta-llama/Llama-3.1-405B-Instruct", gpu="RTX 4090")
+    rows = {r.label: (r.a, r.b) for r in compare(refused, broken).rows}
+    assert rows["time per output token"] == ("n/a (requests refused)", "n/a (does not start)")
+
+
 def test_command_diff_shows_exactly_what_changes(pair):
     c = compare(*pair, labels=("h100", "a100"))
     changed = [line for line in c.command_diff if line[:1] in "+-" and not line.startswith(("---", "+++"))]

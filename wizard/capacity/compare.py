@@ -46,11 +46,16 @@ def command_lines(plan: PlanResponse) -> list[str]:
     return [line.rstrip(" \\") for line in plan.artifacts.serve_command.splitlines()]
 
 
+def no_performance(plan: PlanResponse) -> str:
+    """What stands for a figure of a plan that has no performance: vLLM does not start, or refuses its requests."""
+    return "n/a (requests refused)" if plan.feasibility.starts else "n/a (does not start)"
+
+
 def compare(a: PlanResponse, b: PlanResponse, labels: tuple[str, str] = ("A", "B")) -> Comparison:
     """Both plans' numbers row by row, and the diff from A's serve command to B's."""
     rows = [ComparisonRow(group="memory", label=label, a=get(a), b=get(b)) for label, get in MEMORY_ROWS]
     for label, key, unit in PERF_ROWS:
-        values = [_range_text(getattr(p.performance, key), unit) if p.performance else "n/a (does not start)" for p in (a, b)]
+        values = [_range_text(getattr(p.performance, key), unit) if p.performance else no_performance(p) for p in (a, b)]
         rows.append(ComparisonRow(group="performance", label=label, a=values[0], b=values[1]))
     for name in Recommendation.setting_names():
         rows.append(ComparisonRow(group="settings", label=name, a=fmt.setting(getattr(a.recommendation, name).value),
