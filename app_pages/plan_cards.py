@@ -106,8 +106,7 @@ def metrics(resp: PlanResponse) -> None:
     """Six numbers: verdict, OOM risk, KV cache (or what is missing), requests and context that fit, headroom."""
     mem, f, wl = resp.memory, resp.feasibility, resp.request.workload
     fits = keeps_up(resp)
-    word = ("refused" if f.starts and f.refused else "does not fit") if not f.fits else (
-        "overloaded" if fits is False else "fits")
+    word = "overloaded" if f.fits and fits is False else f.verdict
     with st.grid(3, gap="small"):
         st.metric("Verdict", word, border=True, height="stretch",
                   help="Fits: vLLM starts and the workload fits in the KV cache; overloaded: it fits but does not keep up; "

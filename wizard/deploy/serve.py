@@ -154,7 +154,7 @@ def does_not_fit_header(resp: PlanResponse) -> str:
     f = resp.feasibility
     if f.fits:
         return ""
-    lines = [f"{'REFUSED' if f.starts and f.refused else 'DOES NOT FIT'}: {f.shortfall}.", *(f"- {reason}" for reason in f.failed),
+    lines = [f"{f.verdict.upper()}: {f.shortfall}.", *(f"- {reason}" for reason in f.failed),
              "Plan again with one of the fixes vLLM Wizard lists before running this."]
     return "".join(f"# {' '.join(line.split())}\n" for line in lines)
 

@@ -75,9 +75,8 @@ def _performance_lines(resp: PlanResponse, explain: bool) -> list[str]:
 def _verdict(resp: PlanResponse) -> str:
     """FITS, DOES NOT FIT or REFUSED (vLLM starts, but not for requests this long), and an overload first of all:
     the headline the page shows too."""
-    f = resp.feasibility
-    if not f.fits:
-        return "REFUSED" if f.starts and f.refused else "DOES NOT FIT"
+    if not resp.feasibility.fits:
+        return resp.feasibility.verdict.upper()
     overloaded = overload(resp)
     return f"FITS, but OVERLOADED: {overloaded}" if overloaded else "FITS"
 

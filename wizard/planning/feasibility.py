@@ -3,8 +3,9 @@
 ``fits`` means both: vLLM loads the weights and its KV cache holds one
 request of ``max_model_len`` tokens (the check vLLM makes at start-up), and
 ``concurrency`` requests of ``prompt + generated`` tokens, no longer than
-``max_model_len`` (vLLM refuses longer ones), fit in the pool at once.  OOM risk is a separate judgement about how close to the edge the plan
-runs, with the thresholds stated in the reason.
+``max_model_len`` (vLLM refuses longer ones), fit in the pool at once.  OOM
+risk is a separate judgement about how close to the edge the plan runs, with
+the thresholds stated in the reason.
 """
 
 from __future__ import annotations

@@ -150,6 +150,13 @@ class Feasibility(_Block):
     warnings: list[str] = Field(default_factory=list)
 
     @property
+    def verdict(self) -> str:
+        """The verdict in words: fits, refused (vLLM starts, but not for requests this long) or does not fit."""
+        if self.fits:
+            return "fits"
+        return "refused" if self.starts and self.refused else "does not fit"
+
+    @property
     def shortfall(self) -> str:
         """Why a plan that does not fit will not serve the workload as asked, in the words every face uses."""
         if not self.starts:
