@@ -160,6 +160,14 @@ def test_the_cli_table_says_which_rows_are_simulated_and_which_the_screen_estima
     assert shown.count("simulated") == VERIFIED_ROWS and "screen" in shown
 
 
+def test_every_configuration_is_listed_or_counted_with_why_it_is_left_out():
+    """Rows past the verified ones that the screen rates too near a target were neither listed nor counted: the
+    summary said '726 fit and meet the targets (rejected: misses targets 6)' of 768."""
+    result = sweep(parse_request({"model": "Qwen/Qwen3-8B", "max_itl_ms": 50}), full_plans=0)
+    assert result.rejected["unverified"] > 0 and result.rejected["misses targets"] > 0
+    assert result.fitting + sum(result.rejected.values()) == result.candidates_evaluated
+
+
 def test_the_screen_does_not_reject_what_the_simulation_accepts():
     """After a closed loop's first wave its clients run at random phases, so a later prompt waits behind
     running decodes, not for a wave of 16 prompts: gpt-oss-120b on 2 RTX A6000 simulates a 310 ms mean TTFT

@@ -241,7 +241,7 @@ def screen_all(base: PlanRequest, gpu_names: list[str] | None = None, provider: 
     price_by_name = {gpu.name: price_of(gpu, provider, prices) for gpu in gpus}
     info = resolve_model(base.model.model, base.model.revision)  # once: every candidate serves the same model
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
-    rejected = {"does not fit": 0, "refused": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0}
+    rejected = {"does not fit": 0, "refused": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0, "unverified": 0}
     todo = candidates(base, gpus, per_node, nodes, info)
     for request in todo:
         price = price_by_name[request.hardware.gpu or ""]
@@ -313,6 +313,8 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
         figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
         if not misses(base.targets, *figures, slack=well_inside) and _keeps_up(base, figures[3], slack=well_inside):
             listed.append((row, inp, cand))
+        else:  # too near a target for the screen's word, past the rows the simulation verifies
+            rejected["unverified"] += 1
     while True:
         listed.sort(key=lambda entry: _by_cost(entry[0]))
         is_simulated = [row.simulated for row, _, _ in listed]

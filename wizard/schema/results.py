@@ -118,7 +118,8 @@ class SweepResult(ResultModel):
         "Time spent simulating the cheapest survivors, which decides what is listed (and assembling full plans)."))
     rejected: dict[str, int] = Field(description=(
         "Configurations left out, by reason (refused: the requests are longer than max_model_len, which no GPU "
-        "changes)."))
+        "changes; unverified: the screen rates them too near a target to list without a simulation, and they rank "
+        "past the cheapest the simulation verifies)."))
     fitting: int = Field(description="How many configurations fit and meet the targets (results may list only the cheapest).")
     results: list[SweepRow] = Field(description="The configurations kept, cheapest per hour first.")
 
