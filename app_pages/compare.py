@@ -19,7 +19,7 @@ from wizard.faces import charts, run_charts
 from wizard.faces import format as fmt
 from wizard.faces.fields import describe, query_params
 from wizard.faces.profile import parse_profile
-from wizard.faces.verdict import sweep_in_part, sweep_refused
+from wizard.faces.verdict import sweep_in_part, sweep_refused, sweep_stopped
 from wizard.planning.performance import fleet_target
 from wizard.schema import PlanRequest, PlanResponse, parse_request
 from wizard.schema.results import SweepResult, SweepRow
@@ -160,6 +160,8 @@ with st.container(border=True):
     target = fleet_target(base)
     figures = (f"simulated for the {simulated} cheapest, the others from the sweep's steady-state screen; open a plan "
                "for its ranges")
+    if stopped := sweep_stopped(result):
+        figures += f". Verified in part: {stopped}"
     if cut := sweep_in_part(result.results):
         figures += f". Simulated in part: {cut}"
     if target:

@@ -30,6 +30,7 @@ from wizard.physics.arch import Architecture
 from wizard.physics.simulate import LatencyCaps
 from wizard.planning.inputs import Inputs, resolve_inputs
 from wizard.planning.performance import (
+    SIM_WORK_BUDGET,
     Figures,
     expected_figures,
     fleet_target,
@@ -62,6 +63,12 @@ NODES = (1, 2, 4)
 # 0.75-2.98 for rates; the sustainable rate 0.60-1.79.
 SCREEN_SLACK = 1.6
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for
+# The work (physics/scheduler.py's units, ~0.5 us each here) a sweep's verifying workload runs may take before it
+# stops verifying and lists the rest on the screen's word (three runs cut at SIM_WORK_BUDGET, ~2 s here).  The
+# sweeps of benchmarks/sweep_speed.py spend 0.04-0.4 M units; 20,000 prompts at concurrency 256 spent 32 M (15 s),
+# rejecting ~80 rows the screen let through, each only after 7,500-18,000 of its requests.
+VERIFY_WORK_BUDGET = 3 * SIM_WORK_BUDGET
+STOPPED_ROWS = 3  # simulated rows a verification stopped short still lists (of those the screen rates well inside)
 # A fleet the simulation finds short is resized at most this many times, and never past this factor
 # of the screen's size: beyond that the layout is not what the screen thought, and cheaper ones exist.
 FLEET_RESIZES = 2
@@ -266,16 +273,16 @@ def sweep(base: PlanRequest, gpu_names: list[str] | None = None,
     start = time.perf_counter()
     screening = screen_all(base, gpu_names, provider, prices, per_node, nodes)
     screened_at = time.perf_counter()
-    rows = _verify(base, screening.rows, max(full_plans, VERIFIED_ROWS), screening.rejected)
+    rows, stopped = _verify(base, screening.rows, max(full_plans, VERIFIED_ROWS), screening.rejected)
     for row in rows[:full_plans]:
         row.plan = plan(row.request)
     return SweepResult(candidates_evaluated=screening.evaluated, seconds=screened_at - start,
                        simulation_seconds=time.perf_counter() - screened_at, rejected=screening.rejected,
-                       fitting=len(rows), results=rows)
+                       fitting=len(rows), results=rows, verification_stopped=stopped)
 
 
 def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]], wanted: int,
-            rejected: dict[str, int]) -> list[SweepRow]:
+            rejected: dict[str, int]) -> tuple[list[SweepRow], bool]:
     """The rows to list, cheapest first.  The simulation decides, cheapest first, until ``wanted`` rows meet
     every target and no row it has not simulated ranks before the ``wanted``-th cheapest of them (a simulated
     row can rank below later ones once its own figures replace the screen's: a lower sustained rate, more
@@ -287,13 +294,22 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
     simulation found to miss one, or to fall behind the rate.  Such a row that
     ranks before a simulated one is simulated too: the simulated rows are the
     cheapest ones listed.
+
+    The verification stops short once its workload runs have taken
+    VERIFY_WORK_BUDGET (the second value returned is then true): the rows it
+    has not reached are listed, or not, as the rows past the ``wanted`` ones,
+    and the cheapest of those listed are simulated until STOPPED_ROWS pass (or
+    STOPPED_ROWS runs' budgets more are spent).
     """
     listed: list[tuple[SweepRow, Inputs, Candidate]] = []
     ranks: list[tuple[float, float]] = []  # of the simulated rows listed, sorted
+    spent = 0  # the verifying workload runs' work
 
     def simulated(row: SweepRow, inp: Inputs, cand: Candidate) -> None:
         """The row listed with its simulated figures if it passes the simulation, else its rejection counted."""
-        verdict, replicas, figures = _simulated_fleet(base, inp, cand, row.replicas)
+        nonlocal spent
+        verdict, replicas, figures, work = _simulated_fleet(base, inp, cand, row.replicas)
+        spent += work
         if verdict:
             rejected[verdict] += 1
             return
@@ -304,10 +320,15 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
             "simulated_requests": figures.simulated_requests}), inp, cand))
         insort(ranks, _by_cost(listed[-1][0]))
 
+    def more() -> bool:
+        """Whether the next screened row must be simulated to list the ``wanted`` cheapest that pass."""
+        return done < len(screened) and (len(ranks) < wanted or _by_cost(screened[done][0]) < ranks[wanted - 1])
+
     done = 0  # screened rows simulated
-    while done < len(screened) and (len(ranks) < wanted or _by_cost(screened[done][0]) < ranks[wanted - 1]):
+    while more() and spent <= VERIFY_WORK_BUDGET:
         simulated(*screened[done])
         done += 1
+    stopped = more()
     well_inside = 1 / SCREEN_SLACK
     for row, inp, cand in screened[done:]:
         figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
@@ -319,8 +340,11 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
         listed.sort(key=lambda entry: _by_cost(entry[0]))
         is_simulated = [row.simulated for row, _, _ in listed]
         stray = is_simulated.index(False) if False in is_simulated else len(is_simulated)  # the first screen-only row
-        if True not in is_simulated[stray:]:
-            return [row for row, _, _ in listed]
+        # Stopped short, the cheapest rows the screen rates well inside the targets are simulated in their place.
+        short = (stopped and len(ranks) < min(wanted, STOPPED_ROWS)
+                 and spent <= VERIFY_WORK_BUDGET + STOPPED_ROWS * SIM_WORK_BUDGET)
+        if stray == len(listed) or (True not in is_simulated[stray:] and not short):
+            return [row for row, _, _ in listed], stopped
         simulated(*listed.pop(stray))
 
 
@@ -334,32 +358,34 @@ def _caps(targets: Targets) -> LatencyCaps:
 
 
 def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
-                     replicas: int) -> tuple[str, int, Figures | None]:
+                     replicas: int) -> tuple[str, int, Figures | None, int]:
     """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
     target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
-    Returns the rejection reason (empty when it passes), the replicas and their simulated performance.
+    Returns the rejection reason (empty when it passes), the replicas, their simulated performance and the
+    workload runs' work.
 
     Without a target rate nothing is resized and no rate is judged: a run that misses a latency target
     is rejected before the saturated run (half the simulation) is paid for."""
     def fleet(replicas: int) -> Inputs:
         return replace(inp, request=with_replicas(inp.request, replicas))
 
-    target = fleet_target(base)
+    target, work = fleet_target(base), 0
     if not target:
-        result = simulate_within(fleet(replicas), cand, _caps(base.targets))
+        result, work = simulate_within(fleet(replicas), cand, _caps(base.targets))
         if result is None or misses(base.targets, *expected_figures(result), math.inf):
-            return "misses targets", replicas, None
+            return "misses targets", replicas, None, work
     for _ in range(FLEET_RESIZES + 1):
         figures = simulated_figures(fleet(replicas), cand)
+        work += figures.work
         rate = figures.max_request_rate_per_s
         missed = misses(base.targets, figures.itl_ms, figures.ttft_ms, figures.output_tokens_per_s, rate)
         behind = figures.keeps_up is False
         if not missed and not behind:
-            return "", replicas, figures
+            return "", replicas, figures, work
         if not target:
             break
         resized = max(replicas_for(target, rate / replicas), replicas + 1)
         if resized > replicas * FLEET_GROWTH:
             break
         replicas = resized
-    return ("cannot keep up" if behind else "misses targets"), replicas, figures
+    return ("cannot keep up" if behind else "misses targets"), replicas, figures, work

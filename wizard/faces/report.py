@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from wizard.faces.format import NO_DECODE, layout, number
-from wizard.faces.verdict import overload, sweep_in_part, sweep_refused
+from wizard.faces.verdict import overload, sweep_in_part, sweep_refused, sweep_stopped
 from wizard.schema import HardwareReport, PlanResponse, Range, Recommendation
 from wizard.schema.bench import BenchCheck
 from wizard.schema.results import CheckRow, Comparison, LogCheck, SweepResult
@@ -148,6 +148,8 @@ def render_sweep(result: SweepResult, limit: int | None) -> str:
     lines.append("cost: on-demand USD per GPU-hour x every GPU of every replica; usd_per_m_tokens while serving req_s "
                  "(the replicas' sustainable rate); performance: simulated means, or for rows past the cheapest the "
                  "screen's steady-state estimate (plan one row for its simulation, ranges and percentiles)")
+    if stopped := sweep_stopped(result):
+        lines.append(f"verified in part: {stopped}")
     if cut := sweep_in_part(result.results):
         lines.append(f"simulated in part: {cut}")
     if any(r.replicas > 1 for r in result.results):

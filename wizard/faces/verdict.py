@@ -37,6 +37,16 @@ def sweep_refused(result: SweepResult) -> str | None:
             "model's maximum). Set a longer max_model_len where the model allows it, or shorten the requests.")
 
 
+def sweep_stopped(result: SweepResult) -> str | None:
+    """Why a sweep's simulation verified fewer rows than usual, in words (None when it did not stop short)."""
+    if not result.verification_stopped:
+        return None
+    return ("simulating every configuration near a target for this workload would take more than a few seconds, so "
+            "the simulation stopped at its work budget and verified the cheapest the screen rates well inside the "
+            f"targets; {fmt.count(result.rejected.get('unverified', 0))} configurations near a target are left "
+            "unverified (sweep fewer GPU types, or plan one to simulate it)")
+
+
 def sweep_in_part(rows: list[SweepRow]) -> str | None:
     """The sweep's simulated runs that were cut before all their requests completed, in words (None if none was)."""
     cut = [r.simulated_requests for r in rows

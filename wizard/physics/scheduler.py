@@ -186,14 +186,14 @@ class Run:
         """A check found the run within its caps: the next one comes CAP_CHECKS-th of the run later."""
         self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), self.stop_at)
 
-    def _work(self, folded: int = 0) -> int:
+    def work(self, folded: int = 0) -> int:
         """The run's work so far (see STEP_WORK), with ``folded`` steps not yet written back."""
         return (STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * self.step_cost.cache_info().misses
                 + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished)
 
     def _over_budget(self, folded: int) -> bool:
         """Whether the run's work passed its budget."""
-        return self.work_budget is not None and self._work(folded) > self.work_budget
+        return self.work_budget is not None and self.work(folded) > self.work_budget
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
@@ -754,7 +754,7 @@ class Run:
             duration_s=duration,
             completed=done, total_input_tokens=int(self.prompt[served].sum()), total_output_tokens=total_out,
             request_throughput_per_s=done / duration, output_throughput_per_s=total_out / duration,
-            preemptions=self.preemptions, steps=self.steps, work=self._work(), timeline=_timeline(self.line),
+            preemptions=self.preemptions, steps=self.steps, work=self.work(), timeline=_timeline(self.line),
         )
 
 

@@ -59,7 +59,7 @@ from wizard.physics.scheduler_passes import Blocks
 from wizard.physics.traffic import Traffic, draw
 
 __all__ = ["API_INGEST_S", "EngineLimits", "LatencyCaps", "SimResult", "Stats", "StepCost", "WeightedSamples",
-           "finish_times", "phased", "simulate", "simulate_traffic", "stats", "steady_phases"]
+           "finish_times", "phased", "simulate", "simulate_counted", "simulate_traffic", "stats", "steady_phases"]
 
 # API-server time per request before the engine sees it: HTTP parsing, request validation and
 # tokenizing a ~1k-token prompt in the single API-server process. ESTIMATE, not measured here:
@@ -109,8 +109,17 @@ def simulate_traffic(traffic: Traffic, engine: EngineLimits, step_cost: StepCost
     is cut once its work passes it and measured on the requests it completed by
     then: the result's ``completed`` says how many.
     """
-    result = _engine_share(traffic, engine, step_cost, ingest_s, engines, caps, work_budget).run()
-    return None if result is None else result.across(engines)
+    return simulate_counted(traffic, engine, step_cost, ingest_s, engines, caps, work_budget)[0]
+
+
+def simulate_counted(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, ingest_s: float = API_INGEST_S,
+                     engines: int = 1, caps: LatencyCaps | None = None,
+                     work_budget: int | None = None) -> tuple[SimResult | None, int]:
+    """:func:`simulate_traffic`, and the work the run took (completed, cut or given up at its caps): what a sweep
+    budgets its verifying runs by."""
+    run = _engine_share(traffic, engine, step_cost, ingest_s, engines, caps, work_budget)
+    result = run.run()
+    return (None if result is None else result.across(engines)), run.work()
 
 
 def finish_times(traffic: Traffic, engine: EngineLimits, step_cost: StepCost, count: int,

@@ -29,7 +29,7 @@ from wizard.physics.simulate import (
     Stats,
     finish_times,
     phased,
-    simulate_traffic,
+    simulate_counted,
     stats,
 )
 from wizard.physics.traffic import Traffic
@@ -158,22 +158,32 @@ def engines(inp: Inputs, cand: Candidate) -> int:
 
 def simulate_plan(inp: Inputs, cand: Candidate, run: Traffic | None = None) -> SimResult:
     """Serve the request's workload (or ``run``) on the planned engines (each replica and DP engine takes a share)."""
-    result = _served(inp, cand, run)
+    result, _ = _served(inp, cand, run)
     assert result is not None  # an uncapped run always finishes
     return result
 
 
-def simulate_within(inp: Inputs, cand: Candidate, caps: LatencyCaps) -> SimResult | None:
-    """The workload's simulation, or None as soon as its mean TPOT or TTFT is sure to exceed ``caps``:
-    a sweep rejects a configuration without paying for the whole run."""
+def simulate_within(inp: Inputs, cand: Candidate, caps: LatencyCaps) -> tuple[SimResult | None, int]:
+    """The workload's simulation, or None as soon as its mean TPOT or TTFT is sure to exceed ``caps`` (a sweep
+    rejects a configuration without paying for the whole run), and the work it took."""
     return _served(inp, cand, None, caps)
 
 
-def _served(inp: Inputs, cand: Candidate, run: Traffic | None, caps: LatencyCaps | None = None) -> SimResult | None:
-    """The simulation of ``run`` (the workload by default), kept (see :func:`_kept`); one stopped at its caps is not."""
+def _served(inp: Inputs, cand: Candidate, run: Traffic | None,
+            caps: LatencyCaps | None = None) -> tuple[SimResult | None, int]:
+    """The simulation of ``run`` (the workload by default), kept (see :func:`_kept`; one stopped at its caps is
+    not), and the work it took (a kept run's too: a sweep's budget does not depend on what is kept)."""
     run, limits, model, n_engines = _prepared(inp, cand, run or traffic(inp.request.workload, cand.engine.max_model_len))
-    return _kept(("run", run, limits, model, n_engines), lambda: simulate_traffic(
-        run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps, work_budget=SIM_WORK_BUDGET))
+    spent = 0
+
+    def served() -> SimResult | None:
+        nonlocal spent
+        result, spent = simulate_counted(run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps,
+                                         work_budget=SIM_WORK_BUDGET)
+        return result
+
+    result = _kept(("run", run, limits, model, n_engines), served)
+    return result, spent if result is None else result.work
 
 
 def _prepared(inp: Inputs, cand: Candidate, run: Traffic) -> tuple[Traffic, EngineLimits, perf.StepModel, int]:
@@ -218,14 +228,16 @@ class Figures:
     max_request_rate_per_s: float
     keeps_up: bool | None
     simulated_requests: int  # fewer than the workload's when the run was cut at its work budget
+    work: int  # the workload run's work: what a sweep budgets its verification by
 
 
 def simulated_figures(inp: Inputs, cand: Candidate) -> Figures:
     """The report's expected figures without the rest of it (percentiles, timeline, measured runs, words)."""
-    result = simulate_plan(inp, cand)
+    result, work = _served(inp, cand, None)
+    assert result is not None  # an uncapped run always finishes
     rate = sustainable_rate(inp, cand)
     return Figures(*expected_figures(result), round(rate, rate_digits(rate)), _keeps_up(inp.request.workload, rate),
-                   result.completed)
+                   result.completed, work)
 
 
 def cut_short(simulated_requests: int, sent_requests: int) -> bool:

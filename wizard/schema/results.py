@@ -122,6 +122,10 @@ class SweepResult(ResultModel):
         "past the cheapest the simulation verifies)."))
     fitting: int = Field(description="How many configurations fit and meet the targets (results may list only the cheapest).")
     results: list[SweepRow] = Field(description="The configurations kept, cheapest per hour first.")
+    verification_stopped: bool = Field(False, description=(
+        "The simulation stopped verifying the cheapest configurations at its work budget (a workload too large to "
+        "simulate for many of them): fewer rows than usual are simulated, the rest are listed on the screen's word "
+        "or counted as unverified."))
 
 
 # ------------------------------------------------------------------ two plans side by side
