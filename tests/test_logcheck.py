@@ -29,6 +29,20 @@ LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 NEMO = "mistralai/Mistral-Nemo-Instruct-2407"  # stands in for that run's Qwen3-Next: it allows the 262,144-token context
 
 
+def test_a_log_whose_model_is_the_servers_directory_asks_for_the_model_it_holds():
+    """vLLM is often started on a local copy ('/data/models/X'): that path is not here, and the error now says to
+    name the model (the catalog's id of that folder's name when there is one), not just 'no such directory'."""
+    text = BYTES_0_10_2.read_text()
+    with pytest.raises(WizardError) as exc:
+        check_log(text)
+    assert exc.value.problems == [("model", (
+        "the log's model is the server's directory '/data/models/Qwen3-Next-80B-A3B-Instruct', which cannot be read "
+        "here (no such directory: '/data/models/Qwen3-Next-80B-A3B-Instruct'): give the model it holds"))]
+    with pytest.raises(WizardError, match=r"give the model it holds \(Qwen/Qwen3-8B in the catalog\?\)$"):
+        check_log(text.replace("/data/models/Qwen3-Next-80B-A3B-Instruct", "/data/models/qwen3-8b/"))
+    assert check_log(text, model=NEMO).request.model.model == NEMO  # named: the log's path is not read
+
+
 def test_rtx3090_log_is_replayed_with_what_vllm_ran():
     check = check_log(RTX3090, model=LLAMA_8B)
     flat = check.request.flat()

@@ -292,7 +292,7 @@ def _from_hub(model: str, revision: str | None) -> ModelInfo:
     )
 
 
-def _looks_like_path(model: str) -> bool:
+def looks_like_path(model: str) -> bool:
     """Whether the input can only be meant as a path (a Hub id is ``name`` or ``org/name``)."""
     return (model in (".", "..") or model.startswith(("/", "./", "../", "~", ".\\")) or "\\" in model
             or model.count("/") > 1)
@@ -340,14 +340,14 @@ def _check_revision(revision: str | None) -> None:
 
 def _local_directory(model: str) -> Path | None:
     """The model directory on this server that ``model`` names, or None when it names none (a catalog or Hub id)."""
-    looks_like_path = _looks_like_path(model)
-    if not looks_like_path and not models_dir()[0]:
+    path_like = looks_like_path(model)
+    if not path_like and not models_dir()[0]:
         return None  # no probing at all: ids go to the catalog and the Hub
     path = server_path(Path(model))
     try:
         exists, is_dir = path.exists(), path.is_dir()
     except OSError as exc:  # e.g. a name longer than the file system allows
-        if looks_like_path:
+        if path_like:
             raise WizardError(f"cannot use {shown(model)} as a directory: {exc.strerror}") from None
         return None
     if is_dir:
@@ -355,7 +355,7 @@ def _local_directory(model: str) -> Path | None:
     if exists:
         raise WizardError(f"{shown(model)} is a file; give a model directory (holding config.json) or a Hugging Face id",
                           field="model")
-    if looks_like_path:
+    if path_like:
         raise WizardError(f"no such directory: {shown(model)}")
     return None
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from wizard.catalog.gpus import GpuSpec, catalog, custom_gpu, get_gpu
-from wizard.catalog.metadata import resolve_model
+from wizard.catalog.metadata import catalog_ids, looks_like_path, resolve_model
 from wizard.errors import WizardError
 from wizard.physics.versions import release
 from wizard.planning.planner import plan
@@ -182,12 +182,27 @@ def infer_install(request: PlanRequest, weights_gib: float | None, activation_gi
                      f"(no bundled FlashInfer or Triton MoE kernels): planned as a pip install")
 
 
+def _readable_here(path: str) -> None:
+    """A log's model given as the server's directory must be one here too: else say to name the model it holds
+    (the catalog's id of that name, when there is one)."""
+    try:
+        resolve_model(path)
+    except WizardError as exc:
+        folder = path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].lower()
+        same = [i for i in catalog_ids() if i.rsplit("/", 1)[-1].lower() == folder]
+        hint = f" ({same[0]} in the catalog?)" if same else ""
+        raise WizardError(f"the log's model is the server's directory {path!r}, which cannot be read here ({exc}): "
+                          f"give the model it holds{hint}", field="model") from None
+
+
 def check_log(text: str, model: str | None = None, gpu: str | None = None) -> LogCheck:
     """Parse a start-up log, plan what it ran with, and compare; ``model``/``gpu`` fill what the log lacks."""
     log = parse_startup_log(text)
     name = model or log.model
     if not name:
         raise WizardError("the log does not name the model: give it", field="model")
+    if not model and looks_like_path(name):
+        _readable_here(name)
     notes = list(log.notes)
     matches = gpus_for_total(log.gpu_total_gib) if log.gpu_total_gib and not gpu else []
     spec = get_gpu(gpu) if gpu else (matches[0] if matches else None)
