@@ -226,7 +226,9 @@ def frontier(resp: PlanResponse) -> None:
         st.markdown("**Context x concurrency frontier**")
         st.plotly_chart(charts.frontier_figure(resp), width="stretch", key="frontier_chart", config=PLOTLY_CONFIG,
                         alt="Requests that fit per context length")
-        st.caption("How many requests of each length the KV cache holds at once; the cross is the requested workload.")
+        st.caption("How many requests of each length the KV cache holds at once; the cross is the requested workload. "
+                   "vLLM refuses requests longer than max_model_len (a dashed line where it is shorter than the model "
+                   "allows).")
 
 
 # ---------------------------------------------------------------------------------------------- settings and fixes

@@ -309,6 +309,17 @@ def test_frontier_matches_the_memory_report(tp2):
     assert fig.layout.shapes == () and fig.layout.annotations == ()
 
 
+def test_frontier_marks_a_max_model_len_shorter_than_the_model_allows():
+    """Past max_model_len vLLM refuses a request however much KV cache is free: the curve runs to the model's
+    limit (what a longer max_model_len would hold) and a dashed line marks where vLLM stops."""
+    refused = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", max_model_len=4096, prompt_tokens=8000)
+    fig = charts.frontier_figure(refused)
+    assert [t.name for t in fig.data] == ["Fits in the KV cache", "max_num_seqs 1,024", "Requested", "max_model_len 4,096"]
+    limit = fig.data[3]
+    assert list(limit.x) == [4096, 4096] and [math.log10(y) for y in limit.y] == pytest.approx(list(fig.layout.yaxis.range))
+    assert fig.data[2].marker.color == charts.RISK_COLORS["high"]  # the requested 8,256 tokens lie past it
+
+
 def test_frontier_tick_labels_are_the_values_themselves(extremes):
     fig = charts.frontier_figure(extremes["1M-token context, 16 requests (does not fit)"])
     for axis in (fig.layout.xaxis, fig.layout.yaxis):

@@ -268,7 +268,8 @@ def performance_figure(plan: PlanResponse) -> go.Figure:
 
 
 def frontier_figure(plan: PlanResponse) -> go.Figure:
-    """How many requests fit at once for each context length, vLLM's max_num_seqs, and the requested point."""
+    """How many requests fit at once for each context length, vLLM's max_num_seqs, the requested point, and
+    max_model_len where it is shorter than the model allows (longer requests are refused)."""
     points = [p for p in plan.memory.frontier if p.max_requests >= 1]  # a log axis cannot show zero
     f, seqs = plan.feasibility, plan.memory.max_num_seqs
     concurrency = plan.request.workload.requests_at_once
@@ -293,6 +294,14 @@ def frontier_figure(plan: PlanResponse) -> go.Figure:
         marker=dict(color=RISK_COLORS["low"] if f.workload_fits else RISK_COLORS["high"], size=14, symbol="x"),
         customdata=[f"requested: {fmt.count(concurrency)} x {fmt.tokens(f.context_tokens)}"],
         hovertemplate="%{customdata}<extra></extra>"))
+    limit = plan.memory.max_model_len
+    if points and limit < points[-1].tokens:  # the pool would hold longer requests, but vLLM refuses them
+        limit_label = f"max_model_len {fmt.count(limit)}"
+        fig.add_trace(go.Scatter(
+            x=[limit, limit], y=[10 ** y_range[0], 10 ** y_range[1]], mode="lines+text", name=limit_label,
+            line=dict(color=RISK_COLORS["high"], dash="dash"), text=[limit_label, ""], textposition="top right",
+            textfont=dict(color="#666666", size=11),
+            hovertemplate=f"vLLM refuses requests longer than max_model_len ({fmt.tokens(limit)})<extra></extra>"))
     if not points:
         fig.add_annotation(text="No request fits: vLLM does not start", x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False, font=dict(size=14, color=RISK_COLORS["high"]), bgcolor=LABEL_BACKGROUND)
