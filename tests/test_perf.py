@@ -292,3 +292,24 @@ def test_the_workload_words_count_one_request_as_one():
     assert words(request_rate=2, burstiness=1).endswith(", 2 requests/s (Poisson)")
     assert words(request_rate=2, burstiness=0.5).endswith(", 2 requests/s (gamma arrivals, burstiness 0.5)")
     assert words(request_rate=2, burstiness="inf").endswith(", 2 requests/s (evenly spaced, burstiness inf)")
+
+
+def test_no_token_is_predicted_faster_than_one_read_of_the_weights():
+    """The low end of a range used to beat physics: Qwen2.5-7B on an L4 read 34.2 ms a token where reading its
+    14.1 GB of weights once at 300 GB/s takes 47.1 ms.  Llama-3.1-8B's floor by hand: 32 layers x (attention
+    41,943,040 + MLP 176,160,768 + norms 8,192) + LM head 128,256 x 4,096 + final norm 4,096 = 7,504,924,672
+    bf16 parameters = 15,009,849,344 B (its input embedding is a lookup, and the RoPE cache is not read whole),
+    4.481 ms at the H100 SXM's 3.35 TB/s."""
+    from wizard.physics.perf import step_floor_seconds
+    from wizard.planning.inputs import resolve_inputs
+    from wizard.planning.search import search
+
+    llama = make_plan(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", concurrency=1)
+    inp = resolve_inputs(llama.request, detected=[])
+    model = performance.step_model(inp, search(inp).candidate)
+    assert model.read_floor_bytes == 15_009_849_344
+    assert step_floor_seconds(model) * 1000 == pytest.approx(4.4806, abs=1e-4)
+    assert llama.performance.itl_ms.low >= 4.48
+    qwen = make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="L4", concurrency=1).performance
+    assert (qwen.itl_ms.low, qwen.ttft_ms.low) == (47.14, 47.1) and qwen.decode_tokens_per_s.high == 21.2
+    assert qwen.itl_ms.low < qwen.itl_ms.expected and any("one read of the weights" in a for a in qwen.assumptions)

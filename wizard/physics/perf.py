@@ -25,7 +25,7 @@ from functools import cache
 
 from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, moe_layers_in
-from wizard.physics.memory import Engine, MemoryPlan
+from wizard.physics.memory import Engine, MemoryPlan, stage_weights
 from wizard.physics.params import kind_tensors, layer_tensors
 from wizard.physics.quant import Mxfp4Kernel, WeightFormat
 
@@ -111,6 +111,7 @@ class StepModel:
     all_to_all_latency: float = 0.0  # per dispatch or combine when data parallelism moves tokens to experts (0: none)
     all_to_all_bandwidth: float = 1.0  # bytes/s of one rank's dispatch or combine
     overlaps_cpu: bool = False  # async scheduling hides the CPU work behind the GPU's
+    read_floor_bytes: float = 0.0  # weights any step reads whatever its batch (see step_floor_seconds)
 
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
         """Seconds for one step with ``decode`` running sequences and ``prefill`` prompt tokens."""
@@ -174,13 +175,19 @@ def _active_linear(arch: Architecture, moe: bool, tp: int) -> float:
 
 
 def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: MemoryPlan, gpu: GpuSpec,
-               interconnect: str, version: tuple[int, int, int], nodes: int = 1, async_scheduling: bool = False) -> StepModel:
-    """Per-GPU step costs for the plan's heaviest stage."""
+               interconnect: str, version: tuple[int, int, int], nodes: int = 1, async_scheduling: bool = False,
+               scale: float = 1.0) -> StepModel:
+    """Per-GPU step costs for the plan's heaviest stage (``scale``: the user's parameter-count override)."""
     stage = memory.limiting
     layers = stage.layers
     moe_layers = moe_layers_in(arch, layers.start, layers.stop)
     expert_bytes = _expert_bytes_per_layer(arch, fmt, engine, moe_layers[0]) if moe_layers else 0.0
     dense_bytes = stage.weights - expert_bytes * len(moe_layers)
+    # What a step of any batch reads: the stage's layers but their experts, and the LM head on the last stage; not
+    # the input embedding (a lookup), a vision tower (extra parameters) nor the RoPE cache.
+    rope_bytes = arch.rope_positions * arch.rope_dim * (arch.rope_bytes or engine.dtype_bytes)
+    read_floor = (stage_weights(arch, fmt, engine, layers, False, layers.stop == arch.num_layers, 0, scale)
+                  - rope_bytes - expert_bytes * len(moe_layers) * scale)
     heads = math.ceil(arch.num_heads / engine.tp)
     head_dim = arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim if arch.mla else arch.head_dim
     kv_per_token = stage.kv.page_bytes / stage.kv.block_size * len(layers)
@@ -226,6 +233,7 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         inter_node_hops=min(nodes - 1, engine.pp - 1),
         allreduce_latency=ALLREDUCE_LATENCY_S.get(interconnect, ALLREDUCE_LATENCY_S["pcie"]),
         link_bandwidth=link,
+        read_floor_bytes=read_floor,
     )
 
 
@@ -272,6 +280,12 @@ def _all_to_all(engine: Engine, nodes: int, link: float) -> dict[str, float]:
     if nodes > 1 and engine.pp == 1:
         return {"all_to_all_latency": INTER_NODE_LATENCY_S, "all_to_all_bandwidth": INTER_NODE_GBS * 1e9 * nodes / (nodes - 1)}
     return {"all_to_all_latency": ALL_TO_ALL_LATENCY_S, "all_to_all_bandwidth": link}
+
+
+def step_floor_seconds(model: StepModel) -> float:
+    """The shortest a step can take, whatever its batch: the weights it must use read once at the GPU's full memory
+    bandwidth (one stage's, with a pipeline).  A decode or first token is never predicted faster."""
+    return model.read_floor_bytes / model.bandwidth
 
 
 def pipeline_seconds(model: StepModel, seconds: float, tokens: float = 1.0) -> float:

@@ -113,7 +113,7 @@ def async_scheduling(inp: Inputs, cand: Candidate) -> bool:
 def step_model(inp: Inputs, cand: Candidate) -> perf.StepModel:
     """Per-step costs of a planned configuration (shared by plans, sweeps and the accuracy report)."""
     return perf.step_model(inp.arch, inp.fmt, cand.engine, cand.memory, inp.hw.gpu, inp.hw.interconnect, inp.rel.version,
-                           inp.hw.nodes, async_scheduling(inp, cand))
+                           inp.hw.nodes, async_scheduling(inp, cand), inp.params_scale)
 
 
 def traffic(wl: WorkloadSection, max_model_len: int) -> Traffic:
@@ -372,9 +372,11 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     rate = sustainable_rate(inp, cand)
     tpot, ttft = stats(result.tpot_s), stats(result.ttft_s)
 
-    def band(value: float, spread: float = half, digits: int = 2, slower: float = 0.0) -> Range:
-        return Range(low=round(value * (1 - spread), digits), expected=round(value, digits),
+    def band(value: float, spread: float = half, digits: int = 2, slower: float = 0.0, least: float = 0.0) -> Range:
+        return Range(low=round(max(value * (1 - spread), least), digits), expected=round(value, digits),
                      high=round(value * (1 + spread + slower), digits))
+
+    floor_ms = perf.step_floor_seconds(model) * 1000  # no token comes faster than one read of the weights
 
     api_share = _api_server_share(result)
 
@@ -392,9 +394,10 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         workload=describe(wl),
         prefill_tokens_per_s=band(engine.max_num_batched_tokens / prefill_s, digits=0),
         decode_tokens_per_s=Range(low=round(1000 / (mean_tpot_ms * (1 + half)), 1), expected=round(1000 / mean_tpot_ms, 1),
-                                  high=round(1000 / (mean_tpot_ms * (1 - half)), 1)) if mean_tpot_ms else band(0.0),
-        itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share),
-        ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share),
+                                  high=round(1000 / max(mean_tpot_ms * (1 - half), floor_ms), 1))
+        if mean_tpot_ms else band(0.0),
+        itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share, least=floor_ms if mean_tpot_ms else 0.0),
+        ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share, least=floor_ms),
         output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
         max_request_rate_per_s=band(rate, digits=rate_digits(rate)),
@@ -423,6 +426,8 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             *([start] if (start := closed_loop_start(inp.request, cand.engine.dp)) else []),
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
+            f"no token comes faster than one read of the weights a step uses at the GPU's full memory bandwidth, "
+            f"{floor_ms:.3g} ms: the low ends of the time per output token and TTFT stop there",
             *_model_assumptions(inp, cand, model),
         ],
     )
