@@ -377,6 +377,10 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
                      high=round(value * (1 + spread + slower), digits))
 
     floor_ms = perf.step_floor_seconds(model) * 1000  # no token comes faster than one read of the weights
+    # Nor more tokens a step than requests run at once: a ceiling on the output's high end.
+    n_engines = engines(inp, cand)
+    running = n_engines * min(engine.max_num_seqs, -(-(wl.concurrency or wl.num_prompts) // n_engines))
+    output = band(result.output_throughput_per_s, digits=OUTPUT_DIGITS)
 
     api_share = _api_server_share(result)
 
@@ -398,7 +402,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         if mean_tpot_ms else band(0.0),
         itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share, least=floor_ms if mean_tpot_ms else 0.0),
         ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share, least=floor_ms),
-        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS),
+        output_tokens_per_s=output.model_copy(update={"high": min(output.high, math.floor(running * 1000 / floor_ms))}),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
         max_request_rate_per_s=band(rate, digits=rate_digits(rate)),
         batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
@@ -427,7 +431,8 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
             f"range +-{half:.0%} (TTFT +-{ttft_half:.0%}): {why}; the high ends add {api_share:.0%} more: the API "
             f"server's own work for {result.completed:,} requests, up to {API_WORK_HIGH_S * 1000:g} ms each (not simulated)",
             f"no token comes faster than one read of the weights a step uses at the GPU's full memory bandwidth, "
-            f"{floor_ms:.3g} ms: the low ends of the time per output token and TTFT stop there",
+            f"{floor_ms:.3g} ms: the low ends of the time per output token and TTFT stop there, and the output's "
+            f"high end at {running:,} request{'s' if running != 1 else ''} at once",
             *_model_assumptions(inp, cand, model),
         ],
     )
