@@ -372,15 +372,16 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     rate = sustainable_rate(inp, cand)
     tpot, ttft = stats(result.tpot_s), stats(result.ttft_s)
 
-    def band(value: float, spread: float = half, digits: int = 2, slower: float = 0.0, least: float = 0.0) -> Range:
+    def band(value: float, spread: float = half, digits: int = 2, slower: float = 0.0, least: float = 0.0,
+             most: float = math.inf) -> Range:
+        """The value with the calibration's spread, its ends kept within what physics allows (least, most)."""
         return Range(low=round(max(value * (1 - spread), least), digits), expected=round(value, digits),
-                     high=round(value * (1 + spread + slower), digits))
+                     high=round(min(value * (1 + spread + slower), most), digits))
 
     floor_ms = perf.step_floor_seconds(model) * 1000  # no token comes faster than one read of the weights
     # Nor more tokens a step than requests run at once: a ceiling on the output's high end.
     n_engines = engines(inp, cand)
     running = n_engines * min(engine.max_num_seqs, -(-(wl.concurrency or wl.num_prompts) // n_engines))
-    output = band(result.output_throughput_per_s, digits=OUTPUT_DIGITS)
 
     api_share = _api_server_share(result)
 
@@ -391,7 +392,7 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     # More at once than an engine runs (its seats or its KV pool) queues for good; a request that waits a step
     # for the chunked-prefill budget does not.
     at_once = wl.num_prompts if wl.bursty else wl.requests_at_once
-    queued = -(-at_once // engines(inp, cand)) > min(engine.max_num_seqs, _engine_fit(cand))
+    queued = -(-at_once // n_engines) > min(engine.max_num_seqs, _engine_fit(cand))
     mean_tpot_ms = tpot.mean * 1000
     timeline = result.timeline
     return PerformanceReport(
@@ -402,10 +403,11 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         if mean_tpot_ms else band(0.0),
         itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share, least=floor_ms if mean_tpot_ms else 0.0),
         ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share, least=floor_ms),
-        output_tokens_per_s=output.model_copy(update={"high": min(output.high, math.floor(running * 1000 / floor_ms))}),
+        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS,
+                                 most=math.floor(running * 1000 / floor_ms)),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
         max_request_rate_per_s=band(rate, digits=rate_digits(rate)),
-        batch_size=round(float(np.mean(timeline.running)) / engines(inp, cand) if len(timeline.running) else 0.0, 1),
+        batch_size=round(float(np.mean(timeline.running)) / n_engines if len(timeline.running) else 0.0, 1),
         saturated=queued or keeps_up is False,
         replicas_to_keep_up=_replicas_to_keep_up(request, rate),
         keeps_up=keeps_up,
