@@ -374,14 +374,19 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
 
     def band(value: float, spread: float = half, digits: int = 2, slower: float = 0.0, least: float = 0.0,
              most: float = math.inf) -> Range:
-        """The value with the calibration's spread, its ends kept within what physics allows (least, most)."""
-        return Range(low=round(max(value * (1 - spread), least), digits), expected=round(value, digits),
-                     high=round(min(value * (1 + spread + slower), most), digits))
+        """The value with the calibration's spread, its ends kept within what physics allows (least, most; rounded
+        inwards)."""
+        low = max(round(value * (1 - spread), digits), math.ceil(least * 10**digits) / 10**digits)
+        high = round(value * (1 + spread + slower), digits)
+        return Range(low=low, expected=round(value, digits),
+                     high=high if math.isinf(most) else min(high, math.floor(most * 10**digits) / 10**digits))
 
     floor_ms = perf.step_floor_seconds(model) * 1000  # no token comes faster than one read of the weights
-    # Nor more tokens a step than requests run at once: a ceiling on the output's high end.
+    # Nor more tokens a step than requests run at once: a ceiling on the output's high end, and on the sustainable
+    # rate's (the saturated loop's requests each take at least their output's steps).
     n_engines = engines(inp, cand)
     running = n_engines * min(engine.max_num_seqs, -(-(wl.concurrency or wl.num_prompts) // n_engines))
+    most_rate = saturated_run(inp, cand).max_concurrency * 1000 / (wl.gen_tokens * floor_ms)
 
     api_share = _api_server_share(result)
 
@@ -399,14 +404,13 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         workload=describe(wl),
         prefill_tokens_per_s=band(engine.max_num_batched_tokens / prefill_s, digits=0),
         decode_tokens_per_s=Range(low=round(1000 / (mean_tpot_ms * (1 + half)), 1), expected=round(1000 / mean_tpot_ms, 1),
-                                  high=round(1000 / max(mean_tpot_ms * (1 - half), floor_ms), 1))
+                                  high=min(round(1000 / (mean_tpot_ms * (1 - half)), 1), math.floor(10000 / floor_ms) / 10))
         if mean_tpot_ms else band(0.0),
         itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share, least=floor_ms if mean_tpot_ms else 0.0),
         ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share, least=floor_ms),
-        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS,
-                                 most=math.floor(running * 1000 / floor_ms)),
+        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS, most=running * 1000 / floor_ms),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
-        max_request_rate_per_s=band(rate, digits=rate_digits(rate)),
+        max_request_rate_per_s=band(rate, digits=rate_digits(rate), most=most_rate),
         batch_size=round(float(np.mean(timeline.running)) / n_engines if len(timeline.running) else 0.0, 1),
         saturated=queued or keeps_up is False,
         replicas_to_keep_up=_replicas_to_keep_up(request, rate),
