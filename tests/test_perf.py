@@ -10,6 +10,7 @@ from tests.conftest import make_plan
 from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel
 from wizard.physics.screen import (
     Workload,
+    _later_tpot_s,
     _max_rate,
     _mean_batch,
     _open_loop,
@@ -74,6 +75,21 @@ def test_steady_state_packs_refill_prefill_into_decode_steps():
     wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
     # 10 sequences finish every 100 steps -> 20 prefill tokens per step ride along
     assert _steady(TOY, Engine, wl, 10) == pytest.approx(TOY.step_time(10, 20, 250, 100))
+
+
+def test_a_closed_loops_later_requests_carry_the_others_refills_then_see_the_batch_drain():
+    """The screen rated a closed loop by its first wave alone: 128 clients sending 200 prompts simulated 0.72 of
+    it (the last requests run in a draining batch).  Decode at 10 (context 200 + 100 / 2 = 250): 1 ms + 12.5 ms
+    of weights + 10 x 250 x 100 kB / 0.8 TB/s = 13.8125 ms; the others' refills add 9/10 of 20 prefill tokens'
+    attention, 20 x 100 x 1 MFLOP / 35 TFLOPS = 0.0571 ms; the drain decodes half the batch, 5 requests of
+    5 / 2 = 2.5 (13.578125 ms) or 10 of 5 (13.65625 ms)."""
+    wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
+    assert _later_tpot_s(TOY, Engine, wl, 10, 5) == pytest.approx(13.578125e-3)
+    steady = 13.8125e-3 + 0.9 * 20 * 100 * 1e6 / 35e12
+    assert _later_tpot_s(TOY, Engine, wl, 10, 20) == pytest.approx((10 * steady + 10 * 13.65625e-3) / 20)
+    # One client: no one else's prompt rides in its steps, and it drains alone: its own decode, 13.53125 ms.
+    assert _later_tpot_s(TOY, Engine, replace(wl, concurrency=1), 1, 199) == pytest.approx(13.53125e-3)
+    assert _later_tpot_s(TOY, Engine, wl, 10, 0) == 0.0
 
 
 def test_a_trickle_of_prompts_rides_in_a_share_of_the_steps_and_the_others_only_decode():

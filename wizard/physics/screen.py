@@ -139,6 +139,20 @@ def _closed_loop_ttft_s(model: StepModel, engine: Engine, wl: Workload, running:
     return _steady_ttft_s(model, engine, wl, running, step) + waiting * wl.gen_tokens * step / running
 
 
+def _later_tpot_s(model: StepModel, engine: Engine, wl: Workload, running: int, later: int) -> float:
+    """Mean TPOT of a closed loop's requests after its first wave: sent at random phases, each decodes among
+    ``running`` requests whose refills' prefill rides in its steps (the others', its own comes before its first
+    token) until the clients run out of requests; the last ``running`` see the batch drain, about half of it on
+    average, with no prefill left."""
+    if later <= 0:
+        return 0.0
+    drained = min(later, running)
+    decode = _step(model, running, 0, _decode_ctx(wl), 0)
+    steady = decode + (_steady(model, engine, wl, running) - decode) * (running - 1) / running
+    drain = _step(model, max(drained / 2, 1.0), 0, _decode_ctx(wl), 0)
+    return ((later - drained) * steady + drained * drain) / later
+
+
 def _max_rate(model: StepModel, engine: Engine, wl: Workload, cap: int) -> float:
     """Requests per second the plan sustains: a full batch of cap, or the token budget."""
     step = _steady(model, engine, wl, cap)
@@ -199,5 +213,9 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
         op = _waves(model, engine, wl, running, in_flight)
         steady = _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
         ttft_s = (in_flight * op.ttft_s + (total - in_flight) * steady) / total
+        tpot_s = (in_flight * op.tpot_s + (total - in_flight) * _later_tpot_s(model, engine, wl, running,
+                                                                              total - in_flight)) / total
+        return Screened(itl_ms=tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
+                        max_request_rate_per_s=max_rate)
     return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate)
