@@ -197,11 +197,11 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
     max_rate = _max_rate(model, engine, wl, cap)
     if wl.request_rate:
         op = _open_loop(model, engine, wl, cap, wl.request_rate, max_rate)
-        ttft_s = op.ttft_s
+        ttft_s, tpot_s = op.ttft_s, op.tpot_s
     elif wl.burst:  # every prompt arrives at once: each waits for its wave's prefill
         running = min(wl.burst, cap)
         op = _waves(model, engine, wl, running, wl.burst)
-        ttft_s = op.ttft_s
+        ttft_s, tpot_s = op.ttft_s, op.tpot_s
     else:
         # A closed loop's first concurrency requests are sent at once and wait for their wave's prefill; the
         # simulation then spreads the clients over a request's life (steady_phases): later prompts wait behind
@@ -213,9 +213,7 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
         op = _waves(model, engine, wl, running, in_flight)
         steady = _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
         ttft_s = (in_flight * op.ttft_s + (total - in_flight) * steady) / total
-        tpot_s = (in_flight * op.tpot_s + (total - in_flight) * _later_tpot_s(model, engine, wl, running,
-                                                                              total - in_flight)) / total
-        return Screened(itl_ms=tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
-                        max_request_rate_per_s=max_rate)
-    return Screened(itl_ms=op.tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
+        later = total - in_flight
+        tpot_s = (in_flight * op.tpot_s + later * _later_tpot_s(model, engine, wl, running, later)) / total
+    return Screened(itl_ms=tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate)
