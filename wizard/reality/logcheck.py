@@ -9,6 +9,7 @@ same settings and lines up predicted against measured numbers.
 from __future__ import annotations
 
 import re
+from pathlib import PureWindowsPath
 from typing import Any
 
 from wizard.catalog.gpus import GpuSpec, catalog, custom_gpu, get_gpu
@@ -188,7 +189,7 @@ def _readable_here(path: str) -> None:
     try:
         resolve_model(path)
     except WizardError as exc:
-        folder = path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].lower()
+        folder = PureWindowsPath(path).name.lower()  # the last part: / and backslashes both split it
         same = [i for i in catalog_ids() if i.rsplit("/", 1)[-1].lower() == folder]
         hint = f" ({same[0]} in the catalog?)" if same else ""
         raise WizardError(f"the log's model is the server's directory {path!r}, which cannot be read here ({exc}): "
