@@ -303,9 +303,10 @@ def test_nothing_cheaper_than_the_tenth_row_goes_unsimulated(monkeypatch):
 
 def test_a_sweep_whose_runs_were_cut_says_so(capsys, monkeypatch):
     """One client, 1,024 output tokens a request: each request is 1,024 steps, one scheduled in full, and a
-    completion (1,024 + 230 + 30 = 1,284 units); its 1,024 distinct step costs are computed once (2,048).  The
-    work passes 100,000 units at the 77th completion (77 x 1,284 + 2,048 = 100,916) on every GPU: it counts steps,
-    not seconds.  The sweep's text says so below its table."""
+    completion (1,024 + 230 + 30 = 1,284 units).  Three distinct step costs are computed one by one (the prefill,
+    the first decode, the one that starts the run of decodes: 6 units); the run's are costed at once in numpy and
+    add nothing.  The work passes 100,000 units at the 78th completion (78 x 1,284 + 6 = 100,158; 77 make 98,874)
+    on every GPU: it counts steps, not seconds.  The sweep's text says so below its table."""
     from collections import OrderedDict
 
     from wizard.planning import performance
@@ -315,8 +316,8 @@ def test_a_sweep_whose_runs_were_cut_says_so(capsys, monkeypatch):
     argv = ["sweep", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--price", "MI300X=1.50",
             "--gpus-per-node", "1", "--nodes", "1", "--concurrency", "1", "--prompt-tokens", "128", "--gen-tokens", "1024"]
     rows = run_json(capsys, [*argv, "--num-prompts", "100000", "--json"])["results"]
-    assert [r["simulated_requests"] for r in rows] == [77] * len(rows)
+    assert [r["simulated_requests"] for r in rows] == [78] * len(rows)
     assert main(argv + ["--num-prompts", "100000"]) == 0
-    assert (f"simulated in part: {len(rows)} simulated runs were cut after 77 of the 100,000 requests completed"
+    assert (f"simulated in part: {len(rows)} simulated runs were cut after 78 of the 100,000 requests completed"
             in capsys.readouterr().out)
     assert all(r["simulated_requests"] == 20 for r in run_json(capsys, [*argv, "--num-prompts", "20", "--json"])["results"])

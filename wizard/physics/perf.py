@@ -124,7 +124,7 @@ class StepModel:
         gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
         ctx = decode_ctx
         if self.window:
-            ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * min(decode_ctx, self.window)
+            ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * _at_most(decode_ctx, self.window)
         kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
         prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
         moe = self.moe_layers * self.moe_layer_overhead
@@ -301,7 +301,8 @@ def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int,
 
     The simulator's step cost (``functools.partial(step_seconds, model)``): contexts
     come as sums (over decoding sequences; over prefill tokens, of the context each
-    attends to) and StepModel.step_time takes their averages.
+    attends to) and StepModel.step_time takes their averages.  For decode-only steps the
+    decode context sums may be a numpy array: the seconds of each, elementwise.
     """
     decode_ctx = decode_ctx_sum_tokens / decode_seqs if decode_seqs else 0.0
     prefill_ctx = prefill_ctx_sum_tokens / prefill_tokens if prefill_tokens else 0.0
@@ -309,7 +310,18 @@ def step_seconds(model: StepModel, decode_seqs: int, decode_ctx_sum_tokens: int,
     if model.pp > 1:  # one stage: pipeline_seconds would add nothing
         device = pipeline_seconds(model, device, decode_seqs + prefill_tokens)
     cpu = model.t_fix + model.cpu_per_seq * (decode_seqs + (1 if prefill_tokens else 0))
-    return max(device, cpu) if model.overlaps_cpu else device + cpu
+    return _at_least(device, cpu) if model.overlaps_cpu else device + cpu
+
+
+def _at_most(value: float, cap: float) -> float:
+    """min(value, cap), elementwise for a numpy array: the simulator costs a run of decode steps at once, their
+    context sums in an array (the same operations as one by one, so the same seconds to the last bit)."""
+    return min(value, cap) if isinstance(value, (float, int)) else value.clip(max=cap)
+
+
+def _at_least(value: float, floor: float) -> float:
+    """max(value, floor), elementwise for a numpy array (see :func:`_at_most`)."""
+    return max(value, floor) if isinstance(value, (float, int)) else value.clip(min=floor)
 
 
 def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:

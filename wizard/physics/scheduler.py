@@ -27,13 +27,20 @@ from wizard.physics.scheduler_passes import Blocks, admit, schedule_running
 
 # (decode sequences, Σ their context tokens, prefill tokens, Σ over prefill tokens of the
 # context each attends to) -> seconds for the step; a pure function (a run remembers its answers).
+# For decode-only steps (prefill 0) the context sums may come as a numpy array, answered elementwise (or with
+# one number, by a cost that does not read them).
 StepCost = Callable[[int, int, int, int], float]
 TIMELINE_POINTS = 300
 STEP_COSTS_KEPT = 1 << 14  # a run's recent step costs, a few MB: a closed loop repeats within a request's life
+# A fold's run of decodes of everyone at least this long is costed at once, in numpy (its calls cost about as much as
+# 20 steps in plain Python); shorter ones step by step.  Over the Llama-3.1-8B, Llama-3.1-405B and Qwen3-235B sweeps
+# of benchmarks/sweep_speed.py (instructions counted by valgrind's callgrind) 24 steps cut the simulation's work by
+# 9-13%, 12 or 32 by less.
+VECTOR_RUN_STEPS = 24
 CAP_CHECKS = 16  # a capped run checks its means this many times over its requests' completions
 CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mean: only clearly past a cap counts
 # A run's work, in units of about a microsecond of this planner on a 2-core VM: a step 1, and 2 more where its
-# cost is computed (not a repeat of a recent step's), 230 more for a step the step loop schedules in full (a
+# cost is computed one by one (not a repeat of a recent step's, nor in a run of decodes costed at once), 230 more for a step the step loop schedules in full (a
 # preemption, a decode cut by the budget) with the fold restarted behind it, a request served 30.  Fitted to 14
 # runs of 200-100,000 requests (closed loops, rates, bursts; 600 to 48 million steps).  benchmarks/sim_work.py
 # prints 13 of them: 0.14-0.83 us a unit in a quiet spell, up to 1.3 in a slow one; the cheapest per unit are
@@ -114,6 +121,7 @@ class Run:
         self.prompt, self.out, self.engine, self.blocks = prompt, out, engine, blocks
         # A closed loop of alike requests comes back to the same batches: about half of its steps repeat one.
         self.step_cost = lru_cache(maxsize=STEP_COSTS_KEPT)(step_cost)
+        self.run_cost = step_cost  # uncached: a run of decodes (see _fold), costed at once
         self.ingest_s = ingest_s
         # Read one at a time, per request: plain lists (a numpy element is several times slower to get or set).
         self.arrival_s, self.jitter_s, self.out_tokens = arrival.tolist(), jitter_s.tolist(), out.tolist()
@@ -539,6 +547,38 @@ class Run:
                 gone.append(rid_of(col))
                 gone_s.append(end)
 
+        def decode_run(now: float, step_s: float) -> bool:
+            """Steps of the run of decodes costed at once (the same seconds, to the last bit), from this one (which
+            the loop below found free to go, at ``step_s``) up to the first it would stop at; False when too few
+            can go for that to pay.  Without sliding groups a step's blocks follow the phases alone: each decoder
+            takes ``per_block`` every ``size`` steps.  The steps' costs grow with their contexts, so the next
+            arrival comes within (its time - now) / step_s of them, plus the one async scheduling lags."""
+            nonlocal prev_start, prev_end, left, done, run_left, end
+            length = min(run_left, (left // (per_block * decoders) + 1) * size)
+            if horizon < math.inf and step_s > 0:
+                length = min(length, int((horizon - now) / step_s) + 2)
+            if length < VECTOR_RUN_STEPS:
+                return False
+            step = np.arange(length)
+            takes = per_block * np.array(phases)[-(done + step) % size]
+            after = left - np.cumsum(takes)
+            before = after + takes
+            costs = np.broadcast_to(self.run_cost(decoders, base + decoders * (done + 1 + step), 0, 0), step.shape)
+            ends_at = np.cumsum(np.concatenate(([prev_end], costs)))
+            starts = np.concatenate(([prev_start], ends_at[:-2])) if is_async else ends_at[:-1]
+            stop = (starts >= horizon) | (takes > before) | (gate <= (before if v0 else after))
+            steps = int(stop.argmax()) if stop.any() else length
+            ends.extend(ends_at[1:steps + 1].tolist())
+            itl_values.extend(np.diff(ends_at[:steps + 1]).tolist())
+            itl_counts.extend([decoders] * steps)
+            prev_start, prev_end, left = float(ends_at[steps - 1]), float(ends_at[steps]), int(after[steps - 1])
+            end = prev_end
+            done += steps
+            run_left -= steps
+            if not run_left:
+                line.append((end, seated, len(waiting), 1 - left / usable, self.preemptions))
+            return True
+
         while decoders:
             while run_left:  # a step inside the run: only an arrival, the blocks or the head's admission ends it
                 now = prev_start if is_async else prev_end
@@ -550,7 +590,10 @@ class Run:
                     break  # the step below decides it
                 if frees:
                     extra.pop(done, None)
-                end = prev_end + cost(decoders, base + decoders * (done + 1), 0, 0)
+                step_s = cost(decoders, base + decoders * (done + 1), 0, 0)
+                if run_left >= VECTOR_RUN_STEPS and not frees and decode_run(now, step_s):
+                    continue
+                end = prev_end + step_s
                 itl_values.append(end - prev_end)
                 itl_counts.append(decoders)
                 prev_start, prev_end, left = prev_end, end, after
