@@ -10,13 +10,12 @@ See ``physics/simulate.py`` for the semantics and what is left out.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from heapq import heappop, heappush
-from typing import NamedTuple
 
 import numpy as np
 
@@ -82,16 +81,10 @@ class LatencyCaps:
     ttft_s: float = math.inf
 
 
-class Joined(NamedTuple):
-    """A request whose prefill completed in a fold: its column, virtual context and tokens produced
-    (what they would be had it decoded from the fold's start), the step of its last token, and the
-    blocks its prefill left it."""
-
-    col: int
-    c0: int
-    p0: int
-    last: int
-    held: int
+# A request whose prefill completed in a fold: its column, virtual context and tokens produced (what they would be
+# had it decoded from the fold's start), the step of its last token, and the blocks its prefill left it.  A plain
+# tuple: a fold makes one per admitted request.
+Joined = tuple[int, int, int, int, int]
 
 
 @dataclass
@@ -127,7 +120,7 @@ class Run:
         self.arrival_s, self.jitter_s, self.out_tokens = arrival.tolist(), jitter_s.tolist(), out.tolist()
         self.n = n = len(arrival)
         # Client side: bench's send times, its concurrency gate, then the API server's FIFO ingestion.
-        self.send = np.full(n, math.inf)
+        self.send = [math.inf] * n
         self.at_engine = [math.inf] * n
         self.ingest_done = 0.0
         self.next_send = 0
@@ -135,8 +128,8 @@ class Run:
             self._dispatch(0.0)
         self.first_t = np.full(n, math.nan)
         self.last_t = np.full(n, math.nan)
-        self.w_target = prompt.copy()  # tokens to compute before the next sample, for requests in WAITING
-        self.w_prod = np.zeros(n, dtype=np.int64)
+        self.w_target = prompt.tolist()  # tokens to compute before the next sample, for requests in WAITING
+        self.w_prod = [0] * n
         self.w_last = np.zeros(n)  # last token time of a preempted request: its long gap starts there
         self.state = np.empty((6, 0), dtype=np.int64)
         self.r_last = np.empty(0)
@@ -218,7 +211,7 @@ class Run:
         caps, out, first_t = self.caps, self.out, self.first_t
         assert caps is not None
         many = out > 1
-        if many.any():
+        if caps.tpot_s < math.inf and many.any():  # (no mean exceeds an infinite cap: nothing to sum)
             fin = many & ~np.isnan(last_t)
             least_s = self.step_cost(1, 1, 0, 0)  # a decode of one sequence: no step with a decode is shorter
             tpot_sum = float(((last_t[fin] - first_t[fin]) / (out[fin] - 1)).sum())
@@ -227,9 +220,11 @@ class Run:
             rest = np.count_nonzero(many) - np.count_nonzero(fin) - len(going)
             if tpot_sum + rest * least_s > caps.tpot_s * np.count_nonzero(many) * CAP_ROUNDING:
                 return True
-        sampled = ~np.isnan(first_t)
-        waited = ~sampled & (self.send < math.inf)  # their first token comes after the last step's end
-        ttft_sum = float((first_t[sampled] - self.send[sampled]).sum() + (now - self.send[waited]).clip(0).sum())
+        if caps.ttft_s == math.inf:
+            return False
+        sampled, send = ~np.isnan(first_t), np.array(self.send)
+        waited = ~sampled & (send < math.inf)  # their first token comes after the last step's end
+        ttft_sum = float((first_t[sampled] - send[sampled]).sum() + (now - send[waited]).clip(0).sum())
         return ttft_sum > caps.ttft_s * self.n * CAP_ROUNDING
 
     def _dispatch(self, now: float) -> None:
@@ -248,7 +243,7 @@ class Run:
             self.ingest_done = max(sent, self.ingest_done) + self.ingest_s
             self.at_engine[i] = self.ingest_done
             return
-        j = int(np.searchsorted(send[:i], sent, side="right"))  # not at the engine yet: its send is later
+        j = bisect_right(send, sent, 0, i)  # not at the engine yet: its send is later
         at_engine = self.at_engine
         send[j + 1:i + 1] = send[j:i]
         at_engine[j + 1:i + 1] = at_engine[j:i]
@@ -257,7 +252,7 @@ class Run:
         # insertion, every one after it does too.
         done = max(sent, at_engine[j - 1] if j else 0.0) + self.ingest_s
         at_engine[j] = done
-        for k, at in enumerate(send[j + 1:i + 1].tolist(), start=j + 1):
+        for k, at in enumerate(send[j + 1:i + 1], start=j + 1):
             done = max(at, done) + self.ingest_s
             if done == at_engine[k]:
                 break
@@ -331,7 +326,8 @@ class Run:
         if admitted:
             ids = [rid for rid, _, _ in admitted]
             new = np.zeros((6, len(ids)), dtype=np.int64)  # rows _ID.._HELD; nothing computed or held yet
-            new[_ID], new[_REM], new[_PROD], new[_OUT] = ids, self.w_target[ids], self.w_prod[ids], self.out[ids]
+            new[_ID], new[_OUT] = ids, self.out[ids]
+            new[_REM], new[_PROD] = [self.w_target[rid] for rid in ids], [self.w_prod[rid] for rid in ids]
             self.state = np.concatenate([self.state, new], axis=1)
             self.r_last = np.concatenate([self.r_last, self.w_last[ids]])
             self.r_fin = np.concatenate([self.r_fin, np.full(len(ids), math.inf)])
@@ -346,8 +342,8 @@ class Run:
         self.preemptions += len(victims)
         for v in victims:  # each goes to the head, so the oldest ends up first
             rid = int(state[_ID, v])
-            self.w_prod[rid] = state[_PROD, v]
-            self.w_target[rid] = state[_PROD, v] + self.prompt[rid]
+            self.w_prod[rid] = int(state[_PROD, v])
+            self.w_target[rid] = self.w_prod[rid] + int(self.prompt[rid])
             self.w_last[rid] = self.r_last[v]
             self.waiting.appendleft(rid)
         keep = np.ones(state.shape[1], dtype=bool)
@@ -460,7 +456,7 @@ class Run:
         # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
         joined: list[Joined] = []
         new_ids: list[int] = []
-        join_heap: list[tuple[int, int]] = []
+        join_heap: list[tuple[int, int, int]] = []  # the joined decoders by their last step: (step, virtual c0, column)
         pre = None  # the prefill in progress
         if fresh.any():
             col = int(np.flatnonzero(fresh)[0])
@@ -504,8 +500,8 @@ class Run:
             """The caps check of the step loop on the requests as they stand after this step."""
             last_t = self.last_t.copy()
             last_t[gone] = gone_s
-            going = [rid_at[c] for c in col_of[nxt:]] + [rid_of(joined[f].col) for _, f in join_heap]
-            togo = [last - done for last in lasts[nxt:]] + [last - done for last, _ in join_heap]
+            going = [rid_at[c] for c in col_of[nxt:]] + [rid_of(col) for _, _, col in join_heap]
+            togo = [last - done for last in lasts[nxt:]] + [last - done for last, _, _ in join_heap]
             return self._exceeds(last_t, np.array(going, dtype=np.int64), np.full(len(going), end),
                                  np.array(togo, dtype=np.int64), end)
 
@@ -519,7 +515,7 @@ class Run:
             nonlocal base, decoders, finishing
             self.first_t[rid] = end
             c0, last = tokens - done, done + self.out_tokens[rid] - 1
-            joined.append(Joined(col, c0, 1 - done, last, held))
+            joined.append((col, c0, 1 - done, last, held))
             if last == done:  # one output token: done already
                 pending.append((end, col, held))
                 finishing += 1
@@ -530,7 +526,7 @@ class Run:
             if frees:
                 insort(frees[(window - 1 - c0) % size], window - 1 - c0)
                 extra[done] = extra.get(done, 0) + held - blocks.held(tokens, tokens - 1)
-            heappush(join_heap, (last, len(joined) - 1))
+            heappush(join_heap, (last, c0, col))
 
         def leave(c0: int, col: int) -> None:
             """A decoder sampled its last token in this step: it waits for its release."""
@@ -660,8 +656,8 @@ class Run:
                 leave(firsts[nxt], col_of[nxt])
                 nxt += 1
             while join_heap and join_heap[0][0] == done:
-                f = heappop(join_heap)[1]
-                leave(joined[f].c0, joined[f].col)
+                _, c0, col = heappop(join_heap)
+                leave(c0, col)
             prefilled = bool(admitted)
             if pre:
                 pre.comp, pre.rem, pre.held = pre.comp + chunk, pre.rem - chunk, pre.held + grow
@@ -673,7 +669,7 @@ class Run:
                 seated += 1
                 col = width + len(new_ids)
                 new_ids.append(rid)
-                prompt = int(self.w_target[rid])
+                prompt = self.w_target[rid]
                 if tokens < prompt:  # a partial chunk: the budget is spent, it is the last admitted
                     pre = Prefill(col, rid, tokens, prompt - tokens, taken)
                 else:
@@ -741,7 +737,7 @@ class Run:
             state[_COMP, pre.col], state[_REM, pre.col], state[_HELD, pre.col] = pre.comp, pre.rem, pre.held
         held_then = np.zeros(len(cols), dtype=np.int64)
         if joined:
-            j_cols, j_c0, j_p0, j_last, j_held = (list(field) for field in zip(*joined))
+            j_cols, j_c0, j_p0, j_last, j_held = np.array(joined, dtype=np.int64).T
             state[_COMP, j_cols], state[_PROD, j_cols] = j_c0, j_p0  # virtual: see _fold
             cols = np.concatenate([cols, j_cols])
             togo = np.concatenate([togo, j_last])
@@ -772,7 +768,7 @@ class Run:
         engine = self.engine
         if not self.waiting:
             return math.inf
-        tokens = int(self.w_target[self.waiting[0]])
+        tokens = self.w_target[self.waiting[0]]
         v0 = not engine.chunked_prefill
         no_room = engine.max_num_seqs <= seated or (
             tokens > engine.max_num_batched_tokens if v0 else engine.max_num_batched_tokens <= scheduled)
@@ -782,7 +778,7 @@ class Run:
         """The run measured as bench measures it, on the requests it completed: every one, unless it was cut at its
         work budget (every gap between tokens so far counts, those of the requests still running too)."""
         served = slice(None) if self.finished == self.n else ~np.isnan(self.last_t)
-        out, send, done = self.out[served], self.send[served], self.finished
+        out, send, done = self.out[served], np.array(self.send)[served], self.finished
         ttft = self.first_t[served] - send
         e2e = self.last_t[served] - send
         many = out > 1

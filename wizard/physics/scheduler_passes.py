@@ -101,19 +101,20 @@ def schedule_running(rem: np.ndarray, comp: np.ndarray, held: np.ndarray, blocks
     return sched, need, victims, free, budget
 
 
-def admit(waiting: deque[int], w_target: np.ndarray, blocks: Blocks, seats: int, budget: int, free: int,
+def admit(waiting: deque[int], w_target: list[int], blocks: Blocks, seats: int, budget: int, free: int,
           chunked: bool) -> tuple[list[tuple[int, int, int]], int, int]:
     """The WAITING loop: (request, chunk tokens, blocks) admitted FCFS until seats, budget or KV run out.
 
-    The admitted are the first ones of ``waiting``; the caller takes them off it."""
+    The admitted are the first ones of ``waiting``; the caller takes them off it.  A whole prompt's first chunk
+    takes at least the blocks its admission requires free (:meth:`Blocks.gate`), so only a part's is checked."""
     admitted = []
     for rid in waiting:
         if seats <= 0 or budget <= 0:
             break
-        tokens = int(w_target[rid])
+        tokens = w_target[rid]
         chunk = min(tokens, budget)
         taken = blocks.chunk(chunk)
-        if (not chunked and tokens > budget) or blocks.gate(tokens) > free or taken > free:
+        if taken > free or chunk < tokens and (not chunked or blocks.gate(tokens) > free):
             break  # head-of-line blocking: nobody behind is tried
         admitted.append((rid, chunk, taken))
         free -= taken
