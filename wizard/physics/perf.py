@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, moe_layers_in
@@ -74,6 +74,9 @@ INTER_NODE_LATENCY_S = 100e-6
 INTER_NODE_GBS = 25.0
 # Ranges: how far measurements strayed from the expected value during calibration.
 SPREAD = {"dense": 0.20, "tp": 0.30, "moe": 0.40, "uncalibrated": 0.45}
+# Step token counts whose batch seconds a step model keeps (a few hundred B each): the sweeps of
+# benchmarks/sweep_speed.py ask a simulated model for at most ~250 distinct ones.
+BATCH_SECONDS_KEPT = 2048
 CALIBRATED_GPUS = {"h100-sxm-80gb", "h100-pcie-80gb", "h200-sxm-141gb", "a100-sxm-80gb", "a100-pcie-80gb", "rtx-4090"}
 
 
@@ -116,17 +119,29 @@ class StepModel:
     def step_time(self, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
         """Seconds for one step with ``decode`` running sequences and ``prefill`` prompt tokens."""
         tokens = decode + prefill
+        batch = self._by_tokens.get(tokens) or self._batch_seconds(tokens)
+        ctx = decode_ctx
+        if self.window:
+            ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * _at_most(decode_ctx, self.window)
+        kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
+        prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
+        return self.t_fix + batch[0] + kv_read + prefill_attention + batch[1] + batch[2]
+
+    @cached_property
+    def _by_tokens(self) -> dict[float, tuple[float, float, float]]:
+        """:meth:`_batch_seconds` by the step's tokens (at most BATCH_SECONDS_KEPT of them): a simulation asks for
+        the same few hundred again and again."""
+        return {}
+
+    def _batch_seconds(self, tokens: float) -> tuple[float, float, float]:
+        """The seconds of a step's tokens whatever their contexts: its GEMMs (weights read, or compute), MoE
+        overheads and communication (kept in :attr:`_by_tokens`)."""
         weights = self.dense_weight_bytes
         if self.moe_layers:
             # A rank's experts serve every DP rank's tokens under expert parallelism.
             touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens * self.expert_token_scale, 1)
             weights += touched * self.expert_bytes_per_layer * self.moe_layers
         gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
-        ctx = decode_ctx
-        if self.window:
-            ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * _at_most(decode_ctx, self.window)
-        kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
-        prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
         moe = self.moe_layers * self.moe_layer_overhead
         comm = 0.0
         if self.tp > 1:
@@ -138,7 +153,10 @@ class StepModel:
             # experts all-gather and reduce-scatter about as much).
             message = tokens * self.top_k * self.hidden * 2
             comm += 2 * self.moe_layers * (self.all_to_all_latency + message / self.all_to_all_bandwidth)
-        return self.t_fix + gemm + kv_read + prefill_attention + moe + comm
+        batch = (gemm, moe, comm)
+        if len(self._by_tokens) < BATCH_SECONDS_KEPT:
+            self._by_tokens[tokens] = batch
+        return batch
 
 
 def _eta_comp(gpu: GpuSpec, moe: bool, version: tuple[int, int, int]) -> float:
