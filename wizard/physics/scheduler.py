@@ -193,8 +193,13 @@ class Run:
                 + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished)
 
     def _over_budget(self, folded: int) -> bool:
-        """Whether the run's work passed its budget."""
-        return self.work_budget is not None and self.work(folded) > self.work_budget
+        """Whether the run's work passed its budget.  Each step computes at most one cost (and the caps check one
+        more): under a budget that bound allows, the computed ones are not counted."""
+        if self.work_budget is None:
+            return False
+        most = ((STEP_WORK + COSTED_STEP_WORK) * (self.steps + folded + 1) + SCHEDULED_STEP_WORK * self.scheduled
+                + REQUEST_WORK * self.finished)
+        return most > self.work_budget and self.work(folded) > self.work_budget
 
     def _beyond_caps(self) -> bool:
         """Whether the run's mean TPOT or TTFT will exceed its cap, whatever the requests still running do."""
@@ -557,15 +562,17 @@ class Run:
                 return False
             step = np.arange(length)
             takes = per_block * np.array(phases)[-(done + step) % size]
-            after = left - np.cumsum(takes)
+            after = left - takes.cumsum()
             before = after + takes
-            costs = np.broadcast_to(self.run_cost(decoders, base + decoders * (done + 1 + step), 0, 0), step.shape)
-            ends_at = np.cumsum(np.concatenate(([prev_end], costs)))
+            costs = self.run_cost(decoders, base + decoders * (done + 1 + step), 0, 0)
+            if isinstance(costs, float):  # a cost that does not read the contexts
+                costs = np.full(length, costs)
+            ends_at = np.concatenate(([prev_end], costs)).cumsum()
             starts = np.concatenate(([prev_start], ends_at[:-2])) if is_async else ends_at[:-1]
             stop = (starts >= horizon) | (takes > before) | (gate <= (before if v0 else after))
             steps = int(stop.argmax()) if stop.any() else length
             ends.extend(ends_at[1:steps + 1].tolist())
-            itl_values.extend(np.diff(ends_at[:steps + 1]).tolist())
+            itl_values.extend((ends_at[1:steps + 1] - ends_at[:steps]).tolist())
             itl_counts.extend([decoders] * steps)
             prev_start, prev_end, left = float(ends_at[steps - 1]), float(ends_at[steps]), int(after[steps - 1])
             end = prev_end
