@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from heapq import heappop, heappush
+from itertools import chain
 
 import numpy as np
 
@@ -583,6 +584,7 @@ class Run:
             return True
 
         while decoders:
+            vector = not frees  # tried once: the run's next steps come no further from the arrival or the blocks
             while run_left:  # a step inside the run: only an arrival, the blocks or the head's admission ends it
                 now = prev_start if is_async else prev_end
                 take = per_block * phases[-done % size]
@@ -594,8 +596,10 @@ class Run:
                 if frees:
                     extra.pop(done, None)
                 step_s = cost(decoders, base + decoders * (done + 1), 0, 0)
-                if run_left >= VECTOR_RUN_STEPS and not frees and decode_run(now, step_s):
-                    continue
+                if vector and run_left >= VECTOR_RUN_STEPS:
+                    vector = False
+                    if decode_run(now, step_s):
+                        continue
                 end = prev_end + step_s
                 itl_values.append(end - prev_end)
                 itl_counts.append(decoders)
@@ -744,7 +748,8 @@ class Run:
             state[_COMP, pre.col], state[_REM, pre.col], state[_HELD, pre.col] = pre.comp, pre.rem, pre.held
         held_then = np.zeros(len(cols), dtype=np.int64)
         if joined:
-            j_cols, j_c0, j_p0, j_last, j_held = np.array(joined, dtype=np.int64).T
+            fields = np.fromiter(chain.from_iterable(joined), dtype=np.int64, count=5 * len(joined))
+            j_cols, j_c0, j_p0, j_last, j_held = fields.reshape(-1, 5).T
             state[_COMP, j_cols], state[_PROD, j_cols] = j_c0, j_p0  # virtual: see _fold
             cols = np.concatenate([cols, j_cols])
             togo = np.concatenate([togo, j_last])
