@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_plan
-from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel
+from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
 from wizard.physics.screen import (
     Workload,
     _later_tpot_s,
@@ -69,6 +69,18 @@ def test_sliding_window_layers_read_only_the_window():
     full = TOY.step_time(1, 0, 10_000, 0) - TOY.step_time(0, 0, 0, 0)
     slid = hybrid.step_time(1, 0, 10_000, 0) - hybrid.step_time(0, 0, 0, 0)
     assert slid == pytest.approx((0.5 * 10_000 + 0.5 * 128) / 10_000 * full)
+
+
+def test_a_run_of_decode_steps_costs_as_an_array_what_each_step_costs_alone():
+    """The simulator costs a run of decodes at once (physics/scheduler.py): step_seconds of an array of context
+    sums is each step's seconds to the last bit, here for MoE with sliding layers, TP, PP and the CPU's time
+    overlapping the GPU's (the CPU's 33 ms outlast the short contexts' steps)."""
+    model = replace(TOY, dense_weight_bytes=2e9, expert_bytes_per_layer=1e9, moe_layers=10, num_experts=64, top_k=4,
+                    sliding_fraction=0.5, window=128, tp=4, pp=2, overlaps_cpu=True, cpu_per_seq=4e-3)
+    sums = np.arange(8 * 100, 8 * 60_000, 8 * 997)
+    each = [step_seconds(model, 8, int(s), 0, 0) for s in sums]
+    assert step_seconds(model, 8, sums, 0, 0).tolist() == each
+    assert each.count(1e-3 + 8 * 4e-3) == 16 and max(each) > 0.07
 
 
 def test_steady_state_packs_refill_prefill_into_decode_steps():
