@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_plan
-from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
+from wizard.physics.perf import (
+    MOE_LAYER_OVERHEAD_S,
+    PIPELINE_SEND_LATENCY_S,
+    StepModel,
+    step_seconds,
+)
 from wizard.physics.screen import (
     Workload,
     _later_tpot_s,

@@ -40,11 +40,12 @@ VECTOR_RUN_STEPS = 24
 CAP_CHECKS = 16  # a capped run checks its means this many times over its requests' completions
 CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mean: only clearly past a cap counts
 # A run's work, in units of about a microsecond of this planner on a 2-core VM: a step 1, and 2 more where its
-# cost is computed one by one (not a repeat of a recent step's, nor in a run of decodes costed at once), 230 more for a step the step loop schedules in full (a
-# preemption, a decode cut by the budget) with the fold restarted behind it, a request served 30.  Fitted to 14
-# runs of 200-100,000 requests (closed loops, rates, bursts; 600 to 48 million steps).  benchmarks/sim_work.py
-# prints 13 of them: 0.14-0.83 us a unit in a quiet spell, up to 1.3 in a slow one; the cheapest per unit are
-# runs the fold advances in a few long stretches, so the budget errs towards cutting early.
+# cost is computed one by one (not a repeat of a recent step's, nor in a run of decodes costed at once), 230 more
+# for a step the step loop schedules in full (a preemption, a decode cut by the budget) with the fold restarted
+# behind it, a request served 30.  Fitted to 14 runs of 200-100,000 requests (closed loops, rates, bursts; 600 to
+# 48 million steps).  benchmarks/sim_work.py prints 13 of them: 0.12-0.96 us a unit (0.14-0.83 before runs of
+# decodes were costed at once), up to 1.3 in a slow spell; the cheapest per unit are runs the fold advances in a
+# few long stretches, so the budget errs towards cutting early.
 STEP_WORK, COSTED_STEP_WORK, SCHEDULED_STEP_WORK, REQUEST_WORK = 1, 2, 230, 30
 # Rows of the running-set state (one column per running request, in admission order).
 _ID, _COMP, _REM, _PROD, _OUT, _HELD = range(6)
@@ -462,7 +463,7 @@ class Run:
         # Requests whose prefill completes in the fold (see _apply_fold) and those admitted (new columns).
         joined: list[Joined] = []
         new_ids: list[int] = []
-        join_heap: list[tuple[int, int, int]] = []  # the joined decoders by their last step: (step, virtual c0, column)
+        join_heap: list[tuple[int, int, int]] = []  # joined decoders by last step: (that step, virtual c0, column)
         pre = None  # the prefill in progress
         if fresh.any():
             col = int(np.flatnonzero(fresh)[0])
@@ -566,7 +567,7 @@ class Run:
             after = left - takes.cumsum()
             before = after + takes
             costs = self.run_cost(decoders, base + decoders * (done + 1 + step), 0, 0)
-            if isinstance(costs, float):  # a cost that does not read the contexts
+            if not isinstance(costs, np.ndarray):  # a cost that does not read the contexts
                 costs = np.full(length, costs)
             ends_at = np.concatenate(([prev_end], costs)).cumsum()
             starts = np.concatenate(([prev_start], ends_at[:-2])) if is_async else ends_at[:-1]
@@ -584,7 +585,7 @@ class Run:
             return True
 
         while decoders:
-            vector = not frees  # tried once: the run's next steps come no further from the arrival or the blocks
+            vector = not frees  # tried once a run: each later step is nearer the next arrival and the blocks' end
             while run_left:  # a step inside the run: only an arrival, the blocks or the head's admission ends it
                 now = prev_start if is_async else prev_end
                 take = per_block * phases[-done % size]
