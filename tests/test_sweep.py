@@ -5,10 +5,11 @@ import json
 import pytest
 
 from wizard.capacity.prices import parse_overrides, price_of, providers
-from wizard.capacity.sweep import VERIFIED_ROWS, candidates, sweep
+from wizard.capacity.sweep import SCREEN_LIST_SLACK, VERIFIED_ROWS, candidates, sweep
 from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
+from wizard.planning.planner import plan
 from wizard.schema import parse_request
 from wizard.schema.results import SweepResult
 
@@ -256,6 +257,18 @@ def test_gpus_per_node_list_must_be_numbers(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["sweep", "--model", LLAMA_70B, "--gpus-per-node", "two"])
     assert exc.value.code == 2
+
+
+def test_a_row_listed_on_the_screens_word_meets_the_target_in_simulation_too():
+    """A burst on Gemma-3-27B (sliding window, a small KV pool that preempts): the screen's time per output token is
+    up to ~3x optimistic there.  Listed at 1.6x inside the target, 4 of the first 6 screen-only rows (RTX 5090
+    fleets rated 42-62 ms) simulated at 95-148 ms against a 100 ms target; every row listed now meets it."""
+    request = parse_request({"model": "google/gemma-3-27b-it", "prompt_tokens": 3000, "gen_tokens": 500,
+                             "request_rate": "inf", "num_prompts": 200, "max_itl_ms": 100})
+    result = sweep(request, gpu_names=["A100 SXM 80GB", "RTX 6000 Ada", "RTX 5090", "H100 SXM 80GB"], full_plans=0)
+    screened = [row for row in result.results if not row.simulated]
+    assert len(screened) >= 10 and all(row.itl_ms <= 100 / SCREEN_LIST_SLACK for row in screened)
+    assert all(plan(row.request).performance.itl_ms.expected <= 100 for row in screened)
 
 
 def test_the_rows_ranked_cheapest_are_all_simulated():
