@@ -189,18 +189,20 @@ class Run:
         """A check found the run within its caps: the next one comes CAP_CHECKS-th of the run later."""
         self.next_check = min(self.finished + -(-self.n // CAP_CHECKS), self.stop_at)
 
-    def work(self, folded: int = 0) -> int:
-        """The run's work so far (see STEP_WORK), with ``folded`` steps not yet written back."""
-        return (STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * self.step_cost.cache_info().misses
-                + SCHEDULED_STEP_WORK * self.scheduled + REQUEST_WORK * self.finished)
+    def work(self, folded: int = 0, costed: int | None = None) -> int:
+        """The run's work so far (see STEP_WORK), with ``folded`` steps not yet written back; ``costed`` step costs
+        computed one by one (by default, as the step-cost cache counts them)."""
+        if costed is None:
+            costed = self.step_cost.cache_info().misses
+        return (STEP_WORK * (self.steps + folded) + COSTED_STEP_WORK * costed + SCHEDULED_STEP_WORK * self.scheduled
+                + REQUEST_WORK * self.finished)
 
     def _over_budget(self, folded: int) -> bool:
         """Whether the run's work passed its budget.  Each step computes at most one cost (and the caps check one
         more): under a budget that bound allows, the computed ones are not counted."""
         if self.work_budget is None:
             return False
-        most = ((STEP_WORK + COSTED_STEP_WORK) * (self.steps + folded + 1) + SCHEDULED_STEP_WORK * self.scheduled
-                + REQUEST_WORK * self.finished)
+        most = self.work(folded, costed=self.steps + folded + 1)
         return most > self.work_budget and self.work(folded) > self.work_budget
 
     def _beyond_caps(self) -> bool:
