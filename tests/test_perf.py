@@ -286,15 +286,29 @@ def test_the_high_end_adds_what_the_api_server_could_cost_each_request():
 def test_a_run_too_long_to_simulate_is_cut_and_says_so(monkeypatch):
     monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 100_000)  # ~80 requests of 1,024 steps each
     monkeypatch.setattr(performance, "_KEPT", OrderedDict())  # runs cut at this budget are not kept for later tests
+    # Lengths spread 10% either side (random dataset): no two requests alike, so every one is stepped.
     flat = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "concurrency": 1, "prompt_tokens": 128,
-            "gen_tokens": 1024}
+            "gen_tokens": 1024, "length_distribution": "random", "range_ratio": 0.1}
     whole, cut = make_plan(**flat, num_prompts=20), make_plan(**flat, num_prompts=100_000)
     assert whole.performance.simulated_requests == 20 and not any("simulated in part" in w for w in whole.warnings)
     assert 20 < cut.performance.simulated_requests < 100
     assert cut.warnings[0].startswith(f"simulated in part: the run was cut after {cut.performance.simulated_requests} "
                                       "of its 100,000 requests completed")
-    # One client sends requests one after another, all alike: a steady run's means hold for the rest.
+    # One client sends requests one after another: a steady run's means hold for the rest.
     assert (cut.performance.itl_ms, cut.performance.ttft_ms) == (whole.performance.itl_ms, whole.performance.ttft_ms)
+
+
+def test_a_long_closed_loop_of_alike_requests_is_served_whole_by_copying_its_rounds(monkeypatch):
+    """The same loop with every request alike repeats itself round after round: its rounds are copied, not stepped
+    (physics/scheduler.py: Run._probe), so all 100,000 requests are served within the budget that cut the one
+    above short of 100, with the means of 20."""
+    monkeypatch.setattr(performance, "SIM_WORK_BUDGET", 100_000)
+    monkeypatch.setattr(performance, "_KEPT", OrderedDict())
+    flat = {"model": "meta-llama/Llama-3.1-8B-Instruct", "gpu": "H100", "concurrency": 1, "prompt_tokens": 128,
+            "gen_tokens": 1024}
+    whole, long = make_plan(**flat, num_prompts=20), make_plan(**flat, num_prompts=100_000)
+    assert long.performance.simulated_requests == 100_000 and not any("simulated in part" in w for w in long.warnings)
+    assert (long.performance.itl_ms, long.performance.ttft_ms) == (whole.performance.itl_ms, whole.performance.ttft_ms)
 
 
 def test_a_saturated_run_cut_at_its_budget_reads_its_rate_from_the_later_half_of_its_completions(monkeypatch):

@@ -16,6 +16,7 @@ from tests import sim_reference
 from wizard.errors import WizardError
 from wizard.physics.kv import KvGroup, KvLayout
 from wizard.physics.perf import PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
+from wizard.physics.scheduler import PROBED_ROUNDS, Run
 from wizard.physics.simulate import (
     EngineLimits,
     LatencyCaps,
@@ -233,7 +234,8 @@ def test_a_run_past_its_work_budget_is_cut_and_measured_on_the_requests_it_compl
     """One client, 10-token prompts, 5 output tokens, 10 ms steps: each request is a step scheduled in full (its
     prefill) and 4 folded decodes, 5 x 1 + 230 + 30 = 265 units of work; the 5 distinct step costs add 2 each.
     After k completions the work is 265 k + 10: 2,660 passes a budget of 2,659 at the 10th, and 2,660 at the 11th."""
-    loop = Traffic(num_prompts=100, max_concurrency=1, prompt_tokens=10, output_tokens=5, distribution="fixed")
+    # The last prompt is a token longer: the loop's requests are not all alike, so none of its rounds is copied.
+    loop = Traffic.replay([10] * 99 + [11], [5] * 100, max_concurrency=1)
     whole = simulate_traffic(loop, engine(), constant, ingest_s=0.0)
     for budget, served in ((2659, 10), (2660, 11)):
         cut = simulate_traffic(loop, engine(), constant, ingest_s=0.0, work_budget=budget)
@@ -308,6 +310,16 @@ def _cost(decode, decode_ctx, prefill, prefill_ctx):
     return 1e-3 + 1e-5 * decode + 3e-7 * decode_ctx + 2e-6 * prefill + 1e-9 * prefill_ctx
 
 
+def _random_engine(rng: random.Random, sliding: bool, chunked: bool, longest: int) -> EngineLimits:
+    """Seats, budget and a KV pool from just enough for the longest request to plenty (sliding groups or not)."""
+    groups = (KvGroup("full", None),) + ((KvGroup("sliding", 40),) * 2 if sliding else ())
+    layout = KvLayout(16, 1, 1, groups, len(groups), 64)
+    blocks = len(groups) * -(-longest // 16) + 1 + rng.choice([0, 2, 5, 20, 200])
+    budget = rng.choice([16, 32, 64, 128, 512]) if chunked else longest + rng.randint(0, 200)
+    return EngineLimits(rng.randint(1, 10), budget, blocks, layout, async_scheduling=rng.random() < 0.5,
+                        chunked_prefill=chunked)
+
+
 def _random_case(seed: int):
     rng = random.Random(seed)
     n = rng.randint(1, 25)
@@ -315,13 +327,7 @@ def _random_case(seed: int):
     chunked = rng.random() < 0.75
     prompt = [rng.randint(1, 200) for _ in range(n)]
     out = [rng.randint(1, 60) for _ in range(n)]
-    longest = max(p + o - 1 for p, o in zip(prompt, out))
-    groups = (KvGroup("full", None),) + ((KvGroup("sliding", 40),) * 2 if sliding else ())
-    layout = KvLayout(16, 1, 1, groups, len(groups), 64)
-    blocks = len(groups) * -(-longest // 16) + 1 + rng.choice([0, 2, 5, 20, 200])
-    budget = rng.choice([16, 32, 64, 128, 512]) if chunked else longest + rng.randint(0, 200)
-    eng = EngineLimits(rng.randint(1, 10), budget, blocks, layout, async_scheduling=rng.random() < 0.5,
-                       chunked_prefill=chunked)
+    eng = _random_engine(rng, sliding, chunked, max(p + o - 1 for p, o in zip(prompt, out)))
     arrival, t = [], 0.0
     for _ in range(n):
         t += rng.choice([0.0, 0.0, rng.random() * 0.02])
@@ -353,6 +359,55 @@ def test_equals_the_literal_step_by_step_model():
         preempted += fast.preemptions > 0
         stretched += len(fast.timeline.time_s) < fast.steps
     assert preempted >= 10 and stretched >= 50  # the comparison covers preemptions and fast-forwarding
+
+
+def test_rounds_of_a_closed_loop_copied_instead_of_stepped_equal_the_literal_step_by_step_model(monkeypatch):
+    """A closed loop of alike requests repeats itself once its clients are past their first two requests: the
+    rounds the run copies (physics/scheduler.py: Run._probe) give what stepping one by one gives, each time to
+    1e-12 s (a copied time is shifted by whole rounds, not summed step by step), and the same steps and
+    preemptions.  Stopped at its caps or at a count of completions, it stops where the whole run says."""
+    copies = []
+    replay = Run._replay
+    monkeypatch.setattr(Run, "_replay",
+                        lambda run, last, mark, rounds: copies.append(rounds) or replay(run, last, mark, rounds))
+    copied = preempted = stopped = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        clients = rng.randint(1, 8)
+        n = rng.randint(PROBED_ROUNDS * clients, 16 * clients)
+        prompt, out = rng.randint(1, 200), rng.randint(1, 60)
+        eng = _random_engine(rng, rng.random() < 0.3, rng.random() < 0.75, prompt + out - 1)
+        ingest = rng.choice([0.0, 0.0005])
+        delayed = rng.choice([0, clients])  # the first wave's sends delayed (warm) or the second's (steady_phases)
+        delays = [rng.random() * 0.05 if delayed <= i < delayed + clients else 0.0 for i in range(n)]
+        args = (np.zeros(n), np.full(n, prompt), np.full(n, out), eng, _cost)
+        copies.clear()
+        fast = simulate(*args, max_concurrency=clients, ingest_s=ingest, client_jitter_s=delays)
+        slow = sim_reference.run([0.0] * n, [prompt] * n, [out] * n, eng, _cost, max_concurrency=clients,
+                                 ingest_s=ingest, send_delay_s=delays)
+        send = np.array(slow.send)
+        assert np.allclose(fast.send_s, send, rtol=0, atol=1e-12), seed
+        assert np.allclose(fast.ttft_s, np.array(slow.first) - send, rtol=0, atol=1e-12), seed
+        assert np.allclose(fast.e2e_s, np.array(slow.last) - send, rtol=0, atol=1e-12), seed
+        assert np.allclose(gaps(fast), np.sort(slow.gaps), rtol=0, atol=1e-12), seed
+        assert (fast.preemptions, fast.steps) == (slow.preemptions, slow.steps), seed
+        copied += bool(copies)
+        preempted += bool(copies) and fast.preemptions > 0
+        tpot, ttft = stats(fast.tpot_s).mean, stats(fast.ttft_s).mean
+        for scale in (0.9, 1.0):  # below its means a run stops; at them it finishes, as the whole run
+            caps = LatencyCaps(tpot_s=tpot * scale if len(fast.tpot_s) else math.inf, ttft_s=ttft * scale)
+            capped = simulate(*args, max_concurrency=clients, ingest_s=ingest, client_jitter_s=delays, caps=caps)
+            if capped is None:
+                stopped += 1
+            else:
+                assert np.allclose(capped.e2e_s, fast.e2e_s, rtol=0, atol=1e-12), seed
+        loop = Traffic.replay([prompt] * n, [out] * n, max_concurrency=clients)  # its own delays (steady_phases)
+        whole = simulate_traffic(loop, eng, _cost, ingest_s=ingest)
+        count = rng.randint(1, n)
+        first = finish_times(loop, eng, _cost, count, ingest_s=ingest)
+        assert np.allclose(first, np.sort(whole.send_s + whole.e2e_s)[:count], rtol=0, atol=1e-12), seed
+    # Some loops copy rounds with preemptions in them; the others never repeat (a KV pool that keeps preempting, V0).
+    assert copied >= 15 and preempted >= 3 and stopped >= 30
 
 
 def test_caps_stop_only_a_run_that_exceeds_them_and_never_change_one_that_finishes():

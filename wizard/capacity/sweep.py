@@ -76,8 +76,9 @@ SCREEN_LIST_SLACK = 3.2
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for
 # The work (physics/scheduler.py's units, ~0.5 us each here) a sweep's verifying workload runs may take before it
 # stops verifying and lists the rest on the screen's word (three runs cut at SIM_WORK_BUDGET, ~2 s here).  The
-# sweeps of benchmarks/sweep_speed.py spend 0.04-0.4 M units; 20,000 prompts at concurrency 256 spent 32 M (15 s),
-# rejecting ~80 rows the screen let through, each only after 7,500-18,000 of its requests.
+# sweeps of benchmarks/sweep_speed.py spend 0.04-0.4 M units; 20,000 prompts at concurrency 256 (Llama-3.1-8B, a
+# 50 ms target) spent 3.6 M (3.9 s) verifying 10 rows, their loops' repeating rounds copied, not stepped
+# (physics/scheduler.py: Run._probe); stepped, it stopped at 5.3 M with 2.
 VERIFY_WORK_BUDGET = 3 * SIM_WORK_BUDGET
 STOPPED_ROWS = 3  # simulated rows a verification stopped short still lists (of those the screen rates well inside)
 # A fleet the simulation finds short is resized at most this many times, and never past this factor

@@ -72,7 +72,8 @@ MAX_SPREAD = 0.9
 API_WORK_HIGH_S = 14e-3
 # The most work (physics/scheduler.py's units, about a microsecond each here) one simulated run may take before it
 # is cut and measured on the requests it completed: a rerun stays within a few seconds whatever the form asks.  Bench's usual runs (1,000 prompts, an 8B closed loop of 20,000) take a tenth of it or less; 100,000
-# prompts of 4,096 tokens one at a time took 400 s and 24 GB uncut, and a burst of 100,000 prompts 27 s.
+# prompts of 4,096 tokens one at a time took 400 s and 24 GB uncut, stepped (alike, their rounds are now copied:
+# physics/scheduler.py, Run._probe), and a burst of 100,000 prompts 27 s.
 SIM_WORK_BUDGET = 1_500_000
 CUT_BECAUSE = "serving them all step by step would take this planner more than a few seconds"  # why a run was cut
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
