@@ -282,15 +282,18 @@ class Run:
         later = slice(mark.lowest + shift, mark.next_send + shift)
         for name, unknown in (("send", math.inf), ("at_engine", math.inf), ("first_t", math.nan), ("last_t", math.nan)):
             field = getattr(self, name)
-            base = np.array(field[last.lowest:later.stop], dtype=np.float64)  # the round copied's requests first
-            known_now = np.isfinite(base[sent:sent + present.stop - present.start])
-            rounds_on = np.zeros(len(base), dtype=np.int64)
-            for start in range(sent, len(base), sent):
-                todo = np.flatnonzero(~np.isfinite(base[start:start + sent])) + start
-                base[todo], rounds_on[todo] = base[todo - sent], rounds_on[todo - sent] + 1
-            # Each time is its known one plus whole rounds, as every time the state holds is moved on (shift_s): two
-            # times equal in the round copied stay equal, to the last bit.
-            block = base + rounds_on * period_s
+            # One row a round of requests, the round copied's (all finished) first; a column's unknown times follow
+            # its last known one, a round later each: its known one plus whole rounds, as every time the state holds
+            # is moved on (shift_s), so two times equal in the round copied stay equal, to the last bit.
+            times = np.array(field[last.lowest:later.stop], dtype=np.float64)
+            known_now = np.isfinite(times[sent:sent + present.stop - present.start])
+            rows = -(-len(times) // sent)
+            grid = np.full(rows * sent, math.nan)
+            grid[:len(times)] = times
+            grid = grid.reshape(rows, sent)
+            row = np.arange(rows)[:, None]
+            source = np.maximum.accumulate(np.where(np.isfinite(grid), row, 0), axis=0)
+            block = (grid[source, np.arange(sent)] + (row - source) * period_s).ravel()[:len(times)]
             block[sent + shift:][~known_now] = unknown  # what the requests present then hold, they hold now
             field[present.start:later.stop] = block[sent:] if isinstance(field, np.ndarray) else block[sent:].tolist()
         # A preempted request's last token time moves on with it (one that never sampled keeps the 0 it has).
@@ -307,9 +310,10 @@ class Run:
         self.prev_end += shift_s
         self.sched_t += shift_s
         self.ingest_done += shift_s
-        self.itl_values += self.itl_values[last.itl:mark.itl] * rounds
-        self.itl_counts += self.itl_counts[last.itl:mark.itl] * rounds
-        self.itl_odd += self.itl_odd[last.odd:mark.odd] * rounds
+        # The round's gaps once more, each counted once a copy: a long loop's copies would hold every gap.
+        odd = [gap for gaps in self.itl_odd[last.odd:mark.odd] for gap in gaps.tolist()]
+        self.itl_values += self.itl_values[last.itl:mark.itl] + odd
+        self.itl_counts += [count * rounds for count in self.itl_counts[last.itl:mark.itl]] + [rounds] * len(odd)
         preempted = mark.preemptions - last.preemptions
         self.line += [(t + k * period_s, running, queued, used, p + k * preempted) for k in range(1, rounds + 1)
                       for t, running, queued, used, p in self.line[last.line:mark.line]]
