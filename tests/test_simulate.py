@@ -371,7 +371,7 @@ def test_rounds_of_a_closed_loop_copied_instead_of_stepped_equal_the_literal_ste
     monkeypatch.setattr(Run, "_replay",
                         lambda run, last, mark, rounds: copies.append(rounds) or replay(run, last, mark, rounds))
     copied = preempted = stopped = 0
-    for seed in range(60):
+    for seed in range(80):
         rng = random.Random(seed)
         clients = rng.randint(1, 8)
         n = rng.randint(PROBED_ROUNDS * clients, 16 * clients)
@@ -407,7 +407,7 @@ def test_rounds_of_a_closed_loop_copied_instead_of_stepped_equal_the_literal_ste
         first = finish_times(loop, eng, _cost, count, ingest_s=ingest)
         assert np.allclose(first, np.sort(whole.send_s + whole.e2e_s)[:count], rtol=0, atol=1e-12), seed
     # Some loops copy rounds with preemptions in them; the others never repeat (a KV pool that keeps preempting, V0).
-    assert copied >= 15 and preempted >= 3 and stopped >= 30
+    assert copied >= 20 and preempted >= 3 and stopped >= 40
 
 
 def test_caps_stop_only_a_run_that_exceeds_them_and_never_change_one_that_finishes():

@@ -52,12 +52,12 @@ CAP_ROUNDING = 1 + 1e-9  # a bound summed in another order than the result's mea
 # few long stretches, so the budget errs towards cutting early.
 STEP_WORK, COSTED_STEP_WORK, SCHEDULED_STEP_WORK, REQUEST_WORK = 1, 2, 230, 30
 # A closed loop is probed for repeating rounds (Run._probe) only when it sends at least this many rounds of requests
-# (one per client): the first three never repeat (the first wave, the clients' delayed second requests, the round
+# (one per client): the first rounds never repeat (the first wave, the clients' delayed second requests, the round
 # compared) nor does the last (the drain), and each probe breaks a fold.  The 200-prompt loops of 32 clients (6
-# rounds) a sweep simulates copied 2 rounds each and ran no faster (callgrind's count of a Qwen3-235B sweep within its
-# 2% noise); a plan of 20,000 prompts at 32 clients (Llama-3.1-8B, 512 in, 128 out, on an H100) took 0.11 s instead
-# of 0.67 s, and sim_speed.py's 1,000 at 64 clients 0.036-0.048 s instead of 0.052-0.058 s.
-PROBED_ROUNDS = 8
+# rounds) a sweep simulates copy 2 rounds each: callgrind counts 1.1-1.9% fewer instructions for the gpt-oss-120b,
+# Llama-3.1-405B and Qwen3-235B sweeps of benchmarks/sweep_speed.py than with 8 (not probed).  A plan of 20,000
+# prompts at 32 clients (Llama-3.1-8B, 512 in, 128 out, on an H100) took 0.07 s instead of 0.67 s.
+PROBED_ROUNDS = 6
 # A round's relative times are compared to this many decimals (seconds): two rounds' times are sums of the same step
 # costs from different starts, so their last bits differ.
 ROUND_DECIMALS = 9
@@ -184,8 +184,8 @@ class Run:
         alike = max_concurrency is not None and PROBED_ROUNDS * max_concurrency <= n and not arrival.any() and bool(
             (prompt == prompt[0]).all() and (out == out[0]).all())
         self.round = max_concurrency if alike and max_concurrency else 0
-        self.next_probe = self.round or n + 1
         self.quiet_from = int(np.flatnonzero(jitter_s)[-1]) + 1 if jitter_s.any() else 0
+        self.next_probe = max(self.round, self.quiet_from) if self.round else n + 1  # a round past the delays
         self.mark: RoundMark | None = None
         self.replayed_work = 0  # the work of the rounds copied, not stepped (see work())
 
@@ -232,7 +232,7 @@ class Run:
         equals the last probe's, shifted by the round's time and by the requests it sent, the run repeats that round
         for as long as requests remain to send (and before the count the run stops at), so the rounds up to there
         are copied instead of stepped (:meth:`_replay`).  True when it copied some."""
-        self.next_probe = self.finished + self.round
+        self.next_probe = self._probe_after()
         mark, last = self._mark(), self.mark
         self.mark = mark
         if last is None or mark.state != last.state or last.next_send < self.quiet_from:
@@ -245,6 +245,11 @@ class Run:
             return False
         self._replay(last, mark, rounds)
         return True
+
+    def _probe_after(self) -> int:
+        """The completion count of the next probe: a round on, while a copy could still follow it (a round of
+        requests left to send after it)."""
+        return self.finished + self.round if self.next_send + 2 * self.round <= self.n else self.n + 1
 
     def _mark(self) -> RoundMark:
         """The run's state now as far as it decides what follows, relative to the end of the last step and to the
@@ -325,7 +330,7 @@ class Run:
         self.finished += shift
         self.next_send += shift
         self.next_arrival += shift
-        self.next_probe = self.finished + self.round
+        self.next_probe = self._probe_after()
         self.mark = self._mark()
 
     def _checked(self) -> None:

@@ -43,7 +43,7 @@ Steps that only decode, finish requests, take arrivals and admit or continue
 fresh prefills behind the decodes (no preemption, no budget cut of a decode) are
 advanced without re-scheduling each step; the results equal stepping one by one
 (tests/test_simulate.py checks this against a literal step-by-step model).  In a
-closed loop of at least eight rounds of alike requests (one request per client
+closed loop of at least six rounds of alike requests (one request per client
 a round), a round that leaves the state as the round before did (shifted in time
 and in request numbers) is copied for the rounds that follow, up to the drain:
 the same results to 1e-12 s, as copied times are shifted, not summed step by step.
