@@ -15,12 +15,11 @@ Times are the median of three runs (wall and CPU: the machine is shared).
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import sys
 import time
-
-from machine_pace import pace_line
 
 from wizard.reality.bench_result import parse_bench_result
 
@@ -96,8 +95,8 @@ def main() -> int:
         slowest = max(slowest, wall)
         print(f"{name:<52} {len(text) / 1e6:>7.1f} {wall:>7.3f} {cpu:>6.3f}")
     verdict = "meets" if slowest <= TARGET_S else "MISSES"
-    print(f"\nslowest scenario: {slowest:.3f} s wall ({verdict} the {TARGET_S} s target)")
-    print(pace_line())
+    print(f"\nslowest scenario: {slowest:.3f} s wall ({verdict} the {TARGET_S} s target); load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0 if slowest <= TARGET_S else 1
 
 

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-from machine_pace import pace_line
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfirst run (imports, cold caches): {first * 1000:.0f} ms")
     print(f"rerun after an input change: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms over {len(times)} changes")
     print(f"rerun with nothing changed (cached plan): {unchanged:.0f} ms")
-    print(pace_line())
     return 0
 
 
