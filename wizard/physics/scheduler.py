@@ -104,10 +104,10 @@ Joined = tuple[int, int, int, int, int]
 
 
 class RoundMark(NamedTuple):
-    """Where a closed loop stood at one of its probes (see :meth:`Run._probe`): its state, relative to the time and
-    to the next request to send, and the counters and outputs a copy of the round since then extends."""
+    """Where a closed loop stood at one of its probes (see :meth:`Run._probe`): the signature of its state, relative
+    to the time and to the next request to send, and the counters and outputs a copy of the round since then extends."""
 
-    state: tuple
+    signature: tuple
     steps: int
     scheduled: int
     preemptions: int
@@ -179,13 +179,15 @@ class Run:
         self.caps, self.work_budget = caps, work_budget
         self.stop_at = n + 1  # a completion count the run stops at (finish_times), as a checkpoint
         self.next_check = -(-n // CAP_CHECKS) if caps else n + 1
-        # A closed loop of alike requests (every prompt and every output as long, all sent at once, no send delayed
-        # from dispatch quiet_from on) is probed after every round of max_concurrency completions: see _probe.
-        alike = max_concurrency is not None and PROBED_ROUNDS * max_concurrency <= n and not arrival.any() and bool(
+        # A closed loop of alike requests (every prompt and every output as long, all sent at once) is probed after
+        # every round of max_concurrency completions (see _probe), from the completion count the last delayed send
+        # has reached: every probe's state then has every delayed request sent, and the rounds it compares none.
+        clients = max_concurrency or 0
+        alike = 0 < PROBED_ROUNDS * clients <= n and not arrival.any() and bool(
             (prompt == prompt[0]).all() and (out == out[0]).all())
-        self.round = max_concurrency if alike and max_concurrency else 0
-        self.quiet_from = int(np.flatnonzero(jitter_s)[-1]) + 1 if jitter_s.any() else 0
-        self.next_probe = max(self.round, self.quiet_from) if self.round else n + 1  # a round past the delays
+        self.round = clients if alike else 0
+        quiet_from = int(np.flatnonzero(jitter_s)[-1]) + 1 if jitter_s.any() else 0
+        self.next_probe = max(self.round, quiet_from) if alike else n + 1
         self.mark: RoundMark | None = None
         self.replayed_work = 0  # the work of the rounds copied, not stepped (see work())
 
@@ -235,7 +237,7 @@ class Run:
         self.next_probe = self._probe_after()
         mark, last = self._mark(), self.mark
         self.mark = mark
-        if last is None or mark.state != last.state or last.next_send < self.quiet_from:
+        if last is None or mark.signature != last.signature:
             return False
         sent = mark.next_send - last.next_send
         if not sent or sent != mark.finished - last.finished or sent != mark.lowest - last.lowest:
@@ -301,7 +303,8 @@ class Run:
             block = (grid[source, np.arange(sent)] + (row - source) * period_s).ravel()[:len(times)]
             block[sent + shift:][~known_now] = unknown  # what the requests present then hold, they hold now
             field[present.start:later.stop] = block[sent:] if isinstance(field, np.ndarray) else block[sent:].tolist()
-        # A preempted request's last token time moves on with it (one that never sampled keeps the 0 it has).
+        # A preempted request's last token time moves on with it (one that never sampled keeps the 0 it has); read
+        # before w_prod's present part, which ``later`` may overlap, is moved on.
         self.w_last[later] = np.where(np.array(self.w_prod[present]) > 0, self.w_last[present] + shift_s,
                                       self.w_last[present])
         for ints in (self.w_target, self.w_prod):
