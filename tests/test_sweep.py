@@ -337,3 +337,29 @@ def test_a_sweep_whose_runs_were_cut_says_so(capsys, monkeypatch):
     assert (f"simulated in part: {len(rows)} simulated runs were cut after 78 of the 100,000 requests completed"
             in capsys.readouterr().out)
     assert all(r["simulated_requests"] == 20 for r in run_json(capsys, [*argv, "--num-prompts", "20", "--json"])["results"])
+
+
+
+@pytest.mark.parametrize("extra", [{}, {"max_model_len": "auto"}, {"prompt_tokens": 200_000}])
+def test_the_kv_dtype_twin_of_a_configuration_whose_weights_overflow_is_left_out_unsearched_for_the_same_reason(
+        monkeypatch, extra):
+    """The KV dtype changes no weight: once a configuration's weights alone overflow a GPU, its other KV dtype is
+    left out for the same reason (does not fit, or refused) without a second search.  Every configuration screened
+    alone comes out the same, and a search is saved per twin (a fifth of DeepSeek-V3's default sweep went to them)."""
+    from wizard.capacity import sweep as sweep_module
+    from wizard.catalog.metadata import resolve_model
+
+    base = parse_request({"model": DEEPSEEK, "max_itl_ms": 50, **extra})
+    gpus = ["L4", "H100", "H200"]
+    searched = []
+    real_search = sweep_module.search
+    monkeypatch.setattr(sweep_module, "search", lambda inp: searched.append(inp) or real_search(inp))
+    screening = sweep_module.screen_all(base, gpus)
+    together = len(searched)
+    info, todo = resolve_model(DEEPSEEK), candidates(base, [get_gpu(name) for name in gpus])
+    alone = [sweep_module._screened(base, request, price_of(get_gpu(request.hardware.gpu)), info, {}) for request in todo]
+    left_out = [outcome for outcome in alone if isinstance(outcome, str)]
+    assert screening.rejected == {reason: left_out.count(reason) for reason in screening.rejected}
+    assert [row for row, _, _ in screening.rows] == sorted(
+        (outcome[0] for outcome in alone if not isinstance(outcome, str)), key=sweep_module._by_cost)
+    assert together < len(searched) - together  # (the same configurations searched one by one)

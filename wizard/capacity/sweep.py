@@ -204,16 +204,34 @@ def _swept_gpus(gpu_names: list[str] | None, provider: str | None, prices: dict[
     return gpus
 
 
-def _screened(base: PlanRequest, request: PlanRequest, price: Price,
-              info: ModelInfo) -> tuple[SweepRow, Inputs, Candidate] | str:
-    """One candidate planned, sized into a fleet and screened: its row, or why it is left out."""
+def _weights_key(request: PlanRequest) -> tuple[object, ...]:
+    """What a candidate's weights depend on: everything it varies but the KV dtype (see :func:`candidates`)."""
+    hw = request.hardware
+    return (hw.gpu, hw.gpus, hw.nodes, hw.tensor_parallel_size, hw.pipeline_parallel_size, hw.data_parallel_size,
+            hw.enable_expert_parallel, request.model.quantization)
+
+
+def _screened(base: PlanRequest, request: PlanRequest, price: Price, info: ModelInfo,
+              overflowing: dict[tuple[object, ...], str]) -> tuple[SweepRow, Inputs, Candidate] | str:
+    """One candidate planned, sized into a fleet and screened: its row, or why it is left out.
+
+    ``overflowing``: why the configurations whose weights alone overflow a GPU's budget were left out, by
+    :func:`_weights_key`.  Their other KV dtype is left out for the same reason without a search: the KV dtype
+    changes no weight, every setting the search relaxes only frees memory the weights cannot use, and the
+    workload's max_model_len, which decides a refusal, then comes out the same."""
     try:
         inp = resolve_inputs(request, detected=[], info=info)
+        key = _weights_key(request)
+        if key in overflowing:
+            return overflowing[key]
         cand = search(inp).candidate
     except WizardError:
         return "invalid"
     if not cand.verdict.fits:  # a refused workload is refused on every GPU (max_model_len is the user's or the model's)
-        return "refused" if cand.verdict.refused else "does not fit"
+        outcome = "refused" if cand.verdict.refused else "does not fit"
+        if cand.memory.weights_overflow:
+            overflowing[key] = outcome
+        return outcome
     target = fleet_target(base)
     model, dp = step_model(inp, cand), cand.engine.dp
     # The sustainable rate does not depend on the offered load: size the fleet, then screen one engine's share.
@@ -263,10 +281,11 @@ def screen_all(base: PlanRequest, gpu_names: list[str] | None = None, provider: 
     screened: list[tuple[SweepRow, Inputs, Candidate]] = []
     rejected = {"does not fit": 0, "refused": 0, "misses targets": 0, "cannot keep up": 0, "invalid": 0, "unverified": 0}
     todo = candidates(base, gpus, per_node, nodes, info)
+    overflowing: dict[tuple[object, ...], str] = {}
     for request in todo:
         price = price_by_name[request.hardware.gpu or ""]
         assert price is not None  # every swept GPU has one
-        outcome = _screened(base, request, price, info)
+        outcome = _screened(base, request, price, info, overflowing)
         if isinstance(outcome, str):
             rejected[outcome] += 1
         else:
