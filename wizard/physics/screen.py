@@ -52,6 +52,7 @@ class Screened:
     ttft_ms: float
     output_tokens_per_s: float
     max_request_rate_per_s: float
+    batch: float  # sequences decoding per step where the figures come from (a closed loop's or burst's wave)
 
 
 def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> int:
@@ -216,4 +217,10 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
         later = total - in_flight
         tpot_s = (in_flight * op.tpot_s + later * _later_tpot_s(model, engine, wl, running, later)) / total
     return Screened(itl_ms=tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
-                    max_request_rate_per_s=max_rate)
+                    max_request_rate_per_s=max_rate, batch=op.batch)
+
+
+def prefill_share(model: StepModel, engine: Engine, wl: Workload, batch: float) -> float:
+    """The share of a steady step's seconds that the refills' prefill takes, ``batch`` sequences decoding (a closed
+    loop's or burst's :attr:`Screened.batch`): where it is large, the formula strays furthest from the simulation."""
+    return 1 - _step(model, batch, 0, _decode_ctx(wl), 0) / _steady(model, engine, wl, batch)
