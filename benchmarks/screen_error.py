@@ -82,7 +82,9 @@ def main() -> None:
           f"{sw.SCREEN_SLACK} x a target (a time per output token target: {sw.CLOSED_LOOP_TPOT_SLACK} x for closed "
           f"loops, {sw.BURST_TPOT_SLACK} x for bursts, {sw.PREFILL_HEAVY_TPOT_SLACK} x for either where the prefill "
           f"takes {sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more, {sw.RATE_TPOT_SLACK} x for request rates); "
-          f"above 1 it is optimistic, and lists a row unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target")
+          f"above 1 it is optimistic, and lists a row unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target "
+          f"(a time per output token target: {sw.CLOSED_LOOP_LIST_TPOT_SLACK} x for closed loops, "
+          f"{sw.BURST_LIST_TPOT_SLACK} x for bursts, {sw.RATE_LIST_TPOT_SLACK} x for rates)")
 
 if __name__ == "__main__":
     main()
