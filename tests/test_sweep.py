@@ -344,7 +344,6 @@ def test_a_sweep_whose_runs_were_cut_says_so(capsys, monkeypatch):
     assert all(r["simulated_requests"] == 20 for r in run_json(capsys, [*argv, "--num-prompts", "20", "--json"])["results"])
 
 
-
 @pytest.mark.parametrize("extra", [{}, {"max_model_len": "auto"}, {"prompt_tokens": 200_000}])
 def test_the_kv_dtype_twin_of_a_configuration_whose_weights_overflow_is_left_out_unsearched_for_the_same_reason(
         monkeypatch, extra):
