@@ -709,7 +709,8 @@ class Run:
             the loop below found free to go, at ``step_s``) up to the first it would stop at; False when too few
             can go for that to pay.  Without sliding groups a step's blocks follow the phases alone: each decoder
             takes ``per_block`` every ``size`` steps.  The steps' costs grow with their contexts, so the next
-            arrival comes within (its time - now) / step_s of them, plus the one async scheduling lags."""
+            arrival comes within (its time - now) / step_s of them, plus the one async scheduling lags.  Sliding
+            groups give blocks back as the loop below counts them, step by step (``frees``, ``extra``)."""
             nonlocal prev_start, prev_end, left, done, run_left, end
             length = min(run_left, (left // (per_block * decoders) + 1) * size)
             if horizon < math.inf and step_s > 0:
@@ -717,9 +718,12 @@ class Run:
             if length < VECTOR_RUN_STEPS:
                 return False
             step = np.arange(length)
-            takes = per_block * np.array(phases)[-(done + step) % size]
-            after = left - takes.cumsum()
-            before = after + takes
+            takes = net = per_block * np.array(phases)[-(done + step) % size]
+            if frees:
+                net = takes - np.array([sliding * bisect_left(frees[k % size], k) + extra.get(k, 0)
+                                        for k in range(done, done + length)])
+            after = left - net.cumsum()
+            before = after + net
             costs = self.run_cost(decoders, base + decoders * (done + 1 + step), 0, 0)
             if not isinstance(costs, np.ndarray):  # a cost that does not read the contexts
                 costs = np.full(length, costs)
@@ -727,6 +731,8 @@ class Run:
             starts = np.concatenate(([prev_start], ends_at[:-2])) if is_async else ends_at[:-1]
             stop = (starts >= horizon) | (takes > before) | (gate <= (before if v0 else after))
             steps = int(stop.argmax()) if stop.any() else length
+            for k in range(done, done + steps) if extra else ():
+                extra.pop(k, None)
             ends.extend(ends_at[1:steps + 1].tolist())
             itl_values.extend((ends_at[1:steps + 1] - ends_at[:steps]).tolist())
             itl_counts.extend([decoders] * steps)
@@ -739,7 +745,7 @@ class Run:
             return True
 
         while decoders:
-            vector = not frees  # tried once a run: each later step is nearer the next arrival and the blocks' end
+            vector = True  # tried once a run: each later step is nearer the next arrival and the blocks' end
             while run_left:  # a step inside the run: only an arrival, the blocks or the head's admission ends it
                 now = prev_start if is_async else prev_end
                 take = per_block * phases[-done % size]
@@ -748,13 +754,13 @@ class Run:
                     after += sliding * bisect_left(frees[done % size], done) + extra.get(done, 0)
                 if now >= horizon or take > left or (gate <= left if v0 else gate <= after):
                     break  # the step below decides it
-                if frees:
-                    extra.pop(done, None)
                 step_s = cost(decoders, base + decoders * (done + 1), 0, 0)
                 if vector and run_left >= VECTOR_RUN_STEPS:
                     vector = False
                     if decode_run(now, step_s):
                         continue
+                if frees:
+                    extra.pop(done, None)
                 end = prev_end + step_s
                 itl_values.append(end - prev_end)
                 itl_counts.append(decoders)
