@@ -46,7 +46,7 @@ PER = 6  # simulated fleets per model, workload and length pair
 
 def ratios(model: str, fields: dict[str, object], prompt: int, output: int) -> list[tuple[float, float, float, float]]:
     """Simulated / screened mean TPOT, mean TTFT and sustainable rate of PER fleets spread over the cost ranking,
-    and the screen's prefill share of a steady step (closed loops; 0 otherwise)."""
+    and the screen's prefill share of a steady step (what a closed loop's or burst's slack follows)."""
     prices = {g.name: 1.0 for g in catalog() if price_of(g) is None}  # placeholder: the whole catalog
     base = parse_request({"model": model, "prompt_tokens": prompt, "gen_tokens": output, **fields})
     rows = sw.screen_all(base, prices=prices).rows
@@ -54,10 +54,11 @@ def ratios(model: str, fields: dict[str, object], prompt: int, output: int) -> l
     for row, inp, cand in rows[::max(1, len(rows) // PER)][:PER]:
         fleet = replace(inp, request=sw.with_replicas(inp.request, row.replicas))
         sim = simulated_figures(fleet, cand)
-        rated = screen.estimate(step_model(fleet, cand), cand.engine, cand.memory,
-                                screen_workload(base, cand.engine.dp * row.replicas))
+        model, wl = step_model(fleet, cand), screen_workload(base, cand.engine.dp * row.replicas)
+        rated = screen.estimate(model, cand.engine, cand.memory, wl)
         out.append((sim.itl_ms / row.itl_ms, sim.ttft_ms / row.ttft_ms,
-                    sim.max_request_rate_per_s / row.max_request_rate_per_s, rated.prefill_share))
+                    sim.max_request_rate_per_s / row.max_request_rate_per_s,
+                    screen.prefill_share(model, cand.engine, wl, rated.batch)))
     return out
 
 
@@ -85,6 +86,7 @@ def main() -> None:
           f"above 1 it is optimistic, and lists a row unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target "
           f"(a time per output token target: {sw.CLOSED_LOOP_LIST_TPOT_SLACK} x for closed loops, "
           f"{sw.BURST_LIST_TPOT_SLACK} x for bursts, {sw.RATE_LIST_TPOT_SLACK} x for rates)")
+
 
 if __name__ == "__main__":
     main()
