@@ -80,12 +80,11 @@ def main() -> None:
                 if part:
                     print(_line(f"  prefill share {'>=' if heavy else '<'} {sw.PREFILL_HEAVY_SHARE}", "TPOT", part))
     print(f"\nsimulated / screened: below 1 the screen is pessimistic, and prunes what it rates more than "
-          f"{sw.SCREEN_SLACK} x a target (a time per output token target: {sw.CLOSED_LOOP_TPOT_SLACK} x for closed "
-          f"loops, {sw.BURST_TPOT_SLACK} x for bursts, {sw.PREFILL_HEAVY_TPOT_SLACK} x for either where the prefill "
-          f"takes {sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more, {sw.RATE_TPOT_SLACK} x for request rates); "
-          f"above 1 it is optimistic, and lists a row unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target "
-          f"(a time per output token target: {sw.CLOSED_LOOP_LIST_TPOT_SLACK} x for closed loops, "
-          f"{sw.BURST_LIST_TPOT_SLACK} x for bursts, {sw.RATE_LIST_TPOT_SLACK} x for rates)")
+          f"{sw.SCREEN_SLACK} x a target (a time per output token target: {sw.TPOT_SLACK} x by workload kind, "
+          f"{sw.PREFILL_HEAVY_TPOT_SLACK} x for a closed loop or a burst where the prefill takes "
+          f"{sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more); above 1 it is optimistic, and lists a row "
+          f"unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target (a time per output token target: "
+          f"{sw.LIST_TPOT_SLACK} x by kind)")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,7 @@ import json
 import pytest
 
 from wizard.capacity.prices import parse_overrides, price_of, providers
-from wizard.capacity.sweep import (
-    BURST_LIST_TPOT_SLACK,
-    VERIFIED_ROWS,
-    candidates,
-    sweep,
-)
+from wizard.capacity.sweep import LIST_TPOT_SLACK, VERIFIED_ROWS, candidates, sweep
 from wizard.catalog.gpus import get_gpu
 from wizard.errors import WizardError
 from wizard.faces.cli import main
@@ -272,7 +267,7 @@ def test_a_row_listed_on_the_screens_word_meets_the_target_in_simulation_too():
                              "request_rate": "inf", "num_prompts": 200, "max_itl_ms": 100})
     result = sweep(request, gpu_names=["A100 SXM 80GB", "RTX 6000 Ada", "RTX 5090", "H100 SXM 80GB"], full_plans=0)
     screened = [row for row in result.results if not row.simulated]
-    assert len(screened) >= 10 and all(row.itl_ms <= 100 / BURST_LIST_TPOT_SLACK for row in screened)
+    assert len(screened) >= 10 and all(row.itl_ms <= 100 / LIST_TPOT_SLACK["burst"] for row in screened)
     assert all(plan(row.request).performance.itl_ms.expected <= 100 for row in screened)
 
 
@@ -391,7 +386,7 @@ def test_a_prefill_heavy_closed_loop_keeps_the_fleets_the_screen_overrates():
 
 def test_a_closed_loop_simulates_only_the_fleets_the_screen_rates_near_the_time_per_token_target(monkeypatch):
     """Where the prefill takes a small share of a closed loop's steady step the screen strays at most ~6% from
-    the simulation: a fleet it rates more than CLOSED_LOOP_TPOT_SLACK times the target is left out unsimulated
+    the simulation: a fleet it rates more than its TPOT_SLACK times the target is left out unsimulated
     (a Qwen3-235B sweep simulated 26 rows rated 53-63 ms against 50 ms, all to find them missing it), and the rows
     listed are the same."""
     from wizard.capacity import sweep as sweep_module
@@ -408,21 +403,19 @@ def test_a_closed_loop_simulates_only_the_fleets_the_screen_rates_near_the_time_
         model, wl = sweep_module.step_model(inp, cand), sweep_module.screen_workload(base, cand.engine.dp)
         rated = screen.estimate(model, cand.engine, cand.memory, wl)
         heavy = screen.prefill_share(model, cand.engine, wl, rated.batch) >= sweep_module.PREFILL_HEAVY_SHARE
-        assert heavy or rated.itl_ms <= 50 * sweep_module.CLOSED_LOOP_TPOT_SLACK
+        assert heavy or rated.itl_ms <= 50 * sweep_module.TPOT_SLACK["closed loop"]
     narrow = len(simulated)
-    monkeypatch.setattr(sweep_module, "CLOSED_LOOP_TPOT_SLACK", 1.3)  # the one slack before
+    monkeypatch.setitem(sweep_module.TPOT_SLACK, "closed loop", 1.3)  # the one slack before
     wider = sweep(base, gpu_names=["H100", "H200", "B200", "A100"], full_plans=0)
     assert len(simulated) - narrow > narrow and wider.results == result.results
 
 
 def test_a_closed_loop_lists_on_the_screens_word_only_rows_the_simulation_would_list_too():
     """A closed loop's time per output token strays from the screen's by at most ~1.9x (benchmarks/screen_error.py),
-    so rows rated CLOSED_LOOP_LIST_TPOT_SLACK times inside the target are listed unsimulated: the nearest of them
+    so rows rated its LIST_TPOT_SLACK times inside the target are listed unsimulated: the nearest of them
     to the target, planned alone, meet it."""
-    from wizard.capacity.sweep import CLOSED_LOOP_LIST_TPOT_SLACK
-
     result = sweep(parse_request({"model": "Qwen/Qwen3-8B", "concurrency": 64, "max_itl_ms": 40}),
                    gpu_names=["L4", "RTX 4090", "A100 SXM 80GB", "H100"], full_plans=0)
     screened = sorted((row for row in result.results if not row.simulated), key=lambda row: -row.itl_ms)
-    assert len(screened) >= 5 and all(row.itl_ms <= 40 / CLOSED_LOOP_LIST_TPOT_SLACK for row in screened)
+    assert len(screened) >= 5 and all(row.itl_ms <= 40 / LIST_TPOT_SLACK["closed loop"] for row in screened)
     assert all(plan(row.request).performance.itl_ms.expected <= 40 for row in screened[:5])

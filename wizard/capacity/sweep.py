@@ -72,11 +72,9 @@ SCREEN_SLACK = 1.6
 # spare.  The closed loop's narrow one spares a Qwen3-235B sweep 18 of the 26 rows it simulated only to find them
 # 53-63 ms against a 50 ms target; the wide one lists fleets a single slack of 1.3 left out though the simulation
 # meets the target (test_sweep.py: Llama-3.1-70B on H20).
+TPOT_SLACK = {"closed loop": 1.12, "burst": 1.15, "rate": 1.35}  # by workload kind (see _kind)
 PREFILL_HEAVY_SHARE = 0.5
-CLOSED_LOOP_TPOT_SLACK = 1.12
-BURST_TPOT_SLACK = 1.15
-RATE_TPOT_SLACK = 1.35
-PREFILL_HEAVY_TPOT_SLACK = 1.5
+PREFILL_HEAVY_TPOT_SLACK = 1.5  # a closed loop's or a burst's where the prefill takes PREFILL_HEAVY_SHARE or more
 # Listing a row on the screen's word, unsimulated (past the rows the simulation verifies), takes the screen's worst
 # optimism instead.  Simulated / screened (benchmarks/screen_error.py, above) reached 3.6 for a closed loop's TTFT
 # and 4.0 for a Poisson rate's (its queue near capacity, which the screen leaves out), and the screen's sustainable
@@ -84,9 +82,7 @@ PREFILL_HEAVY_TPOT_SLACK = 1.5
 # per output token's own reached 1.94 for closed loops, 3.8 for bursts (small KV pools preempt: 7 of 15 Gemma-3-27B
 # rows listed at 1.6 missed a 100 ms target in simulation) and 1.39 for rates: each list slack covers its kind's.
 SCREEN_LIST_SLACK = 4.2
-CLOSED_LOOP_LIST_TPOT_SLACK = 2.1
-BURST_LIST_TPOT_SLACK = 4.0
-RATE_LIST_TPOT_SLACK = 1.5
+LIST_TPOT_SLACK = {"closed loop": 2.1, "burst": 4.0, "rate": 1.5}
 VERIFIED_ROWS = 10  # cheapest rows the simulation verifies when no more full plans are asked for
 # The work (physics/scheduler.py's units, ~0.5 us each here) a sweep's verifying workload runs may take before it
 # stops verifying and lists the rest on the screen's word (three runs cut at SIM_WORK_BUDGET, ~2 s here).  The
@@ -274,27 +270,22 @@ def _screened(base: PlanRequest, request: PlanRequest, price: Price, info: Model
     ), inp, cand
 
 
+def _kind(wl: screen.Workload) -> str:
+    """The workload's kind, as the slacks are keyed: a closed loop, a burst, or a request rate."""
+    return "rate" if wl.request_rate else "burst" if wl.burst else "closed loop"
+
+
 def _tpot_slack(base: PlanRequest, model: StepModel, cand: Candidate, wl: screen.Workload,
                 rated: screen.Screened) -> float:
     """How much worse than a time per output token target the screen may rate a fleet and still let it through.
     A closed loop's or a burst's slack widens where the prefill takes much of a steady step (the formula strays
     furthest there); that share is only worked out where it decides (the fleet rated past the narrower slack)."""
-    if wl.request_rate:
-        return RATE_TPOT_SLACK
-    narrow = BURST_TPOT_SLACK if wl.burst else CLOSED_LOOP_TPOT_SLACK
-    target = base.targets.max_itl_ms
-    if target is None or rated.itl_ms <= target * narrow:
+    kind = _kind(wl)
+    narrow, target = TPOT_SLACK[kind], base.targets.max_itl_ms
+    if kind == "rate" or target is None or rated.itl_ms <= target * narrow:
         return narrow
     heavy = screen.prefill_share(model, cand.engine, wl, rated.batch) >= PREFILL_HEAVY_SHARE
     return PREFILL_HEAVY_TPOT_SLACK if heavy else narrow
-
-
-def _list_tpot_slack(wl: screen.Workload) -> float:
-    """How far inside a time per output token target the screen must rate a row to list it unsimulated: its
-    workload kind's worst optimism."""
-    if wl.request_rate:
-        return RATE_LIST_TPOT_SLACK
-    return BURST_LIST_TPOT_SLACK if wl.burst else CLOSED_LOOP_LIST_TPOT_SLACK
 
 
 def _by_cost(row: SweepRow) -> tuple[float, float]:
@@ -401,7 +392,7 @@ def _verify(base: PlanRequest, screened: list[tuple[SweepRow, Inputs, Candidate]
         simulated(*screened[done])
         done += 1
     stopped = more()
-    well_inside, tpot_inside = 1 / SCREEN_LIST_SLACK, 1 / _list_tpot_slack(screen_workload(base))
+    well_inside, tpot_inside = 1 / SCREEN_LIST_SLACK, 1 / LIST_TPOT_SLACK[_kind(screen_workload(base))]
     for row, inp, cand in screened[done:]:
         figures = (row.itl_ms, row.ttft_ms, row.output_tokens_per_s, row.max_request_rate_per_s)
         if (not misses(base.targets, *figures, slack=well_inside, tpot_slack=tpot_inside)

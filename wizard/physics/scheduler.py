@@ -731,8 +731,9 @@ class Run:
             starts = np.concatenate(([prev_start], ends_at[:-2])) if is_async else ends_at[:-1]
             stop = (starts >= horizon) | (takes > before) | (gate <= (before if v0 else after))
             steps = int(stop.argmax()) if stop.any() else length
-            for k in range(done, done + steps) if extra else ():
-                extra.pop(k, None)
+            if extra:  # the steps that go take their prefills' extras (the loop below pops one a step)
+                for k in range(done, done + steps):
+                    extra.pop(k, None)
             ends.extend(ends_at[1:steps + 1].tolist())
             itl_values.extend((ends_at[1:steps + 1] - ends_at[:steps]).tolist())
             itl_counts.extend([decoders] * steps)
