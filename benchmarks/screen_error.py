@@ -68,6 +68,10 @@ def _line(label: str, figure: str, v: list[float]) -> str:
             f"{v[-1 - tail]:>6.2f} {v[-1]:>6.2f}")
 
 
+def _by_kind(slacks: dict[str, float]) -> str:
+    return ", ".join(f"{slack} x for a {kind}" for kind, slack in slacks.items())
+
+
 def main() -> None:
     print(f"{'workload':<40} {'figure':<6} {'fleets':>6} {'min':>6} {'p5':>6} {'median':>6} {'p95':>6} {'max':>6}")
     for kind, variants in WORKLOADS.items():
@@ -80,11 +84,11 @@ def main() -> None:
                 if part:
                     print(_line(f"  prefill share {'>=' if heavy else '<'} {sw.PREFILL_HEAVY_SHARE}", "TPOT", part))
     print(f"\nsimulated / screened: below 1 the screen is pessimistic, and prunes what it rates more than "
-          f"{sw.SCREEN_SLACK} x a target (a time per output token target: {sw.TPOT_SLACK} x by workload kind, "
+          f"{sw.SCREEN_SLACK} x a target (a time per output token target: {_by_kind(sw.TPOT_SLACK)}, "
           f"{sw.PREFILL_HEAVY_TPOT_SLACK} x for a closed loop or a burst where the prefill takes "
           f"{sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more); above 1 it is optimistic, and lists a row "
           f"unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target (a time per output token target: "
-          f"{sw.LIST_TPOT_SLACK} x by kind)")
+          f"{_by_kind(sw.LIST_TPOT_SLACK)})")
 
 
 if __name__ == "__main__":
