@@ -118,7 +118,8 @@ def truth_run(row: dict[str, str]) -> MeasuredRun | str:
         return "no metrics"
     tp = int(number(row["tp"]) or number(row["gpu_count"]) or 1)
     pp = int(number(row["pp"]) or 1)
-    kind = "burst" if wl.burst else "rate" if wl.request_rate else "concurrency"
+    rate = wl.get("request_rate")
+    kind = "burst" if rate == "inf" else "rate" if rate else "concurrency"
     return MeasuredRun(
         id=row["id"], collection="vllm_perf_results", model=model, model_as_published=row["model"],
         quantization=quantization, weight_format=weight_format_of(checkpoint_format(model, quantization)),
@@ -128,8 +129,9 @@ def truth_run(row: dict[str, str]) -> MeasuredRun | str:
         vllm_version=release_of(row["vllm_version"]), vllm_version_as_published=row["vllm_version"],
         workload={
             "kind": kind, "num_prompts": int(number(row["num_prompts"]) or 0) or None,
-            "request_rate_per_s": wl.request_rate, "burstiness": 1.0 if wl.request_rate and "poisson" in rate_text else None,
-            "max_concurrency": wl.concurrency, "dataset": row["dataset"], "lengths": lengths_kind(row["dataset"]),
+            "request_rate_per_s": rate if kind == "rate" else None,
+            "burstiness": 1.0 if kind == "rate" and "poisson" in rate_text else None,
+            "max_concurrency": wl.get("concurrency"), "dataset": row["dataset"], "lengths": lengths_kind(row["dataset"]),
             "mean_input_tokens": number(row["mean_input_len"]), "mean_output_tokens": number(row["mean_output_len"]),
         },
         metrics=metrics, source=row["source"], confidence=row["confidence"], notes=" ".join(notes),
