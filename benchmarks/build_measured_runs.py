@@ -248,7 +248,9 @@ def aic_collection(root: Path) -> MeasuredCollection:
     return MeasuredCollection(
         collection="aiconfigurator",
         description=("NVIDIA AIConfigurator's measured end-to-end vLLM serving runs ('silicon' data) of models and GPUs "
-                     "the catalog holds. Held out from the planner's calibration: a check of generalisation."),
+                     "the catalog holds. The step cost's weight streaming and per-layer overhead were fitted on its dense "
+                     "runs at TP 1-8, and the block-FP8 MoE overhead on its Qwen3-235B-FP8 runs (wizard/physics/perf.py); "
+                     "for the rest, a check of generalisation."),
         source=f"aiconfigurator-core=={AIC_VERSION} (PyPI wheel), {AIC_SAMPLE} ({len(rows)} rows, sha256 {sha256(path)[:16]})",
         license="Apache-2.0 (aiconfigurator-core package metadata: License-Expression Apache-2.0); "
                 "the licence text is LICENSE-aiconfigurator.md beside this file",

@@ -11,7 +11,9 @@ falls inside the estimate's [low, high] range.
 
 --source bundled replays the runs bundled in wizard/data/measured/ instead,
 one table per source: the calibration rows again, and NVIDIA AIConfigurator's
-measured runs, which the estimator was not calibrated on (a generalisation check).
+measured runs: its dense runs at TP 1-8 fitted how the step cost scales with the
+tensor-parallel size, and its Qwen3-235B-FP8 runs the block-FP8 MoE overhead; for
+the rest, a generalisation check.
 
     python benchmarks/perf_accuracy.py [--csv PATH | --source bundled] [--verbose]
 """

@@ -129,8 +129,8 @@ def test_all_to_all_adds_two_collectives_per_moe_layer():
 def test_a_rank_reads_the_experts_every_engines_tokens_touch():
     fields = {name: 1.0 for name in perf.StepModel.__dataclass_fields__}
     fields.update(tp=1, pp=1, moe_layers=1, top_k=8, num_experts=256, expert_bytes_per_layer=1e9, dense_weight_bytes=0.0,
-                  bandwidth=1e9, eta_mem=1.0, peak_flops=1e30, linear_flops_per_token=0.0, chunked_prefill=True,
-                  inter_node_hops=0, t_fix=0.0, cpu_per_seq=0.0, moe_layer_overhead=0.0, all_to_all_latency=0.0,
+                  bandwidth=1e9, eta_mem=1.0, eta_kv=1.0, peak_flops=1e30, linear_flops_per_token=0.0, chunked_prefill=True,
+                  inter_node_hops=0, t_fix=0.0, cpu_per_seq=0.0, layer_overhead=0.0, moe_layer_overhead=0.0, all_to_all_latency=0.0,
                   kv_bytes_per_ctx_token=0.0, attn_flops_per_ctx_token=0.0, sliding_fraction=0.0, overlaps_cpu=False)
     for scale in (1, 8):
         model = perf.StepModel(**{**fields, "expert_token_scale": scale})

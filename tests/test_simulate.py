@@ -184,7 +184,7 @@ TOY_ROOFLINE = StepModel(
     dense_weight_bytes=10e9, expert_bytes_per_layer=0.0, moe_layers=0, num_experts=1, top_k=1,
     linear_flops_per_token=1e9, kv_bytes_per_ctx_token=100e3, sliding_fraction=0.0, window=None,
     attn_flops_per_ctx_token=1e6, hidden=4096, layers=32, tp=1, pp=1, bandwidth=1e12, peak_flops=100e12,
-    peak_attention_flops=100e12, eta_mem=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
+    peak_attention_flops=100e12, eta_mem=0.8, eta_kv=0.8, eta_comp=0.5, t_fix=1e-3, allreduce_latency=15e-6,
     link_bandwidth=100e9,
 )
 

@@ -4,8 +4,8 @@ Step time (one GPU of a stage)::
 
     T = T_fix                                        engine overhead per step
       + max(weights / (eta_mem BW), linear FLOPs / (eta_comp peak))   GEMMs
-      + KV bytes read / (eta_mem BW) + prefill attention FLOPs / (eta_comp peak)
-      + MoE per-layer overhead + 2 all-reduces per layer (latency + bytes / link)
+      + KV bytes read / (eta_kv BW) + prefill attention FLOPs / (eta_comp peak)
+      + layers x per-layer kernel overhead (+ MoE's) + 2 all-reduces per layer (latency + bytes / link)
 
 Only the experts a step touches are read: E (1 - (1 - k/E)^tokens) per layer.
 The host's work per running sequence (scheduling, sampling, streaming) adds to
@@ -32,7 +32,20 @@ from wizard.physics.quant import Mxfp4Kernel, WeightFormat
 # ---- efficiency factors, calibrated on ../shared/truth/vllm_perf_results.csv
 # (benchmarks/perf_accuracy.py prints the fit); starting values from
 # ../shared/truth/perf_methods.md section 5.
-ETA_MEM = 0.80  # weight/KV streaming, NVIDIA HBM (perf_methods 3.1: 0.75-0.89 for large shards)
+# Weights stream from HBM at 0.90 of the peak, and every layer costs LAYER_OVERHEAD_S more whatever its
+# shard: tensor parallelism divides the first, not the second.  Fitted on NVIDIA AIConfigurator's measured
+# closed loops of dense models at TP 1-8 (wizard/data/measured/aiconfigurator.json): at concurrency 4-8,
+# Llama-3.1-70B FP8 takes 21.5 / 13.9 / 9.9 / 7.9 ms at TP 1 / 2 / 4 / 8 on H200 (17.4 / 11.8 / 9.1 ms at
+# TP 2 / 4 / 8 on H100): its 72 GB at 0.90 of the bandwidth over TP, plus ~5 ms whatever the TP, about 60 us
+# per layer with the all-reduces; Qwen3-32B on H100 the same per layer.
+# One efficiency of 0.80 for everything (perf_methods 3.1: 0.75-0.89) fitted TP 1-2 but was 30-40% fast at TP 8.
+ETA_MEM = 0.90
+# Per layer per step: the launches and tails of its norm, rotary, attention and activation kernels (charged on
+# GDDR cards too, where no measured run at several TPs separates it from the bandwidth).
+LAYER_OVERHEAD_S = 35e-6
+# Paged attention reads the KV cache in scattered blocks: 0.80 (perf_methods 3.1), with which the bursts of
+# ../shared/truth/vllm_perf_results.csv, hundreds of sequences reading their caches each step, were calibrated.
+ETA_KV = 0.80
 ETA_MEM_GDDR = 0.82  # GDDR cards (RTX, L40S, A10)
 ETA_MEM_SMALL_SHARD = 0.6  # per-GPU shards under ~2 GB stream less efficiently (perf_methods 3.1)
 # Prefill GEMMs end to end (perf_methods 3.2); the A100's from the burst rows of
@@ -50,13 +63,13 @@ T_FIX_S = {"V1": 1.0e-3, "0.6": 1.5e-3, "old": 4.0e-3}  # per-step CPU overhead 
 # Fitted on the burst rows of ../shared/truth/vllm_perf_results.csv, where up to a thousand
 # sequences run at once (benchmarks/perf_accuracy.py: mean TPOT 40-65% low without it).
 CPU_PER_SEQ_S = {"V1": 60e-6, "0.6": 80e-6, "old": 80e-6}
-# Routing and fused-MoE kernels per MoE layer per step (perf_methods 3.2 suggests 0.1-0.25 ms).
-# Block-scaled FP8 experts (DeepSeek-V3/R1, Qwen3-235B-FP8) run the slow block-dequantizing
-# kernels: DeepSeek-R1 H200 TP8 at concurrency 4 (19.4 ms, ../shared/truth) and Qwen3-235B-FP8
-# H200 TP2 at 12-20 (about 52 ms, AIConfigurator's measured runs) leave ~0.25 ms per layer;
-# gpt-oss (MXFP4) and bf16 experts leave 0.05-0.1 ms (gpt-oss-120b at concurrency 4: A100 TP1
-# 11.7 ms, H200 TP1 6.3 ms, B200 TP1 3.5 ms). Fitted with benchmarks/perf_accuracy.py.
-MOE_LAYER_OVERHEAD_S = {"fp8 block": 250e-6, "other": 50e-6}
+# Routing and fused-MoE kernels per MoE layer per step, beyond LAYER_OVERHEAD_S (perf_methods 3.2 suggests
+# 0.1-0.25 ms in all). Block-scaled FP8 experts (DeepSeek-V3/R1, Qwen3-235B-FP8) run the slow
+# block-dequantizing kernels: DeepSeek-R1 H200 TP8 at concurrency 4 (19.4 ms, ../shared/truth) and
+# Qwen3-235B-FP8 H200 TP2 at 12-20 (about 52 ms, AIConfigurator's measured runs) leave ~0.25 ms per layer
+# in all; gpt-oss (MXFP4) and bf16 experts ~0.06 ms (gpt-oss-120b at concurrency 4: A100 TP1 11.7 ms,
+# H200 TP1 6.3 ms, B200 TP1 3.5 ms, and TP 2-8 on H100 and H200). Fitted with benchmarks/perf_accuracy.py.
+MOE_LAYER_OVERHEAD_S = {"fp8 block": 215e-6, "other": 25e-6}
 ALLREDUCE_LATENCY_S = {"nvlink": 15e-6, "pcie": 60e-6, "pcie-no-p2p": 120e-6}  # per collective (perf_methods 5)
 ALLREDUCE_BW_EFFICIENCY = 0.7  # of the per-GPU link bandwidth (perf_methods 5)
 # Expert parallelism's dispatch / combine collectives: a launch-and-sync latency like an
@@ -101,7 +114,8 @@ class StepModel:
     bandwidth: float  # bytes/s
     peak_flops: float  # FLOP/s used for GEMMs
     peak_attention_flops: float
-    eta_mem: float
+    eta_mem: float  # of the bandwidth, streaming weights
+    eta_kv: float  # of the bandwidth, reading the KV cache
     eta_comp: float
     t_fix: float
     allreduce_latency: float
@@ -109,6 +123,7 @@ class StepModel:
     chunked_prefill: bool = True  # V1 mixes prefill into decode steps; V0 ran prefill-only steps
     inter_node_hops: int = 0  # pipeline stage boundaries that cross nodes
     cpu_per_seq: float = 0.0  # engine CPU seconds per running sequence per step (schedule, sample, detokenize)
+    layer_overhead: float = 0.0  # kernel time per layer per step that no shard size changes
     moe_layer_overhead: float = 0.0  # routing and fused-MoE kernel time per MoE layer per step
     expert_token_scale: int = 1  # tokens a rank's experts see per local token: every DP engine's tokens
     all_to_all_latency: float = 0.0  # per dispatch or combine when data parallelism moves tokens to experts (0: none)
@@ -123,7 +138,7 @@ class StepModel:
         ctx = decode_ctx
         if self.window:
             ctx = (1 - self.sliding_fraction) * decode_ctx + self.sliding_fraction * _at_most(decode_ctx, self.window)
-        kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_mem * self.bandwidth)
+        kv_read = decode * ctx * self.kv_bytes_per_ctx_token / (self.eta_kv * self.bandwidth)
         prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
         return self.t_fix + batch[0] + kv_read + prefill_attention + batch[1] + batch[2]
 
@@ -134,15 +149,15 @@ class StepModel:
         return {}
 
     def _batch_seconds(self, tokens: float) -> tuple[float, float, float]:
-        """The seconds of a step's tokens whatever their contexts: its GEMMs (weights read, or compute), MoE
-        overheads and communication (kept in :attr:`_by_tokens`)."""
+        """The seconds of a step's tokens whatever their contexts: its GEMMs (weights read, or compute), the layers'
+        kernel overheads and communication (kept in :attr:`_by_tokens`)."""
         weights = self.dense_weight_bytes
         if self.moe_layers:
             # A rank's experts serve every DP rank's tokens under expert parallelism.
             touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens * self.expert_token_scale, 1)
             weights += touched * self.expert_bytes_per_layer * self.moe_layers
         gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
-        moe = self.moe_layers * self.moe_layer_overhead
+        kernels = self.layers * self.layer_overhead + self.moe_layers * self.moe_layer_overhead
         comm = 0.0
         if self.tp > 1:
             message = tokens * self.hidden * 2
@@ -153,7 +168,7 @@ class StepModel:
             # experts all-gather and reduce-scatter about as much).
             message = tokens * self.top_k * self.hidden * 2
             comm += 2 * self.moe_layers * (self.all_to_all_latency + message / self.all_to_all_bandwidth)
-        batch = (gemm, moe, comm)
+        batch = (gemm, kernels, comm)
         if len(self._by_tokens) < BATCH_SECONDS_KEPT:
             self._by_tokens[tokens] = batch
         return batch
@@ -214,9 +229,9 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
     bf16_peak = (gpu.bf16_tflops or 100.0) * 1e12
     peak = (gpu.fp8_tflops or bf16_peak / 1e12) * 1e12 if w8a8 else bf16_peak
     gddr = "GDDR" in gpu.memory_type
-    eta_mem = ETA_MEM_GDDR if gddr else ETA_MEM
+    eta_mem, eta_kv = (ETA_MEM_GDDR, ETA_MEM_GDDR) if gddr else (ETA_MEM, ETA_KV)
     if dense_bytes + expert_bytes * len(moe_layers) < 2 * 1024**3:
-        eta_mem = ETA_MEM_SMALL_SHARD
+        eta_mem = eta_kv = ETA_MEM_SMALL_SHARD
     if interconnect == "nvlink" and gpu.interconnect_gbs:
         link = gpu.interconnect_gbs * 1e9 * ALLREDUCE_BW_EFFICIENCY
     else:
@@ -240,9 +255,11 @@ def step_model(arch: Architecture, fmt: WeightFormat, engine: Engine, memory: Me
         peak_flops=peak,
         peak_attention_flops=bf16_peak,
         eta_mem=eta_mem,
+        eta_kv=eta_kv,
         eta_comp=_eta_comp(gpu, bool(moe_layers), version),
         t_fix=T_FIX_S[_host_era(version)],
         cpu_per_seq=CPU_PER_SEQ_S[_host_era(version)],
+        layer_overhead=LAYER_OVERHEAD_S,
         moe_layer_overhead=MOE_LAYER_OVERHEAD_S["fp8 block" if fmt.kind == "float" and fmt.block else "other"],
         expert_token_scale=engine.dp,
         **_all_to_all(engine, nodes, link),

@@ -474,8 +474,9 @@ def _replicas_to_keep_up(request: PlanRequest, rate_per_s: float) -> int | None:
 
 def _model_assumptions(inp: Inputs, cand: Candidate, model: perf.StepModel) -> list[str]:
     """The step-cost model and the traffic split in words."""
-    out = [f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s and {model.eta_comp:.0%} of "
-           f"{model.peak_flops / 1e12:g} TFLOPS, {model.t_fix * 1000:g} ms per step"
+    out = [f"step time: roofline at {model.eta_mem:.0%} of {inp.hw.gpu.bandwidth_gbs or 0:g} GB/s for weights "
+           f"({model.eta_kv:.0%} for the KV cache) and {model.eta_comp:.0%} of {model.peak_flops / 1e12:g} TFLOPS, "
+           f"{model.t_fix * 1000:g} ms per step and {model.layer_overhead * 1e6:g} us per layer"
            + (f", all-reduce {model.allreduce_latency * 1e6:g} us + bytes at {model.link_bandwidth / 1e9:.0f} GB/s"
               if model.tp > 1 else "")]
     if engines(inp, cand) > 1:
