@@ -81,9 +81,9 @@ def test_a_plan_streams_weights_at_0_9_and_the_kv_cache_at_0_8_of_hbm_with_35_us
     from wizard.planning.inputs import resolve_inputs
     from wizard.planning.search import search
 
-    for gpu, layers, etas in (("H100", 80, (0.9, 0.8)), ("RTX 4090", 32, (0.82, 0.82))):
-        model_id = "meta-llama/Llama-3.1-70B-Instruct" if layers == 80 else "meta-llama/Llama-3.1-8B-Instruct"
-        plan = make_plan(model=model_id, gpu=gpu, gpus=8 if layers == 80 else 1, concurrency=1)
+    for model_id, gpu, gpus, layers, etas in (("meta-llama/Llama-3.1-70B-Instruct", "H100", 8, 80, (0.9, 0.8)),
+                                              ("meta-llama/Llama-3.1-8B-Instruct", "RTX 4090", 1, 32, (0.82, 0.82))):
+        plan = make_plan(model=model_id, gpu=gpu, gpus=gpus, concurrency=1)
         inp = resolve_inputs(plan.request, detected=[])
         model = performance.step_model(inp, search(inp).candidate)
         assert (model.eta_mem, model.eta_kv, model.layer_overhead, model.layers) == (*etas, 35e-6, layers)
