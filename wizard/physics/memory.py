@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from typing import NamedTuple
@@ -259,18 +260,12 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
                    first: bool, last: bool, extra_params: int, scale: float, kernel: Mxfp4Kernel, moe_ranks: int,
                    whole_experts: bool) -> float:
     total = 0.0
-    # Layers of one kind (dense or MoE) with the same unquantized modules weigh the same:
-    # size one of each, multiply.
-    sized: dict[tuple, float] = {}
-    covered = _covered(arch, fmt) if fmt.layer_specific else None
-    for layer in range(start, stop):
-        key: tuple = (arch.is_moe_layer(layer),)
-        tensors = layer_tensors(arch, layer, tp, moe_ranks, whole_experts)
-        if covered:
-            key += covered[layer]
-        if key not in sized:
-            sized[key] = sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel) for t in tensors)
-        total += sized[key]
+    # Layers of one kind weigh the same: size the first of each, multiply by how many the stage holds.
+    kinds = _weight_kinds(arch, fmt)[start:stop]
+    for kind, count in Counter(kinds).items():
+        layer = start + kinds.index(kind)
+        total += count * sum(fmt.tensor_bytes(t, layer, dtype_bytes, kernel)
+                             for t in layer_tensors(arch, layer, tp, moe_ranks, whole_experts))
     embed, head = embedding_tensors(arch, tp)
     if first:
         total += embed.params * dtype_bytes
@@ -289,10 +284,14 @@ def _stage_weights(arch: Architecture, fmt: WeightFormat, tp: int, dtype_bytes: 
 
 
 @cache
-def _covered(arch: Architecture, fmt: WeightFormat) -> tuple[tuple[bool, ...], ...]:
-    """Which of each layer's tensors a format that names particular layers quantizes.  covers() reads a
-    tensor's kind and module path, which no split changes: one pattern per layer serves every TP and stage."""
-    return tuple(tuple(fmt.covers(t, layer) for t in layer_tensors(arch, layer)) for layer in range(arch.num_layers))
+def _weight_kinds(arch: Architecture, fmt: WeightFormat) -> tuple[tuple[bool, ...], ...]:
+    """Each layer's kind as its weights' size depends on it: dense or MoE, and for a format that names particular
+    layers which of its tensors the format quantizes (covers() reads a tensor's kind and module path, which no
+    split changes: one pattern per layer serves every TP and stage)."""
+    if not fmt.layer_specific:
+        return tuple((arch.is_moe_layer(layer),) for layer in range(arch.num_layers))
+    return tuple((arch.is_moe_layer(layer),) + tuple(fmt.covers(t, layer) for t in layer_tensors(arch, layer))
+                 for layer in range(arch.num_layers))
 
 
 def activation(arch: Architecture, engine: Engine, layers: range, last: bool) -> Triple:
