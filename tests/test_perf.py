@@ -131,12 +131,15 @@ def test_a_closed_loops_later_requests_carry_the_others_refills_then_see_the_bat
     attention, 20 x 100 x 1 MFLOP / 35 TFLOPS = 0.0571 ms; the drain decodes half the batch, 5 requests of
     5 / 2 = 2.5 (13.578125 ms) or 10 of 5 (13.65625 ms)."""
     wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
-    assert _later_tpot_s(TOY, Engine, wl, 10, 5) == pytest.approx(13.578125e-3)
+    step = _steady(TOY, Engine, wl, 10)  # the running decodes and the refills' 20 prefill tokens
+    assert step == pytest.approx(13.8125e-3 + 20 * 100 * 1e6 / 35e12)
+    assert _later_tpot_s(TOY, wl, 10, 5, step) == pytest.approx(13.578125e-3)
     steady = 13.8125e-3 + 0.9 * 20 * 100 * 1e6 / 35e12
-    assert _later_tpot_s(TOY, Engine, wl, 10, 20) == pytest.approx((10 * steady + 10 * 13.65625e-3) / 20)
+    assert _later_tpot_s(TOY, wl, 10, 20, step) == pytest.approx((10 * steady + 10 * 13.65625e-3) / 20)
     # One client: no one else's prompt rides in its steps, and it drains alone: its own decode, 13.53125 ms.
-    assert _later_tpot_s(TOY, Engine, replace(wl, concurrency=1), 1, 199) == pytest.approx(13.53125e-3)
-    assert _later_tpot_s(TOY, Engine, wl, 10, 0) == 0.0
+    one = replace(wl, concurrency=1)
+    assert _later_tpot_s(TOY, one, 1, 199, _steady(TOY, Engine, one, 1)) == pytest.approx(13.53125e-3)
+    assert _later_tpot_s(TOY, wl, 10, 0, step) == 0.0
 
 
 def test_a_trickle_of_prompts_rides_in_a_share_of_the_steps_and_the_others_only_decode():

@@ -133,23 +133,23 @@ def _steady_ttft_s(model: StepModel, engine: Engine, wl: Workload, decode: float
     return 0.5 * step + math.ceil(wl.prompt_tokens / budget) * own
 
 
-def _closed_loop_ttft_s(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int) -> float:
+def _closed_loop_ttft_s(model: StepModel, engine: Engine, wl: Workload, running: int, waiting: int,
+                        step: float) -> float:
     """TTFT once a closed loop's requests drift apart (a steady trickle of refills, the alternative to waves),
-    with ``waiting`` more clients than run at once queued for a seat."""
-    step = _steady(model, engine, wl, running)
+    with ``waiting`` more clients than run at once queued for a seat; ``step`` is :func:`_steady` of ``running``."""
     return _steady_ttft_s(model, engine, wl, running, step) + waiting * wl.gen_tokens * step / running
 
 
-def _later_tpot_s(model: StepModel, engine: Engine, wl: Workload, running: int, later: int) -> float:
+def _later_tpot_s(model: StepModel, wl: Workload, running: int, later: int, step: float) -> float:
     """Mean TPOT of a closed loop's requests after its first wave: sent at random phases, each decodes among
     ``running`` requests whose refills' prefill rides in its steps (the others', its own comes before its first
     token) until the clients run out of requests; the last ``running`` see the batch drain, about half of it on
-    average, with no prefill left."""
+    average, with no prefill left.  ``step`` is :func:`_steady` of ``running``."""
     if later <= 0:
         return 0.0
     drained = min(later, running)
     decode = _step(model, running, 0, _decode_ctx(wl), 0)
-    steady = decode + (_steady(model, engine, wl, running) - decode) * (running - 1) / running
+    steady = decode + (step - decode) * (running - 1) / running
     drain = _step(model, max(drained / 2, 1.0), 0, _decode_ctx(wl), 0)
     return ((later - drained) * steady + drained * drain) / later
 
@@ -212,10 +212,11 @@ def estimate(model: StepModel, engine: Engine, memory: MemoryPlan, wl: Workload)
         in_flight = min(clients, total)
         running = min(in_flight, cap)
         op = _waves(model, engine, wl, running, in_flight)
-        steady = _closed_loop_ttft_s(model, engine, wl, running, in_flight - running)
+        step = _steady(model, engine, wl, running)
+        steady = _closed_loop_ttft_s(model, engine, wl, running, in_flight - running, step)
         ttft_s = (in_flight * op.ttft_s + (total - in_flight) * steady) / total
         later = total - in_flight
-        tpot_s = (in_flight * op.tpot_s + later * _later_tpot_s(model, engine, wl, running, later)) / total
+        tpot_s = (in_flight * op.tpot_s + later * _later_tpot_s(model, wl, running, later, step)) / total
     return Screened(itl_ms=tpot_s * 1000, ttft_ms=ttft_s * 1000, output_tokens_per_s=op.output_tokens_per_s,
                     max_request_rate_per_s=max_rate, batch=op.batch)
 
