@@ -55,6 +55,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from numpy.random import default_rng
 
 from wizard.errors import WizardError
 from wizard.physics.run_stats import SimResult, Stats, WeightedSamples, stats
@@ -182,7 +183,7 @@ def steady_phases(traffic: Traffic, prompt: np.ndarray, output: np.ndarray, engi
     first = 0 if traffic.warm else clients  # the dispatches that wait: the first wave's, or the second requests'
     count = max(min(clients, len(prompt) - first), 0)
     # Sorted: the later a client is let go, the later it sends, so sends mostly stay in dispatch order.
-    delays[first:first + count] = np.sort(np.random.default_rng(traffic.seed + 1).uniform(0.0, life, count))
+    delays[first:first + count] = np.sort(default_rng(traffic.seed + 1).uniform(0.0, life, count))
     return delays
 
 

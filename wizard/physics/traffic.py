@@ -26,6 +26,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
+from numpy.random import Generator, default_rng
 
 from wizard.errors import WizardError
 
@@ -91,7 +92,7 @@ class Traffic:
                    output_lens=tuple(int(n) for n in output_lens), **run)  # type: ignore[arg-type]
 
 
-def arrival_times_s(traffic: Traffic, rng: np.random.Generator) -> np.ndarray:
+def arrival_times_s(traffic: Traffic, rng: Generator) -> np.ndarray:
     """When bench sends each request, seconds after the run starts (before any concurrency gate)."""
     n, rate = traffic.num_prompts, traffic.request_rate
     if math.isinf(rate):
@@ -107,7 +108,7 @@ def arrival_times_s(traffic: Traffic, rng: np.random.Generator) -> np.ndarray:
     return times
 
 
-def lengths(traffic: Traffic, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def lengths(traffic: Traffic, rng: Generator) -> tuple[np.ndarray, np.ndarray]:
     """Prompt and output tokens of every request (int64 arrays)."""
     n = traffic.num_prompts
     if traffic.distribution == "explicit":
@@ -122,12 +123,12 @@ def lengths(traffic: Traffic, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 def draw(traffic: Traffic) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(send times s, prompt tokens, output tokens) for the run, from its seed: lengths first, as bench samples them."""
-    rng = np.random.default_rng(traffic.seed)
+    rng = default_rng(traffic.seed)
     prompt, output = lengths(traffic, rng)
     return arrival_times_s(traffic, rng), prompt, output
 
 
-def _uniform_around(rng: np.random.Generator, center: int, ratio: float, n: int) -> np.ndarray:
+def _uniform_around(rng: Generator, center: int, ratio: float, n: int) -> np.ndarray:
     """The random dataset's lengths: uniform integers in [floor(L(1-r)), ceil(L(1+r))], at least 1 token."""
     low = math.floor(center * (1 - ratio))
     high = math.ceil(center * (1 + ratio))
@@ -148,7 +149,7 @@ def _truncated_lognormal_mean(mu: float, sigma: float, low: float, high: float) 
     return math.exp(mu + sigma * sigma / 2) * (norm.cdf(b - sigma) - norm.cdf(a - sigma)) / inside
 
 
-def _sharegpt(rng: np.random.Generator, mean_prompt: int, mean_output: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _sharegpt(rng: Generator, mean_prompt: int, mean_output: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """ShareGPT-like pairs: draw from the fitted truncated log-normals, keep what bench's filter keeps,
     then scale every length so the model's means become the requested ones."""
     fit_p, fit_o = sharegpt_stats()["prompt"]["fit"], sharegpt_stats()["output"]["fit"]
