@@ -1,7 +1,6 @@
 """Memory per GPU: exact weights, vLLM's capture sizes, and the budget arithmetic."""
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -41,7 +40,7 @@ def test_llama_8b_weights_match_vllm_log_to_the_byte():
 
 def test_llama_70b_tp4_weights_by_hand():
     arch = _arch("meta-llama/Llama-3.1-70B-Instruct")
-    engine = replace(ENGINE, tp=4)
+    engine = ENGINE._replace(tp=4)
     per_layer = (8192 * 16 * 128 + 2 * 8192 * 2 * 128 + 16 * 128 * 8192 + 3 * 8192 * 7168 + 2 * 8192)
     expected = 2 * (80 * per_layer + 2 * (128256 // 4) * 8192 + 8192) + 131072 * 128 * 2
     assert stage_weights(arch, NONE, engine, range(80), True, True) == expected
@@ -49,7 +48,7 @@ def test_llama_70b_tp4_weights_by_hand():
 
 def test_pipeline_stages_hold_their_layers_embedding_first_head_last():
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
-    engine = replace(ENGINE, pp=2)
+    engine = ENGINE._replace(pp=2)
     first = stage_weights(arch, NONE, engine, range(16), True, False)
     last = stage_weights(arch, NONE, engine, range(16, 32), False, True)
     rope = 131072 * 128 * 2
@@ -87,7 +86,7 @@ def test_capture_sizes_follow_vllm_defaults(seqs, tokens, count, largest):
 
 def test_activation_is_the_larger_of_forward_and_sampler():
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
-    engine = replace(ENGINE, max_num_seqs=1024, max_num_batched_tokens=8192)
+    engine = ENGINE._replace(max_num_seqs=1024, max_num_batched_tokens=8192)
     peak = activation(arch, engine, range(32), last=True)
     sampler = 1024 * 128256 * 4 * 9.0  # expected fp32 copies per logit on vLLM 0.29+ (wizard/physics/versions.py)
     assert peak.expected == pytest.approx(sampler + 0.05 * GIB)
@@ -109,7 +108,7 @@ def test_kv_pool_is_budget_minus_everything_else():
 def test_eager_mode_frees_cuda_graph_memory():
     arch = _arch("Qwen/Qwen3-8B")
     graphs = plan_memory(arch, NONE, ENGINE, 79.19)
-    eager = plan_memory(arch, NONE, replace(ENGINE, cuda_graphs=False), 79.19)
+    eager = plan_memory(arch, NONE, ENGINE._replace(cuda_graphs=False), 79.19)
     assert eager.stages[0].cuda_graph.expected == 0
     assert eager.num_blocks > graphs.num_blocks
 
@@ -117,9 +116,9 @@ def test_eager_mode_frees_cuda_graph_memory():
 def test_pinned_kv_cache_is_exactly_the_bytes_given_whatever_the_utilization():
     # --kv-cache-memory-bytes 20 GiB: the pool is 20 GiB, not total x utilization - the rest.
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
-    pinned = replace(ENGINE, kv_cache_memory_bytes=20 * GIB)
+    pinned = ENGINE._replace(kv_cache_memory_bytes=20 * GIB)
     for util in (0.5, 0.92):
-        mem = plan_memory(arch, NONE, replace(pinned, gpu_memory_utilization=util), 79.19)
+        mem = plan_memory(arch, NONE, pinned._replace(gpu_memory_utilization=util), 79.19)
         assert mem.stages[0].available == Triple.exact(20 * GIB)
         assert mem.num_blocks == 20 * GIB // (32 * 16 * 8 * 2 * 128 * 2) == 10240
     stage = mem.stages[0]
@@ -133,7 +132,7 @@ def test_pinned_kv_cache_is_exactly_the_bytes_given_whatever_the_utilization():
 
 def test_pinned_kv_cache_larger_than_the_gpu_does_not_start():
     arch = _arch("meta-llama/Llama-3.1-8B-Instruct")
-    mem = plan_memory(arch, NONE, replace(ENGINE, kv_cache_memory_bytes=70 * GIB), 79.19)
+    mem = plan_memory(arch, NONE, ENGINE._replace(kv_cache_memory_bytes=70 * GIB), 79.19)
     stage = mem.stages[0]
     need = stage.weights + stage.activation.expected + stage.non_torch.expected + stage.cuda_graph.expected / 1.1 + 70 * GIB
     assert mem.pinned_shortfall == pytest.approx(need - (79.19 - 0.5) * GIB)
@@ -143,7 +142,7 @@ def test_pinned_kv_cache_larger_than_the_gpu_does_not_start():
 
 
 def test_sliding_windows_reserve_one_chunk_before_0_26():
-    engine = replace(ENGINE, max_num_batched_tokens=8192)
+    engine = ENGINE._replace(max_num_batched_tokens=8192)
     assert engine.in_flight_tokens == 2 * 8192  # async scheduling keeps two batches in flight
-    assert replace(engine, sliding_reserves_in_flight=False).in_flight_tokens == 8192
-    assert replace(engine, pp=4).in_flight_tokens == 4 * 8192
+    assert engine._replace(sliding_reserves_in_flight=False).in_flight_tokens == 8192
+    assert engine._replace(pp=4).in_flight_tokens == 4 * 8192

@@ -1,7 +1,6 @@
 """MXFP4 experts as each vLLM backend stores them, and which backend a GPU and release get."""
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ def _arch(model_id: str):
 def _weights_gib(model_id: str, kernel: quant.Mxfp4Kernel, tp: int = 1) -> float:
     arch = _arch(model_id)
     fmt = quant.from_checkpoint(arch.quantization_config)
-    engine = replace(ENGINE, tp=tp, mxfp4_kernel=kernel)
+    engine = ENGINE._replace(tp=tp, mxfp4_kernel=kernel)
     return stage_weights(arch, fmt, engine, range(arch.num_layers), True, True) / GIB
 
 
