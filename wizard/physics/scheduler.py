@@ -973,12 +973,14 @@ class Run:
 
 
 def _timeline(line: list[tuple[float, int, int, float, int]]) -> Timeline:
-    """At most TIMELINE_POINTS points, spread evenly over time (the last one kept)."""
-    rows = np.array(line, dtype=np.float64).reshape(-1, 5)
-    if len(rows) > TIMELINE_POINTS:
-        marks = np.linspace(rows[0, 0], rows[-1, 0], TIMELINE_POINTS)
-        near = np.minimum(np.searchsorted(rows[:, 0], marks), len(rows) - 1)  # non-decreasing: the marks are sorted
+    """At most TIMELINE_POINTS points, spread evenly over time (the last one kept).  Only the picked points are
+    converted to arrays: a run records one per step (thousands), and converting every tuple cost more than the pick."""
+    if len(line) > TIMELINE_POINTS:
+        times = np.fromiter((point[0] for point in line), dtype=np.float64, count=len(line))
+        marks = np.linspace(times[0], times[-1], TIMELINE_POINTS)
+        near = np.minimum(np.searchsorted(times, marks), len(times) - 1)  # non-decreasing: the marks are sorted
         pick = near[np.diff(near, prepend=-1) > 0]  # each once (np.unique would import numpy.ma: 80 ms cold)
-        rows = rows[pick]
+        line = [line[i] for i in pick.tolist()]
+    rows = np.array(line, dtype=np.float64).reshape(-1, 5)
     return Timeline(rows[:, 0], rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3],
                     rows[:, 4].astype(np.int64))
