@@ -8,6 +8,7 @@ competes with tensor parallelism and wins when it holds much more KV cache.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from wizard.errors import WizardError
@@ -191,32 +192,39 @@ def _no_even_split(arch: Architecture, ep: int) -> list[Layout]:
     raise WizardError(f"{arch.moe.num_experts} experts do not spread evenly over {ep} GPUs", field="enable_expert_parallel")
 
 
-def _levels(inp: Inputs, seqs: Choice) -> list[tuple[Choice, Choice, Choice]]:
+def _levels(inp: Inputs, seqs: Choice) -> tuple[tuple[Choice, Choice, Choice], ...]:
     """The settings the user left open, relaxed one at a time, least costly first: fewer scheduled
     sequences (never below the concurrency), then fp8 KV cache, then eager mode."""
-    request, hw = inp.request, inp.hw
-    kv_user, eager_user = request.model.kv_cache_dtype, request.policy.enforce_eager
+    request, gpu = inp.request, inp.hw.gpu
+    return _relaxations(seqs, request.model.kv_cache_dtype, request.policy.enforce_eager,
+                        request.workload.requests_at_once, gpu.name, gpu.fp8_native)
+
+
+@lru_cache(maxsize=256)
+def _relaxations(seqs: Choice, kv_user: str | None, eager_user: bool | None, requests_at_once: int, gpu_name: str,
+                 fp8_native: bool) -> tuple[tuple[Choice, Choice, Choice], ...]:
+    """:func:`_levels` from what it reads, kept: every candidate of a sweep asks, and a sweep's settings are few."""
     kv = Choice(kv_user, "user", "set by the user") if kv_user else Choice(
         "auto", "vllm default", "the model dtype: the workload fits without fp8")
     eager = Choice(eager_user, "user", "set by the user") if eager_user is not None else Choice(
         False, "vllm default", "CUDA graphs fit and speed up small batches")
     seq_options = [seqs]
     if seqs.source != "user":
-        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (request.workload.requests_at_once - 1).bit_length())
+        floor = max(recommend.LATENCY_MIN_SEQS, 1 << (requests_at_once - 1).bit_length())
         seq_options += [Choice(smaller, "recommended", (
             f"lowered from {seqs.value}: vLLM's profiling run reserves sampler memory for max_num_seqs x vocabulary "
             f"logits, and at {smaller} the plan fits (still >= the requested concurrency)"))
             for smaller in (512, 256, 128, 64) if floor <= smaller < seqs.value]
     kv_options = [kv]
-    if not kv_user and hw.gpu.fp8_native:
-        kv_options.append(Choice("fp8", "recommended", f"the plan is limited by KV-cache memory and {hw.gpu.name} supports FP8: fp8 halves the cache"))
+    if not kv_user and fp8_native:
+        kv_options.append(Choice("fp8", "recommended", f"the plan is limited by KV-cache memory and {gpu_name} supports FP8: fp8 halves the cache"))
     eager_options = [eager]
     if eager_user is None:
         eager_options.append(Choice(True, "recommended", "CUDA graphs would not fit: eager mode frees their memory for the KV cache"))
-    return [(s, k, e) for k in kv_options for e in eager_options for s in seq_options]
+    return tuple((s, k, e) for k in kv_options for e in eager_options for s in seq_options)
 
 
-def _fitting(inp: Inputs, layouts: list[Layout], levels: list[tuple[Choice, Choice, Choice]],
+def _fitting(inp: Inputs, layouts: list[Layout], levels: tuple[tuple[Choice, Choice, Choice], ...],
              tokens: Choice) -> tuple[list[Candidate], list[Candidate]]:
     """The layouts that fit at the first level where any does (every relaxation only frees memory), and every
     layout evaluated at the first level (what a plan that fits nowhere reports)."""
@@ -276,7 +284,7 @@ def search(inp: Inputs) -> Solution:
     return Solution(cand, tp_choice, pp_choice, dp_choice, ep_choice, cand.max_num_seqs, tokens)
 
 
-def _spread_over_all(inp: Inputs, cand: Candidate, wide: list[Layout], levels: list[tuple[Choice, Choice, Choice]],
+def _spread_over_all(inp: Inputs, cand: Candidate, wide: list[Layout], levels: tuple[tuple[Choice, Choice, Choice], ...],
                      tokens: Choice) -> tuple[Candidate, Choice, Choice] | None:
     """The data + expert parallel layout holding the most KV cache, with its reasons, when it holds
     DP_EP_KV_GAIN times what the tensor-parallel candidate (replicated over the GPUs) does, or fits where it does not."""
