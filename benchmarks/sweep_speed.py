@@ -7,7 +7,8 @@ price get a placeholder price, so the whole catalog is enumerated), and over the
 GPUs of the bundled price list ('priced': what the CLI and the Compare page sweep
 by default; fewer candidates share the same simulation of the cheapest).  Each
 sweep runs in a fresh interpreter so the first ("cold") sweep pays for every cache
-a dashboard session would also have to fill, RUNS times: the median run is shown,
+a dashboard session would also have to fill (not the interpreter's first full garbage collection: a dashboard
+process has run it at start-up), RUNS times: the median run is shown,
 and the best one beside it ('best /s'), because this machine's timings stray
 30-50% from run to run and noise only ever slows a run; a second sweep in the same
 process shows the warm speed; 'screen /s' is the planning and analytic screen of every
@@ -32,11 +33,14 @@ TARGET_PER_S = 2000
 RUNS = 5
 
 ONE_MODEL = r"""
-import json, sys, time
+import gc, json, sys, time
 from wizard.catalog.gpus import catalog
 from wizard.capacity.prices import price_of
 from wizard.schema import PlanRequest, parse_request
 from wizard.capacity.sweep import sweep
+# The interpreter's first full collection, of the ~40,000 objects the imports made (~11 ms here), would otherwise fall
+# inside the first sweep; a dashboard process ran it while starting up, long before its first sweep.
+gc.collect()
 # placeholder prices enumerate the whole catalog; the default price list only the GPUs it prices
 prices = {g.name: 1.0 for g in catalog() if price_of(g) is None} if sys.argv[2] == "catalog" else None
 base = parse_request({"model": sys.argv[1], "prompt_tokens": 1024, "gen_tokens": 256, "concurrency": 32})
