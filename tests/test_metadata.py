@@ -6,7 +6,12 @@ import struct
 import pytest
 
 from tests.conftest import make_plan
-from wizard.catalog.metadata import catalog_ids, count_tensors, resolve_model
+from wizard.catalog.metadata import (
+    CATALOG_DIR,
+    catalog_ids,
+    count_tensors,
+    resolve_model,
+)
 from wizard.errors import WizardError
 
 TINY_CONFIG = {
@@ -92,6 +97,12 @@ def test_catalog_has_the_36_shared_models():
 
 def test_catalog_lookup_is_case_insensitive():
     assert resolve_model("META-LLAMA/llama-3.1-8b-instruct").model == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_every_catalog_file_is_named_for_its_model():
+    """A catalog model is found by its file name ('org--name.json'), without reading the other files."""
+    for path in CATALOG_DIR.glob("*.json"):
+        assert json.loads(path.read_text())["hf_id"].replace("/", "--") + ".json" == path.name
 
 
 def _populate_hub_cache(root, repo, config, revision="main"):

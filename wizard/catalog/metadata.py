@@ -61,11 +61,20 @@ class ModelInfo:
 
 @cache
 def _catalog() -> dict[str, dict[str, Any]]:
-    entries = {}
-    for path in sorted(CATALOG_DIR.glob("*.json")):
-        entry = json.loads(path.read_text())
-        entries[entry["hf_id"].lower()] = entry
-    return entries
+    """Every bundled model's entry, by its lower-cased Hugging Face id."""
+    return {key: _entry(key) for key in _catalog_paths()}
+
+
+@cache
+def _catalog_paths() -> dict[str, Path]:
+    """Each bundled model's file by its lower-cased Hugging Face id, which the file is named for ('org--name.json'):
+    planning one catalog model reads its own file, not the whole catalog's (66 files, ~5 ms)."""
+    return {path.stem.replace("--", "/", 1).lower(): path for path in sorted(CATALOG_DIR.glob("*.json"))}
+
+
+@cache
+def _entry(key: str) -> dict[str, Any]:
+    return json.loads(_catalog_paths()[key].read_text())
 
 
 def catalog_ids() -> list[str]:
@@ -74,7 +83,8 @@ def catalog_ids() -> list[str]:
 
 
 def catalog_entry(model_id: str) -> dict[str, Any] | None:
-    return _catalog().get(model_id.strip().lower())
+    key = model_id.strip().lower()
+    return _entry(key) if key in _catalog_paths() else None
 
 
 def _from_catalog(entry: dict[str, Any]) -> ModelInfo:
@@ -84,7 +94,7 @@ def _from_catalog(entry: dict[str, Any]) -> ModelInfo:
 @cache
 def _catalog_info(key: str) -> ModelInfo:
     """A catalog model, parsed once per process."""
-    entry = _catalog()[key]
+    entry = _entry(key)
     arch = parse_config(entry["config"])
     return ModelInfo(
         model=entry["hf_id"],
