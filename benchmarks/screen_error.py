@@ -79,14 +79,17 @@ def main() -> None:
         for i, figure in enumerate(("TPOT", "TTFT", "rate")):
             print(_line(kind, figure, [r[i] for r in found]))
         if not kind.startswith("Poisson"):  # a closed loop's or a burst's time per output token: by prefill share
-            for heavy in (False, True):
-                part = [r[0] for r in found if (r[3] >= sw.PREFILL_HEAVY_SHARE) == heavy]
+            bands = ((0.0, sw.PREFILL_LIGHT_SHARE), (sw.PREFILL_LIGHT_SHARE, sw.PREFILL_HEAVY_SHARE),
+                     (sw.PREFILL_HEAVY_SHARE, float("inf")))
+            for low, high in bands:
+                part = [r[0] for r in found if low <= r[3] < high]
                 if part:
-                    print(_line(f"  prefill share {'>=' if heavy else '<'} {sw.PREFILL_HEAVY_SHARE}", "TPOT", part))
+                    print(_line(f"  prefill share {low:g}-{high:g}", "TPOT", part))
     print(f"\nsimulated / screened: below 1 the screen is pessimistic, and prunes what it rates more than "
           f"{sw.SCREEN_SLACK} x a target (a time per output token target: {_by_kind(sw.TPOT_SLACK)}, "
           f"{sw.PREFILL_HEAVY_TPOT_SLACK} x for a closed loop or a burst where the prefill takes "
-          f"{sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more); above 1 it is optimistic, and lists a row "
+          f"{sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more, {sw.PREFILL_LIGHT_TPOT_SLACK} x for a closed loop "
+          f"where it takes less than {sw.PREFILL_LIGHT_SHARE:.0%}); above 1 it is optimistic, and lists a row "
           f"unsimulated only {sw.SCREEN_LIST_SLACK} x inside every target (a time per output token target: "
           f"{_by_kind(sw.LIST_TPOT_SLACK)})")
 

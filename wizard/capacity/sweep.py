@@ -71,10 +71,15 @@ SCREEN_SLACK = 1.6
 # on any GPU); a Poisson rate's 0.79-1.39 either way (480).  Each slack covers 1 / the lowest ratio with 5-12% to
 # spare.  The closed loop's narrow one spares a Qwen3-235B sweep 18 of the 26 rows it simulated only to find them
 # 53-63 ms against a 50 ms target; the wide one lists fleets a single slack of 1.3 left out though the simulation
-# meets the target (test_sweep.py: Llama-3.1-70B on H20).
+# meets the target (test_sweep.py: Llama-3.1-70B on H20).  Below a share of PREFILL_LIGHT_SHARE a closed loop's
+# ratio was 0.954-1.09 (3,369 fleets: PER 6 at 2-256 clients, PER 10 at 1-256; the lowest, Qwen3-8B on an H20 with two
+# pipeline stages): its slack covers 1 / 0.954 with 3% to spare, and spares a Qwen3-235B sweep 3 of the 12 rows it
+# simulated only to find them 53-56 ms against a 50 ms target.
 TPOT_SLACK = {"closed loop": 1.12, "burst": 1.15, "rate": 1.35}  # by workload kind (see _kind)
 PREFILL_HEAVY_SHARE = 0.5
 PREFILL_HEAVY_TPOT_SLACK = 1.5  # a closed loop's or a burst's where the prefill takes PREFILL_HEAVY_SHARE or more
+PREFILL_LIGHT_SHARE = 0.3
+PREFILL_LIGHT_TPOT_SLACK = 1.08  # a closed loop's where the prefill takes less than PREFILL_LIGHT_SHARE
 # Listing a row on the screen's word, unsimulated (past the rows the simulation verifies), takes the screen's worst
 # optimism instead.  Simulated / screened (benchmarks/screen_error.py, above) reached 3.6 for a closed loop's TTFT
 # and 4.0 for a Poisson rate's (its queue near capacity, which the screen leaves out), and the screen's sustainable
@@ -279,13 +284,17 @@ def _tpot_slack(base: PlanRequest, model: StepModel, cand: Candidate, wl: screen
                 rated: screen.Screened) -> float:
     """How much worse than a time per output token target the screen may rate a fleet and still let it through.
     A closed loop's or a burst's slack widens where the prefill takes much of a steady step (the formula strays
-    furthest there); that share is only worked out where it decides (the fleet rated past the narrower slack)."""
+    furthest there), and a closed loop's narrows where it takes little; that share is only worked out where it
+    decides (the fleet rated past the narrowest slack)."""
     kind = _kind(wl)
     narrow, target = TPOT_SLACK[kind], base.targets.max_itl_ms
-    if kind == "rate" or target is None or rated.itl_ms <= target * narrow:
-        return narrow
-    heavy = screen.prefill_share(model, cand.engine, wl, rated.batch) >= PREFILL_HEAVY_SHARE
-    return PREFILL_HEAVY_TPOT_SLACK if heavy else narrow
+    least = PREFILL_LIGHT_TPOT_SLACK if kind == "closed loop" else narrow
+    if kind == "rate" or target is None or rated.itl_ms <= target * least:
+        return least
+    share = screen.prefill_share(model, cand.engine, wl, rated.batch)
+    if share >= PREFILL_HEAVY_SHARE:
+        return PREFILL_HEAVY_TPOT_SLACK
+    return least if share < PREFILL_LIGHT_SHARE else narrow
 
 
 def _by_cost(row: SweepRow) -> tuple[float, float]:
