@@ -357,6 +357,9 @@ def test_a_saturated_run_cut_at_its_budget_reads_its_rate_from_the_later_half_of
 def test_a_rate_of_a_few_an_hour_keeps_three_significant_digits():
     assert [round(r, rate_digits(r)) for r in (16.93456, 0.12345, 0.054321, 0.0016349)] == [16.935, 0.123, 0.0543,
                                                                                              0.00163]
+    # An output rate keeps whole tokens/s down to 100, then three significant digits: a million-token prompt's
+    # 0.5 tok/s would otherwise read 1 (its range 0 to 1).
+    assert [round(r, rate_digits(r, 0)) for r in (1585.04, 123.4, 56.789, 0.50234)] == [1585, 123, 56.8, 0.502]
 
 
 def test_the_workload_words_count_one_request_as_one():
@@ -392,6 +395,6 @@ def test_no_token_is_predicted_faster_than_one_read_of_the_weights():
     assert llama.performance.itl_ms.low >= 4.48
     qwen = make_plan(model="Qwen/Qwen2.5-7B-Instruct", gpu="L4", concurrency=1).performance
     assert (qwen.itl_ms.low, qwen.ttft_ms.low) == (47.14, 47.2) and qwen.decode_tokens_per_s.high == 21.2  # rounded inwards
-    assert qwen.output_tokens_per_s.high == 21  # one request at once: 1,000 / 47.14 tokens a second at most
+    assert qwen.output_tokens_per_s.high == 21.2  # one request at once: 1,000 / 47.14 = 21.21 tokens a second at most
     assert qwen.itl_ms.low < qwen.itl_ms.expected
     assert any(a.endswith("the output's high end at 1 request at once") for a in qwen.assumptions)

@@ -77,7 +77,8 @@ API_WORK_HIGH_S = 14e-3
 SIM_WORK_BUDGET = 1_500_000
 CUT_BECAUSE = "serving them all step by step would take this planner more than a few seconds"  # why a run was cut
 OVERLOADED = "overloaded: "  # how the warning of a rate beyond what the plan sustains starts (the page's verdict shows it)
-# Decimals of the reported expected time per output token and TTFT (ms) and output tokens/s.
+# Decimals of the reported expected time per output token and TTFT (ms), and of output tokens/s (or three
+# significant digits where that shows more).
 ITL_DIGITS, TTFT_DIGITS, OUTPUT_DIGITS = 2, 1, 0
 RATE_DIGITS = 3  # decimals of a reported request rate, or three significant digits where that shows more
 # Simulated runs (and saturated runs' rates) kept for reuse: a sweep checks a row's run before its report
@@ -216,7 +217,7 @@ def expected_figures(result: SimResult) -> tuple[float, float, float]:
     """A run's mean time per output token and mean TTFT (ms) and its output tokens/s, rounded as its report's
     expected values are: a sweep judges the latency targets on them before it pays for the saturated run."""
     return (round(stats(result.tpot_s).mean * 1000, ITL_DIGITS), round(stats(result.ttft_s).mean * 1000, TTFT_DIGITS),
-            round(result.output_throughput_per_s, OUTPUT_DIGITS))
+            round(result.output_throughput_per_s, rate_digits(result.output_throughput_per_s, OUTPUT_DIGITS)))
 
 
 @dataclass(frozen=True)
@@ -248,10 +249,10 @@ def cut_short(simulated_requests: int, sent_requests: int) -> bool:
     return simulated_requests < sent_requests
 
 
-def rate_digits(rate_per_s: float) -> int:
-    """Decimals a request rate is reported with: RATE_DIGITS, or three significant digits below 0.1/s (requests
-    of 100,000 tokens are served a few an hour: 0.0016/s, not 0.002)."""
-    return max(RATE_DIGITS, 2 - math.floor(math.log10(rate_per_s))) if rate_per_s > 0 else RATE_DIGITS
+def rate_digits(rate_per_s: float, least: int = RATE_DIGITS) -> int:
+    """Decimals a rate is reported with: ``least``, or three significant digits where that shows more (requests of
+    100,000 tokens are served a few an hour: 0.0016/s, not 0.002; a million-token prompt's output 0.502 tok/s, not 1)."""
+    return max(least, 2 - math.floor(math.log10(rate_per_s))) if rate_per_s > 0 else least
 
 
 def _keeps_up(wl: WorkloadSection, rate_per_s: float) -> bool | None:
@@ -409,7 +410,9 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
         if mean_tpot_ms else band(0.0),
         itl_ms=band(mean_tpot_ms, digits=ITL_DIGITS, slower=api_share, least=floor_ms if mean_tpot_ms else 0.0),
         ttft_ms=band(ttft.mean * 1000, ttft_half, TTFT_DIGITS, slower=api_share, least=floor_ms),
-        output_tokens_per_s=band(result.output_throughput_per_s, digits=OUTPUT_DIGITS, most=running * 1000 / floor_ms),
+        output_tokens_per_s=band(result.output_throughput_per_s, digits=rate_digits(result.output_throughput_per_s,
+                                                                                    OUTPUT_DIGITS),
+                                 most=running * 1000 / floor_ms),
         request_throughput_per_s=band(result.request_throughput_per_s, digits=rate_digits(result.request_throughput_per_s)),
         max_request_rate_per_s=band(rate, digits=rate_digits(rate), most=most_rate),
         batch_size=round(float(np.mean(timeline.running)) / n_engines if len(timeline.running) else 0.0, 1),
