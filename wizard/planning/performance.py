@@ -251,7 +251,8 @@ def cut_short(simulated_requests: int, sent_requests: int) -> bool:
 
 def rate_digits(rate_per_s: float, least: int = RATE_DIGITS) -> int:
     """Decimals a rate is reported with: ``least``, or three significant digits where that shows more (requests of
-    100,000 tokens are served a few an hour: 0.0016/s, not 0.002; a million-token prompt's output 0.502 tok/s, not 1)."""
+    100,000 tokens are served a few an hour: 0.0016/s, not 0.002; a million-token prompt's output 0.502 tok/s,
+    not 1)."""
     return max(least, 2 - math.floor(math.log10(rate_per_s))) if rate_per_s > 0 else least
 
 
