@@ -99,6 +99,18 @@ def test_sweep_rows_cover_the_target_rate_with_the_fewest_replicas(fleet_sweep):
     assert costs == sorted(costs)
 
 
+def test_a_fleet_the_screen_sized_too_large_shrinks_to_the_fewest_the_simulation_finds():
+    """The screen rates gpt-oss-120b on 4 x A10G, an engine per GPU (its KV pool holds one request of 1,200 tokens),
+    at 0.23 requests/s a replica and sized 5 for 1 request/s; the simulation sustains 0.38 a replica, so 3 do: the
+    sweep lists 3, not 5 ($12 an hour, not $20)."""
+    base = parse_request({"model": "openai/gpt-oss-120b", "prompt_tokens": 200, "gen_tokens": 1000, "request_rate": 1.0,
+                          "num_prompts": 200})
+    rows = sweep(base, gpu_names=["A10G"], prices={"A10G": 1.0}, full_plans=0, per_node=[4], nodes=[1]).results
+    spread = next(row for row in rows if row.data_parallel_size == 4)
+    assert spread.simulated and spread.replicas == 3 and spread.cost_per_hour == 12.0
+    assert spread.max_request_rate_per_s >= 1.0 > (spread.replicas - 1) * spread.rate_per_replica_per_s
+
+
 def test_a_fleet_row_replans_to_the_same_fleet(fleet_sweep):
     _, result = fleet_sweep
     for row in result.results[:3]:

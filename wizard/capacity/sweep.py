@@ -440,7 +440,8 @@ def _caps(targets: Targets) -> LatencyCaps:
 def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
                      replicas: int) -> tuple[str, int, Figures | None, int]:
     """Simulate the fleet the screen sized; where it falls short of the target rate, or misses a latency
-    target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most).
+    target only because each replica runs near saturation, add replicas (FLEET_RESIZES times at most); where
+    fewer replicas sustain the target rate (the screen rated them low), try the fewest once.
     Returns the rejection reason (empty when it passes), the replicas, their simulated performance and the
     workload runs' work.
 
@@ -448,6 +449,11 @@ def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
     is rejected before the saturated run (half the simulation) is paid for."""
     def fleet(replicas: int) -> Inputs:
         return replace(inp, request=with_replicas(inp.request, replicas))
+
+    def passes(figures: Figures) -> bool:
+        missed = misses(base.targets, figures.itl_ms, figures.ttft_ms, figures.output_tokens_per_s,
+                        figures.max_request_rate_per_s)
+        return not missed and figures.keeps_up is not False
 
     target, work = fleet_target(base), 0
     if not target:
@@ -458,9 +464,16 @@ def _simulated_fleet(base: PlanRequest, inp: Inputs, cand: Candidate,
         figures = simulated_figures(fleet(replicas), cand)
         work += figures.work
         rate = figures.max_request_rate_per_s
-        missed = misses(base.targets, figures.itl_ms, figures.ttft_ms, figures.output_tokens_per_s, rate)
         behind = figures.keeps_up is False
-        if not missed and not behind:
+        if passes(figures):
+            # A replica's sustainable rate is one engine's share, whatever the fleet: the fewest that cover the
+            # target sustain it by construction, and only their latencies (more load on each) are left to check.
+            fewest = replicas_for(target, rate / replicas) if target else replicas
+            if fewest < replicas:
+                smaller = simulated_figures(fleet(fewest), cand)
+                work += smaller.work
+                if passes(smaller):
+                    return "", fewest, smaller, work
             return "", replicas, figures, work
         if not target:
             break
