@@ -114,9 +114,10 @@ def misses(targets: Targets, itl_ms: float, ttft_ms: float, output_tokens_per_s:
     token and ``ttft_slack`` for the TTFT, ``slack`` unless given), and by how much."""
     out = []
     ttft_slack = slack if ttft_slack is None else ttft_slack
+    tpot_slack = slack if tpot_slack is None else tpot_slack
     if targets.max_ttft_ms is not None and ttft_ms > targets.max_ttft_ms * ttft_slack:
         out.append(f"TTFT {ttft_ms:,.0f} ms > {targets.max_ttft_ms:g}")
-    if targets.max_itl_ms is not None and itl_ms > targets.max_itl_ms * (slack if tpot_slack is None else tpot_slack):
+    if targets.max_itl_ms is not None and itl_ms > targets.max_itl_ms * tpot_slack:
         out.append(f"time per token {itl_ms:.1f} ms > {targets.max_itl_ms:g}")
     if targets.min_output_tokens_per_s is not None and output_tokens_per_s * slack < targets.min_output_tokens_per_s:
         out.append(f"{output_tokens_per_s:,.0f} output tokens/s < {targets.min_output_tokens_per_s:g}")
