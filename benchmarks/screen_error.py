@@ -86,8 +86,7 @@ def main() -> None:
                 if part:
                     print(_line(f"  prefill share {low:g}-{high:g}", "TPOT", part))
     print(f"\nsimulated / screened: below 1 the screen is pessimistic, and prunes what it rates more than "
-          f"{sw.SCREEN_SLACK} x a target (a burst's TTFT never: the simulation decides; "
-          f"a time per output token target: {_by_kind(sw.TPOT_SLACK)}, "
+          f"{sw.SCREEN_SLACK} x a target (a time per output token target: {_by_kind(sw.TPOT_SLACK)}, "
           f"{sw.PREFILL_HEAVY_TPOT_SLACK} x for a closed loop or a burst where the prefill takes "
           f"{sw.PREFILL_HEAVY_SHARE:.0%} of a steady step or more, {sw.PREFILL_LIGHT_TPOT_SLACK} x for a closed loop "
           f"where it takes less than {sw.PREFILL_LIGHT_SHARE:.0%}); above 1 it is optimistic, and lists a row "

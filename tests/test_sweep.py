@@ -412,12 +412,12 @@ def test_a_closed_loop_simulates_only_the_fleets_the_screen_rates_near_the_time_
     assert len(simulated) - narrow > narrow and wider.results == result.results
 
 
-def test_a_bursts_ttft_target_is_left_to_the_simulation():
-    """Where the KV pool holds fewer of a burst's prompts than are sent, the screen serves them in waves of whole
-    requests; vLLM admits by the prompt and preempts as the outputs grow.  200 prompts of 200 tokens and 1,000 out on
-    one L40S (Qwen3-32B, FP8 weights and KV cache: 41 requests of 1,200 tokens fit): screened 58.9 s to the first
-    token, simulated 3.6 s.  A 10 s target once pruned it (58.9 > 1.6 x 10) and listed 2 x L40S as the cheapest;
-    the simulation now decides, and it is the cheapest."""
+def test_a_bursts_ttft_is_screened_by_the_prompts_vllm_admits():
+    """vLLM admits a burst's prompts while their blocks fit, and preempts the newest as the outputs grow; the screen
+    served them in waves of whole requests.  200 prompts of 200 tokens and 1,000 out on one L40S (Qwen3-32B, FP8
+    weights and KV cache: 41 requests of 1,200 tokens fit, every prompt at once): the screen rated 58.9 s to the
+    first token and pruned it for a 10 s target, so the sweep listed 2 x L40S as the cheapest.  Admitting as vLLM
+    does it rates 3.7 s, the simulation 3.6 s, and it is the cheapest."""
     base = parse_request({"model": "Qwen/Qwen3-32B", "prompt_tokens": 200, "gen_tokens": 1000, "concurrency": None,
                           "request_rate": float("inf"), "num_prompts": 200, "max_ttft_ms": 10_000})
     cheapest = sweep(base, gpu_names=["L40S"], full_plans=0).results[0]
