@@ -57,16 +57,18 @@ class Screened:
 
 def _capacity(engine: Engine, memory: MemoryPlan, wl: Workload) -> int:
     """Sequences that can run at once: max_num_seqs, or what the KV pool holds at the average context."""
-    layout = memory.limiting.kv
-    avg_ctx = wl.prompt_tokens + wl.gen_tokens // 2
-    kv_cap = memory.num_blocks // max(layout.blocks_per_request(max(avg_ctx, 1)), 1)
-    return max(kv_cap, 1) if kv_cap < engine.max_num_seqs else engine.max_num_seqs
+    return _at_once(engine, memory, wl.prompt_tokens + wl.gen_tokens // 2)
 
 
 def _admitted(engine: Engine, memory: MemoryPlan, wl: Workload) -> int:
     """Prompts vLLM admits at once: its admission needs a prompt's blocks free, not its output's (which grow
     later, and preempt the newest when the pool runs out)."""
-    kv_cap = memory.num_blocks // max(memory.limiting.kv.blocks_per_request(max(wl.prompt_tokens, 1)), 1)
+    return _at_once(engine, memory, wl.prompt_tokens)
+
+
+def _at_once(engine: Engine, memory: MemoryPlan, tokens: int) -> int:
+    """Sequences of ``tokens`` tokens that run at once: max_num_seqs, or what the KV pool holds (at least one)."""
+    kv_cap = memory.num_blocks // max(memory.limiting.kv.blocks_per_request(max(tokens, 1)), 1)
     return max(min(kv_cap, engine.max_num_seqs), 1)
 
 
