@@ -70,9 +70,9 @@ SCREEN_SLACK = 1.6
 # below a share of PREFILL_HEAVY_SHARE a closed loop's ratio was 0.94-1.16 (2,343 fleets), a burst's 0.85-2.1
 # (199, PER 6; the screen admitting prompts as vLLM does); at or above it 0.71-1.94 (1,025) and 0.75-3.7 (281)
 # (the H20's slow prefill; prompts 20 times the output on any GPU); a Poisson rate's 0.79-1.39 either way (480).
-# Each slack covers 1 / the lowest ratio with 5-12% to spare.  The closed loop's narrow one spares a Qwen3-235B sweep 18 of the 26 rows it simulated only to find them
-# 53-63 ms against a 50 ms target; the wide one lists fleets a single slack of 1.3 left out though the simulation
-# meets the target (test_sweep.py: Llama-3.1-70B on H20).  Below a share of PREFILL_LIGHT_SHARE a closed loop's
+# Each slack covers 1 / the lowest ratio with 5-12% to spare.  The closed loop's narrow one spares a Qwen3-235B
+# sweep 18 of the 26 rows it simulated only to find them 53-63 ms against a 50 ms target; the wide one lists fleets
+# a single slack of 1.3 left out though the simulation meets the target (test_sweep.py: Llama-3.1-70B on H20).  Below a share of PREFILL_LIGHT_SHARE a closed loop's
 # ratio was 0.954-1.09 (3,369 fleets: PER 6 at 2-256 clients, PER 10 at 1-256; the lowest, Qwen3-8B on an H20 with two
 # pipeline stages): its slack covers 1 / 0.954 with 3% to spare, and spares a Qwen3-235B sweep 3 of the 12 rows it
 # simulated only to find them 53-56 ms against a 50 ms target.

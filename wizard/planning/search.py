@@ -217,8 +217,8 @@ def _relaxations(seqs: Choice, kv_user: str | None, eager_user: bool | None, req
             for smaller in (512, 256, 128, 64) if floor <= smaller < seqs.value]
     kv_options = [kv]
     if not kv_user and fp8_native:
-        kv_options.append(Choice("fp8", "recommended",
-                                 f"the plan is limited by KV-cache memory and {gpu_name} supports FP8: fp8 halves the cache"))
+        kv_options.append(Choice("fp8", "recommended", f"the plan is limited by KV-cache memory and {gpu_name} "
+                                                       "supports FP8: fp8 halves the cache"))
     eager_options = [eager]
     if eager_user is None:
         eager_options.append(Choice(True, "recommended", "CUDA graphs would not fit: eager mode frees their memory for the KV cache"))
