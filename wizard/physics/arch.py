@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from functools import cache, cached_property
+from functools import cache
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
+from wizard.physics.lazy import lazy_property
 
 # vLLM's _get_and_verify_max_len (vllm/config/model.py, 0.33.0) reads the first
 # of these keys that is present, then applies RoPE scaling factors.
@@ -105,7 +106,7 @@ class Architecture:
     def __hash__(self) -> int:
         return self._hash
 
-    @cached_property
+    @lazy_property
     def _hash(self) -> int:
         """The compared fields' hash, computed once: architectures key the per-layer caches every sweep
         candidate asks (hashing ~30 fields and a tuple per layer each time cost more than the lookups)."""

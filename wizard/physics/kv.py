@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 
 from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, kv_heads_per_rank
+from wizard.physics.lazy import lazy_property
 
 DEFAULT_BLOCK_SIZE = 16  # vllm/config/cache.py: 16 tokens per block on CUDA
 # vllm/v1/core/kv_cache_utils.py prints "GPU KV cache size: N tokens" as
@@ -83,7 +84,7 @@ class KvLayout:
     def bytes_for_requests(self, requests: int, tokens: int) -> int:
         return requests * self.blocks_per_request(tokens) * self.bytes_per_block
 
-    @cached_property
+    @lazy_property
     def _request_shape(self) -> tuple[int, int, int, int]:
         """(blocks of a one-token request, full-attention groups, the knee: the longest sliding window plus the
         tokens in flight, blocks the sliding groups hold past it), for :meth:`max_tokens_per_request`."""

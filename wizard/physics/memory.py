@@ -23,11 +23,12 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from wizard.physics.arch import Architecture, kv_heads_per_rank, moe_layers_in
 from wizard.physics.kv import KvLayout, layout
+from wizard.physics.lazy import lazy_property
 from wizard.physics.params import (
     embedding_tensors,
     final_norm,
@@ -162,13 +163,13 @@ class StageMemory:
     kv_pinned: float | None = None  # --kv-cache-memory-bytes
     device_free: float = 0.0  # free memory when vLLM takes its baseline
 
-    @cached_property
+    @lazy_property
     def non_kv(self) -> Triple:
         """Everything vLLM takes from the budget before the KV cache."""
         graphs = self.cuda_graph if self.cuda_graph_in_budget else Triple.exact(0.0)
         return Triple.exact(self.weights + self.overhead) + self.activation + self.non_torch + graphs
 
-    @cached_property
+    @lazy_property
     def available(self) -> Triple:
         """KV-cache bytes left: high when the heuristics come out low and vice versa.
 
@@ -179,7 +180,7 @@ class StageMemory:
         non_kv = self.non_kv
         return Triple(self.budget - non_kv.high, self.budget - non_kv.expected, self.budget - non_kv.low)
 
-    @cached_property
+    @lazy_property
     def unallocated(self) -> Triple:
         """Device memory left once weights, working memory, captured graphs and the pool are in.
 
@@ -201,7 +202,7 @@ class MemoryPlan:
     gpu_total: float
     budget: float
 
-    @cached_property
+    @lazy_property
     def num_blocks(self) -> int:
         """Blocks every rank gets: the minimum over workers (vLLM takes the min)."""
         return min(s.kv.num_blocks(s.available.expected) for s in self.stages)
@@ -209,18 +210,18 @@ class MemoryPlan:
     def num_blocks_at(self, which: str) -> int:
         return min(s.kv.num_blocks(getattr(s.available, which)) for s in self.stages)
 
-    @cached_property
+    @lazy_property
     def limiting(self) -> StageMemory:
         """The stage whose memory sets the block count."""
         return min(self.stages, key=lambda s: s.kv.num_blocks(s.available.expected))
 
-    @cached_property
+    @lazy_property
     def weights_overflow(self) -> bool:
         """Some GPU's weights (with the user's overhead) alone fill its budget: no KV dtype, batch or graph
         setting makes room (everything else only adds), unless the pool is pinned outside the budget."""
         return self.stages[0].kv_pinned is None and any(s.weights + s.overhead >= s.budget for s in self.stages)
 
-    @cached_property
+    @lazy_property
     def pinned_shortfall(self) -> float:
         """Bytes a pinned pool (--kv-cache-memory-bytes) overcommits the tightest GPU by; 0 when it fits."""
         if self.stages[0].kv_pinned is None:

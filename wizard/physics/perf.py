@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 
 from wizard.catalog.gpus import GpuSpec
 from wizard.physics.arch import Architecture, moe_layers_in
+from wizard.physics.lazy import lazy_property
 from wizard.physics.memory import Engine, MemoryPlan, stage_weights
 from wizard.physics.params import kind_tensors, layer_tensors
 from wizard.physics.quant import Mxfp4Kernel, WeightFormat
@@ -142,7 +143,7 @@ class StepModel:
         prefill_attention = prefill * prefill_ctx * self.attn_flops_per_ctx_token / (ETA_COMP_ATTENTION * self.peak_attention_flops)
         return self.t_fix + batch[0] + kv_read + prefill_attention + batch[1] + batch[2]
 
-    @cached_property
+    @lazy_property
     def _by_tokens(self) -> dict[float, tuple[float, float, float]]:
         """:meth:`_batch_seconds` by the step's tokens (at most BATCH_SECONDS_KEPT of them): a simulation asks for
         the same few hundred again and again."""

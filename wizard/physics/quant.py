@@ -14,10 +14,11 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, fields
-from functools import cache, cached_property
+from functools import cache
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
+from wizard.physics.lazy import lazy_property
 from wizard.physics.params import Tensor
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -149,18 +150,18 @@ class WeightFormat:
     def __hash__(self) -> int:
         return self._hash
 
-    @cached_property
+    @lazy_property
     def _hash(self) -> int:
         """The fields' hash, computed once: formats key the per-layer caches every sweep candidate asks (an FP8
         checkpoint's ignore list names hundreds of modules: Qwen3-235B-A22B-FP8's 283, 1.7 us to hash each time)."""
         return hash(tuple(getattr(self, f.name) for f in fields(self)))
 
-    @cached_property
+    @lazy_property
     def _ignored_names(self) -> frozenset[str]:
         """The ignore entries that are plain module names (most are): looked up in a set, not matched by a regex."""
         return frozenset(p for p in self.ignore if not p.startswith("re:") and not _GLOB_CHARS.intersection(p))
 
-    @cached_property
+    @lazy_property
     def _ignored(self) -> re.Pattern[str] | None:
         """The other ignore patterns as one regex: globs match a module or anything under it, 're:' ones as written."""
         parts = []
@@ -181,7 +182,7 @@ class WeightFormat:
             return True
         return bool(self._ignored and self._ignored.match(path))
 
-    @cached_property
+    @lazy_property
     def layer_specific(self) -> bool:
         """Whether an ignore pattern names particular layers (then layers are sized one by one)."""
         return any(p.startswith("re:") or re.search(r"layers\.\d", p) for p in self.ignore)
@@ -199,7 +200,7 @@ class WeightFormat:
             self._ignore_memo[path] = self._is_ignored(path)
         return not self._ignore_memo[path]
 
-    @cached_property
+    @lazy_property
     def _ignore_memo(self) -> dict[str, bool]:
         """Paths already matched against the ignore patterns (plans size the same layers many times)."""
         return {}

@@ -1,0 +1,32 @@
+"""A property computed on first read and kept on the instance, without functools.cached_property's lock.
+
+Until Python 3.12, ``functools.cached_property`` takes a lock on every first read (~1 us): a sweep reads a
+dozen derived figures of each of its ~750 candidates' memory plans once each, and the lock alone cost
+about 2% of it (benchmarks/sweep_speed.py).  The objects that use this are immutable, so two threads
+that race on a first read compute the same value and either may keep it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class lazy_property(Generic[T]):  # noqa: N801 - named as the decorator it replaces
+    """Like ``functools.cached_property``: the value lands in the instance's ``__dict__``, which later reads
+    find first (this is a non-data descriptor), so only the first read calls the function."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
