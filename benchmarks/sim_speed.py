@@ -18,12 +18,16 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from functools import partial
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from wizard.physics.perf import step_seconds
-from wizard.physics.simulate import EngineLimits, SimResult, simulate_traffic, stats
+from wizard.physics.simulate import (
+    EngineLimits,
+    SimResult,
+    StepCost,
+    simulate_traffic,
+    stats,
+)
 from wizard.physics.traffic import Traffic
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.performance import step_model
@@ -37,7 +41,7 @@ RUNS = 3
 @dataclass(frozen=True)
 class Setup:
     engine: EngineLimits
-    cost: partial
+    cost: StepCost
 
 
 def setup(model: str) -> Setup:
@@ -46,7 +50,7 @@ def setup(model: str) -> Setup:
     cand = search(inp).candidate
     engine = EngineLimits(cand.engine.max_num_seqs, cand.engine.max_num_batched_tokens, cand.memory.num_blocks,
                           cand.memory.limiting.kv)
-    return Setup(engine, partial(step_seconds, step_model(inp, cand)))
+    return Setup(engine, step_model(inp, cand).step_seconds)
 
 
 def timed(traffic: Traffic, where: Setup) -> tuple[float, float, SimResult]:

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import os
 import time
-from functools import partial
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from wizard.physics.perf import step_seconds
 from wizard.physics.simulate import simulate_traffic
 from wizard.planning.inputs import resolve_inputs
 from wizard.planning.performance import (
@@ -73,7 +71,7 @@ def main() -> int:
         costs = step_model(inp, cand)
         run = traffic(request.workload, cand.engine.max_model_len)
         start = time.perf_counter()
-        result = simulate_traffic(run, engine_limits(inp, cand, costs), partial(step_seconds, costs),
+        result = simulate_traffic(run, engine_limits(inp, cand, costs), costs.step_seconds,
                                   engines=engines(inp, cand))
         seconds = time.perf_counter() - start
         assert result is not None

@@ -122,7 +122,7 @@ def test_all_to_all_adds_two_collectives_per_moe_layer():
                   inter_node_hops=0, expert_token_scale=1, overlaps_cpu=False)
     base = perf.StepModel(**{**fields, "all_to_all_latency": 0.0})
     ep = perf.StepModel(**{**fields, "all_to_all_latency": 30e-6, "all_to_all_bandwidth": 450e9})
-    extra = ep.step_time(10, 0, 0, 0) - base.step_time(10, 0, 0, 0)
+    extra = ep.step_seconds(10, 0, 0, 0) - base.step_seconds(10, 0, 0, 0)
     assert extra == pytest.approx(2 * 58 * (30e-6 + 10 * 8 * 7168 * 2 / 450e9), rel=1e-12)
 
 
@@ -135,7 +135,7 @@ def test_a_rank_reads_the_experts_every_engines_tokens_touch():
     for scale in (1, 8):
         model = perf.StepModel(**{**fields, "expert_token_scale": scale})
         touched = 1 - (1 - 8 / 256) ** (4 * scale)  # 4 local tokens, each engine as busy
-        assert model.step_time(4, 0, 0, 0) == pytest.approx(touched * 1.0, rel=1e-12)
+        assert model.step_seconds(4, 0, 0, 0) == pytest.approx(touched * 1.0, rel=1e-12)
 
 
 def _cost(decode, decode_ctx, prefill, prefill_ctx):

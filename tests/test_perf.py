@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_plan
-from wizard.physics.perf import (
-    MOE_LAYER_OVERHEAD_S,
-    PIPELINE_SEND_LATENCY_S,
-    StepModel,
-    step_seconds,
-)
+from wizard.physics.perf import MOE_LAYER_OVERHEAD_S, PIPELINE_SEND_LATENCY_S, StepModel
 from wizard.physics.screen import (
     Workload,
     _later_tpot_s,
@@ -20,6 +15,7 @@ from wizard.physics.screen import (
     _mean_batch,
     _open_loop,
     _steady,
+    _step,
     _waves,
 )
 from wizard.planning import performance
@@ -42,21 +38,21 @@ class Engine:  # the two scheduler limits the regimes read
 
 def test_decode_step_is_memory_bound():
     # 1 ms + 10 GB / 0.8 TB/s + 8 seqs x 1000 ctx x 100 kB / 0.8 TB/s
-    assert TOY.step_time(8, 0, 1000, 0) == pytest.approx(1e-3 + 12.5e-3 + 1e-3)
+    assert _step(TOY, 8, 0, 1000, 0) == pytest.approx(1e-3 + 12.5e-3 + 1e-3)
 
 
 def test_prefill_step_is_compute_bound_and_pays_attention():
     # GEMMs: 2048 tokens x 1 GFLOP / (0.5 x 100 TFLOPS) = 40.96 ms > 12.5 ms of weights;
     # attention: 2048 x 512 ctx x 1 MFLOP / (0.35 x 100 TFLOPS) = 29.96 ms
     expected = 1e-3 + 2048e9 / 50e12 + 2048 * 512 * 1e6 / 35e12
-    assert TOY.step_time(0, 2048, 0, 512) == pytest.approx(expected)
+    assert _step(TOY, 0, 2048, 0, 512) == pytest.approx(expected)
 
 
 def test_tensor_parallel_all_reduce_cost():
     tp4 = replace(TOY, tp=4)
     message = 8 * 4096 * 2
     comm = 2 * 32 * (15e-6 + 2 * 3 / 4 * message / 100e9)
-    assert tp4.step_time(8, 0, 1000, 0) - TOY.step_time(8, 0, 1000, 0) == pytest.approx(comm)
+    assert _step(tp4, 8, 0, 1000, 0) - _step(TOY, 8, 0, 1000, 0) == pytest.approx(comm)
 
 
 def test_every_layer_costs_its_kernel_overhead_whatever_the_tensor_parallel_size():
@@ -65,16 +61,16 @@ def test_every_layer_costs_its_kernel_overhead_whatever_the_tensor_parallel_size
     for tp in (1, 8):
         bare = replace(TOY, tp=tp, dense_weight_bytes=10e9 / tp, kv_bytes_per_ctx_token=100e3 / tp)
         kernels = replace(bare, layer_overhead=35e-6)
-        assert kernels.step_time(8, 0, 1000, 0) - bare.step_time(8, 0, 1000, 0) == pytest.approx(32 * 35e-6, rel=1e-12)
+        assert _step(kernels, 8, 0, 1000, 0) - _step(bare, 8, 0, 1000, 0) == pytest.approx(32 * 35e-6, rel=1e-12)
     tp8 = replace(TOY, tp=8, dense_weight_bytes=10e9 / 8, kv_bytes_per_ctx_token=100e3 / 8, layer_overhead=35e-6)
     comm = 2 * 32 * (15e-6 + 2 * 7 / 8 * 8 * 4096 * 2 / 100e9)
-    assert tp8.step_time(8, 0, 1000, 0) == pytest.approx(1e-3 + 1.25e9 / 0.8e12 + 0.1e9 / 0.8e12 + 32 * 35e-6 + comm)
+    assert _step(tp8, 8, 0, 1000, 0) == pytest.approx(1e-3 + 1.25e9 / 0.8e12 + 0.1e9 / 0.8e12 + 32 * 35e-6 + comm)
 
 
 def test_weights_and_kv_cache_stream_at_their_own_efficiency():
     # 10 GB of weights at 0.9 x 1 TB/s, 8 x 1000 x 100 kB of KV cache at 0.8 x 1 TB/s
     split = replace(TOY, eta_mem=0.9, eta_kv=0.8)
-    assert split.step_time(8, 0, 1000, 0) == pytest.approx(1e-3 + 10e9 / 0.9e12 + 0.8e9 / 0.8e12)
+    assert _step(split, 8, 0, 1000, 0) == pytest.approx(1e-3 + 10e9 / 0.9e12 + 0.8e9 / 0.8e12)
 
 
 def test_a_plan_streams_weights_at_0_9_and_the_kv_cache_at_0_8_of_hbm_with_35_us_a_layer():
@@ -94,15 +90,15 @@ def test_moe_reads_only_touched_experts():
                   moe_layer_overhead=MOE_LAYER_OVERHEAD_S["other"])
     touched = 1 - (1 - 4 / 64) ** 1
     expected = 1e-3 + (2e9 + touched * 10e9) / 0.8e12 + 10 * 25e-6
-    assert moe.step_time(1, 0, 0, 0) == pytest.approx(expected)
+    assert _step(moe, 1, 0, 0, 0) == pytest.approx(expected)
     # a big batch touches (nearly) every expert
-    assert moe.step_time(512, 0, 0, 0) > moe.step_time(1, 0, 0, 0) + 10e9 / 0.8e12 * 0.9
+    assert _step(moe, 512, 0, 0, 0) > _step(moe, 1, 0, 0, 0) + 10e9 / 0.8e12 * 0.9
 
 
 def test_sliding_window_layers_read_only_the_window():
     hybrid = replace(TOY, sliding_fraction=0.5, window=128)
-    full = TOY.step_time(1, 0, 10_000, 0) - TOY.step_time(0, 0, 0, 0)
-    slid = hybrid.step_time(1, 0, 10_000, 0) - hybrid.step_time(0, 0, 0, 0)
+    full = _step(TOY, 1, 0, 10_000, 0) - _step(TOY, 0, 0, 0, 0)
+    slid = _step(hybrid, 1, 0, 10_000, 0) - _step(hybrid, 0, 0, 0, 0)
     assert slid == pytest.approx((0.5 * 10_000 + 0.5 * 128) / 10_000 * full)
 
 
@@ -113,15 +109,15 @@ def test_a_run_of_decode_steps_costs_as_an_array_what_each_step_costs_alone():
     model = replace(TOY, dense_weight_bytes=2e9, expert_bytes_per_layer=1e9, moe_layers=10, num_experts=64, top_k=4,
                     sliding_fraction=0.5, window=128, tp=4, pp=2, overlaps_cpu=True, cpu_per_seq=4e-3)
     sums = np.arange(8 * 100, 8 * 60_000, 8 * 997)
-    each = [step_seconds(model, 8, int(s), 0, 0) for s in sums]
-    assert step_seconds(model, 8, sums, 0, 0).tolist() == each
+    each = [model.step_seconds(8, int(s), 0, 0) for s in sums]
+    assert model.step_seconds(8, sums, 0, 0).tolist() == each
     assert each.count(1e-3 + 8 * 4e-3) == 16 and max(each) > 0.07
 
 
 def test_steady_state_packs_refill_prefill_into_decode_steps():
     wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
     # 10 sequences finish every 100 steps -> 20 prefill tokens per step ride along
-    assert _steady(TOY, Engine, wl, 10) == pytest.approx(TOY.step_time(10, 20, 250, 100))
+    assert _steady(TOY, Engine, wl, 10) == pytest.approx(_step(TOY, 10, 20, 250, 100))
 
 
 def test_a_closed_loops_later_requests_carry_the_others_refills_then_see_the_batch_drain():
@@ -148,9 +144,9 @@ def test_a_trickle_of_prompts_rides_in_a_share_of_the_steps_and_the_others_only_
     decode (4 tokens: 23%)."""
     moe = replace(TOY, dense_weight_bytes=2e9, expert_bytes_per_layer=1e9, moe_layers=10, num_experts=64, top_k=4)
     wl = Workload(prompt_tokens=200, gen_tokens=50, concurrency=4)  # 4 x 200 / 50 = 16 prefill tokens a step
-    with_prompt, decode_only = moe.step_time(4, 200, 225, 100), moe.step_time(4, 0, 225, 0)
+    with_prompt, decode_only = _step(moe, 4, 200, 225, 100), _step(moe, 4, 0, 225, 0)
     assert _steady(moe, Engine, wl, 4) == pytest.approx(0.08 * with_prompt + 0.92 * decode_only)
-    assert _steady(moe, Engine, wl, 4) < 0.9 * moe.step_time(4, 16, 225, 100)
+    assert _steady(moe, Engine, wl, 4) < 0.9 * _step(moe, 4, 16, 225, 100)
 
 
 def test_the_screens_open_loop_ttft_leaves_the_queue_near_capacity_to_the_simulation():
@@ -158,7 +154,7 @@ def test_the_screens_open_loop_ttft_leaves_the_queue_near_capacity_to_the_simula
     max_rate = _max_rate(TOY, Engine, wl, 256)
     near = _open_loop(TOY, Engine, wl, 256, 0.97 * max_rate, max_rate)
     # Its next step's half, then its own prefill chunk beside the running decodes: no rho / (1 - rho) wait.
-    own = TOY.step_time(near.batch, 200, 250, 100)
+    own = _step(TOY, near.batch, 200, 250, 100)
     assert near.ttft_s == pytest.approx(0.5 * near.tpot_s + own)
 
 
@@ -194,7 +190,7 @@ def test_v0_runs_prefill_in_separate_steps():
     v0 = replace(TOY, chunked_prefill=False)
     wl = Workload(prompt_tokens=200, gen_tokens=100, concurrency=10)
     arrivals = 10 / 100
-    expected = v0.step_time(10, 0, 250, 0) + arrivals * v0.step_time(0, 200, 0, 100)
+    expected = _step(v0, 10, 0, 250, 0) + arrivals * _step(v0, 0, 200, 0, 100)
     assert _steady(v0, Engine, wl, 10) == pytest.approx(expected)
 
 
@@ -202,8 +198,8 @@ def test_waves_of_equal_requests():
     wl = Workload(prompt_tokens=1000, gen_tokens=101, concurrency=4)
     op = _waves(TOY, Engine, wl, 4, 4)
     # 4000 prompt tokens -> 2 chunks of 2000; then 100 decode steps at batch 4
-    chunk = TOY.step_time(4 * 1 / 4, 2000, 1050.5, 500)
-    decode = TOY.step_time(4, 0, 1050.5, 0)
+    chunk = _step(TOY, 4 * 1 / 4, 2000, 1050.5, 500)
+    decode = _step(TOY, 4, 0, 1050.5, 0)
     cycle = 2 * chunk + 100 * decode
     assert op.output_tokens_per_s == pytest.approx(4 * 101 / cycle)
     assert op.tpot_s == pytest.approx((0.5 * chunk + 99.5 * decode) / 100)

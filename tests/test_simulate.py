@@ -7,7 +7,6 @@ so every token time is a whole number of steps.
 import math
 import random
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from tests import sim_reference
 from wizard.errors import WizardError
 from wizard.physics.kv import KvGroup, KvLayout
-from wizard.physics.perf import PIPELINE_SEND_LATENCY_S, StepModel, step_seconds
+from wizard.physics.perf import PIPELINE_SEND_LATENCY_S, StepModel
 from wizard.physics.scheduler import PROBED_ROUNDS, Run
 from wizard.physics.simulate import (
     EngineLimits,
@@ -192,7 +191,7 @@ TOY_ROOFLINE = StepModel(
 def test_decode_steps_respect_the_step_cost():
     # A toy roofline (10 GB of weights at 0.8 x 1 TB/s = 12.5 ms, + 1 ms): no step can be faster.
     toy = TOY_ROOFLINE
-    r = run([0.0] * 20, [500] * 20, [50] * 20, engine(budget=10_000), partial(step_seconds, toy))
+    r = run([0.0] * 20, [500] * 20, [50] * 20, engine(budget=10_000), toy.step_seconds)
     assert r.itl_s.values.min() >= 13.5e-3
     # One prefill step, then 49 decode steps of all 20: token k (2..50) reads 499 + k tokens of context
     # per sequence, 100 kB each, at 0.8 TB/s on top of the 13.5 ms.
@@ -203,22 +202,24 @@ def test_decode_steps_respect_the_step_cost():
 
 def test_step_seconds_averages_the_contexts_and_adds_pipeline_stages():
     toy = TOY_ROOFLINE
-    assert step_seconds(toy, 8, 8000, 512, 512 * 256) == pytest.approx(toy.step_time(8, 512, 1000, 256))
-    assert step_seconds(toy, 0, 0, 0, 0) == pytest.approx(toy.step_time(0, 0, 0, 0))
+    # 8 decodes at 8,000 / 8 = 1,000 tokens of context and 512 prompt tokens attending to 131,072 / 512 = 256 each:
+    # 1 ms + max(10 GB / 0.8 TB/s, 520 GFLOP / 50 TFLOPS) = 12.5 ms + 8 x 1,000 x 100 kB / 0.8 TB/s = 1 ms
+    # + 512 x 256 x 1 MFLOP / (0.35 x 100 TFLOPS) = 3.745 ms.
+    assert toy.step_seconds(8, 8000, 512, 512 * 256) == pytest.approx(1e-3 + 12.5e-3 + 1e-3 + 512 * 256 * 1e6 / 35e12)
+    assert toy.step_seconds(0, 0, 0, 0) == pytest.approx(1e-3 + 12.5e-3)
     two = replace(toy, pp=2)
-    # Every stage's device time, the send between them, and the host's work once per step.
-    device = toy.step_time(8, 0, 1000, 0) - toy.t_fix
-    assert step_seconds(two, 8, 8000, 0, 0) == pytest.approx(2 * device + PIPELINE_SEND_LATENCY_S + toy.t_fix)
+    # Every stage's device time (12.5 + 1 ms), the send between them, and the host's work once per step.
+    assert two.step_seconds(8, 8000, 0, 0) == pytest.approx(2 * 13.5e-3 + PIPELINE_SEND_LATENCY_S + 1e-3)
 
 
 def test_host_work_per_sequence_adds_without_async_scheduling_and_hides_behind_the_gpu_with_it():
     toy = replace(TOY_ROOFLINE, cpu_per_seq=50e-6)
-    device = toy.step_time(100, 0, 1000, 0) - toy.t_fix  # 10 GB / 0.8 TB/s + 100 x 1000 x 100 kB / 0.8 TB/s = 25 ms
-    assert device == pytest.approx(0.025)
-    assert step_seconds(toy, 100, 100_000, 0, 0) == pytest.approx(device + 1e-3 + 100 * 50e-6)  # 31 ms
-    assert step_seconds(replace(toy, overlaps_cpu=True), 100, 100_000, 0, 0) == pytest.approx(device)  # 25 > 6 ms
-    assert step_seconds(replace(toy, overlaps_cpu=True), 1000, 1_000_000, 0, 0) == pytest.approx(
-        max(toy.step_time(1000, 0, 1000, 0) - toy.t_fix, 1e-3 + 1000 * 50e-6))
+    device = 0.025  # 10 GB / 0.8 TB/s + 100 x 1000 x 100 kB / 0.8 TB/s
+    assert toy.step_seconds(100, 100_000, 0, 0) == pytest.approx(device + 1e-3 + 100 * 50e-6)  # 31 ms
+    assert replace(toy, overlaps_cpu=True).step_seconds(100, 100_000, 0, 0) == pytest.approx(device)  # 25 > 6 ms
+    # 1,000 decodes: max(10 GB / 0.8 TB/s, 1 TFLOP / 50 TFLOPS) = 20 ms + 1,000 x 1,000 x 100 kB / 0.8 TB/s = 125 ms
+    # of device time, against 1 + 50 ms of host work
+    assert replace(toy, overlaps_cpu=True).step_seconds(1000, 1_000_000, 0, 0) == pytest.approx(0.145)
 
 
 def test_replayed_lengths_split_over_data_parallel_engines():

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from wizard.physics.memory import Engine, MemoryPlan
-from wizard.physics.perf import StepModel, step_seconds
+from wizard.physics.perf import StepModel
 
 # The open loop's batch is iterated to this relative change: 1-34 iterations (6-15 mostly; 60 at most)
 # on sweeps of Llama-3.1-70B at 20 requests/s and Qwen3-235B at 5.
@@ -77,9 +77,9 @@ def _decode_ctx(wl: Workload) -> float:
 
 
 def _step(model: StepModel, decode: float, prefill: float, decode_ctx: float, prefill_ctx: float) -> float:
-    """One step, priced as the simulation prices it (:func:`step_seconds`: every pipeline stage, and the engine's
-    CPU work, hidden behind the device's with async scheduling), from a batch's average contexts."""
-    return step_seconds(model, decode, decode * decode_ctx, prefill, prefill * prefill_ctx)
+    """One step, priced as the simulation prices it (:attr:`StepModel.step_seconds`: every pipeline stage, and the
+    engine's CPU work, hidden behind the device's with async scheduling), from a batch's average contexts."""
+    return model.step_seconds(decode, decode * decode_ctx, prefill, prefill * prefill_ctx)
 
 
 def _steady(model: StepModel, engine: Engine, wl: Workload, decode: float) -> float:

@@ -17,7 +17,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 
 import numpy as np
 
@@ -180,7 +179,7 @@ def _served(inp: Inputs, cand: Candidate, run: Traffic | None,
 
     def served() -> SimResult | None:
         nonlocal spent
-        result, spent = simulate_counted(run, limits, partial(perf.step_seconds, model), engines=n_engines, caps=caps,
+        result, spent = simulate_counted(run, limits, model.step_seconds, engines=n_engines, caps=caps,
                                          work_budget=SIM_WORK_BUDGET)
         return result
 
@@ -290,7 +289,7 @@ def sustainable_rate(inp: Inputs, cand: Candidate) -> float:
     first, last = (int(q * (one.num_prompts - 1)) for q in STEADY_QUANTILES)
 
     def measured() -> float:
-        done_s = finish_times(run, limits, partial(perf.step_seconds, model), last + 1, work_budget=SIM_WORK_BUDGET)
+        done_s = finish_times(run, limits, model.step_seconds, last + 1, work_budget=SIM_WORK_BUDGET)
         if len(done_s) > last:
             return _steady_rate(done_s, first, last)
         # Cut at its work budget first: the later half of what it completed (its clients started in steady state).
@@ -394,8 +393,8 @@ def performance_report(inp: Inputs, cand: Candidate) -> PerformanceReport:
     api_share = _api_server_share(result)
 
     ttft_half = min(TTFT_SPREAD_FACTOR * half, MAX_SPREAD)
-    prefill_s = perf.step_seconds(model, 0, 0, engine.max_num_batched_tokens,
-                                  engine.max_num_batched_tokens * min(wl.prompt_tokens, engine.max_num_batched_tokens) // 2)
+    prefill_s = model.step_seconds(0, 0, engine.max_num_batched_tokens,
+                                   engine.max_num_batched_tokens * min(wl.prompt_tokens, engine.max_num_batched_tokens) // 2)
     keeps_up = _keeps_up(wl, rate)
     # More at once than an engine runs (its seats or its KV pool) queues for good; a request that waits a step
     # for the chunked-prefill budget does not.
