@@ -155,8 +155,11 @@ class StepModel:
             tokens = decode + prefill
             gemm, kernels, comm = by_tokens.get(tokens) or batch_seconds(tokens)
             decode_ctx = decode_ctx_sum / decode if decode else 0.0
+            # A run of decodes costed at once gives its context sums as an array: min and max elementwise.
+            one = type(decode_ctx) is float
             if window:
-                decode_ctx = (1 - sliding) * decode_ctx + sliding * _at_most(decode_ctx, window)
+                decode_ctx = (1 - sliding) * decode_ctx + sliding * (
+                    min(decode_ctx, window) if one else decode_ctx.clip(max=window))
             kv_read = decode * decode_ctx * kv_bytes / kv_bytes_per_s
             prefill_ctx = prefill_ctx_sum / prefill if prefill else 0.0
             prefill_attention = prefill * prefill_ctx * attention_flops / attention_flops_per_s
@@ -164,7 +167,9 @@ class StepModel:
             if staged:
                 device = pipeline_seconds(self, device, tokens)
             cpu = t_fix + cpu_per_seq * (decode + (1 if prefill else 0))
-            return _at_least(device, cpu) if overlaps_cpu else device + cpu
+            if not overlaps_cpu:
+                return device + cpu
+            return max(device, cpu) if one else device.clip(min=cpu)
 
         return step_seconds
 
@@ -354,17 +359,6 @@ def pipeline_seconds(model: StepModel, seconds: float, tokens: float = 1.0) -> f
     local = model.pp - 1 - model.inter_node_hops
     network = model.inter_node_hops * (INTER_NODE_LATENCY_S + tokens * model.hidden * 2 / (INTER_NODE_GBS * 1e9))
     return seconds * model.pp + local * PIPELINE_SEND_LATENCY_S + network
-
-
-def _at_most(value: float, cap: float) -> float:
-    """min(value, cap), elementwise for a numpy array: the simulator costs a run of decode steps at once, their
-    context sums in an array (the same operations as one by one, so the same seconds to the last bit)."""
-    return min(value, cap) if isinstance(value, (float, int)) else value.clip(max=cap)
-
-
-def _at_least(value: float, floor: float) -> float:
-    """max(value, floor), elementwise for a numpy array (see :func:`_at_most`)."""
-    return max(value, floor) if isinstance(value, (float, int)) else value.clip(min=floor)
 
 
 def spread(model: StepModel, gpu: GpuSpec) -> tuple[float, str]:
