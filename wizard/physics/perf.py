@@ -89,7 +89,7 @@ INTER_NODE_LATENCY_S = 100e-6
 INTER_NODE_GBS = 25.0
 # Ranges: how far measurements strayed from the expected value during calibration.
 SPREAD = {"dense": 0.20, "tp": 0.30, "moe": 0.40, "uncalibrated": 0.45}
-# Step token counts whose batch seconds a step model keeps (a few hundred B each): the sweeps of
+# Step token counts whose batch seconds a step model keeps (~100 B each): the sweeps of
 # benchmarks/sweep_speed.py ask a simulated model for at most ~250 distinct ones.
 BATCH_SECONDS_KEPT = 2048
 CALIBRATED_GPUS = {"h100-sxm-80gb", "h100-pcie-80gb", "h200-sxm-141gb", "a100-sxm-80gb", "a100-pcie-80gb", "rtx-4090"}
@@ -143,17 +143,22 @@ class StepModel:
         steps the decode context sum may be a numpy array: the seconds of each,
         elementwise.  A closure over the model's constants, built once: a sweep
         asks ~20,000 times, and reading them off the model each time cost a
-        fifth to a quarter of each call (~0.3 of 1.1-1.5 us).
+        quarter to a half of each call.
         """
-        by_tokens, batch_seconds = self._by_tokens, self._batch_seconds
         window, sliding = self.window, self.sliding_fraction
         kv_bytes, kv_bytes_per_s = self.kv_bytes_per_ctx_token, self.eta_kv * self.bandwidth
         attention_flops, attention_flops_per_s = self.attn_flops_per_ctx_token, ETA_COMP_ATTENTION * self.peak_attention_flops
         t_fix, cpu_per_seq, overlaps_cpu, staged = self.t_fix, self.cpu_per_seq, self.overlaps_cpu, self.pp > 1
+        batch_seconds = self._batch_seconds()
+        by_tokens: dict[int, float] = {}  # a simulation asks for the same few hundred token counts again and again
 
         def step_seconds(decode: int, decode_ctx_sum: float, prefill: int, prefill_ctx_sum: float) -> float:
             tokens = decode + prefill
-            gemm, kernels, comm = by_tokens.get(tokens) or batch_seconds(tokens)
+            batch = by_tokens.get(tokens)
+            if batch is None:
+                batch = batch_seconds(tokens)
+                if len(by_tokens) < BATCH_SECONDS_KEPT:
+                    by_tokens[tokens] = batch
             decode_ctx = decode_ctx_sum / decode if decode else 0.0
             # A run of decodes costed at once gives its context sums as an array: min and max elementwise.
             one = type(decode_ctx) is float
@@ -162,8 +167,7 @@ class StepModel:
                     min(decode_ctx, window) if one else decode_ctx.clip(max=window))
             kv_read = decode * decode_ctx * kv_bytes / kv_bytes_per_s
             prefill_ctx = prefill_ctx_sum / prefill if prefill else 0.0
-            prefill_attention = prefill * prefill_ctx * attention_flops / attention_flops_per_s
-            device = gemm + kv_read + prefill_attention + kernels + comm
+            device = batch + kv_read + prefill * prefill_ctx * attention_flops / attention_flops_per_s
             if staged:
                 device = pipeline_seconds(self, device, tokens)
             cpu = t_fix + cpu_per_seq * (decode + (1 if prefill else 0))
@@ -173,36 +177,37 @@ class StepModel:
 
         return step_seconds
 
-    @lazy_property
-    def _by_tokens(self) -> dict[float, tuple[float, float, float]]:
-        """:meth:`_batch_seconds` by the step's tokens (at most BATCH_SECONDS_KEPT of them): a simulation asks for
-        the same few hundred again and again."""
-        return {}
-
-    def _batch_seconds(self, tokens: float) -> tuple[float, float, float]:
+    def _batch_seconds(self) -> Callable[[int], float]:
         """The seconds of a step's tokens whatever their contexts: its GEMMs (weights read, or compute), the layers'
-        kernel overheads and communication (kept in :attr:`_by_tokens`)."""
-        weights = self.dense_weight_bytes
-        if self.moe_layers:
-            # A rank's experts serve every DP rank's tokens under expert parallelism.
-            touched = 1 - (1 - self.top_k / self.num_experts) ** max(tokens * self.expert_token_scale, 1)
-            weights += touched * self.expert_bytes_per_layer * self.moe_layers
-        gemm = max(weights / (self.eta_mem * self.bandwidth), self.linear_flops_per_token * tokens / (self.eta_comp * self.peak_flops))
-        kernels = self.layers * self.layer_overhead + self.moe_layers * self.moe_layer_overhead
-        comm = 0.0
-        if self.tp > 1:
-            message = tokens * self.hidden * 2
-            comm = 2 * self.layers * (self.allreduce_latency + 2 * (self.tp - 1) / self.tp * message / self.link_bandwidth)
-        if self.all_to_all_latency and self.moe_layers:
-            # The DP x TP MoE group: each MoE layer dispatches every token to its top-k experts' ranks and
-            # combines the results back (two all-to-alls of tokens x k x hidden bf16 values; sliced
-            # experts all-gather and reduce-scatter about as much).
-            message = tokens * self.top_k * self.hidden * 2
-            comm += 2 * self.moe_layers * (self.all_to_all_latency + message / self.all_to_all_bandwidth)
-        batch = (gemm, kernels, comm)
-        if len(self._by_tokens) < BATCH_SECONDS_KEPT:
-            self._by_tokens[tokens] = batch
-        return batch
+        kernel overheads and communication; a closure over the model's constants, as :attr:`step_seconds` is."""
+        dense_bytes, moe_layers, layers, tp = self.dense_weight_bytes, self.moe_layers, self.layers, self.tp
+        idle_expert = 1 - self.top_k / self.num_experts  # the chance a token leaves one expert alone
+        experts_bytes, token_scale = self.expert_bytes_per_layer * moe_layers, self.expert_token_scale
+        bytes_per_s, flops_per_s = self.eta_mem * self.bandwidth, self.eta_comp * self.peak_flops
+        flops_per_token = self.linear_flops_per_token
+        kernels = layers * self.layer_overhead + moe_layers * self.moe_layer_overhead
+        # Two all-reduces per layer over TP of tokens x hidden bf16 values; each moves 2 (tp - 1) / tp of them.
+        reduced_bytes_per_token = 2 * (tp - 1) / tp * self.hidden * 2
+        allreduce_latency, link_bandwidth = self.allreduce_latency, self.link_bandwidth
+        # The DP x TP MoE group: each MoE layer dispatches every token to its top-k experts' ranks and combines the
+        # results back (two all-to-alls of tokens x k x hidden bf16 values; sliced experts all-gather and
+        # reduce-scatter about as much).
+        all_to_all = bool(self.all_to_all_latency and moe_layers)
+        all_to_all_latency, dispatched_bytes_per_token = self.all_to_all_latency, self.top_k * self.hidden * 2
+        all_to_all_bandwidth = self.all_to_all_bandwidth
+
+        def batch_seconds(tokens: int) -> float:
+            weights = dense_bytes
+            if moe_layers:  # a rank's experts serve every DP rank's tokens under expert parallelism
+                weights += (1 - idle_expert ** max(tokens * token_scale, 1)) * experts_bytes
+            seconds = max(weights / bytes_per_s, flops_per_token * tokens / flops_per_s) + kernels
+            if tp > 1:
+                seconds += 2 * layers * (allreduce_latency + tokens * reduced_bytes_per_token / link_bandwidth)
+            if all_to_all:
+                seconds += 2 * moe_layers * (all_to_all_latency + tokens * dispatched_bytes_per_token / all_to_all_bandwidth)
+            return seconds
+
+        return batch_seconds
 
 
 def _eta_comp(gpu: GpuSpec, moe: bool, version: tuple[int, int, int]) -> float:
