@@ -5,16 +5,21 @@ Each model is swept twice over GPUs per node x nodes x weight format x KV dtype,
 with an ITL target: over every catalog GPU ('catalog': the ones without a bundled
 price get a placeholder price, so the whole catalog is enumerated), and over the
 GPUs of the bundled price list ('priced': what the CLI and the Compare page sweep
-by default; fewer candidates share the same simulation of the cheapest).  Each
-sweep runs in a fresh interpreter so the first ("cold") sweep pays for every cache
-a dashboard session would also have to fill (not the interpreter's first full garbage collection: a dashboard
-process has run it at start-up), RUNS times: the median run is shown,
-and the best one beside it ('best /s'), because this machine's timings stray
-30-50% from run to run and noise only ever slows a run; a second sweep in the same
-process shows the warm speed; 'screen /s' is the planning and analytic screen of every
-candidate alone, 'sim s' the simulation that verifies the cheapest ('sims' rows listed as simulated).  Target: at least 2,000 configurations per second, so
-the Compare page answers in under a second: its server time per rerun (model
-or target changed, so nothing is cached) is timed with Streamlit's AppTest.
+by default; fewer candidates share the same simulation of the cheapest).
+
+Each sweep runs in a fresh interpreter, so the first ("cold") sweep pays for every
+cache a dashboard session would also have to fill (not the interpreter's first full
+garbage collection: a dashboard process has run it at start-up).  Each runs RUNS
+times, the sweeps taking turns round by round: the median run is shown, and the
+best one beside it ('best /s'), because this machine's timings stray 10-50% from
+run to run (for tens of seconds at a time) and noise only ever slows a run.  A
+second sweep in the same process shows the warm speed; 'screen /s' is the planning
+and analytic screen of every candidate alone, 'sim s' the simulation that verifies
+the cheapest ('sims': rows listed as simulated).
+
+Target: at least 2,000 configurations per second, so the Compare page answers in
+under a second: its server time per rerun (model or target changed, so nothing is
+cached) is timed with Streamlit's AppTest.
 
     python benchmarks/sweep_speed.py
 """
@@ -82,10 +87,17 @@ def main() -> int:
     print(f"{'model':<40} {'GPUs':<8} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'best /s':>8} {'screen /s':>9} "
           f"{'sim s':>6} {'sims':>4} {'warm s':>7} {'warm /s':>8}")
     slowest = slowest_best = slowest_screen = float("inf")
-    for model, gpus in ((model, gpus) for model in MODELS for gpus in ("catalog", "priced")):
-        runs = [json.loads(subprocess.run([sys.executable, "-c", ONE_MODEL, model, gpus], capture_output=True, text=True,
-                                          check=True).stdout.strip().splitlines()[-1]) for _ in range(RUNS)]
-        ranked = sorted(runs, key=lambda run: run[0]["seconds"])
+    sweeps = [(model, gpus) for model in MODELS for gpus in ("catalog", "priced")]
+    # Round by round, every sweep once a round: a slow spell of the machine (they last tens of seconds here) falls
+    # on a run of every sweep, not on all the runs of the one sweep that happened to be running.
+    runs_of: dict[tuple[str, str], list] = {sweep: [] for sweep in sweeps}
+    for _ in range(RUNS):
+        for model, gpus in sweeps:
+            runs_of[model, gpus].append(json.loads(subprocess.run(
+                [sys.executable, "-c", ONE_MODEL, model, gpus], capture_output=True, text=True,
+                check=True).stdout.strip().splitlines()[-1]))
+    for model, gpus in sweeps:
+        ranked = sorted(runs_of[model, gpus], key=lambda run: run[0]["seconds"])
         cold, warm = ranked[RUNS // 2]
         rate_cold, rate_warm = cold["candidates"] / cold["seconds"], warm["candidates"] / warm["seconds"]
         rate_best = ranked[0][0]["candidates"] / ranked[0][0]["seconds"]
