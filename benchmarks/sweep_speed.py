@@ -15,7 +15,8 @@ best one beside it ('best /s'), because this machine's timings stray 10-50% from
 run to run (for tens of seconds at a time) and noise only ever slows a run.  A
 second sweep in the same process shows the warm speed; 'screen /s' is the planning
 and analytic screen of every candidate alone, 'sim s' the simulation that verifies
-the cheapest ('sims': rows listed as simulated).
+the cheapest ('sims': rows listed as simulated), 'pace ms' how long a fixed
+Python loop took just before the median run (the machine's speed then).
 
 Target: at least 2,000 configurations per second, so the Compare page answers in
 under a second: its server time per rerun (model or target changed, so nothing is
@@ -49,12 +50,16 @@ gc.collect()
 # placeholder prices enumerate the whole catalog; the default price list only the GPUs it prices
 prices = {g.name: 1.0 for g in catalog() if price_of(g) is None} if sys.argv[2] == "catalog" else None
 base = parse_request({"model": sys.argv[1], "prompt_tokens": 1024, "gen_tokens": 256, "concurrency": 32})
+# The machine's pace just before the sweeps: a fixed pure-Python loop (it strays with the machine, not the code).
+t = time.perf_counter()
+sum(i * i for i in range(200_000))
+pace_s = time.perf_counter() - t
 out = []
 for _ in range(2):
     t = time.perf_counter()
     r = sweep(parse_request({**base.flat(), "max_itl_ms": 50}), prices=prices, full_plans=0)
     out.append({"candidates": r.candidates_evaluated, "fitting": r.fitting, "seconds": time.perf_counter() - t,
-                "screen_s": r.seconds, "simulation_s": r.simulation_seconds, "simulated": sum(x.simulated for x in r.results)})
+                "screen_s": r.seconds, "simulation_s": r.simulation_seconds, "simulated": sum(x.simulated for x in r.results), "pace_s": pace_s})
 print(json.dumps(out))
 """
 
@@ -85,7 +90,7 @@ def page_seconds() -> list[float]:
 
 def main() -> int:
     print(f"{'model':<40} {'GPUs':<8} {'candidates':>10} {'fitting':>8} {'cold s':>7} {'cold /s':>8} {'best /s':>8} {'screen /s':>9} "
-          f"{'sim s':>6} {'sims':>4} {'warm s':>7} {'warm /s':>8}")
+          f"{'sim s':>6} {'sims':>4} {'warm s':>7} {'warm /s':>8} {'pace ms':>7}")
     slowest = slowest_best = slowest_screen = float("inf")
     sweeps = [(model, gpus) for model in MODELS for gpus in ("catalog", "priced")]
     # Round by round, every sweep once a round: a slow spell of the machine (they last tens of seconds here) falls
@@ -105,13 +110,17 @@ def main() -> int:
         screen_rate = cold["candidates"] / cold["screen_s"]
         slowest, slowest_screen = min(slowest, rate_cold), min(slowest_screen, screen_rate)
         print(f"{model:<40} {gpus:<8} {cold['candidates']:>10} {cold['fitting']:>8} {cold['seconds']:>7.3f} {rate_cold:>8.0f} "
-              f"{rate_best:>8.0f} {screen_rate:>9.0f} {cold['simulation_s']:>6.2f} {cold['simulated']:>4} {warm['seconds']:>7.3f} {rate_warm:>8.0f}")
+              f"{rate_best:>8.0f} {screen_rate:>9.0f} {cold['simulation_s']:>6.2f} {cold['simulated']:>4} {warm['seconds']:>7.3f} {rate_warm:>8.0f} "
+              f"{cold['pace_s'] * 1000:>7.1f}")
     def verdict(rate: float) -> str:
         return "meets" if rate >= TARGET_PER_S else "MISSES"
 
     print(f"\nslowest cold sweep: {slowest:.0f} configurations/s as the median of {RUNS} runs ({verdict(slowest)} the "
           f"{TARGET_PER_S}/s target), {slowest_best:.0f}/s as the best ({verdict(slowest_best)} it); the screen alone: "
           f"{slowest_screen:.0f}/s, the rest is the simulation of the cheapest survivors")
+    paces = [run[0]["pace_s"] * 1000 for runs in runs_of.values() for run in runs]
+    print(f"the machine's pace: the loop took {min(paces):.1f}-{max(paces):.1f} ms over the {len(paces)} runs (median "
+          f"{statistics.median(paces):.1f}): a run at twice the fastest pace ran on a machine twice as slow")
     times = page_seconds()
     print(f"Compare page reruns after a change ({len(times)}): median {statistics.median(times) * 1000:.0f} ms, "
           f"max {max(times) * 1000:.0f} ms (target: under 1 s)")
