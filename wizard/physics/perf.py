@@ -142,8 +142,8 @@ class StepModel:
         the context each attends to) and are averaged here.  For decode-only
         steps the decode context sum may be a numpy array: the seconds of each,
         elementwise.  A closure over the model's constants, built once: a sweep
-        asks ~20,000 times, and reading them off the model each time cost a
-        quarter to a half of each call.
+        asks ~20,000 times, and reading them off the model each time made each
+        call 1.1-1.5 us instead of 0.7-1.0.
         """
         window, sliding = self.window, self.sliding_fraction
         kv_bytes, kv_bytes_per_s = self.kv_bytes_per_ctx_token, self.eta_kv * self.bandwidth
