@@ -8,7 +8,7 @@ that race on a first read compute the same value and either may keep it.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -25,7 +25,13 @@ class lazy_property(Generic[T]):  # noqa: N801 - named as the decorator it repla
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> lazy_property[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> T | lazy_property[T]:
         if instance is None:
             return self
         value = instance.__dict__[self.name] = self.func(instance)
