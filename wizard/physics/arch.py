@@ -9,12 +9,12 @@ guessed from a parameter count; a config that lacks a needed key is an error.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
-from wizard.physics.lazy import lazy_property
+from wizard.physics.lazy import fields_hash, lazy_property
 
 # vLLM's _get_and_verify_max_len (vllm/config/model.py, 0.33.0) reads the first
 # of these keys that is present, then applies RoPE scaling factors.
@@ -110,7 +110,7 @@ class Architecture:
     def _hash(self) -> int:
         """The compared fields' hash, computed once: architectures key the per-layer caches every sweep
         candidate asks (hashing ~30 fields and a tuple per layer each time cost more than the lookups)."""
-        return hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare))
+        return fields_hash(self)
 
     @property
     def attention(self) -> str:

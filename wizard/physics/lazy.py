@@ -1,4 +1,5 @@
-"""A property computed on first read and kept on the instance, without functools.cached_property's lock.
+"""A property computed on first read and kept on the instance, without functools.cached_property's lock, and the
+hash a frozen dataclass keeps with it.
 
 Until Python 3.12, ``functools.cached_property`` takes a lock on every first read (~1 us): a sweep reads a
 dozen derived figures of each of its ~750 candidates' memory plans once each, and the lock alone cost
@@ -8,6 +9,7 @@ that race on a first read compute the same value and either may keep it.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any, Callable, Generic, TypeVar, overload
 
 T = TypeVar("T")
@@ -36,3 +38,9 @@ class lazy_property(Generic[T]):  # noqa: N801 - named as the decorator it repla
             return self
         value = instance.__dict__[self.name] = self.func(instance)
         return value
+
+
+def fields_hash(instance: Any) -> int:
+    """The hash a frozen dataclass computes from its compared fields on every call, for one that keeps it in a
+    :class:`lazy_property` (its ``__hash__`` returns that): a key of caches every sweep candidate asks."""
+    return hash(tuple(getattr(instance, f.name) for f in fields(instance) if f.compare))

@@ -13,12 +13,12 @@ import fnmatch
 import json
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Mapping
 
 from wizard.errors import WizardError
-from wizard.physics.lazy import lazy_property
+from wizard.physics.lazy import fields_hash, lazy_property
 from wizard.physics.params import Tensor
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -154,7 +154,7 @@ class WeightFormat:
     def _hash(self) -> int:
         """The fields' hash, computed once: formats key the per-layer caches every sweep candidate asks (an FP8
         checkpoint's ignore list names hundreds of modules: Qwen3-235B-A22B-FP8's 283, 1.7 us to hash each time)."""
-        return hash(tuple(getattr(self, f.name) for f in fields(self)))
+        return fields_hash(self)
 
     @lazy_property
     def _ignored_names(self) -> frozenset[str]:
